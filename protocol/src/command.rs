@@ -1,0 +1,238 @@
+//! Commands: what a moderator or participant asks the forum to do.
+//!
+//! A command is sent inside a client frame `{"type": "<command>", "id": "<request id>", ...}`.
+//! Every command is answered with an `ack` (carrying the sequence number of
+//! the event it caused) or an `error`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{IdeaId, ItemId, OptionId, PollId};
+
+/// A command, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    /// Moderator: draft → live. Participants can vote only in a live forum.
+    StartForum {},
+    /// Moderator: live → closed. Nothing changes after this.
+    CloseForum {},
+    /// Moderator: when on, new ideas wait for approval; when off, they are approved at once.
+    SetPremoderation { enabled: bool },
+    /// Moderator: append an agenda item.
+    AddItem {
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timebox_secs: Option<u32>,
+    },
+    /// Moderator: change a pending item. Absent fields stay as they are.
+    EditItem {
+        item: ItemId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timebox_secs: Option<u32>,
+    },
+    /// Moderator: move a pending item to `position` (0-based) in the agenda.
+    MoveItem { item: ItemId, position: u32 },
+    /// Moderator: remove a pending item.
+    RemoveItem { item: ItemId },
+    /// Moderator: make an item the current one; the previous current item is marked done.
+    ActivateItem { item: ItemId },
+    /// Moderator: mark an item done.
+    CompleteItem { item: ItemId },
+    /// Moderator: start (or resume) the item's timer from its time box or what was left.
+    StartTimer { item: ItemId },
+    /// Moderator: pause the item's timer, keeping what is left.
+    PauseTimer { item: ItemId },
+    /// Moderator: add seconds to the item's timer.
+    ExtendTimer { item: ItemId, secs: u32 },
+    /// Participant or moderator: put an idea forward under the current item.
+    SubmitIdea { text: String },
+    /// Moderator: make a pending or hidden idea visible.
+    ApproveIdea { idea: IdeaId },
+    /// Moderator: hide an idea from the public.
+    HideIdea { idea: IdeaId },
+    /// Moderator: merge `idea` into `into`; ballots for `idea` count for `into`.
+    MergeIdea { idea: IdeaId, into: IdeaId },
+    /// Moderator: create a poll (in draft) on an item.
+    CreatePoll {
+        /// Defaults to the current item.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<ItemId>,
+        title: String,
+        method: PollMethod,
+        options: PollOptionsSpec,
+        #[serde(default)]
+        results: ResultsVisibility,
+    },
+    /// Moderator: open a draft poll for ballots. The forum must be live.
+    OpenPoll { poll: PollId },
+    /// Moderator: close an open poll; its outcome is recorded with the full tally.
+    ClosePoll { poll: PollId },
+    /// Moderator: show the results of a poll whose results were hidden.
+    RevealResults { poll: PollId },
+    /// Participant: cast or replace one's ballot in an open poll.
+    CastBallot { poll: PollId, ballot: Ballot },
+}
+
+impl Command {
+    /// The `type` tag of this command, as it appears on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::StartForum {} => "start_forum",
+            Command::CloseForum {} => "close_forum",
+            Command::SetPremoderation { .. } => "set_premoderation",
+            Command::AddItem { .. } => "add_item",
+            Command::EditItem { .. } => "edit_item",
+            Command::MoveItem { .. } => "move_item",
+            Command::RemoveItem { .. } => "remove_item",
+            Command::ActivateItem { .. } => "activate_item",
+            Command::CompleteItem { .. } => "complete_item",
+            Command::StartTimer { .. } => "start_timer",
+            Command::PauseTimer { .. } => "pause_timer",
+            Command::ExtendTimer { .. } => "extend_timer",
+            Command::SubmitIdea { .. } => "submit_idea",
+            Command::ApproveIdea { .. } => "approve_idea",
+            Command::HideIdea { .. } => "hide_idea",
+            Command::MergeIdea { .. } => "merge_idea",
+            Command::CreatePoll { .. } => "create_poll",
+            Command::OpenPoll { .. } => "open_poll",
+            Command::ClosePoll { .. } => "close_poll",
+            Command::RevealResults { .. } => "reveal_results",
+            Command::CastBallot { .. } => "cast_ballot",
+        }
+    }
+}
+
+/// Every command `type`, for telling an unknown message from a malformed one.
+pub const COMMAND_NAMES: &[&str] = &[
+    "start_forum",
+    "close_forum",
+    "set_premoderation",
+    "add_item",
+    "edit_item",
+    "move_item",
+    "remove_item",
+    "activate_item",
+    "complete_item",
+    "start_timer",
+    "pause_timer",
+    "extend_timer",
+    "submit_idea",
+    "approve_idea",
+    "hide_idea",
+    "merge_idea",
+    "create_poll",
+    "open_poll",
+    "close_poll",
+    "reveal_results",
+    "cast_ballot",
+];
+
+/// How a yes/no/abstain poll passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MajorityRule {
+    /// More yes than no; abstentions do not count.
+    Simple,
+    /// More yes than half of all ballots, abstentions included.
+    Absolute,
+    /// At least two thirds of yes and no ballots are yes; abstentions do not count.
+    TwoThirds,
+}
+
+/// How a ranked poll decides. Only Borda in this version; more methods slot in here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RankedTally {
+    /// Borda count: with n options, rank 1 scores n-1 points, rank 2 n-2, ...; unranked options score 0.
+    #[default]
+    Borda,
+}
+
+/// The voting method of a poll, tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PollMethod {
+    /// Yes, no or abstain, with a majority rule. The poll has no options.
+    YesNo { rule: MajorityRule },
+    /// Approve between 1 and `max_choices` options.
+    Approval { max_choices: u32 },
+    /// Spread up to `budget` dots, at most `max_per_option` on one option.
+    Dots { budget: u32, max_per_option: u32 },
+    /// Score each option from 0 to 5 (options left out are not scored).
+    Score {},
+    /// Rank options in order of preference: all of them (`max_ranks` absent) or the top `max_ranks`.
+    Ranked {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_ranks: Option<u32>,
+        #[serde(default)]
+        tally: RankedTally,
+    },
+}
+
+/// The highest score of a score poll.
+pub const MAX_SCORE: u8 = 5;
+
+/// Where a poll's options come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum PollOptionsSpec {
+    /// The approved ideas of the poll's item, at the moment the poll is created.
+    Ideas {},
+    /// Fixed labels, in order.
+    Fixed { labels: Vec<String> },
+    /// No options: for yes/no polls.
+    None {},
+}
+
+/// When participants and displays see a poll's tally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultsVisibility {
+    /// Live while the poll is open.
+    #[default]
+    Live,
+    /// Only the moderator sees the tally until `reveal_results`.
+    Hidden,
+}
+
+/// A yes/no/abstain choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum YesNoChoice {
+    Yes,
+    No,
+    Abstain,
+}
+
+/// Dots on one option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Allocation {
+    pub option: OptionId,
+    pub dots: u32,
+}
+
+/// A score for one option, 0 to [`MAX_SCORE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ScoreEntry {
+    pub option: OptionId,
+    pub score: u8,
+}
+
+/// A ballot, tagged by `kind`; the kind must match the poll's method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Ballot {
+    YesNo { choice: YesNoChoice },
+    Approval { options: Vec<OptionId> },
+    Dots { allocations: Vec<Allocation> },
+    Score { scores: Vec<ScoreEntry> },
+    /// Options from most to least preferred.
+    Ranked { ranking: Vec<OptionId> },
+}

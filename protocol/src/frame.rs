@@ -1,0 +1,222 @@
+//! Frames: the JSON text messages on the WebSocket, and the HTTP bodies.
+//!
+//! Every frame is a JSON object with a `type`. A client sends `auth` first,
+//! then commands (each with a request `id`) and `ping`s; the server answers
+//! with `welcome`, `ack`, `error`, `pong`, and pushes `event` and `tally`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{Channel, Command, ErrorCode, ForumView, IdeaId, ItemId, ParticipantId, PollId, Role, Tally, Update};
+
+/// The longest request id the server accepts.
+pub const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// The first frame of a connection.
+///
+/// Give either `token` (a moderator or display token, or a participant token
+/// from an earlier `welcome`) or `join_code` (with an optional `name`, and
+/// the `participant_token` from an earlier `welcome` to come back as the same
+/// person).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Auth {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant_token: Option<String>,
+    /// The last sequence number this client saw, to resume from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<u64>,
+}
+
+/// A frame from a client, once parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientFrame {
+    Auth(Auth),
+    Ping { id: Option<String> },
+    Command { id: String, command: Command },
+}
+
+/// Why a client frame could not be parsed; answered with an `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    /// The request id, when the frame had one.
+    pub id: Option<String>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// The fields every client frame starts with; read first so that an error
+/// reply can carry the request id even when the rest is malformed.
+#[derive(Deserialize)]
+struct Head {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    id: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct PingBody {
+    id: Option<String>,
+}
+
+/// Parse one client text frame.
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
+    let head: Head = serde_json::from_str(text).map_err(|e| FrameError {
+        id: None,
+        code: ErrorCode::BadRequest,
+        message: format!("not a JSON object: {e}"),
+    })?;
+    let id = match head.id {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(_) => {
+            return Err(FrameError { id: None, code: ErrorCode::BadRequest, message: "`id` must be a string".into() });
+        }
+    };
+    let fail = |code, message: String| FrameError { id: id.clone(), code, message };
+    let Some(kind) = head.kind else {
+        return Err(fail(ErrorCode::BadRequest, "missing `type`".into()));
+    };
+    match kind.as_str() {
+        "auth" => serde_json::from_str(text)
+            .map(ClientFrame::Auth)
+            .map_err(|e| fail(ErrorCode::BadRequest, format!("bad `auth`: {e}"))),
+        "ping" => serde_json::from_str::<PingBody>(text)
+            .map(|p| ClientFrame::Ping { id: p.id })
+            .map_err(|e| fail(ErrorCode::BadRequest, format!("bad `ping`: {e}"))),
+        name if crate::COMMAND_NAMES.contains(&name) => {
+            let Some(req) = id.clone().filter(|s| !s.is_empty() && s.len() <= MAX_REQUEST_ID_LEN) else {
+                return Err(fail(
+                    ErrorCode::BadRequest,
+                    format!("a command needs an `id`: a string of 1 to {MAX_REQUEST_ID_LEN} bytes"),
+                ));
+            };
+            serde_json::from_str(text)
+                .map(|command| ClientFrame::Command { id: req, command })
+                .map_err(|e| fail(ErrorCode::BadRequest, format!("bad `{name}`: {e}")))
+        }
+        other => Err(fail(ErrorCode::UnknownMessage, format!("unknown message type `{other}`"))),
+    }
+}
+
+/// The participant a connection speaks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ParticipantSelf {
+    pub id: ParticipantId,
+    /// Keep it: send it back in `auth` to be the same person after a reconnect.
+    pub token: String,
+    pub channel: Channel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The two codes participants join with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct JoinCodes {
+    pub remote: String,
+    pub hall: String,
+}
+
+/// A frame from the server, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The answer to `auth`. With `snapshot`, the client replaces its state;
+    /// without it, `replayed` `event` frames follow (what the client missed
+    /// since `last_seq`), then the current tallies.
+    Welcome {
+        role: Role,
+        forum_id: String,
+        /// The forum's latest sequence number.
+        head_seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant: Option<ParticipantSelf>,
+        /// For moderators and displays.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        join_codes: Option<JoinCodes>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot: Option<Box<ForumView>>,
+        #[serde(default)]
+        replayed: u32,
+    },
+    /// A change to the forum. Sequence numbers rise; a client may see gaps
+    /// (events it is not shown, such as ballots).
+    Event { seq: u64, at_ms: u64, update: Update },
+    /// The latest tally of a poll, sent at the tally cadence while it changes.
+    Tally { seq: u64, tally: Tally },
+    /// A command was applied and persisted as event `seq`.
+    Ack {
+        id: String,
+        seq: u64,
+        /// True when this request id was already applied: nothing new happened.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        duplicate: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<ItemId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idea: Option<IdeaId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        poll: Option<PollId>,
+    },
+    /// A frame or command was refused; nothing was applied.
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        code: ErrorCode,
+        message: String,
+        /// For `ballot_invalid`: the rule the ballot broke, such as `approval.max_choices`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+    },
+    Pong {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+}
+
+/// An agenda item given at forum creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AgendaItemSpec {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timebox_secs: Option<u32>,
+}
+
+/// `POST /api/forums` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreateForumRequest {
+    pub title: String,
+    /// Defaults to `ko`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub agenda: Vec<AgendaItemSpec>,
+}
+
+/// `POST /api/forums` answer (201).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreateForumResponse {
+    pub id: String,
+    pub join_codes: JoinCodes,
+    pub moderator_token: String,
+    pub display_token: String,
+}
+
+/// The body of every HTTP error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+}

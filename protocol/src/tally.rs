@@ -1,0 +1,108 @@
+//! Tallies and outcomes: what a poll's ballots add up to.
+//!
+//! Counts are exact integers. Means and medians are derived for display.
+//! Rankings are given as tiers, best first: options in one tier are tied,
+//! and a tie is never broken silently.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{MajorityRule, OptionId, PollId, PollMethod, RankedTally};
+
+/// The tally of one poll at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Tally {
+    pub poll: PollId,
+    /// Ballots counted (one per participant).
+    pub ballots: u32,
+    pub result: TallyResult,
+}
+
+/// The method-specific result, tagged by `method`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum TallyResult {
+    YesNo {
+        yes: u32,
+        no: u32,
+        abstain: u32,
+        rule: MajorityRule,
+        /// Whether the motion carries under `rule`.
+        passed: bool,
+        /// Yes and no are equal (the motion does not carry).
+        tie: bool,
+    },
+    Approval {
+        /// Approvals per option, in option order.
+        counts: Vec<OptionCount>,
+        ranking: Vec<Vec<OptionId>>,
+    },
+    Dots {
+        /// Dots per option, in option order.
+        counts: Vec<OptionCount>,
+        ranking: Vec<Vec<OptionId>>,
+    },
+    Score {
+        /// Per option, in option order.
+        stats: Vec<ScoreStat>,
+        /// By mean score; options nobody scored come last.
+        ranking: Vec<Vec<OptionId>>,
+    },
+    Ranked {
+        tally: RankedTally,
+        /// Borda points per option, in option order.
+        borda: Vec<OptionCount>,
+        /// How many ballots rank each option first, in option order.
+        first_choices: Vec<OptionCount>,
+        /// By the method in `tally`.
+        ranking: Vec<Vec<OptionId>>,
+    },
+}
+
+impl TallyResult {
+    /// The options in the first tier: the winners, more than one when tied.
+    /// Empty for yes/no polls and when nothing was counted.
+    pub fn winners(&self) -> &[OptionId] {
+        match self {
+            TallyResult::YesNo { .. } => &[],
+            TallyResult::Approval { ranking, .. }
+            | TallyResult::Dots { ranking, .. }
+            | TallyResult::Score { ranking, .. }
+            | TallyResult::Ranked { ranking, .. } => ranking.first().map(Vec::as_slice).unwrap_or(&[]),
+        }
+    }
+}
+
+/// A count for one option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OptionCount {
+    pub option: OptionId,
+    pub count: u64,
+}
+
+/// Score statistics for one option.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScoreStat {
+    pub option: OptionId,
+    /// Ballots that scored this option.
+    pub ballots: u32,
+    /// Sum of scores (exact).
+    pub sum: u64,
+    /// `sum / ballots`, for display; 0 when nobody scored the option.
+    pub mean: f64,
+    /// The median score; the midpoint of the two middle scores for an even count.
+    pub median: f64,
+    /// How many ballots gave 0, 1, 2, 3, 4 and 5.
+    pub distribution: [u32; 6],
+}
+
+/// A closed poll's recorded result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Outcome {
+    pub poll: PollId,
+    pub title: String,
+    pub method: PollMethod,
+    /// Unix time in milliseconds.
+    pub closed_at_ms: u64,
+    pub tally: Tally,
+}

@@ -1,0 +1,3 @@
+//! The forum's rules: pure, no I/O, no clock (time is passed in).
+
+pub mod tally;

@@ -1,0 +1,1 @@
+//! Tallies: ballot validation and counting for every poll method.

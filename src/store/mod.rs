@@ -1,0 +1,1 @@
+//! The event store: ordered, durable records per forum.
