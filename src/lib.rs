@@ -1,6 +1,11 @@
 //! Madang: a real-time deliberation server for hybrid citizen forums.
 //!
-//! See ARCHITECTURE.md for the bird's-eye view and the code map.
+//! See ARCHITECTURE.md for the bird's-eye view and the code map. The entry
+//! point for embedding and tests is [`server::run`].
 
 pub mod domain;
+pub mod http;
+pub mod hub;
+pub mod server;
 pub mod store;
+pub mod ws;

@@ -1,1 +1,125 @@
-fn main() {}
+//! The `madang` command: parse options, set up logging, run the server.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use madang::hub::HubConfig;
+use madang::server::{self, Config};
+use madang::ws::WsLimits;
+use tracing_subscriber::EnvFilter;
+
+/// Madang: a real-time deliberation server for hybrid citizen forums.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Serve forums over HTTP and WebSocket, on the embedded store in --data-dir.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on. Use 0.0.0.0:8080 to accept phones on the hall's network.
+    #[arg(long, env = "MADANG_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory for the forums' event logs (created if missing). Back it up to keep the record.
+    #[arg(long, env = "MADANG_DATA_DIR", default_value = "./madang-data")]
+    data_dir: PathBuf,
+    /// Token that lets an organizer create forums. When not given, one is generated
+    /// once, kept in <data-dir>/admin-token, and printed in the organizer URL at start.
+    #[arg(long, env = "MADANG_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// How many times per second changed tallies are broadcast (conflated).
+    #[arg(long, env = "MADANG_TALLY_HZ", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    tally_hz: u32,
+}
+
+/// The admin token: given, or kept in the data dir, or generated there.
+fn admin_token(given: Option<String>, data_dir: &Path) -> anyhow::Result<String> {
+    if let Some(token) = given.filter(|t| !t.trim().is_empty()) {
+        return Ok(token.trim().to_string());
+    }
+    let path = data_dir.join("admin-token");
+    if let Ok(token) = std::fs::read_to_string(&path)
+        && !token.trim().is_empty()
+    {
+        return Ok(token.trim().to_string());
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let token = hex::encode(rand::random::<[u8; 24]>());
+    write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+    Ok(token)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let Commands::Serve(args) = Cli::parse().command;
+    let admin_token = admin_token(args.admin_token, &args.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let host = if address.ip().is_unspecified() { format!("127.0.0.1:{}", address.port()) } else { address.to_string() };
+    // The banner is the command's user interface, so it goes to stdout like Jupyter's.
+    println!("Madang is serving on http://{address} (data in {})", args.data_dir.display());
+    println!("Organizer URL (create forums here; keep it private):");
+    println!("    http://{host}/#admin_token={admin_token}");
+    let config = Config {
+        data_dir: args.data_dir,
+        admin_token,
+        hub: HubConfig { tally_interval: Duration::from_millis(1000 / u64::from(args.tally_hz)), ..HubConfig::default() },
+        ws: WsLimits::default(),
+    };
+    server::run(listener, config, shutdown_signal()).await
+}

@@ -13,6 +13,7 @@
 
 pub mod command;
 pub mod frame;
+pub mod schema;
 pub mod tally;
 pub mod view;
 
@@ -126,6 +127,8 @@ pub mod close_code {
     pub const UNSUPPORTED: u16 = 1003;
     /// A frame larger than [`crate::MAX_FRAME_BYTES`].
     pub const TOO_BIG: u16 = 1009;
+    /// The server could not take the connection now (its store is unavailable); retry with backoff.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     /// The credential was refused; do not retry with it.
     pub const UNAUTHORIZED: u16 = 4001;
     /// No `auth` frame within the time allowed, or another frame came first.

@@ -1,3 +1,19 @@
 //! The forum's rules: pure, no I/O, no clock (time is passed in).
+//!
+//! A forum is a state machine driven by events. `Forum::decide` checks a
+//! command against the current state and returns the event it would cause;
+//! `Forum::apply` changes the state by an event. Only events are persisted,
+//! so replay is recovery.
+//!
+//! Architecture invariant: nothing here knows about sockets, storage, JSON
+//! framing or the wall clock. The value types (poll methods, ballots,
+//! tallies) come from `madang_protocol` so that they have one definition.
 
+mod decide;
+mod event;
+mod forum;
 pub mod tally;
+
+pub use decide::{Actor, DomainError, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
+pub use event::{Event, OptionSpec};
+pub use forum::{Forum, Idea, Item, Participant, Poll, PollOption, Timer};

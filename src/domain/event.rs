@@ -1,0 +1,142 @@
+//! Events: the only thing the forum persists.
+//!
+//! An event records a decision already taken: applying it never fails and
+//! never consults a clock (deadlines and outcomes are computed when the
+//! command is decided and carried in the event). Replaying the same events in
+//! the same order always yields the same forum.
+
+use madang_protocol::{Ballot, Channel, IdeaId, ItemId, Outcome, ParticipantId, PollId, PollMethod, ResultsVisibility};
+use serde::{Deserialize, Serialize};
+
+/// One option of a poll as created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptionSpec {
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idea: Option<IdeaId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Always the first event of a forum. Tokens are stored as SHA-256 hashes
+    /// so that a published log gives no one a credential.
+    ForumCreated {
+        id: String,
+        title: String,
+        language: String,
+        remote_code: String,
+        hall_code: String,
+        moderator_token_hash: String,
+        display_token_hash: String,
+    },
+    ForumStarted {},
+    ForumClosed {},
+    PremoderationSet {
+        enabled: bool,
+    },
+    ItemAdded {
+        item: ItemId,
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timebox_secs: Option<u32>,
+    },
+    ItemEdited {
+        item: ItemId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timebox_secs: Option<u32>,
+    },
+    ItemMoved {
+        item: ItemId,
+        position: u32,
+    },
+    ItemRemoved {
+        item: ItemId,
+    },
+    /// The previously active item, if any, becomes done.
+    ItemActivated {
+        item: ItemId,
+    },
+    ItemCompleted {
+        item: ItemId,
+    },
+    TimerStarted {
+        item: ItemId,
+        deadline_ms: u64,
+    },
+    TimerPaused {
+        item: ItemId,
+        remaining_ms: u64,
+    },
+    TimerExtended {
+        item: ItemId,
+        extra_ms: u64,
+    },
+    ParticipantJoined {
+        participant: ParticipantId,
+        channel: Channel,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        token_hash: String,
+    },
+    IdeaSubmitted {
+        idea: IdeaId,
+        item: ItemId,
+        text: String,
+        /// Absent for ideas the moderator entered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        author: Option<ParticipantId>,
+        /// Whether it was visible at once (pre-moderation off, or the moderator's own).
+        approved: bool,
+    },
+    IdeaApproved {
+        idea: IdeaId,
+    },
+    IdeaHidden {
+        idea: IdeaId,
+    },
+    IdeaMerged {
+        idea: IdeaId,
+        into: IdeaId,
+    },
+    PollCreated {
+        poll: PollId,
+        item: ItemId,
+        title: String,
+        method: PollMethod,
+        /// Option ids are 1, 2, ... in this order.
+        options: Vec<OptionSpec>,
+        results: ResultsVisibility,
+    },
+    PollOpened {
+        poll: PollId,
+    },
+    /// Carries the outcome computed at close, so the record is self-contained.
+    PollClosed {
+        poll: PollId,
+        outcome: Outcome,
+    },
+    ResultsRevealed {
+        poll: PollId,
+    },
+    /// Replaces the participant's earlier ballot in this poll, if any.
+    BallotCast {
+        poll: PollId,
+        participant: ParticipantId,
+        ballot: Ballot,
+    },
+}
+
+impl Event {
+    /// Whether the public audience (participants, displays) is shown this
+    /// event at all. Ballots are secret; joins are shown as counts.
+    pub fn is_ballot(&self) -> bool {
+        matches!(self, Event::BallotCast { .. })
+    }
+}

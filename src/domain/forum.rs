@@ -1,0 +1,363 @@
+//! The forum state and how events change it.
+//!
+//! `apply` is total: it trusts that an event was validated when it was
+//! decided, and quietly ignores references to things that do not exist
+//! rather than panicking, so that replay can never crash the server.
+
+use std::collections::{BTreeMap, HashMap};
+
+use madang_protocol::{
+    Ballot, Channel, ForumStatus, IdeaId, IdeaStatus, ItemId, ItemState, OptionId, Outcome, ParticipantId, PollId,
+    PollMethod, PollStatus, ResultsVisibility,
+};
+
+use super::event::{Event, OptionSpec};
+
+/// An item's timer. `deadline_ms` is set while running; otherwise
+/// `remaining_ms` is what is left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timer {
+    pub deadline_ms: Option<u64>,
+    pub remaining_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub id: ItemId,
+    pub title: String,
+    pub description: Option<String>,
+    pub timebox_secs: Option<u32>,
+    pub state: ItemState,
+    /// None until the timer is first started or extended.
+    pub timer: Option<Timer>,
+}
+
+impl Item {
+    /// The timer as it stands, or a fresh one from the time box.
+    pub fn timer_or_fresh(&self) -> Timer {
+        self.timer.unwrap_or(Timer {
+            deadline_ms: None,
+            remaining_ms: u64::from(self.timebox_secs.unwrap_or(0)) * 1000,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idea {
+    pub id: IdeaId,
+    pub item: ItemId,
+    pub text: String,
+    pub author: Option<ParticipantId>,
+    pub status: IdeaStatus,
+    pub merged_into: Option<IdeaId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollOption {
+    pub id: OptionId,
+    pub label: String,
+    pub idea: Option<IdeaId>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Poll {
+    pub id: PollId,
+    pub item: ItemId,
+    pub title: String,
+    pub method: PollMethod,
+    pub options: Vec<PollOption>,
+    pub status: PollStatus,
+    pub results: ResultsVisibility,
+    pub revealed: bool,
+    /// One ballot per participant: a later one replaces the earlier.
+    pub ballots: BTreeMap<ParticipantId, Ballot>,
+    pub outcome: Option<Outcome>,
+}
+
+impl Poll {
+    /// Whether participants and displays may see the tally now.
+    pub fn results_public(&self) -> bool {
+        self.results == ResultsVisibility::Live || self.revealed
+    }
+
+    pub fn option_ids(&self) -> Vec<OptionId> {
+        self.options.iter().map(|o| o.id).collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Participant {
+    pub id: ParticipantId,
+    pub channel: Channel,
+    pub name: Option<String>,
+}
+
+/// A forum: everything replay rebuilds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forum {
+    pub id: String,
+    pub title: String,
+    pub language: String,
+    pub status: ForumStatus,
+    pub premoderation: bool,
+    pub remote_code: String,
+    pub hall_code: String,
+    pub moderator_token_hash: String,
+    pub display_token_hash: String,
+    /// Item ids in agenda order.
+    pub agenda: Vec<ItemId>,
+    pub items: BTreeMap<ItemId, Item>,
+    pub active_item: Option<ItemId>,
+    pub ideas: BTreeMap<IdeaId, Idea>,
+    pub polls: BTreeMap<PollId, Poll>,
+    pub participants: BTreeMap<ParticipantId, Participant>,
+    pub participant_by_token: HashMap<String, ParticipantId>,
+    next_item: u32,
+    next_idea: u32,
+    next_poll: u32,
+}
+
+impl Forum {
+    /// The forum a `ForumCreated` event describes; `None` for any other event.
+    pub fn from_created(event: &Event) -> Option<Forum> {
+        let Event::ForumCreated { id, title, language, remote_code, hall_code, moderator_token_hash, display_token_hash } =
+            event
+        else {
+            return None;
+        };
+        Some(Forum {
+            id: id.clone(),
+            title: title.clone(),
+            language: language.clone(),
+            status: ForumStatus::Draft,
+            premoderation: false,
+            remote_code: remote_code.clone(),
+            hall_code: hall_code.clone(),
+            moderator_token_hash: moderator_token_hash.clone(),
+            display_token_hash: display_token_hash.clone(),
+            agenda: Vec::new(),
+            items: BTreeMap::new(),
+            active_item: None,
+            ideas: BTreeMap::new(),
+            polls: BTreeMap::new(),
+            participants: BTreeMap::new(),
+            participant_by_token: HashMap::new(),
+            next_item: 1,
+            next_idea: 1,
+            next_poll: 1,
+        })
+    }
+
+    pub(super) fn next_item_id(&self) -> ItemId {
+        ItemId(self.next_item)
+    }
+
+    pub(super) fn next_idea_id(&self) -> IdeaId {
+        IdeaId(self.next_idea)
+    }
+
+    pub(super) fn next_poll_id(&self) -> PollId {
+        PollId(self.next_poll)
+    }
+
+    pub(super) fn next_participant_id(&self) -> ParticipantId {
+        ParticipantId(self.participants.len() as u32 + 1)
+    }
+
+    /// Follow merges to the idea that finally absorbed `idea`.
+    pub fn root_idea(&self, idea: IdeaId) -> IdeaId {
+        let mut current = idea;
+        // Merges form a forest (a merged idea cannot be a target), but bound
+        // the walk anyway so that a damaged log cannot loop forever.
+        for _ in 0..self.ideas.len() + 1 {
+            match self.ideas.get(&current).and_then(|i| i.merged_into) {
+                Some(next) => current = next,
+                None => break,
+            }
+        }
+        current
+    }
+
+    /// For each option of `poll`, the option it counts for: itself, or the
+    /// option standing for the idea it was merged into.
+    pub fn canonical_options(&self, poll: &Poll) -> HashMap<OptionId, OptionId> {
+        let by_idea: HashMap<IdeaId, OptionId> =
+            poll.options.iter().filter_map(|o| o.idea.map(|idea| (idea, o.id))).collect();
+        poll.options
+            .iter()
+            .map(|o| {
+                let target = o
+                    .idea
+                    .map(|idea| self.root_idea(idea))
+                    .and_then(|root| by_idea.get(&root).copied())
+                    .unwrap_or(o.id);
+                (o.id, target)
+            })
+            .collect()
+    }
+
+    /// Change the forum by one event.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::ForumCreated { .. } => {}
+            Event::ForumStarted {} => self.status = ForumStatus::Live,
+            Event::ForumClosed {} => self.status = ForumStatus::Closed,
+            Event::PremoderationSet { enabled } => self.premoderation = *enabled,
+            Event::ItemAdded { item, title, description, timebox_secs } => {
+                self.items.insert(
+                    *item,
+                    Item {
+                        id: *item,
+                        title: title.clone(),
+                        description: description.clone(),
+                        timebox_secs: *timebox_secs,
+                        state: ItemState::Pending,
+                        timer: None,
+                    },
+                );
+                self.agenda.push(*item);
+                self.next_item = self.next_item.max(item.0.saturating_add(1));
+            }
+            Event::ItemEdited { item, title, description, timebox_secs } => {
+                if let Some(it) = self.items.get_mut(item) {
+                    if let Some(t) = title {
+                        it.title = t.clone();
+                    }
+                    if let Some(d) = description {
+                        it.description = Some(d.clone());
+                    }
+                    if let Some(s) = timebox_secs {
+                        it.timebox_secs = Some(*s);
+                    }
+                }
+            }
+            Event::ItemMoved { item, position } => {
+                if let Some(from) = self.agenda.iter().position(|i| i == item) {
+                    let id = self.agenda.remove(from);
+                    let to = (*position as usize).min(self.agenda.len());
+                    self.agenda.insert(to, id);
+                }
+            }
+            Event::ItemRemoved { item } => {
+                self.agenda.retain(|i| i != item);
+                self.items.remove(item);
+            }
+            Event::ItemActivated { item } => {
+                if let Some(prev) = self.active_item.take()
+                    && let Some(it) = self.items.get_mut(&prev)
+                {
+                    it.state = ItemState::Done;
+                }
+                if let Some(it) = self.items.get_mut(item) {
+                    it.state = ItemState::Active;
+                    self.active_item = Some(*item);
+                }
+            }
+            Event::ItemCompleted { item } => {
+                if let Some(it) = self.items.get_mut(item) {
+                    it.state = ItemState::Done;
+                }
+                if self.active_item == Some(*item) {
+                    self.active_item = None;
+                }
+            }
+            Event::TimerStarted { item, deadline_ms } => {
+                if let Some(it) = self.items.get_mut(item) {
+                    it.timer = Some(Timer { deadline_ms: Some(*deadline_ms), remaining_ms: 0 });
+                }
+            }
+            Event::TimerPaused { item, remaining_ms } => {
+                if let Some(it) = self.items.get_mut(item) {
+                    it.timer = Some(Timer { deadline_ms: None, remaining_ms: *remaining_ms });
+                }
+            }
+            Event::TimerExtended { item, extra_ms } => {
+                if let Some(it) = self.items.get_mut(item) {
+                    let mut timer = it.timer_or_fresh();
+                    match timer.deadline_ms.as_mut() {
+                        Some(deadline) => *deadline = deadline.saturating_add(*extra_ms),
+                        None => timer.remaining_ms = timer.remaining_ms.saturating_add(*extra_ms),
+                    }
+                    it.timer = Some(timer);
+                }
+            }
+            Event::ParticipantJoined { participant, channel, name, token_hash } => {
+                self.participants
+                    .insert(*participant, Participant { id: *participant, channel: *channel, name: name.clone() });
+                self.participant_by_token.insert(token_hash.clone(), *participant);
+            }
+            Event::IdeaSubmitted { idea, item, text, author, approved } => {
+                self.ideas.insert(
+                    *idea,
+                    Idea {
+                        id: *idea,
+                        item: *item,
+                        text: text.clone(),
+                        author: *author,
+                        status: if *approved { IdeaStatus::Approved } else { IdeaStatus::Pending },
+                        merged_into: None,
+                    },
+                );
+                self.next_idea = self.next_idea.max(idea.0.saturating_add(1));
+            }
+            Event::IdeaApproved { idea } => self.set_idea_status(*idea, IdeaStatus::Approved),
+            Event::IdeaHidden { idea } => self.set_idea_status(*idea, IdeaStatus::Hidden),
+            Event::IdeaMerged { idea, into } => {
+                if let Some(i) = self.ideas.get_mut(idea) {
+                    i.status = IdeaStatus::Merged;
+                    i.merged_into = Some(*into);
+                }
+            }
+            Event::PollCreated { poll, item, title, method, options, results } => {
+                let options = options
+                    .iter()
+                    .zip(1u32..)
+                    .map(|(OptionSpec { label, idea }, n)| PollOption { id: OptionId(n), label: label.clone(), idea: *idea })
+                    .collect();
+                self.polls.insert(
+                    *poll,
+                    Poll {
+                        id: *poll,
+                        item: *item,
+                        title: title.clone(),
+                        method: method.clone(),
+                        options,
+                        status: PollStatus::Draft,
+                        results: *results,
+                        revealed: false,
+                        ballots: BTreeMap::new(),
+                        outcome: None,
+                    },
+                );
+                self.next_poll = self.next_poll.max(poll.0.saturating_add(1));
+            }
+            Event::PollOpened { poll } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.status = PollStatus::Open;
+                }
+            }
+            Event::PollClosed { poll, outcome } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.status = PollStatus::Closed;
+                    p.outcome = Some(outcome.clone());
+                }
+            }
+            Event::ResultsRevealed { poll } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.revealed = true;
+                }
+            }
+            Event::BallotCast { poll, participant, ballot } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.ballots.insert(*participant, ballot.clone());
+                }
+            }
+        }
+    }
+
+    fn set_idea_status(&mut self, idea: IdeaId, status: IdeaStatus) {
+        if let Some(i) = self.ideas.get_mut(&idea) {
+            i.status = status;
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! HTTP: the router, the forum API, health, and the WebSocket upgrade.
+//!
+//! Every error is JSON `{"error": {"code", "message"}}` with a fitting status.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use madang_protocol::{CreateForumRequest, ErrorBody, ErrorCode, ErrorDetail, MAX_FRAME_BYTES, SUBPROTOCOL};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::hub::{Audience, Hub, HubError, tokens};
+use crate::ws::{self, WsLimits};
+
+/// Largest HTTP request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub admin_token: Arc<str>,
+    pub ws_limits: WsLimits,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+        .route("/api/forums", post(create_forum))
+        .route("/api/forums/{id}", get(get_forum))
+        .route("/ws", get(ws_upgrade))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("a valid admin token is required: Authorization: Bearer <token>")]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BadRequest),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+        };
+        let body = ErrorBody { error: ErrorDetail { code, message: self.to_string() } };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<HubError> for ApiError {
+    fn from(err: HubError) -> Self {
+        match err {
+            HubError::Invalid(m) => ApiError::Invalid(m),
+            HubError::NotFound => ApiError::NotFound("no such forum".into()),
+            HubError::Unauthorized => ApiError::Unauthorized,
+            HubError::Unavailable | HubError::Store(_) => {
+                tracing::warn!(error = %err, "request refused: store unavailable");
+                ApiError::Unavailable("the forum store is unavailable; try again".into())
+            }
+            HubError::Replay { .. } => {
+                tracing::error!(error = %err, "internal error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    }
+}
+
+async fn index() -> Html<&'static str> {
+    Html(include_str!("../web/index.html"))
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    if state.shutdown.is_cancelled() {
+        let body = serde_json::json!({"status": "shutting_down"});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    Json(serde_json::json!({"status": "ok", "forums": state.hub.forum_count()})).into_response()
+}
+
+fn check_admin(headers: &HeaderMap, admin_token: &str) -> Result<(), ApiError> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    if tokens::same_secret(given.trim(), admin_token) { Ok(()) } else { Err(ApiError::Unauthorized) }
+}
+
+async fn create_forum(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<CreateForumRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    check_admin(&headers, &state.admin_token)?;
+    let Json(request) = body?;
+    let created = state.hub.create_forum(request).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn get_forum(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let view = state.hub.view(&id, Audience::Public).await?;
+    Ok(Json(view).into_response())
+}
+
+async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Result<Response, ApiError> {
+    let ws = ws.protocols([SUBPROTOCOL]);
+    if ws.selected_protocol().is_none() {
+        return Err(ApiError::BadRequest(format!("request the WebSocket subprotocol `{SUBPROTOCOL}`")));
+    }
+    let AppState { hub, ws_limits, shutdown, tasks, .. } = state;
+    let upgrade = ws
+        // Small buffers: thousands of mostly idle connections each hold them.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES);
+    let connection_tasks = tasks.clone();
+    Ok(upgrade.on_upgrade(move |socket| {
+        tasks.track_future(ws::serve(socket, hub, ws_limits, shutdown, connection_tasks))
+    }))
+}

@@ -1,0 +1,257 @@
+//! The hub: every live forum, each owned by its own single-writer task.
+//!
+//! The hub itself holds only routing: forum id → the forum task's request
+//! channel, and join code → forum and channel. Forum state lives in the
+//! forum tasks (see `forum_task`); the hub never reads or writes it.
+
+mod forum_task;
+pub mod journal;
+pub mod tokens;
+pub mod view;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry as MapEntry;
+use madang_protocol::{Auth, Channel, Command, CreateForumRequest, CreateForumResponse, ForumView, JoinCodes, ServerFrame};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use forum_task::{AttachError, Attached, Credential, DEFAULT_TALLY_INTERVAL, ForumHandle, ReplayError, Request};
+pub use forum_task::{domain_error_frame, error_frame, now_ms};
+pub use view::Audience;
+
+use crate::domain::{Actor, DomainError, Event, Forum, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
+use crate::store::{EventStore, Record, StoreError};
+use forum_task::ForumTask;
+use journal::{Entry, GENESIS_HASH};
+
+/// A serialized server frame, shared by every subscriber: cloning it bumps a
+/// reference count, so a broadcast is encoded once however many receive it.
+pub type Frame = axum::extract::ws::Utf8Bytes;
+
+pub fn encode_frame(frame: &ServerFrame) -> Frame {
+    // Our frame types are plain data with string keys: serializing cannot fail.
+    Frame::from(serde_json::to_string(frame).unwrap_or_default())
+}
+
+/// Tuning of the forum tasks.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// How often changed tallies are sent.
+    pub tally_interval: Duration,
+    /// Events kept per forum and audience for resume, across restarts too.
+    pub ring_capacity: usize,
+    /// Frames a subscriber may fall behind before it is closed as too slow.
+    pub broadcast_capacity: usize,
+    /// Requests a forum task takes at once (one append, one fsync).
+    pub batch_size: usize,
+    /// Requests that may wait for a forum task before senders wait too.
+    pub request_queue: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            tally_interval: DEFAULT_TALLY_INTERVAL,
+            ring_capacity: 4096,
+            broadcast_capacity: 1024,
+            batch_size: 256,
+            request_queue: 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no such forum")]
+    NotFound,
+    #[error("the credential is not valid")]
+    Unauthorized,
+    #[error("the forum is shutting down or cannot persist right now")]
+    Unavailable,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("forum {forum}: {source}")]
+    Replay { forum: String, source: ReplayError },
+}
+
+pub struct Hub {
+    store: Arc<dyn EventStore>,
+    config: Arc<HubConfig>,
+    forums: DashMap<String, ForumHandle>,
+    codes: DashMap<String, (String, Channel)>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+/// The most agenda items a forum may be created with.
+const MAX_INITIAL_AGENDA: usize = 200;
+
+impl Hub {
+    /// Load every stored forum and start its task. A forum whose log cannot
+    /// be replayed is reported and left out; the others still serve.
+    pub async fn open(
+        store: Arc<dyn EventStore>,
+        config: HubConfig,
+        shutdown: CancellationToken,
+        tasks: TaskTracker,
+    ) -> Result<Arc<Hub>, HubError> {
+        let hub = Arc::new(Hub {
+            store: store.clone(),
+            config: Arc::new(config),
+            forums: DashMap::new(),
+            codes: DashMap::new(),
+            shutdown,
+            tasks,
+        });
+        for id in store.forums().await? {
+            match ForumTask::load(store.clone(), &id, hub.config.clone()).await {
+                Ok(task) => {
+                    tracing::info!(forum = %id, title = %task.forum().title, "forum loaded");
+                    hub.start(task);
+                }
+                Err(source) => tracing::error!(forum = %id, error = %source, "forum log cannot be replayed; not served"),
+            }
+        }
+        Ok(hub)
+    }
+
+    fn start(&self, task: ForumTask) {
+        let forum = task.forum();
+        self.codes.insert(forum.remote_code.clone(), (forum.id.clone(), Channel::Remote));
+        self.codes.insert(forum.hall_code.clone(), (forum.id.clone(), Channel::Hall));
+        let (tx, rx) = mpsc::channel(self.config.request_queue);
+        self.forums.insert(forum.id.clone(), ForumHandle { requests: tx });
+        self.tasks.spawn(task.run(rx, self.shutdown.clone()));
+    }
+
+    pub fn forum_count(&self) -> usize {
+        self.forums.len()
+    }
+
+    /// Reserve a fresh join code for `forum_id`.
+    fn reserve_code(&self, forum_id: &str, channel: Channel) -> String {
+        loop {
+            let code = tokens::join_code();
+            if let MapEntry::Vacant(slot) = self.codes.entry(code.clone()) {
+                slot.insert((forum_id.to_string(), channel));
+                return code;
+            }
+        }
+    }
+
+    /// Create a forum: its first events are persisted before it is announced.
+    pub async fn create_forum(&self, request: CreateForumRequest) -> Result<CreateForumResponse, HubError> {
+        let id = loop {
+            let id = tokens::forum_id();
+            if !self.forums.contains_key(&id) {
+                break id;
+            }
+        };
+        let remote = self.reserve_code(&id, Channel::Remote);
+        let hall = self.reserve_code(&id, Channel::Hall);
+        let (moderator_token, display_token) = (tokens::generate(&id), tokens::generate(&id));
+        let created = self
+            .persist_new_forum(&id, request, &remote, &hall, &moderator_token, &display_token)
+            .await;
+        match created {
+            Ok(task) => {
+                self.start(task);
+                tracing::info!(forum = %id, "forum created");
+                Ok(CreateForumResponse { id, join_codes: JoinCodes { remote, hall }, moderator_token, display_token })
+            }
+            Err(err) => {
+                self.codes.remove(&remote);
+                self.codes.remove(&hall);
+                Err(err)
+            }
+        }
+    }
+
+    async fn persist_new_forum(
+        &self,
+        id: &str,
+        request: CreateForumRequest,
+        remote: &str,
+        hall: &str,
+        moderator_token: &str,
+        display_token: &str,
+    ) -> Result<ForumTask, HubError> {
+        let invalid = |e: DomainError| HubError::Invalid(e.to_string());
+        let language = request.language.unwrap_or_else(|| "ko".into());
+        if language.is_empty() || language.len() > 35 || !language.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(HubError::Invalid("language must be a language tag such as `ko` or `en`".into()));
+        }
+        if request.agenda.len() > MAX_INITIAL_AGENDA {
+            return Err(HubError::Invalid(format!("an agenda holds at most {MAX_INITIAL_AGENDA} items")));
+        }
+        let created = Event::ForumCreated {
+            id: id.to_string(),
+            title: clean_text("title", &request.title, MAX_TITLE_CHARS).map_err(invalid)?,
+            language,
+            remote_code: remote.to_string(),
+            hall_code: hall.to_string(),
+            moderator_token_hash: tokens::hash(moderator_token),
+            display_token_hash: tokens::hash(display_token),
+        };
+        // Agenda items go through the same rules as `add_item` commands.
+        let mut forum = Forum::from_created(&created).ok_or(HubError::Unavailable)?;
+        let mut events = vec![created];
+        for item in request.agenda {
+            let command = Command::AddItem { title: item.title, description: item.description, timebox_secs: item.timebox_secs };
+            let event = forum.decide(Actor::Moderator, &command, 0).map_err(invalid)?;
+            forum.apply(&event);
+            events.push(event);
+        }
+        let now = now_ms();
+        let mut entries: Vec<Entry> = Vec::with_capacity(events.len());
+        for event in events {
+            let prev = entries.last().map_or(GENESIS_HASH.to_string(), |e| e.hash.clone());
+            entries.push(Entry::new(entries.len() as u64 + 1, now, &prev, None, event));
+        }
+        let records: Vec<Record> = entries.iter().map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
+        self.store.append(id, &records).await?;
+        ForumTask::created(self.store.clone(), &entries, self.config.clone())
+            .map_err(|source| HubError::Replay { forum: id.to_string(), source })
+    }
+
+    /// Find the forum an `auth` frame is for, and attach to it.
+    pub async fn attach(&self, auth: Auth) -> Result<(ForumHandle, Attached), AttachError> {
+        let (forum_id, credential) = match (auth.token, auth.join_code) {
+            (Some(token), None) => {
+                let forum = tokens::forum_of(&token).ok_or(AttachError::Unauthorized)?.to_string();
+                (forum, Credential::Token(token))
+            }
+            (None, Some(code)) => {
+                let code = code.trim().to_ascii_uppercase();
+                let (forum, channel) = self.codes.get(&code).map(|e| e.value().clone()).ok_or(AttachError::Unauthorized)?;
+                if auth.name.as_deref().is_some_and(|n| n.chars().count() > MAX_NAME_CHARS) {
+                    return Err(AttachError::Refused(DomainError::Invalid(format!(
+                        "name is longer than {MAX_NAME_CHARS} characters"
+                    ))));
+                }
+                (forum, Credential::Join { channel, name: auth.name, participant_token: auth.participant_token })
+            }
+            _ => return Err(AttachError::Unauthorized),
+        };
+        let handle = self.forums.get(&forum_id).map(|h| h.value().clone()).ok_or(AttachError::Unauthorized)?;
+        let (reply, answer) = oneshot::channel();
+        let request = Request::Attach { credential, last_seq: auth.last_seq, reply };
+        handle.requests.send(request).await.map_err(|_| AttachError::Unavailable)?;
+        let attached = answer.await.map_err(|_| AttachError::Unavailable)??;
+        Ok((handle, attached))
+    }
+
+    /// The forum as `audience` sees it, for HTTP.
+    pub async fn view(&self, forum_id: &str, audience: Audience) -> Result<ForumView, HubError> {
+        let handle = self.forums.get(forum_id).map(|h| h.value().clone()).ok_or(HubError::NotFound)?;
+        let (reply, answer) = oneshot::channel();
+        handle.requests.send(Request::View { audience, reply }).await.map_err(|_| HubError::Unavailable)?;
+        answer.await.map_err(|_| HubError::Unavailable)
+    }
+}

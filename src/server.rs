@@ -1,0 +1,72 @@
+//! Running the server: open the store, load the forums, serve HTTP and
+//! WebSocket on a listener, shut down gracefully.
+//!
+//! `run` takes a bound listener and a shutdown future, so tests bind port 0
+//! and stop the server whenever they like.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::http::{AppState, app};
+use crate::hub::{Hub, HubConfig};
+use crate::store::EventStore;
+use crate::store::embedded::EmbeddedStore;
+use crate::ws::WsLimits;
+
+/// How long shutdown waits for connections and forum tasks to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the embedded store keeps its logs.
+    pub data_dir: PathBuf,
+    /// The token that may create forums.
+    pub admin_token: String,
+    pub hub: HubConfig,
+    pub ws: WsLimits,
+}
+
+/// Serve until `shutdown` resolves, then close every socket with 1001, let
+/// each forum task answer what it had already taken, and close the store.
+pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let store: Arc<dyn EventStore> = Arc::new(
+        EmbeddedStore::open(&config.data_dir)
+            .await
+            .with_context(|| format!("opening the embedded store in {}", config.data_dir.display()))?,
+    );
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let hub = Hub::open(store.clone(), config.hub, cancel.clone(), tasks.clone()).await.context("loading forums")?;
+    tracing::info!(address = %listener.local_addr()?, forums = hub.forum_count(), "serving");
+    let state = AppState {
+        hub,
+        admin_token: Arc::from(config.admin_token),
+        ws_limits: config.ws,
+        shutdown: cancel.clone(),
+        tasks: tasks.clone(),
+    };
+    let stop = cancel.clone();
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            stop.cancel();
+        })
+        .await
+        .context("serving")?;
+    cancel.cancel();
+    tasks.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait()).await.is_err() {
+        tracing::warn!(remaining = tasks.len(), "tasks still running after the grace period");
+    }
+    store.close().await.context("closing the store")?;
+    tracing::info!("stopped");
+    Ok(())
+}
