@@ -256,7 +256,12 @@ async fn write_loop(
             _ = shutdown.cancelled() => Outbound::Close(close_code::GOING_AWAY, "server shutting down"),
             out = direct.recv() => match out {
                 Some(out) => out,
-                None => return,
+                None => {
+                    // The reader is done (the client closed, usually): finish
+                    // the closing handshake rather than resetting the socket.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), sink.close()).await;
+                    return;
+                }
             },
             update = updates.recv() => match update {
                 Ok(frame) => Outbound::Frame(frame),
