@@ -182,7 +182,7 @@ enum After {
 
 /// Requests answered after the batch persists, against the final state.
 enum Deferred {
-    Attach { actor: Actor, last_seq: Option<u64>, reply: oneshot::Sender<Result<Attached, AttachError>> },
+    Attach { actor: Actor, token: String, last_seq: Option<u64>, reply: oneshot::Sender<Result<Attached, AttachError>> },
     View { audience: Audience, reply: oneshot::Sender<ForumView> },
 }
 
@@ -336,7 +336,7 @@ impl ForumTask {
                     let _ = reply.send(ack_frame(request_id, &info, duplicate));
                 }
                 After::Joined { reply, actor, token, last_seq } => {
-                    let attached = self.attach(actor, Some(token), last_seq);
+                    let attached = self.attach(actor, token, last_seq);
                     let _ = reply.send(Ok(attached));
                 }
             }
@@ -348,8 +348,8 @@ impl ForumTask {
                 Deferred::View { audience, reply } => {
                     let _ = reply.send(view::forum_view(&self.state.forum, audience, self.state.head));
                 }
-                Deferred::Attach { actor, last_seq, reply } => {
-                    let _ = reply.send(Ok(self.attach(actor, None, last_seq)));
+                Deferred::Attach { actor, token, last_seq, reply } => {
+                    let _ = reply.send(Ok(self.attach(actor, token, last_seq)));
                 }
             }
         }
@@ -406,21 +406,20 @@ impl ForumTask {
                 forum.participant_by_token.get(&hash).map(|p| Actor::Participant(*p))
             }
         };
-        let actor = match credential {
-            Credential::Token(token) => known(&token),
+        let (actor, token) = match credential {
+            Credential::Token(token) => (known(&token), token),
             Credential::Join { participant_token: Some(token), .. } => {
-                known(&token).filter(|a| matches!(a, Actor::Participant(_)))
+                (known(&token).filter(|a| matches!(a, Actor::Participant(_))), token)
             }
             Credential::Join { channel, name, participant_token: None } => {
                 let token = tokens::generate(&forum.id);
                 match forum.decide_join(channel, name.as_deref(), tokens::hash(&token)) {
                     Ok(event) => {
                         let (entry, frames) = self.apply_new(now, None, event);
-                        let Event::ParticipantJoined { participant, .. } = entry.event else {
-                            unreachable!("decide_join returns ParticipantJoined")
-                        };
-                        let after = After::Joined { reply, actor: Actor::Participant(participant), token, last_seq };
-                        pending.push(Pending { entry: Some(entry), frames, after });
+                        if let Event::ParticipantJoined { participant, .. } = entry.event {
+                            let after = After::Joined { reply, actor: Actor::Participant(participant), token, last_seq };
+                            pending.push(Pending { entry: Some(entry), frames, after });
+                        }
                     }
                     Err(err) => {
                         let _ = reply.send(Err(AttachError::Refused(err)));
@@ -430,7 +429,7 @@ impl ForumTask {
             }
         };
         match actor {
-            Some(actor) => Some(Deferred::Attach { actor, last_seq, reply }),
+            Some(actor) => Some(Deferred::Attach { actor, token, last_seq, reply }),
             None => {
                 let _ = reply.send(Err(AttachError::Unauthorized));
                 None
@@ -473,7 +472,7 @@ impl ForumTask {
         }
     }
 
-    fn attach(&mut self, actor: Actor, new_token: Option<String>, last_seq: Option<u64>) -> Attached {
+    fn attach(&mut self, actor: Actor, token: String, last_seq: Option<u64>) -> Attached {
         let forum = &self.state.forum;
         let head = self.state.head;
         let (role, audience) = match actor {
@@ -488,8 +487,7 @@ impl ForumTask {
         let participant = match actor {
             Actor::Participant(id) => forum.participants.get(&id).map(|p| ParticipantSelf {
                 id,
-                // A returning participant already holds their token; only a new one is told.
-                token: new_token.clone().unwrap_or_default(),
+                token: token.clone(),
                 channel: p.channel,
                 name: p.name.clone(),
             }),
