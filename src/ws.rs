@@ -199,7 +199,8 @@ async fn read_loop(
                 return;
             }
             let message = "too many messages: slow down".to_string();
-            if out.send(reply(error_frame(None, ErrorCode::RateLimited, message, None))).await.is_err() {
+            let id = madang_protocol::request_id(&text);
+            if out.send(reply(error_frame(id, ErrorCode::RateLimited, message, None))).await.is_err() {
                 return;
             }
             continue;

@@ -51,6 +51,18 @@ impl Process {
         format!("{}/ws", self.base.replace("http://", "ws://"))
     }
 
+    async fn create_forum(&self, body: Value) -> Value {
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/forums", self.base))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST /api/forums");
+        assert_eq!(res.status(), 201);
+        res.json().await.expect("JSON")
+    }
+
     async fn connect(&self, auth: Value) -> (Client, Value) {
         let mut client = Client::connect(&self.ws()).await;
         client.send(auth).await;
@@ -69,16 +81,7 @@ async fn sigkill_mid_poll_loses_no_acknowledged_ballot() {
     const PEOPLE: usize = 60;
     let dir = tempfile::tempdir().unwrap();
     let server = Process::start(dir.path()).await;
-    let created: Value = reqwest::Client::new()
-        .post(format!("{}/api/forums", server.base))
-        .bearer_auth(ADMIN)
-        .json(&json!({"title": "Crash drill", "agenda": [{"title": "Vote"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = server.create_forum(json!({"title": "Crash drill", "agenda": [{"title": "Vote"}]})).await;
     let code = created["join_codes"]["remote"].as_str().unwrap().to_string();
     let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created["moderator_token"]})).await;
     moderator.ok(json!({"type": "start_forum"})).await;
@@ -131,7 +134,7 @@ async fn sigkill_mid_poll_loses_no_acknowledged_ballot() {
     let mut server = server;
     server.child.start_kill().expect("SIGKILL");
     server.child.wait().await.expect("reaped");
-    let mut acked = vec![false; PEOPLE];
+    let mut acked = [false; PEOPLE];
     for (i, voter) in voters.into_iter().enumerate() {
         acked[i] = voter.await.unwrap();
     }
@@ -178,16 +181,7 @@ async fn sigkill_mid_poll_loses_no_acknowledged_ballot() {
 async fn sigterm_closes_sockets_with_1001_and_keeps_the_forum() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Process::start(dir.path()).await;
-    let created: Value = reqwest::Client::new()
-        .post(format!("{}/api/forums", server.base))
-        .bearer_auth(ADMIN)
-        .json(&json!({"title": "Evening forum"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = server.create_forum(json!({"title": "Evening forum"})).await;
     let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created["moderator_token"]})).await;
     let added = moderator.ok(json!({"type": "add_item", "title": "Last words"})).await;
     let (mut display, _) = server.connect(json!({"type": "auth", "token": created["display_token"]})).await;

@@ -64,6 +64,16 @@ struct PingBody {
     id: Option<String>,
 }
 
+/// The request id of a client frame, without parsing the rest: for answering
+/// a frame the server will not process (rate limited) so the client knows
+/// which command to send again.
+pub fn request_id(text: &str) -> Option<String> {
+    match serde_json::from_str::<Head>(text).ok()?.id? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
 /// Parse one client text frame.
 pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
     let head: Head = serde_json::from_str(text).map_err(|e| FrameError {

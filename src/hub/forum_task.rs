@@ -295,12 +295,7 @@ impl ForumTask {
             for p in pending {
                 match p.after {
                     After::Ack { reply, request_id, .. } => {
-                        let _ = reply.send(error_frame(
-                            Some(request_id),
-                            ErrorCode::Unavailable,
-                            "the forum could not persist this command; it was not applied: retry with the same id".into(),
-                            None,
-                        ));
+                        let _ = reply.send(unavailable(request_id));
                     }
                     After::Joined { reply, .. } => {
                         let _ = reply.send(Err(AttachError::Unavailable));
@@ -544,16 +539,16 @@ impl ForumTask {
     }
 }
 
+fn unavailable(request_id: String) -> ServerFrame {
+    let message = "the forum could not persist this command; it was not applied: retry with the same id";
+    error_frame(Some(request_id), ErrorCode::Unavailable, message.into(), None)
+}
+
 fn refuse_all(batch: Vec<Request>) {
     for request in batch {
         match request {
             Request::Command { request_id, reply, .. } => {
-                let _ = reply.send(error_frame(
-                    Some(request_id),
-                    ErrorCode::Unavailable,
-                    "the forum's store is unavailable; the command was not applied: retry with the same id".into(),
-                    None,
-                ));
+                let _ = reply.send(unavailable(request_id));
             }
             Request::Attach { reply, .. } => {
                 let _ = reply.send(Err(AttachError::Unavailable));
