@@ -173,8 +173,14 @@ impl Forum {
                 if self.item(*item)?.state == ItemState::Done {
                     return Err(DomainError::InvalidState(format!("item {item} is done")));
                 }
-                let secs = check_secs("secs", *secs)?;
-                Ok(Event::TimerExtended { item: *item, extra_ms: u64::from(secs) * 1000 })
+                let extra_ms = u64::from(check_secs("secs", *secs)?) * 1000;
+                match self.item(*item)?.timer.and_then(|t| t.deadline_ms) {
+                    // Time already ran out: the extension counts from now, not from the past deadline.
+                    Some(deadline) if deadline <= now_ms => {
+                        Ok(Event::TimerStarted { item: *item, deadline_ms: now_ms.saturating_add(extra_ms) })
+                    }
+                    _ => Ok(Event::TimerExtended { item: *item, extra_ms }),
+                }
             }
             Command::SubmitIdea { text } => {
                 self.require_live()?;
@@ -307,6 +313,7 @@ impl Forum {
         };
         let title = clean_text("title", title, MAX_TITLE_CHARS)?;
         check_method(method)?;
+        let spec = options;
         let options: Vec<OptionSpec> = match options {
             PollOptionsSpec::None {} => Vec::new(),
             PollOptionsSpec::Fixed { labels } => labels
@@ -321,7 +328,7 @@ impl Forum {
                 .collect(),
         };
         match method {
-            PollMethod::YesNo { .. } if !options.is_empty() => {
+            PollMethod::YesNo { .. } if !options.is_empty() || !matches!(spec, PollOptionsSpec::None {}) => {
                 return Err(DomainError::Invalid("a yes/no poll has no options: use options {\"from\":\"none\"}".into()));
             }
             PollMethod::YesNo { .. } => {}

@@ -179,18 +179,26 @@ impl Forum {
     }
 
     /// For each option of `poll`, the option it counts for: itself, or the
-    /// option standing for the idea it was merged into.
+    /// last option along its idea's merge chain. Ideas in the chain that are
+    /// not options of this poll are passed through, so a later merge into an
+    /// idea outside the poll does not undo an earlier merge inside it.
     pub fn canonical_options(&self, poll: &Poll) -> HashMap<OptionId, OptionId> {
         let by_idea: HashMap<IdeaId, OptionId> =
             poll.options.iter().filter_map(|o| o.idea.map(|idea| (idea, o.id))).collect();
         poll.options
             .iter()
             .map(|o| {
-                let target = o
-                    .idea
-                    .map(|idea| self.root_idea(idea))
-                    .and_then(|root| by_idea.get(&root).copied())
-                    .unwrap_or(o.id);
+                let mut target = o.id;
+                if let Some(mut current) = o.idea {
+                    // Merges form a forest, but bound the walk so a damaged log cannot loop.
+                    for _ in 0..=self.ideas.len() {
+                        let Some(next) = self.ideas.get(&current).and_then(|i| i.merged_into) else { break };
+                        current = next;
+                        if let Some(option) = by_idea.get(&current) {
+                            target = *option;
+                        }
+                    }
+                }
                 (o.id, target)
             })
             .collect()

@@ -17,3 +17,6 @@ pub mod tally;
 pub use decide::{Actor, DomainError, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
 pub use event::{Event, OptionSpec};
 pub use forum::{Forum, Idea, Item, Participant, Poll, PollOption, Timer};
+
+#[cfg(test)]
+mod tests;

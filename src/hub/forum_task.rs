@@ -203,17 +203,27 @@ pub struct ForumTask {
 }
 
 impl ForumTask {
-    /// Rebuild a forum from its stored entries; the last `ring_capacity`
-    /// events also refill the resume buffers.
+    /// Rebuild a forum from its stored entries.
     pub async fn load(store: Arc<dyn EventStore>, forum_id: &str, config: Arc<HubConfig>) -> Result<ForumTask, ReplayError> {
         let records = store.read_after(forum_id, 0).await?;
+        Self::from_records(store, &records, config)
+    }
+
+    /// A forum whose creation entries were just appended.
+    pub fn created(store: Arc<dyn EventStore>, entries: &[Entry], config: Arc<HubConfig>) -> Result<ForumTask, ReplayError> {
+        let records: Vec<Record> = entries.iter().map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
+        Self::from_records(store, &records, config)
+    }
+
+    /// Replay `records`; the last `ring_capacity` events also fill the resume buffers.
+    fn from_records(store: Arc<dyn EventStore>, records: &[Record], config: Arc<HubConfig>) -> Result<ForumTask, ReplayError> {
         let mut staff = Outlet::new(config.broadcast_capacity);
         let mut public = Outlet::new(config.broadcast_capacity);
         let ring_from = (records.len() as u64).saturating_sub(config.ring_capacity as u64);
         staff.floor = ring_from;
         public.floor = ring_from;
         let ring_capacity = config.ring_capacity;
-        let state = replay(&records, |forum, entry| {
+        let state = replay(records, |forum, entry| {
             if entry.seq > ring_from {
                 for (outlet, audience) in [(&mut staff, Audience::Staff), (&mut public, Audience::Public)] {
                     if let Some(frame) = event_frame(forum, entry, audience) {
@@ -222,14 +232,6 @@ impl ForumTask {
                 }
             }
         })?;
-        Ok(ForumTask { state, store, config, staff, public, dirty: BTreeSet::new(), needs_rebuild: false })
-    }
-
-    /// A forum whose creation entries were just appended.
-    pub fn created(store: Arc<dyn EventStore>, entries: &[Entry], config: Arc<HubConfig>) -> Result<ForumTask, ReplayError> {
-        let records: Vec<Record> = entries.iter().map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
-        let state = replay(&records, |_, _| {})?;
-        let (staff, public) = (Outlet::new(config.broadcast_capacity), Outlet::new(config.broadcast_capacity));
         Ok(ForumTask { state, store, config, staff, public, dirty: BTreeSet::new(), needs_rebuild: false })
     }
 
@@ -250,7 +252,8 @@ impl ForumTask {
                     if n == 0 { break; }
                     self.process(std::mem::take(&mut batch)).await;
                 }
-                _ = tick.tick() => self.publish_tallies(),
+                // An idle forum does not wake up at the tally cadence.
+                _ = tick.tick(), if !self.dirty.is_empty() => self.publish_tallies(),
             }
         }
         // Flush: whatever was queued before shutdown is still answered.
