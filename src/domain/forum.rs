@@ -251,10 +251,8 @@ impl Forum {
                 self.items.remove(item);
             }
             Event::ItemActivated { item } => {
-                if let Some(prev) = self.active_item.take()
-                    && let Some(it) = self.items.get_mut(&prev)
-                {
-                    it.state = ItemState::Done;
+                if let Some(prev) = self.active_item.take() {
+                    self.finish_item(prev);
                 }
                 if let Some(it) = self.items.get_mut(item) {
                     it.state = ItemState::Active;
@@ -262,9 +260,7 @@ impl Forum {
                 }
             }
             Event::ItemCompleted { item } => {
-                if let Some(it) = self.items.get_mut(item) {
-                    it.state = ItemState::Done;
-                }
+                self.finish_item(*item);
                 if self.active_item == Some(*item) {
                     self.active_item = None;
                 }
@@ -359,6 +355,16 @@ impl Forum {
                 if let Some(p) = self.polls.get_mut(poll) {
                     p.ballots.insert(*participant, ballot.clone());
                 }
+            }
+        }
+    }
+
+    /// An item that is done keeps no running timer: its time is over.
+    fn finish_item(&mut self, item: ItemId) {
+        if let Some(it) = self.items.get_mut(&item) {
+            it.state = ItemState::Done;
+            if let Some(timer) = it.timer.as_mut() {
+                *timer = Timer { deadline_ms: None, remaining_ms: 0 };
             }
         }
     }

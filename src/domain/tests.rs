@@ -838,6 +838,7 @@ fn timers_on_a_done_item_are_invalid_state() {
     let mut f = live_with_item();
     ok_at(&mut f, MOD, Command::StartTimer { item: item(1) }, 1_000);
     ok(&mut f, MOD, Command::CompleteItem { item: item(1) });
+    assert_eq!(timer(&f, 1), Some(Timer { deadline_ms: None, remaining_ms: 0 }), "a done item's timer stops");
     assert_invalid_state(err(&mut f, MOD, Command::StartTimer { item: item(1) }), "item 1 is done");
     assert_invalid_state(err(&mut f, MOD, Command::PauseTimer { item: item(1) }), "item 1 is done");
     assert_invalid_state(err(&mut f, MOD, Command::ExtendTimer { item: item(1), secs: 60 }), "item 1 is done");

@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const ADMIN: &str = "test-admin-token";
@@ -32,7 +32,12 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(data_dir: &Path) -> TestServer {
-        Self::start_with(data_dir, HubConfig { tally_interval: Duration::from_millis(50), ..HubConfig::default() }, WsLimits::default()).await
+        Self::start_with(
+            data_dir,
+            HubConfig { tally_interval: Duration::from_millis(50), ..HubConfig::default() },
+            WsLimits::default(),
+        )
+        .await
     }
 
     pub async fn start_with(data_dir: &Path, hub: HubConfig, ws: WsLimits) -> TestServer {
@@ -143,7 +148,11 @@ impl Client {
         }
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}; backlog: {:?}", self.backlog);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; backlog: {:?}",
+                self.backlog
+            );
             let frame = self.recv_socket().await;
             if pred(&frame) {
                 return frame;
