@@ -35,6 +35,7 @@ macro_rules! conformance_tests {
             forums_isolated_and_listed_sorted,
             invalid_forum_ids_rejected,
             reopen_keeps_records,
+            snapshot_plus_tail,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
@@ -63,6 +64,7 @@ pub async fn run_all(factory: &dyn StoreFactory) {
     forums_isolated_and_listed_sorted(factory).await;
     invalid_forum_ids_rejected(factory).await;
     reopen_keeps_records(factory).await;
+    snapshot_plus_tail(factory).await;
 }
 
 /// `n` records starting at `first`, payloads distinct and of varying length
@@ -314,5 +316,29 @@ pub async fn reopen_keeps_records(factory: &dyn StoreFactory) {
     let store = factory.open("reopen").await;
     assert_eq!(store.read_after("a", 0).await.expect("read"), records(1, 5));
     assert_eq!(store.read_after("b", 0).await.expect("read"), records(1, 3));
+    store.close().await.expect("close");
+}
+
+/// A snapshot is kept per forum, replaced by the next, survives a reopen,
+/// and the records after it are the tail to replay.
+pub async fn snapshot_plus_tail(factory: &dyn StoreFactory) {
+    use super::Snapshot;
+    let store = factory.open("snapshot").await;
+    assert_eq!(store.load_snapshot("f").await.expect("load"), None);
+    store.append("f", &records(1, 6)).await.expect("append");
+    let first = Snapshot { seq: 3, payload: Bytes::from_static(b"state at 3") };
+    store.save_snapshot("f", &first).await.expect("save");
+    assert_eq!(store.load_snapshot("f").await.expect("load"), Some(first));
+    let second = Snapshot { seq: 5, payload: Bytes::from(vec![7u8; 100_000]) };
+    store.save_snapshot("f", &second).await.expect("save");
+    assert_eq!(store.load_snapshot("g").await.expect("load other"), None, "snapshots are per forum");
+    store.close().await.expect("close");
+    drop(store);
+
+    let store = factory.open("snapshot").await;
+    let snapshot = store.load_snapshot("f").await.expect("load").expect("a snapshot");
+    assert_eq!(snapshot, second);
+    assert_eq!(store.read_after("f", snapshot.seq).await.expect("tail"), records(6, 1));
+    assert!(matches!(store.save_snapshot("../x", &second).await, Err(StoreError::InvalidForumId(_))));
     store.close().await.expect("close");
 }

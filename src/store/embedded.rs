@@ -75,7 +75,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 
-use super::{EventStore, Record, StoreError, validate_forum_id};
+use super::{EventStore, Record, Snapshot, StoreError, validate_forum_id};
 
 /// Size of the fixed part of a record on disk.
 pub const HEADER_LEN: usize = 16;
@@ -83,6 +83,11 @@ pub const HEADER_LEN: usize = 16;
 pub const MAX_PAYLOAD: usize = 16 * 1024 * 1024;
 
 const LOG_EXT: &str = "log";
+/// Snapshots live beside the logs: `<dir>/snapshots/<forum>.snap`, framed as
+/// `u64 LE seq | u32 LE crc32(seq ++ payload) | payload`, replaced atomically
+/// (write a temporary file, fsync, rename, fsync the directory).
+const SNAPSHOT_DIR: &str = "snapshots";
+const SNAPSHOT_EXT: &str = "snap";
 const READ_BUF: usize = 64 * 1024;
 
 /// See the module documentation.
@@ -237,6 +242,23 @@ impl EventStore for EmbeddedStore {
             .map_or(0, |f| f.head.load(Ordering::Acquire)))
     }
 
+    async fn save_snapshot(&self, forum: &str, snapshot: &Snapshot) -> Result<(), StoreError> {
+        validate_forum_id(forum)?;
+        self.check_open()?;
+        let dir = self.inner.dir.join(SNAPSHOT_DIR);
+        let path = dir.join(format!("{forum}.{SNAPSHOT_EXT}"));
+        let snapshot = snapshot.clone();
+        blocking(move || write_snapshot(&dir, &path, &snapshot).map_err(StoreError::Io)).await
+    }
+
+    async fn load_snapshot(&self, forum: &str) -> Result<Option<Snapshot>, StoreError> {
+        validate_forum_id(forum)?;
+        self.check_open()?;
+        let path = self.inner.dir.join(SNAPSHOT_DIR).join(format!("{forum}.{SNAPSHOT_EXT}"));
+        let forum = forum.to_owned();
+        blocking(move || read_snapshot(&forum, &path)).await
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
@@ -300,6 +322,48 @@ fn log_path(forums_dir: &Path, id: &str) -> PathBuf {
 }
 
 /// Make directory entries (new files, truncations of the listing) durable.
+fn snapshot_crc(seq: u64, payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&seq.to_le_bytes());
+    hasher.update(payload);
+    hasher.finalize()
+}
+
+fn write_snapshot(dir: &Path, path: &Path, snapshot: &Snapshot) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("tmp");
+    let mut file = File::create(&tmp)?;
+    file.write_all(&snapshot.seq.to_le_bytes())?;
+    file.write_all(&snapshot_crc(snapshot.seq, &snapshot.payload).to_le_bytes())?;
+    file.write_all(&snapshot.payload)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&tmp, path)?;
+    sync_dir(dir)
+}
+
+/// A snapshot that fails its checksum is ignored with a warning: the log
+/// alone can always rebuild the forum.
+fn read_snapshot(forum: &str, path: &Path) -> Result<Option<Snapshot>, StoreError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let (Some(seq), Some(crc)) = (bytes.get(0..8), bytes.get(8..12)) else {
+        tracing::warn!(forum, path = %path.display(), "ignoring a truncated snapshot");
+        return Ok(None);
+    };
+    let seq = u64::from_le_bytes(seq.try_into().unwrap_or_default());
+    let crc = u32::from_le_bytes(crc.try_into().unwrap_or_default());
+    let payload = &bytes[12..];
+    if snapshot_crc(seq, payload) != crc {
+        tracing::warn!(forum, path = %path.display(), "ignoring a snapshot that fails its checksum");
+        return Ok(None);
+    }
+    Ok(Some(Snapshot { seq, payload: Bytes::copy_from_slice(payload) }))
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {

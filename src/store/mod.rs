@@ -11,6 +11,8 @@
 //! checks that they continue the log. That makes a retried or duplicated
 //! append visible as [`StoreError::OutOfOrder`] instead of a silent duplicate.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 
 pub mod embedded;
@@ -81,6 +83,63 @@ pub trait EventStore: Send + Sync + 'static {
     async fn head(&self, forum: &str) -> Result<u64, StoreError>;
     /// Flush and release everything; later calls may fail.
     async fn close(&self) -> Result<(), StoreError>;
+
+    /// Whether other processes append to the same forums (Redis: several hub
+    /// nodes). When true, the hub tails each forum with [`EventStore::wait_after`].
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Records with seq > `after`, waiting up to `max_wait` for the first one
+    /// to exist; an empty result means none arrived in time.
+    async fn wait_after(&self, forum: &str, after: u64, max_wait: Duration) -> Result<Vec<Record>, StoreError> {
+        let records = self.read_after(forum, after).await?;
+        if records.is_empty() {
+            tokio::time::sleep(max_wait).await;
+            return self.read_after(forum, after).await;
+        }
+        Ok(records)
+    }
+
+    /// Keep a snapshot of a forum's state as of `snapshot.seq`, replacing the
+    /// previous one. Durable when it returns; a torn snapshot is never loaded.
+    async fn save_snapshot(&self, forum: &str, snapshot: &Snapshot) -> Result<(), StoreError>;
+
+    /// The latest snapshot of a forum, if any.
+    async fn load_snapshot(&self, forum: &str) -> Result<Option<Snapshot>, StoreError>;
+
+    /// Tell other systems about a recorded outcome (Redis: the global
+    /// outcomes stream). At least once per (forum, seq); the embedded store
+    /// has no consumers and does nothing.
+    async fn publish_outcome(&self, _outcome: &OutcomeRecord) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Why the store cannot serve right now, if it cannot (shown by `/healthz`).
+    fn degraded(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A forum's state as of `seq`, opaque to the store (the hub encodes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub seq: u64,
+    pub payload: Bytes,
+}
+
+/// A recorded outcome, for consumers outside Madang. The fields are
+/// documented in protocol/OUTCOMES.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeRecord {
+    pub forum: String,
+    /// The sequence number of the `poll_closed` event in the forum's log.
+    pub seq: u64,
+    pub poll: u32,
+    pub title: String,
+    pub closed_at_ms: u64,
+    /// The outcome as JSON (the protocol's `Outcome`).
+    pub outcome_json: String,
 }
 
 /// Forum ids are 1..=64 bytes of `[a-z0-9-]`.
