@@ -11,17 +11,19 @@ use madang_protocol::{
     PollMethod, PollStatus, ResultsVisibility,
 };
 
+use serde::{Deserialize, Serialize};
+
 use super::event::{Event, OptionSpec};
 
 /// An item's timer. `deadline_ms` is set while running; otherwise
 /// `remaining_ms` is what is left.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timer {
     pub deadline_ms: Option<u64>,
     pub remaining_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
     pub id: ItemId,
     pub title: String,
@@ -42,7 +44,7 @@ impl Item {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Idea {
     pub id: IdeaId,
     pub item: ItemId,
@@ -52,14 +54,14 @@ pub struct Idea {
     pub merged_into: Option<IdeaId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollOption {
     pub id: OptionId,
     pub label: String,
     pub idea: Option<IdeaId>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Poll {
     pub id: PollId,
     pub item: ItemId,
@@ -85,15 +87,16 @@ impl Poll {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Participant {
     pub id: ParticipantId,
     pub channel: Channel,
     pub name: Option<String>,
 }
 
-/// A forum: everything replay rebuilds.
-#[derive(Debug, Clone, PartialEq)]
+/// A forum: everything replay rebuilds. Serializable so that a snapshot can
+/// stand in for the events before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Forum {
     pub id: String,
     pub title: String,

@@ -8,10 +8,18 @@
 //! are acks sent and frames broadcast. If the append fails, nobody hears of
 //! the batch and the state is rebuilt from the store.
 //!
+//! On a shared store (Redis, several hub nodes), the store's log is the
+//! forum's one order. A tail task feeds this task what other nodes appended;
+//! each batch first catches up, then appends with compare-and-append. If
+//! another node appended first, the batch is undone (restored from a
+//! checkpoint), the task catches up, and the batch is decided again against
+//! the new state: the log only ever holds events that were valid where they
+//! stand, and every node applies the same events in the same order.
+//!
 //! Architecture invariant: no connection ever touches forum state; no lock
 //! is held across an `.await` (there are no locks here at all).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,11 +29,14 @@ use madang_protocol::{
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::journal::{Entry, GENESIS_HASH, JournalError, RequestKey};
+use super::journal::{Entry, RequestKey};
+use super::state::{AckInfo, ForumState};
 use super::view::{self, Audience};
 use super::{Frame, HubConfig, encode_frame, tokens};
 use crate::domain::{Actor, DomainError, Event, Forum};
-use crate::store::{EventStore, Record, StoreError};
+use crate::store::{EventStore, OutcomeRecord, Record, StoreError};
+
+pub use super::state::ReplayError;
 
 /// How a connection proves who it is.
 #[derive(Debug, Clone)]
@@ -58,16 +69,8 @@ pub enum Request {
     Command { actor: Actor, request_id: String, command: Command, reply: oneshot::Sender<ServerFrame> },
     Attach { credential: Credential, last_seq: Option<u64>, reply: oneshot::Sender<Result<Attached, AttachError>> },
     View { audience: Audience, reply: oneshot::Sender<ForumView> },
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReplayError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    #[error("the log does not start with the forum's creation")]
-    NoCreation,
+    /// Records that other hub nodes appended, from the tail task.
+    Tail(Vec<Record>),
 }
 
 /// One audience's broadcast channel and the recent frames kept for resume.
@@ -80,8 +83,8 @@ struct Outlet {
 }
 
 impl Outlet {
-    fn new(capacity: usize) -> Outlet {
-        Outlet { tx: broadcast::channel(capacity).0, ring: VecDeque::new(), floor: 0 }
+    fn new(capacity: usize, floor: u64) -> Outlet {
+        Outlet { tx: broadcast::channel(capacity).0, ring: VecDeque::new(), floor }
     }
 
     fn keep(&mut self, seq: u64, frame: Frame, ring_capacity: usize) {
@@ -100,42 +103,6 @@ impl Outlet {
     }
 }
 
-/// What a resend of a request id is answered with.
-#[derive(Debug, Clone)]
-struct AckInfo {
-    seq: u64,
-    event: Event,
-}
-
-/// Request ids already applied, bounded (oldest forgotten first).
-#[derive(Default)]
-struct Applied {
-    map: HashMap<RequestKey, AckInfo>,
-    order: VecDeque<RequestKey>,
-}
-
-const MAX_REMEMBERED_REQUESTS: usize = 100_000;
-
-impl Applied {
-    fn remember(&mut self, key: RequestKey, info: AckInfo) {
-        if self.order.len() >= MAX_REMEMBERED_REQUESTS
-            && let Some(old) = self.order.pop_front()
-        {
-            self.map.remove(&old);
-        }
-        self.order.push_back(key.clone());
-        self.map.insert(key, info);
-    }
-}
-
-/// The replayable part of the task: what a rebuild from the store restores.
-struct Replayed {
-    forum: Forum,
-    head: u64,
-    head_hash: String,
-    applied: Applied,
-}
-
 fn actor_key(actor: Actor) -> String {
     match actor {
         Actor::Moderator => "moderator".into(),
@@ -149,14 +116,7 @@ pub fn now_ms() -> u64 {
 }
 
 fn ack_frame(request_id: String, info: &AckInfo, duplicate: bool) -> ServerFrame {
-    let (mut item, mut idea, mut poll) = (None, None, None);
-    match &info.event {
-        Event::ItemAdded { item: i, .. } => item = Some(*i),
-        Event::IdeaSubmitted { idea: i, .. } => idea = Some(*i),
-        Event::PollCreated { poll: p, .. } => poll = Some(*p),
-        _ => {}
-    }
-    ServerFrame::Ack { id: request_id, seq: info.seq, duplicate, item, idea, poll }
+    ServerFrame::Ack { id: request_id, seq: info.seq, duplicate, item: info.item, idea: info.idea, poll: info.poll }
 }
 
 pub fn error_frame(id: Option<String>, code: ErrorCode, message: String, rule: Option<String>) -> ServerFrame {
@@ -174,69 +134,134 @@ pub fn domain_error_frame(id: Option<String>, err: &DomainError) -> ServerFrame 
     error_frame(id, code, err.to_string(), rule)
 }
 
-/// What to do once a pending entry (or a duplicate answer) is persisted.
-enum After {
-    Ack { reply: oneshot::Sender<ServerFrame>, request_id: String, info: AckInfo, duplicate: bool },
-    Joined { reply: oneshot::Sender<Result<Attached, AttachError>>, actor: Actor, token: String, last_seq: Option<u64> },
+fn unavailable(request_id: String) -> ServerFrame {
+    let message = "the forum could not persist this command; it was not applied: retry with the same id";
+    error_frame(Some(request_id), ErrorCode::Unavailable, message.into(), None)
 }
 
-/// Requests answered after the batch persists, against the final state.
-enum Deferred {
-    Attach { actor: Actor, token: String, last_seq: Option<u64>, reply: oneshot::Sender<Result<Attached, AttachError>> },
-    View { audience: Audience, reply: oneshot::Sender<ForumView> },
+/// A request being worked on. Replies are taken once answered, so a batch
+/// can be decided again after a conflict without answering anyone twice.
+enum Work {
+    Command { actor: Actor, request_id: String, command: Command, reply: Option<oneshot::Sender<ServerFrame>> },
+    Attach { credential: Credential, last_seq: Option<u64>, reply: Option<oneshot::Sender<Result<Attached, AttachError>>> },
+    View { audience: Audience, reply: Option<oneshot::Sender<ForumView>> },
+}
+
+impl Work {
+    fn refuse(&mut self) {
+        match self {
+            Work::Command { request_id, reply, .. } => {
+                if let Some(reply) = reply.take() {
+                    let _ = reply.send(unavailable(request_id.clone()));
+                }
+            }
+            Work::Attach { reply, .. } => {
+                if let Some(reply) = reply.take() {
+                    let _ = reply.send(Err(AttachError::Unavailable));
+                }
+            }
+            Work::View { .. } => {}
+        }
+    }
+}
+
+/// What to answer once a batch is persisted.
+enum After {
+    Ack { info: AckInfo, duplicate: bool },
+    Joined { actor: Actor, token: String },
+    Attach { actor: Actor, token: String },
+    View,
 }
 
 struct Pending {
+    /// Index into the batch's work.
+    work: usize,
     entry: Option<Entry>,
     frames: [Option<Frame>; 2],
     after: After,
 }
 
+/// How many times a batch is decided again when other nodes keep appending first.
+const MAX_ATTEMPTS: usize = 8;
+/// How long a tail read waits for other nodes' records before asking again.
+const TAIL_WAIT: Duration = Duration::from_secs(5);
+
 pub struct ForumTask {
-    state: Replayed,
+    state: ForumState,
     store: Arc<dyn EventStore>,
     config: Arc<HubConfig>,
     staff: Outlet,
     public: Outlet,
     dirty: BTreeSet<PollId>,
     needs_rebuild: bool,
+    /// The seq of the latest snapshot saved or loaded.
+    snapshot_seq: u64,
+    /// Outcomes to hand to the store for other systems.
+    outcomes: Vec<OutcomeRecord>,
 }
 
 impl ForumTask {
-    /// Rebuild a forum from its stored entries.
+    /// Rebuild a forum from its latest snapshot and the records after it,
+    /// or from the whole log when there is no usable snapshot.
     pub async fn load(store: Arc<dyn EventStore>, forum_id: &str, config: Arc<HubConfig>) -> Result<ForumTask, ReplayError> {
-        let records = store.read_after(forum_id, 0).await?;
-        Self::from_records(store, &records, config)
+        let (base, records) = read_state(store.as_ref(), forum_id).await?;
+        Self::build(store, base, &records, config)
     }
 
     /// A forum whose creation entries were just appended.
     pub fn created(store: Arc<dyn EventStore>, entries: &[Entry], config: Arc<HubConfig>) -> Result<ForumTask, ReplayError> {
         let records: Vec<Record> = entries.iter().map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
-        Self::from_records(store, &records, config)
+        Self::build(store, None, &records, config)
     }
 
-    /// Replay `records`; the last `ring_capacity` events also fill the resume buffers.
-    fn from_records(store: Arc<dyn EventStore>, records: &[Record], config: Arc<HubConfig>) -> Result<ForumTask, ReplayError> {
-        let mut staff = Outlet::new(config.broadcast_capacity);
-        let mut public = Outlet::new(config.broadcast_capacity);
-        let ring_from = (records.len() as u64).saturating_sub(config.ring_capacity as u64);
-        staff.floor = ring_from;
-        public.floor = ring_from;
+    /// Replay `records` after `base` (or from the start); the last
+    /// `ring_capacity` of them also fill the resume buffers.
+    fn build(
+        store: Arc<dyn EventStore>,
+        base: Option<ForumState>,
+        records: &[Record],
+        config: Arc<HubConfig>,
+    ) -> Result<ForumTask, ReplayError> {
+        let start = base.as_ref().map_or(0, |b| b.head);
+        let floor = start + (records.len() as u64).saturating_sub(config.ring_capacity as u64);
+        let mut staff = Outlet::new(config.broadcast_capacity, floor);
+        let mut public = Outlet::new(config.broadcast_capacity, floor);
+        let mut outcomes = Vec::new();
         let ring_capacity = config.ring_capacity;
-        let state = replay(records, |forum, entry| {
-            if entry.seq > ring_from {
+        let visit = |forum: &Forum, entry: &Entry| {
+            if entry.seq > floor {
                 for (outlet, audience) in [(&mut staff, Audience::Staff), (&mut public, Audience::Public)] {
                     if let Some(frame) = event_frame(forum, entry, audience) {
                         outlet.keep(entry.seq, frame, ring_capacity);
                     }
                 }
             }
-        })?;
-        Ok(ForumTask { state, store, config, staff, public, dirty: BTreeSet::new(), needs_rebuild: false })
+            outcomes.extend(outcome_record(forum, entry));
+        };
+        let state = match base {
+            Some(base) => base.replay_tail(records, visit)?,
+            None => ForumState::replay(records, visit)?,
+        };
+        let snapshot_seq = start;
+        Ok(ForumTask {
+            state,
+            store,
+            config,
+            staff,
+            public,
+            dirty: BTreeSet::new(),
+            needs_rebuild: false,
+            snapshot_seq,
+            outcomes,
+        })
     }
 
     pub fn forum(&self) -> &Forum {
         &self.state.forum
+    }
+
+    pub fn head(&self) -> u64 {
+        self.state.head
     }
 
     /// Serve requests until `shutdown`; then answer what is already queued and stop.
@@ -244,6 +269,7 @@ impl ForumTask {
         let mut tick = tokio::time::interval(self.config.tally_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batch = Vec::with_capacity(self.config.batch_size);
+        self.publish_outcomes().await;
         loop {
             tokio::select! {
                 biased;
@@ -266,58 +292,145 @@ impl ForumTask {
     }
 
     async fn process(&mut self, batch: Vec<Request>) {
+        let mut work = Vec::with_capacity(batch.len());
+        let mut tail = Vec::new();
+        for request in batch {
+            match request {
+                Request::Tail(records) => tail.extend(records),
+                Request::Command { actor, request_id, command, reply } => {
+                    work.push(Work::Command { actor, request_id, command, reply: Some(reply) })
+                }
+                Request::Attach { credential, last_seq, reply } => {
+                    work.push(Work::Attach { credential, last_seq, reply: Some(reply) })
+                }
+                Request::View { audience, reply } => work.push(Work::View { audience, reply: Some(reply) }),
+            }
+        }
+        if !tail.is_empty() {
+            self.ingest(tail).await;
+        }
         if self.needs_rebuild {
             match self.rebuild().await {
                 Ok(()) => self.needs_rebuild = false,
                 Err(err) => {
                     tracing::warn!(forum = %self.state.forum.id, %err, "store still unavailable");
-                    return refuse_all(batch);
+                    work.iter_mut().for_each(Work::refuse);
+                    return;
                 }
             }
         }
-        let now = now_ms();
-        let mut pending: Vec<Pending> = Vec::new();
+        if !work.is_empty() {
+            self.decide_and_persist(&mut work).await;
+        }
+        self.publish_outcomes().await;
+        self.maybe_snapshot().await;
+    }
+
+    async fn decide_and_persist(&mut self, work: &mut [Work]) {
+        let shared = self.store.shared();
+        for attempt in 1..=MAX_ATTEMPTS {
+            if shared {
+                // Decide against everything other nodes have appended so far.
+                self.catch_up().await;
+            }
+            let checkpoint = shared.then(|| self.state.clone());
+            let pending = self.decide_all(work, now_ms());
+            let records: Vec<Record> =
+                pending.iter().filter_map(|p| p.entry.as_ref()).map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
+            match self.store.append(&self.state.forum.id, &records).await {
+                Ok(()) => return self.finish(pending, work),
+                Err(StoreError::OutOfOrder { .. }) if shared => {
+                    tracing::debug!(forum = %self.state.forum.id, attempt, "another node appended first; deciding again");
+                    if let Some(checkpoint) = checkpoint {
+                        self.state = checkpoint;
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(forum = %self.state.forum.id, %err, "append failed; refusing the batch");
+                    work.iter_mut().for_each(Work::refuse);
+                    match checkpoint {
+                        // What may have landed arrives with the next catch-up.
+                        Some(checkpoint) => self.state = checkpoint,
+                        None => {
+                            if let Err(err) = self.rebuild().await {
+                                tracing::warn!(forum = %self.state.forum.id, %err, "rebuild failed; will retry");
+                                self.needs_rebuild = true;
+                            }
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+        tracing::warn!(forum = %self.state.forum.id, "gave up after {MAX_ATTEMPTS} conflicting appends");
+        work.iter_mut().for_each(Work::refuse);
+    }
+
+    /// Decide every unanswered request of the batch, applying as it goes.
+    /// Refusals are answered at once; the rest wait for the append.
+    fn decide_all(&mut self, work: &mut [Work], now: u64) -> Vec<Pending> {
+        let mut pending = Vec::new();
         let mut deferred = Vec::new();
-        for request in batch {
-            match request {
-                Request::Command { actor, request_id, command, reply } => {
-                    self.decide_command(actor, request_id, &command, now, reply, &mut pending)
-                }
-                Request::Attach { credential, last_seq, reply } => {
-                    if let Some(actor) = self.authenticate(credential, now, last_seq, reply, &mut pending) {
-                        deferred.push(actor);
+        for (index, item) in work.iter_mut().enumerate() {
+            match item {
+                Work::Command { reply: None, .. } | Work::Attach { reply: None, .. } | Work::View { reply: None, .. } => {}
+                Work::Command { actor, request_id, command, reply } => {
+                    let key = RequestKey { actor: actor_key(*actor), id: request_id.clone() };
+                    if let Some(info) = self.state.applied.get(&key) {
+                        // Answered only after this batch persists, in case the original is in it.
+                        let after = After::Ack { info: info.clone(), duplicate: true };
+                        pending.push(Pending { work: index, entry: None, frames: [None, None], after });
+                        continue;
+                    }
+                    match self.state.forum.decide(*actor, command, now) {
+                        Err(err) => {
+                            if let Some(reply) = reply.take() {
+                                let _ = reply.send(domain_error_frame(Some(request_id.clone()), &err));
+                            }
+                        }
+                        Ok(event) => {
+                            let (entry, frames) = self.apply_new(now, Some(key), event);
+                            let after = After::Ack { info: AckInfo::of(&entry), duplicate: false };
+                            pending.push(Pending { work: index, entry: Some(entry), frames, after });
+                        }
                     }
                 }
-                Request::View { audience, reply } => deferred.push(Deferred::View { audience, reply }),
+                Work::Attach { credential, reply, .. } => match self.authenticate(credential) {
+                    Ok(Authenticated::Known(actor, token)) => deferred.push((index, After::Attach { actor, token })),
+                    Ok(Authenticated::New { channel, name }) => {
+                        let token = tokens::generate(&self.state.forum.id);
+                        match self.state.forum.decide_join(channel, name.as_deref(), tokens::hash(&token)) {
+                            Ok(event) => {
+                                let (entry, frames) = self.apply_new(now, None, event);
+                                if let Event::ParticipantJoined { participant, .. } = entry.event {
+                                    let after = After::Joined { actor: Actor::Participant(participant), token };
+                                    pending.push(Pending { work: index, entry: Some(entry), frames, after });
+                                }
+                            }
+                            Err(err) => {
+                                if let Some(reply) = reply.take() {
+                                    let _ = reply.send(Err(AttachError::Refused(err)));
+                                }
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        if let Some(reply) = reply.take() {
+                            let _ = reply.send(Err(err));
+                        }
+                    }
+                },
+                Work::View { .. } => deferred.push((index, After::View)),
             }
         }
-        let records: Vec<Record> =
-            pending.iter().filter_map(|p| p.entry.as_ref()).map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
-        if let Err(err) = self.store.append(&self.state.forum.id, &records).await {
-            tracing::error!(forum = %self.state.forum.id, %err, "append failed; refusing the batch");
-            for p in pending {
-                match p.after {
-                    After::Ack { reply, request_id, .. } => {
-                        let _ = reply.send(unavailable(request_id));
-                    }
-                    After::Joined { reply, .. } => {
-                        let _ = reply.send(Err(AttachError::Unavailable));
-                    }
-                }
-            }
-            for d in deferred {
-                if let Deferred::Attach { reply, .. } = d {
-                    let _ = reply.send(Err(AttachError::Unavailable));
-                }
-            }
-            self.needs_rebuild = true;
-            if let Err(err) = self.rebuild().await {
-                tracing::warn!(forum = %self.state.forum.id, %err, "rebuild after a failed append failed; will retry");
-            } else {
-                self.needs_rebuild = false;
-            }
-            return;
-        }
+        // Attaches and views last: their snapshot or replay and their
+        // subscription start after every frame of this batch.
+        pending.extend(deferred.into_iter().map(|(work, after)| Pending { work, entry: None, frames: [None, None], after }));
+        pending
+    }
+
+    /// The batch is persisted: publish its frames and answer everyone, in order.
+    fn finish(&mut self, pending: Vec<Pending>, work: &mut [Work]) {
         let ring_capacity = self.config.ring_capacity;
         for p in pending {
             if let Some(entry) = &p.entry {
@@ -328,71 +441,32 @@ impl ForumTask {
                 if let Some(f) = public {
                     self.public.publish(entry.seq, f, ring_capacity);
                 }
+                self.outcomes.extend(outcome_record(&self.state.forum, entry));
             }
-            match p.after {
-                After::Ack { reply, request_id, info, duplicate } => {
-                    let _ = reply.send(ack_frame(request_id, &info, duplicate));
+            match (&mut work[p.work], p.after) {
+                (Work::Command { request_id, reply, .. }, After::Ack { info, duplicate }) => {
+                    if let Some(reply) = reply.take() {
+                        let _ = reply.send(ack_frame(request_id.clone(), &info, duplicate));
+                    }
                 }
-                After::Joined { reply, actor, token, last_seq } => {
-                    let attached = self.attach(actor, token, last_seq);
-                    let _ = reply.send(Ok(attached));
+                (Work::Attach { last_seq, reply, .. }, After::Joined { actor, token } | After::Attach { actor, token }) => {
+                    let attached = self.attach(actor, token, *last_seq);
+                    if let Some(reply) = reply.take() {
+                        let _ = reply.send(Ok(attached));
+                    }
                 }
-            }
-        }
-        // Attaches last: their snapshot or replay and their subscription both
-        // start after every frame of this batch, so nothing is missed or doubled.
-        for d in deferred {
-            match d {
-                Deferred::View { audience, reply } => {
-                    let _ = reply.send(view::forum_view(&self.state.forum, audience, self.state.head));
+                (Work::View { audience, reply }, After::View) => {
+                    if let Some(reply) = reply.take() {
+                        let _ = reply.send(view::forum_view(&self.state.forum, *audience, self.state.head));
+                    }
                 }
-                Deferred::Attach { actor, token, last_seq, reply } => {
-                    let _ = reply.send(Ok(self.attach(actor, token, last_seq)));
-                }
-            }
-        }
-    }
-
-    fn decide_command(
-        &mut self,
-        actor: Actor,
-        request_id: String,
-        command: &Command,
-        now: u64,
-        reply: oneshot::Sender<ServerFrame>,
-        pending: &mut Vec<Pending>,
-    ) {
-        let key = RequestKey { actor: actor_key(actor), id: request_id.clone() };
-        if let Some(info) = self.state.applied.map.get(&key) {
-            // Answered only after this batch persists, in case the original is in it.
-            let after = After::Ack { reply, request_id, info: info.clone(), duplicate: true };
-            pending.push(Pending { entry: None, frames: [None, None], after });
-            return;
-        }
-        match self.state.forum.decide(actor, command, now) {
-            Err(err) => {
-                let _ = reply.send(domain_error_frame(Some(request_id), &err));
-            }
-            Ok(event) => {
-                let (entry, frames) = self.apply_new(now, Some(key.clone()), event);
-                let info = AckInfo { seq: entry.seq, event: entry.event.clone() };
-                self.state.applied.remember(key, info.clone());
-                let after = After::Ack { reply, request_id, info, duplicate: false };
-                pending.push(Pending { entry: Some(entry), frames, after });
+                // A pending answer always matches the request it was made for.
+                _ => {}
             }
         }
     }
 
-    /// Check a credential. A new participant becomes a pending entry (joined
-    /// once persisted); anyone else is deferred, to be attached after the batch.
-    fn authenticate(
-        &mut self,
-        credential: Credential,
-        now: u64,
-        last_seq: Option<u64>,
-        reply: oneshot::Sender<Result<Attached, AttachError>>,
-        pending: &mut Vec<Pending>,
-    ) -> Option<Deferred> {
+    fn authenticate(&self, credential: &Credential) -> Result<Authenticated, AttachError> {
         let forum = &self.state.forum;
         let known = |token: &str| {
             let hash = tokens::hash(token);
@@ -404,50 +478,75 @@ impl ForumTask {
                 forum.participant_by_token.get(&hash).map(|p| Actor::Participant(*p))
             }
         };
-        let (actor, token) = match credential {
-            Credential::Token(token) => (known(&token), token),
-            Credential::Join { participant_token: Some(token), .. } => {
-                (known(&token).filter(|a| matches!(a, Actor::Participant(_))), token)
+        match credential {
+            Credential::Token(token) => {
+                known(token).map(|a| Authenticated::Known(a, token.clone())).ok_or(AttachError::Unauthorized)
             }
+            Credential::Join { participant_token: Some(token), .. } => known(token)
+                .filter(|a| matches!(a, Actor::Participant(_)))
+                .map(|a| Authenticated::Known(a, token.clone()))
+                .ok_or(AttachError::Unauthorized),
             Credential::Join { channel, name, participant_token: None } => {
-                let token = tokens::generate(&forum.id);
-                match forum.decide_join(channel, name.as_deref(), tokens::hash(&token)) {
-                    Ok(event) => {
-                        let (entry, frames) = self.apply_new(now, None, event);
-                        if let Event::ParticipantJoined { participant, .. } = entry.event {
-                            let after = After::Joined { reply, actor: Actor::Participant(participant), token, last_seq };
-                            pending.push(Pending { entry: Some(entry), frames, after });
-                        }
-                    }
-                    Err(err) => {
-                        let _ = reply.send(Err(AttachError::Refused(err)));
-                    }
-                }
-                return None;
-            }
-        };
-        match actor {
-            Some(actor) => Some(Deferred::Attach { actor, token, last_seq, reply }),
-            None => {
-                let _ = reply.send(Err(AttachError::Unauthorized));
-                None
+                Ok(Authenticated::New { channel: *channel, name: name.clone() })
             }
         }
     }
 
     /// Chain, apply and render a freshly decided event.
     fn apply_new(&mut self, now: u64, request: Option<RequestKey>, event: Event) -> (Entry, [Option<Frame>; 2]) {
-        let s = &mut self.state;
-        let entry = Entry::new(s.head + 1, now, &s.head_hash, request, event);
-        s.forum.apply(&entry.event);
-        s.head = entry.seq;
-        s.head_hash = entry.hash.clone();
+        let entry = Entry::new(self.state.head + 1, now, &self.state.head_hash, request, event);
+        self.state.apply_entry(&entry);
         self.mark_dirty(&entry.event);
         let frames = [
             event_frame(&self.state.forum, &entry, Audience::Staff),
             event_frame(&self.state.forum, &entry, Audience::Public),
         ];
         (entry, frames)
+    }
+
+    /// Apply records other nodes appended, publishing their frames.
+    async fn ingest(&mut self, mut records: Vec<Record>) {
+        records.retain(|r| r.seq > self.state.head);
+        if records.first().is_some_and(|r| r.seq != self.state.head + 1) {
+            // The tail skipped ahead of us: read what lies between.
+            match self.store.read_after(&self.state.forum.id, self.state.head).await {
+                Ok(all) => records = all,
+                Err(err) => {
+                    tracing::warn!(forum = %self.state.forum.id, %err, "cannot fill a gap from the store");
+                    return;
+                }
+            }
+        }
+        let ring_capacity = self.config.ring_capacity;
+        for record in records {
+            if record.seq <= self.state.head {
+                continue;
+            }
+            let entry = match self.state.apply_record(&record) {
+                Ok(entry) => entry,
+                Err(err) => {
+                    tracing::error!(forum = %self.state.forum.id, %err, "a stored record cannot be applied; rebuilding");
+                    self.needs_rebuild = true;
+                    return;
+                }
+            };
+            self.mark_dirty(&entry.event);
+            for (outlet, audience) in [(&mut self.staff, Audience::Staff), (&mut self.public, Audience::Public)] {
+                if let Some(frame) = event_frame(&self.state.forum, &entry, audience) {
+                    outlet.publish(entry.seq, frame, ring_capacity);
+                }
+            }
+            self.outcomes.extend(outcome_record(&self.state.forum, &entry));
+        }
+    }
+
+    async fn catch_up(&mut self) {
+        match self.store.read_after(&self.state.forum.id, self.state.head).await {
+            Ok(records) if !records.is_empty() => self.ingest(records).await,
+            Ok(_) => {}
+            // Deciding on what we have is safe: the append will not land on a stale head.
+            Err(err) => tracing::debug!(forum = %self.state.forum.id, %err, "catch-up read failed"),
+        }
     }
 
     fn mark_dirty(&mut self, event: &Event) {
@@ -535,30 +634,57 @@ impl ForumTask {
         }
     }
 
+    async fn publish_outcomes(&mut self) {
+        for outcome in std::mem::take(&mut self.outcomes) {
+            if let Err(err) = self.store.publish_outcome(&outcome).await {
+                // Other nodes, or this one at its next start, publish it again.
+                tracing::warn!(forum = %outcome.forum, seq = outcome.seq, %err, "outcome not published yet");
+            }
+        }
+    }
+
+    async fn maybe_snapshot(&mut self) {
+        if self.state.head < self.snapshot_seq + self.config.snapshot_every {
+            return;
+        }
+        let snapshot = self.state.to_snapshot();
+        match self.store.save_snapshot(&self.state.forum.id, &snapshot).await {
+            Ok(()) => self.snapshot_seq = snapshot.seq,
+            Err(err) => tracing::warn!(forum = %self.state.forum.id, %err, "snapshot not saved"),
+        }
+    }
+
     async fn rebuild(&mut self) -> Result<(), ReplayError> {
-        let records = self.store.read_after(&self.state.forum.id, 0).await?;
-        self.state = replay(&records, |_, _| {})?;
+        let (base, records) = read_state(self.store.as_ref(), &self.state.forum.id).await?;
+        self.state = match base {
+            Some(base) => base.replay_tail(&records, |_, _| {})?,
+            None => ForumState::replay(&records, |_, _| {})?,
+        };
         Ok(())
     }
 }
 
-fn unavailable(request_id: String) -> ServerFrame {
-    let message = "the forum could not persist this command; it was not applied: retry with the same id";
-    error_frame(Some(request_id), ErrorCode::Unavailable, message.into(), None)
+enum Authenticated {
+    Known(Actor, String),
+    New { channel: Channel, name: Option<String> },
 }
 
-fn refuse_all(batch: Vec<Request>) {
-    for request in batch {
-        match request {
-            Request::Command { request_id, reply, .. } => {
-                let _ = reply.send(unavailable(request_id));
+/// The latest usable snapshot and the records after it. A snapshot that
+/// cannot be decoded is passed over: the log alone rebuilds the forum.
+async fn read_state(store: &dyn EventStore, forum_id: &str) -> Result<(Option<ForumState>, Vec<Record>), ReplayError> {
+    let base = match store.load_snapshot(forum_id).await? {
+        Some(snapshot) => match ForumState::from_snapshot(&snapshot) {
+            Ok(state) => Some(state),
+            Err(err) => {
+                tracing::warn!(forum = forum_id, %err, "ignoring an unreadable snapshot");
+                None
             }
-            Request::Attach { reply, .. } => {
-                let _ = reply.send(Err(AttachError::Unavailable));
-            }
-            Request::View { .. } => {}
-        }
-    }
+        },
+        None => None,
+    };
+    let after = base.as_ref().map_or(0, |b| b.head);
+    let records = store.read_after(forum_id, after).await?;
+    Ok((base, records))
 }
 
 fn event_frame(forum: &Forum, entry: &Entry, audience: Audience) -> Option<Frame> {
@@ -566,25 +692,52 @@ fn event_frame(forum: &Forum, entry: &Entry, audience: Audience) -> Option<Frame
         .map(|update| encode_frame(&ServerFrame::Event { seq: entry.seq, at_ms: entry.at_ms, update }))
 }
 
-/// Rebuild the state from records, calling `visit` after each entry is applied.
-fn replay(records: &[Record], mut visit: impl FnMut(&Forum, &Entry)) -> Result<Replayed, ReplayError> {
-    let mut iter = records.iter();
-    let first = iter.next().ok_or(ReplayError::NoCreation)?;
-    let entry = Entry::decode(first.seq, &first.payload, GENESIS_HASH)?;
-    let mut forum = Forum::from_created(&entry.event).ok_or(ReplayError::NoCreation)?;
-    visit(&forum, &entry);
-    let (mut head, mut head_hash, mut applied) = (entry.seq, entry.hash, Applied::default());
-    for record in iter {
-        let entry = Entry::decode(record.seq, &record.payload, &head_hash)?;
-        forum.apply(&entry.event);
-        if let Some(key) = &entry.request {
-            applied.remember(key.clone(), AckInfo { seq: entry.seq, event: entry.event.clone() });
+fn outcome_record(forum: &Forum, entry: &Entry) -> Option<OutcomeRecord> {
+    let Event::PollClosed { poll, outcome } = &entry.event else { return None };
+    Some(OutcomeRecord {
+        forum: forum.id.clone(),
+        seq: entry.seq,
+        poll: poll.0,
+        title: outcome.title.clone(),
+        closed_at_ms: outcome.closed_at_ms,
+        outcome_json: serde_json::to_string(outcome).unwrap_or_default(),
+    })
+}
+
+/// Feed a forum task what other nodes append to a shared store, until shutdown.
+pub async fn tail(
+    store: Arc<dyn EventStore>,
+    forum_id: String,
+    mut after: u64,
+    requests: mpsc::Sender<Request>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let read = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            read = store.wait_after(&forum_id, after, TAIL_WAIT) => read,
+        };
+        match read {
+            Ok(records) => {
+                backoff = Duration::from_millis(100);
+                let Some(last) = records.last().map(|r| r.seq) else { continue };
+                after = last;
+                // Bounded: when the forum task is busy, the tail waits.
+                if requests.send(Request::Tail(records)).await.is_err() {
+                    return;
+                }
+            }
+            Err(err) => {
+                tracing::debug!(forum = %forum_id, %err, "tail read failed; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
         }
-        visit(&forum, &entry);
-        head = entry.seq;
-        head_hash = entry.hash;
     }
-    Ok(Replayed { forum, head, head_hash, applied })
 }
 
 /// Handle to a running forum task.

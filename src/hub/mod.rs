@@ -6,6 +6,7 @@
 
 mod forum_task;
 pub mod journal;
+mod state;
 pub mod tokens;
 pub mod view;
 
@@ -50,6 +51,8 @@ pub struct HubConfig {
     pub batch_size: usize,
     /// Requests that may wait for a forum task before senders wait too.
     pub request_queue: usize,
+    /// Events between snapshots of a forum's state (replay starts from the latest).
+    pub snapshot_every: u64,
 }
 
 impl Default for HubConfig {
@@ -60,6 +63,7 @@ impl Default for HubConfig {
             broadcast_capacity: 1024,
             batch_size: 256,
             request_queue: 1024,
+            snapshot_every: 1000,
         }
     }
 }
@@ -126,6 +130,10 @@ impl Hub {
         self.codes.insert(forum.remote_code.clone(), (forum.id.clone(), Channel::Remote));
         self.codes.insert(forum.hall_code.clone(), (forum.id.clone(), Channel::Hall));
         let (tx, rx) = mpsc::channel(self.config.request_queue);
+        if self.store.shared() {
+            let tail = forum_task::tail(self.store.clone(), forum.id.clone(), task.head(), tx.clone(), self.shutdown.clone());
+            self.tasks.spawn(tail);
+        }
         self.forums.insert(forum.id.clone(), ForumHandle { requests: tx });
         self.tasks.spawn(task.run(rx, self.shutdown.clone()));
     }

@@ -1,0 +1,232 @@
+//! A forum as a forum task holds it: the domain state plus where it stands
+//! in the log (head and hash), and which request ids it has applied.
+//!
+//! This is exactly what replay rebuilds and what a snapshot saves, so
+//! recovery, catching up with other hub nodes, and restarting from a
+//! snapshot all go through `apply_record`.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+use madang_protocol::{IdeaId, ItemId, PollId};
+use serde::{Deserialize, Serialize};
+
+use super::journal::{Entry, GENESIS_HASH, JournalError, RequestKey};
+use crate::domain::{Event, Forum};
+use crate::store::{Record, Snapshot};
+
+/// What a resend of a request id is answered with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckInfo {
+    pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<ItemId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idea: Option<IdeaId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<PollId>,
+}
+
+impl AckInfo {
+    pub fn of(entry: &Entry) -> AckInfo {
+        let mut info = AckInfo { seq: entry.seq, item: None, idea: None, poll: None };
+        match &entry.event {
+            Event::ItemAdded { item, .. } => info.item = Some(*item),
+            Event::IdeaSubmitted { idea, .. } => info.idea = Some(*idea),
+            Event::PollCreated { poll, .. } => info.poll = Some(*poll),
+            _ => {}
+        }
+        info
+    }
+}
+
+/// Request ids already applied, bounded (oldest forgotten first).
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    map: HashMap<RequestKey, AckInfo>,
+    order: VecDeque<RequestKey>,
+}
+
+const MAX_REMEMBERED_REQUESTS: usize = 100_000;
+
+impl Applied {
+    pub fn get(&self, key: &RequestKey) -> Option<&AckInfo> {
+        self.map.get(key)
+    }
+
+    pub fn remember(&mut self, key: RequestKey, info: AckInfo) {
+        if self.order.len() >= MAX_REMEMBERED_REQUESTS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.map.remove(&old);
+        }
+        self.order.push_back(key.clone());
+        self.map.insert(key, info);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("the log does not start with the forum's creation")]
+    NoCreation,
+    #[error("record {got} does not follow the forum's head {head}")]
+    Gap { head: u64, got: u64 },
+    #[error("the snapshot cannot be read: {0}")]
+    Snapshot(serde_json::Error),
+}
+
+#[derive(Debug, Clone)]
+pub struct ForumState {
+    pub forum: Forum,
+    pub head: u64,
+    pub head_hash: String,
+    pub applied: Applied,
+}
+
+/// The serialized form of a snapshot.
+#[derive(Serialize, Deserialize)]
+struct SnapshotBody {
+    forum: Forum,
+    head: u64,
+    head_hash: String,
+    /// Oldest first, so the bound on remembered requests keeps its order.
+    applied: Vec<(RequestKey, AckInfo)>,
+}
+
+impl ForumState {
+    /// The state after the forum's first record, which must create it.
+    pub fn genesis(first: &Record) -> Result<(ForumState, Entry), ReplayError> {
+        if first.seq != 1 {
+            return Err(ReplayError::Gap { head: 0, got: first.seq });
+        }
+        let entry = Entry::decode(1, &first.payload, GENESIS_HASH)?;
+        let forum = Forum::from_created(&entry.event).ok_or(ReplayError::NoCreation)?;
+        let state = ForumState { forum, head: 1, head_hash: entry.hash.clone(), applied: Applied::default() };
+        Ok((state, entry))
+    }
+
+    /// Apply the next record of the log; it must follow the head and the hash chain.
+    pub fn apply_record(&mut self, record: &Record) -> Result<Entry, ReplayError> {
+        if record.seq != self.head + 1 {
+            return Err(ReplayError::Gap { head: self.head, got: record.seq });
+        }
+        let entry = Entry::decode(record.seq, &record.payload, &self.head_hash)?;
+        self.apply_entry(&entry);
+        Ok(entry)
+    }
+
+    /// Apply an entry already known to follow the head (decided here, or decoded).
+    pub fn apply_entry(&mut self, entry: &Entry) {
+        self.forum.apply(&entry.event);
+        if let Some(key) = &entry.request {
+            self.applied.remember(key.clone(), AckInfo::of(entry));
+        }
+        self.head = entry.seq;
+        self.head_hash = entry.hash.clone();
+    }
+
+    /// Replay a whole log from its first record, calling `visit` after each entry.
+    pub fn replay(records: &[Record], mut visit: impl FnMut(&Forum, &Entry)) -> Result<ForumState, ReplayError> {
+        let (first, rest) = records.split_first().ok_or(ReplayError::NoCreation)?;
+        let (mut state, entry) = ForumState::genesis(first)?;
+        visit(&state.forum, &entry);
+        for record in rest {
+            let entry = state.apply_record(record)?;
+            visit(&state.forum, &entry);
+        }
+        Ok(state)
+    }
+
+    /// Continue from this state through `records` (the tail after a snapshot).
+    pub fn replay_tail(mut self, records: &[Record], mut visit: impl FnMut(&Forum, &Entry)) -> Result<ForumState, ReplayError> {
+        for record in records {
+            let entry = self.apply_record(record)?;
+            visit(&self.forum, &entry);
+        }
+        Ok(self)
+    }
+
+    pub fn to_snapshot(&self) -> Snapshot {
+        let body = SnapshotBody {
+            forum: self.forum.clone(),
+            head: self.head,
+            head_hash: self.head_hash.clone(),
+            applied: self
+                .applied
+                .order
+                .iter()
+                .filter_map(|k| self.applied.map.get(k).map(|info| (k.clone(), info.clone())))
+                .collect(),
+        };
+        // Plain data with string keys: serializing cannot fail.
+        Snapshot { seq: self.head, payload: Bytes::from(serde_json::to_vec(&body).unwrap_or_default()) }
+    }
+
+    pub fn from_snapshot(snapshot: &Snapshot) -> Result<ForumState, ReplayError> {
+        let body: SnapshotBody = serde_json::from_slice(&snapshot.payload).map_err(ReplayError::Snapshot)?;
+        if body.head != snapshot.seq {
+            return Err(ReplayError::Gap { head: snapshot.seq, got: body.head });
+        }
+        let mut applied = Applied::default();
+        for (key, info) in body.applied {
+            applied.remember(key, info);
+        }
+        Ok(ForumState { forum: body.forum, head: body.head, head_hash: body.head_hash, applied })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Actor;
+    use madang_protocol::Command;
+
+    fn log() -> Vec<Record> {
+        let created = Event::ForumCreated {
+            id: "f1".into(),
+            title: "T".into(),
+            language: "ko".into(),
+            remote_code: "AAAAAA".into(),
+            hall_code: "BBBBBB".into(),
+            moderator_token_hash: "m".into(),
+            display_token_hash: "d".into(),
+        };
+        let mut forum = Forum::from_created(&created).unwrap();
+        let mut entries = vec![Entry::new(1, 1, GENESIS_HASH, None, created)];
+        for (n, title) in ["One", "Two", "Three"].iter().enumerate() {
+            let event = forum.decide(Actor::Moderator, &Command::AddItem { title: title.to_string(), description: None, timebox_secs: None }, 5).unwrap();
+            forum.apply(&event);
+            let key = RequestKey { actor: "moderator".into(), id: format!("r{n}") };
+            let prev = entries.last().unwrap().hash.clone();
+            entries.push(Entry::new(n as u64 + 2, 5, &prev, Some(key), event));
+        }
+        entries.iter().map(|e| Record { seq: e.seq, payload: e.encode() }).collect()
+    }
+
+    #[test]
+    fn snapshot_plus_tail_equals_full_replay() {
+        let records = log();
+        let full = ForumState::replay(&records, |_, _| {}).unwrap();
+        let at_two = ForumState::replay(&records[..2], |_, _| {}).unwrap();
+        let restored = ForumState::from_snapshot(&at_two.to_snapshot()).unwrap();
+        let resumed = restored.replay_tail(&records[2..], |_, _| {}).unwrap();
+        assert_eq!(resumed.forum, full.forum);
+        assert_eq!((resumed.head, &resumed.head_hash), (full.head, &full.head_hash));
+        let key = RequestKey { actor: "moderator".into(), id: "r0".into() };
+        assert_eq!(resumed.applied.get(&key), Some(&AckInfo { seq: 2, item: Some(ItemId(1)), idea: None, poll: None }));
+    }
+
+    #[test]
+    fn a_tail_that_does_not_follow_is_refused() {
+        let records = log();
+        let at_two = ForumState::replay(&records[..2], |_, _| {}).unwrap();
+        assert!(matches!(at_two.clone().replay_tail(&records[3..], |_, _| {}), Err(ReplayError::Gap { head: 2, got: 4 })));
+        let mut forged = records[2].clone();
+        forged.payload = Bytes::from(String::from_utf8(forged.payload.to_vec()).unwrap().replace("Two", "Owt"));
+        assert!(matches!(at_two.replay_tail(&[forged], |_, _| {}), Err(ReplayError::Journal(_))));
+    }
+}
