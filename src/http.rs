@@ -112,6 +112,11 @@ async fn healthz(State(state): State<AppState>) -> Response {
         let body = serde_json::json!({"status": "shutting_down"});
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
+    if let Some(reason) = state.hub.degraded() {
+        // Commands would be refused as unavailable: take this node out of rotation until the store is back.
+        let body = serde_json::json!({"status": "degraded", "reason": reason});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
     Json(serde_json::json!({"status": "ok", "forums": state.hub.forum_count()})).into_response()
 }
 

@@ -138,6 +138,11 @@ impl Hub {
         self.tasks.spawn(task.run(rx, self.shutdown.clone()));
     }
 
+    /// Why the store cannot serve right now, if it cannot.
+    pub fn degraded(&self) -> Option<String> {
+        self.store.degraded()
+    }
+
     pub fn forum_count(&self) -> usize {
         self.forums.len()
     }
