@@ -10,7 +10,8 @@ mod state;
 pub mod tokens;
 pub mod view;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -91,7 +92,12 @@ pub struct Hub {
     codes: DashMap<String, (String, Channel)>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    /// When forums were last listed from a shared store (unix ms).
+    last_discovery: AtomicU64,
 }
+
+/// How often a node on a shared store looks for forums other nodes created.
+const DISCOVERY_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The most agenda items a forum may be created with.
 const MAX_INITIAL_AGENDA: usize = 200;
@@ -112,6 +118,7 @@ impl Hub {
             codes: DashMap::new(),
             shutdown,
             tasks,
+            last_discovery: AtomicU64::new(0),
         });
         for id in store.forums().await? {
             match ForumTask::load(store.clone(), &id, hub.config.clone()).await {
@@ -122,11 +129,17 @@ impl Hub {
                 Err(source) => tracing::error!(forum = %id, error = %source, "forum log cannot be replayed; not served"),
             }
         }
+        if store.shared() {
+            hub.tasks.spawn(discover_periodically(Arc::downgrade(&hub), hub.shutdown.clone()));
+        }
         Ok(hub)
     }
 
+    /// Start serving a loaded forum, unless it is already served (two
+    /// discoveries may load the same forum; the first one wins).
     fn start(&self, task: ForumTask) {
         let forum = task.forum();
+        let MapEntry::Vacant(slot) = self.forums.entry(forum.id.clone()) else { return };
         self.codes.insert(forum.remote_code.clone(), (forum.id.clone(), Channel::Remote));
         self.codes.insert(forum.hall_code.clone(), (forum.id.clone(), Channel::Hall));
         let (tx, rx) = mpsc::channel(self.config.request_queue);
@@ -134,8 +147,45 @@ impl Hub {
             let tail = forum_task::tail(self.store.clone(), forum.id.clone(), task.head(), tx.clone(), self.shutdown.clone());
             self.tasks.spawn(tail);
         }
-        self.forums.insert(forum.id.clone(), ForumHandle { requests: tx });
+        slot.insert(ForumHandle { requests: tx });
         self.tasks.spawn(task.run(rx, self.shutdown.clone()));
+    }
+
+    /// Load forums other nodes created since we last looked (shared stores only).
+    pub async fn discover(&self) -> Result<(), HubError> {
+        self.last_discovery.store(now_ms(), Ordering::Relaxed);
+        for id in self.store.forums().await? {
+            if self.forums.contains_key(&id) {
+                continue;
+            }
+            match ForumTask::load(self.store.clone(), &id, self.config.clone()).await {
+                Ok(task) => {
+                    tracing::info!(forum = %id, "forum discovered");
+                    self.start(task);
+                }
+                // A forum whose first records are still being written shows up on the next pass.
+                Err(err) => tracing::debug!(forum = %id, %err, "forum not loadable yet"),
+            }
+        }
+        Ok(())
+    }
+
+    /// On a shared store, a credential for a forum we do not know may belong
+    /// to one another node just created: look again, at most a few times a second.
+    async fn discover_on_miss(&self) {
+        if self.store.shared() && now_ms().saturating_sub(self.last_discovery.load(Ordering::Relaxed)) >= 250 {
+            if let Err(err) = self.discover().await {
+                tracing::debug!(%err, "discovery failed");
+            }
+        }
+    }
+
+    fn lookup(&self, forum_id: &str) -> Option<ForumHandle> {
+        self.forums.get(forum_id).map(|h| h.value().clone())
+    }
+
+    fn lookup_code(&self, code: &str) -> Option<(String, Channel)> {
+        self.codes.get(code).map(|e| e.value().clone())
     }
 
     /// Why the store cannot serve right now, if it cannot.
@@ -242,7 +292,10 @@ impl Hub {
             }
             (None, Some(code)) => {
                 let code = code.trim().to_ascii_uppercase();
-                let (forum, channel) = self.codes.get(&code).map(|e| e.value().clone()).ok_or(AttachError::Unauthorized)?;
+                if self.lookup_code(&code).is_none() {
+                    self.discover_on_miss().await;
+                }
+                let (forum, channel) = self.lookup_code(&code).ok_or(AttachError::Unauthorized)?;
                 if auth.name.as_deref().is_some_and(|n| n.chars().count() > MAX_NAME_CHARS) {
                     return Err(AttachError::Refused(DomainError::Invalid(format!(
                         "name is longer than {MAX_NAME_CHARS} characters"
@@ -252,7 +305,10 @@ impl Hub {
             }
             _ => return Err(AttachError::Unauthorized),
         };
-        let handle = self.forums.get(&forum_id).map(|h| h.value().clone()).ok_or(AttachError::Unauthorized)?;
+        if self.lookup(&forum_id).is_none() {
+            self.discover_on_miss().await;
+        }
+        let handle = self.lookup(&forum_id).ok_or(AttachError::Unauthorized)?;
         let (reply, answer) = oneshot::channel();
         let request = Request::Attach { credential, last_seq: auth.last_seq, reply };
         handle.requests.send(request).await.map_err(|_| AttachError::Unavailable)?;
@@ -262,9 +318,26 @@ impl Hub {
 
     /// The forum as `audience` sees it, for HTTP.
     pub async fn view(&self, forum_id: &str, audience: Audience) -> Result<ForumView, HubError> {
-        let handle = self.forums.get(forum_id).map(|h| h.value().clone()).ok_or(HubError::NotFound)?;
+        if self.lookup(forum_id).is_none() {
+            self.discover_on_miss().await;
+        }
+        let handle = self.lookup(forum_id).ok_or(HubError::NotFound)?;
         let (reply, answer) = oneshot::channel();
         handle.requests.send(Request::View { audience, reply }).await.map_err(|_| HubError::Unavailable)?;
         answer.await.map_err(|_| HubError::Unavailable)
+    }
+}
+
+async fn discover_periodically(hub: Weak<Hub>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(DISCOVERY_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let Some(hub) = hub.upgrade() else { return };
+        if let Err(err) = hub.discover().await {
+            tracing::debug!(%err, "discovery failed; will retry");
+        }
     }
 }
