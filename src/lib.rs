@@ -8,4 +8,6 @@ pub mod http;
 pub mod hub;
 pub mod server;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 pub mod ws;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use madang::hub::HubConfig;
 use madang::server::{self, Config};
+use madang::store::redis::RedisConfig;
 use madang::ws::WsLimits;
 use tracing_subscriber::EnvFilter;
 
@@ -21,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
-    /// Serve forums over HTTP and WebSocket, on the embedded store in --data-dir.
+    /// Serve forums over HTTP and WebSocket, on the embedded store in --data-dir (or on Redis).
     Serve(ServeArgs),
 }
 
@@ -40,6 +41,17 @@ struct ServeArgs {
     /// How many times per second changed tallies are broadcast (conflated).
     #[arg(long, env = "MADANG_TALLY_HZ", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
     tally_hz: u32,
+    /// Keep forums in Redis Streams instead of --data-dir, so that several nodes can serve them:
+    /// redis://[:password@]host:port[/db] or rediss://… (TLS). With --redis-cluster, give any
+    /// number of cluster nodes, comma-separated.
+    #[arg(long, env = "MADANG_REDIS_URL", value_delimiter = ',', hide_env_values = true)]
+    redis_url: Vec<String>,
+    /// The Redis URLs are nodes of a Redis Cluster.
+    #[arg(long, env = "MADANG_REDIS_CLUSTER")]
+    redis_cluster: bool,
+    /// Prefix of every Redis key, so that two deployments can share one Redis.
+    #[arg(long, env = "MADANG_REDIS_PREFIX", default_value = "madang")]
+    redis_prefix: String,
 }
 
 /// The admin token: given, or kept in the data dir, or generated there.
@@ -112,10 +124,22 @@ async fn main() -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let host = if address.ip().is_unspecified() { format!("127.0.0.1:{}", address.port()) } else { address.to_string() };
     // The banner is the command's user interface, so it goes to stdout like Jupyter's.
-    println!("Madang is serving on http://{address} (data in {})", args.data_dir.display());
+    println!("Madang is serving on http://{address}");
     println!("Organizer URL (create forums here; keep it private):");
     println!("    http://{host}/#admin_token={admin_token}");
+    let redis = (!args.redis_url.is_empty()).then(|| RedisConfig {
+        urls: args.redis_url.clone(),
+        cluster: args.redis_cluster,
+        prefix: args.redis_prefix.clone(),
+        ..RedisConfig::default()
+    });
+    let store = match &redis {
+        Some(r) => format!("Redis{} with prefix {:?}", if r.cluster { " Cluster" } else { "" }, r.prefix),
+        None => format!("the embedded store in {}", args.data_dir.display()),
+    };
+    println!("Forums are kept in {store}.");
     let config = Config {
+        redis,
         data_dir: args.data_dir,
         admin_token,
         hub: HubConfig { tally_interval: Duration::from_millis(1000 / u64::from(args.tally_hz)), ..HubConfig::default() },

@@ -18,6 +18,7 @@ use crate::http::{AppState, app};
 use crate::hub::{Hub, HubConfig};
 use crate::store::EventStore;
 use crate::store::embedded::EmbeddedStore;
+use crate::store::redis::RedisConfig;
 use crate::ws::WsLimits;
 
 /// How long shutdown waits for connections and forum tasks to finish.
@@ -25,8 +26,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where the embedded store keeps its logs.
+    /// Where the embedded store keeps its logs (and `madang serve` its generated admin token).
     pub data_dir: PathBuf,
+    /// When set, forums live in Redis Streams instead of the embedded store,
+    /// and several nodes may serve them together.
+    pub redis: Option<RedisConfig>,
     /// The token that may create forums.
     pub admin_token: String,
     pub hub: HubConfig,
@@ -36,11 +40,14 @@ pub struct Config {
 /// Serve until `shutdown` resolves, then close every socket with 1001, let
 /// each forum task answer what it had already taken, and close the store.
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let store: Arc<dyn EventStore> = Arc::new(
-        EmbeddedStore::open(&config.data_dir)
-            .await
-            .with_context(|| format!("opening the embedded store in {}", config.data_dir.display()))?,
-    );
+    let store: Arc<dyn EventStore> = match &config.redis {
+        Some(redis) => Arc::new(crate::store::redis::connect(redis.clone()).await.context("connecting to Redis")?),
+        None => Arc::new(
+            EmbeddedStore::open(&config.data_dir)
+                .await
+                .with_context(|| format!("opening the embedded store in {}", config.data_dir.display()))?,
+        ),
+    };
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let hub = Hub::open(store.clone(), config.hub, cancel.clone(), tasks.clone()).await.context("loading forums")?;

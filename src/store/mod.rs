@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub mod embedded;
+pub mod redis;
 
 #[cfg(test)]
 pub(crate) mod conformance;

@@ -44,7 +44,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let config = Config { data_dir: data_dir.to_path_buf(), admin_token: ADMIN.into(), hub, ws };
+        let config = Config { data_dir: data_dir.to_path_buf(), redis: None, admin_token: ADMIN.into(), hub, ws };
         let handle = tokio::spawn(server::run(listener, config, async move {
             let _ = stopped.await;
         }));
