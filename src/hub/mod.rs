@@ -173,10 +173,11 @@ impl Hub {
     /// On a shared store, a credential for a forum we do not know may belong
     /// to one another node just created: look again, at most a few times a second.
     async fn discover_on_miss(&self) {
-        if self.store.shared() && now_ms().saturating_sub(self.last_discovery.load(Ordering::Relaxed)) >= 250 {
-            if let Err(err) = self.discover().await {
-                tracing::debug!(%err, "discovery failed");
-            }
+        if self.store.shared()
+            && now_ms().saturating_sub(self.last_discovery.load(Ordering::Relaxed)) >= 250
+            && let Err(err) = self.discover().await
+        {
+            tracing::debug!(%err, "discovery failed");
         }
     }
 
