@@ -12,6 +12,7 @@
 mod decide;
 mod event;
 mod forum;
+pub mod ranked;
 pub mod tally;
 
 pub use decide::{Actor, DomainError, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
