@@ -8,9 +8,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use madang_protocol::{
-    Ballot, COMMAND_NAMES, Channel, Command, ForumStatus, IdeaId, IdeaStatus, ItemId, ItemState, MajorityRule,
-    OptionCount, OptionId, ParticipantId, PollId, PollMethod, PollOptionsSpec, PollStatus, RankedTally,
-    ResultsVisibility, TallyResult, YesNoChoice,
+    Ballot, COMMAND_NAMES, Channel, Command, ForumStatus, HallCounts, HallOptionCount, IdeaId, IdeaStatus, ItemId,
+    ItemState, MajorityRule, OptionCount, OptionId, ParticipantId, PollId, PollMethod, PollOptionsSpec, PollStatus,
+    QueuePolicy, RankedTally, ResultsVisibility, SignalColor, SpeakerId, TallyResult, YesNoChoice,
 };
 
 use super::*;
@@ -157,11 +157,14 @@ fn live() -> Forum {
     f
 }
 
-/// A live forum whose item 1 ("Parks", time box 300 s) is active.
+/// A live forum whose item 1 ("Parks", time box 300 s) is active, its
+/// countdown (started by the activation) paused at the full 300 s so that
+/// timer tests start it at a time of their choosing.
 fn live_with_item() -> Forum {
     let mut f = live();
     ok(&mut f, MOD, add_timed_item("Parks", 300));
     ok(&mut f, MOD, Command::ActivateItem { item: item(1) });
+    ok(&mut f, MOD, Command::PauseTimer { item: item(1) });
     f
 }
 
@@ -232,11 +235,30 @@ fn moderator_commands() -> Vec<Command> {
         Command::OpenPoll { poll: poll(1) },
         Command::ClosePoll { poll: poll(1) },
         Command::RevealResults { poll: poll(1) },
+        Command::EnterHallCount {
+            poll: poll(1),
+            counts: HallCounts::Approval { people: 1, counts: vec![HallOptionCount { option: o(1), count: 1 }] },
+        },
+        Command::SetHallHeadcount { count: 10 },
+        Command::AddSpeaker { name: "Mrs Kim".into() },
+        Command::CallNext {},
+        Command::SkipSpeaker {},
+        Command::RemoveSpeaker { speaker: SpeakerId(1) },
+        Command::MoveSpeaker { speaker: SpeakerId(1), position: 0 },
+        Command::SetQueuePolicy { policy: QueuePolicy::Alternate },
+        Command::SetSpeakingLimit { secs: Some(60) },
+        Command::EndSpeech {},
     ]
 }
 
 fn participant_commands() -> Vec<Command> {
-    vec![submit("An idea"), cast(1, approve(&[1]))]
+    vec![
+        submit("An idea"),
+        cast(1, approve(&[1])),
+        Command::RaiseHand {},
+        Command::LowerHand {},
+        Command::Signal { color: SignalColor::Green },
+    ]
 }
 
 #[test]
@@ -673,7 +695,10 @@ fn activate_makes_a_pending_item_active_and_the_previous_one_done() {
     let mut f = live();
     ok(&mut f, MOD, add_item("One"));
     ok(&mut f, MOD, add_item("Two"));
-    assert_eq!(ok(&mut f, MOD, Command::ActivateItem { item: item(1) }), Event::ItemActivated { item: item(1) });
+    assert_eq!(
+        ok(&mut f, MOD, Command::ActivateItem { item: item(1) }),
+        Event::ItemActivated { item: item(1), deadline_ms: None }
+    );
     assert_eq!(f.active_item, Some(item(1)));
     assert_eq!(f.items[&item(1)].state, ItemState::Active);
     ok(&mut f, MOD, Command::ActivateItem { item: item(2) });
@@ -731,7 +756,7 @@ fn timer(f: &Forum, n: u32) -> Option<Timer> {
 #[test]
 fn start_timer_sets_the_deadline_from_the_time_box() {
     let mut f = live_with_item();
-    assert_eq!(timer(&f, 1), None);
+    assert_eq!(timer(&f, 1), Some(Timer { deadline_ms: None, remaining_ms: 300_000 }));
     assert_eq!(
         ok_at(&mut f, MOD, Command::StartTimer { item: item(1) }, 1_000),
         Event::TimerStarted { item: item(1), deadline_ms: 301_000 }
@@ -863,7 +888,7 @@ fn extend_by_zero_or_more_than_a_day_is_invalid() {
         "secs must be between 1 and 86400",
     );
     assert_invalid(err(&mut f, MOD, Command::ExtendTimer { item: item(1), secs: 86_401 }), "between 1 and 86400");
-    assert_eq!(timer(&f, 1), None);
+    assert_eq!(timer(&f, 1), Some(Timer { deadline_ms: None, remaining_ms: 300_000 }));
 }
 
 // ---------------------------------------------------------------------------
@@ -1700,7 +1725,8 @@ fn replaying_the_same_events_gives_equal_forums() {
     record(&mut f, &mut events, MOD, add_item("Roads"), 3);
     record(&mut f, &mut events, MOD, Command::MoveItem { item: item(2), position: 0 }, 4);
     record(&mut f, &mut events, MOD, Command::ActivateItem { item: item(1) }, 5);
-    record(&mut f, &mut events, MOD, Command::StartTimer { item: item(1) }, 6);
+    // Activation started the countdown; extend it while it runs.
+    record(&mut f, &mut events, MOD, Command::ExtendTimer { item: item(1), secs: 60 }, 6);
     record(&mut f, &mut events, MOD, submit("Trees"), 7);
     record(&mut f, &mut events, MOD, submit("Benches"), 8);
     record(&mut f, &mut events, MOD, submit("Lights"), 9);
@@ -1746,6 +1772,7 @@ fn events_survive_a_json_round_trip_and_replay_to_the_same_forum() {
         (MOD, Command::StartForum {}),
         (MOD, add_timed_item("Parks", 300)),
         (MOD, Command::ActivateItem { item: item(1) }),
+        (MOD, Command::PauseTimer { item: item(1) }),
         (MOD, submit("Idea 1")),
         (MOD, submit("Idea 2")),
         (MOD, submit("Idea 3")),
@@ -1777,9 +1804,14 @@ mod properties {
         match (selector, command) {
             (0, _) => Actor::Display,
             (1, _) => Actor::Moderator,
-            (n, Command::SubmitIdea { .. } | Command::CastBallot { .. }) => {
-                Actor::Participant(ParticipantId(u32::from(n % 3) + 1))
-            }
+            (
+                n,
+                Command::SubmitIdea { .. }
+                | Command::CastBallot { .. }
+                | Command::RaiseHand {}
+                | Command::LowerHand {}
+                | Command::Signal { .. },
+            ) => Actor::Participant(ParticipantId(u32::from(n % 3) + 1)),
             _ => Actor::Moderator,
         }
     }
@@ -1860,6 +1892,29 @@ mod properties {
             1 => id.clone().prop_map(|n| Command::ClosePoll { poll: poll(n) }),
             1 => id.clone().prop_map(|n| Command::RevealResults { poll: poll(n) }),
             6 => (prop_oneof![3 => Just(1u32), 1 => 1u32..5], arb_ballot()).prop_map(|(n, ballot)| Command::CastBallot { poll: poll(n), ballot }),
+            2 => (1u32..3, -2i64..6, prop::collection::vec((1u32..5, -1i64..4), 0..4)).prop_map(|(n, people, counts)| {
+                Command::EnterHallCount {
+                    poll: poll(n),
+                    counts: HallCounts::Approval {
+                        people,
+                        counts: counts.into_iter().map(|(option, count)| HallOptionCount { option: o(option), count }).collect(),
+                    },
+                }
+            }),
+            1 => (-5i64..20).prop_map(|count| Command::SetHallHeadcount { count }),
+            3 => Just(Command::RaiseHand {}),
+            1 => Just(Command::LowerHand {}),
+            1 => arb_text().prop_map(|name| Command::AddSpeaker { name }),
+            2 => Just(Command::CallNext {}),
+            1 => Just(Command::SkipSpeaker {}),
+            1 => (1u32..5).prop_map(|n| Command::RemoveSpeaker { speaker: SpeakerId(n) }),
+            1 => (1u32..5, 0u32..4).prop_map(|(n, position)| Command::MoveSpeaker { speaker: SpeakerId(n), position }),
+            1 => prop_oneof![Just(QueuePolicy::Fifo), Just(QueuePolicy::Alternate), Just(QueuePolicy::NotSpokenFirst)]
+                .prop_map(|policy| Command::SetQueuePolicy { policy }),
+            1 => prop::option::of(0u32..100).prop_map(|secs| Command::SetSpeakingLimit { secs }),
+            1 => Just(Command::EndSpeech {}),
+            2 => prop_oneof![Just(SignalColor::Green), Just(SignalColor::Yellow), Just(SignalColor::Red)]
+                .prop_map(|color| Command::Signal { color }),
         ]
     }
 
@@ -1919,8 +1974,17 @@ mod properties {
                 prop_assert!(f.polls.values().all(|p| (p.status == PollStatus::Closed) == p.outcome.is_some()));
                 prop_assert!(f.ideas.values().all(|i| (i.status == IdeaStatus::Merged) == i.merged_into.is_some()));
                 for p in f.polls.values() {
-                    prop_assert_eq!(f.tally(p).ballots as usize, p.ballots.len());
+                    let hand = p.hall_count.as_ref().map_or(0, crate::domain::hall::people_counted) as usize;
+                    prop_assert_eq!(f.tally(p).ballots as usize, p.ballots.len() + hand);
                 }
+                // Nobody waits twice, and the floor holder does not wait.
+                let waiting: Vec<_> = f.speakers.waiting.iter().filter_map(|s| s.participant).collect();
+                let distinct: std::collections::BTreeSet<_> = waiting.iter().collect();
+                prop_assert_eq!(waiting.len(), distinct.len());
+                if let Some(current) = f.speakers.current.as_ref().and_then(|c| c.speaker.participant) {
+                    prop_assert!(!waiting.contains(&current));
+                }
+                prop_assert_eq!(f.speakers.order().len(), f.speakers.waiting.len());
             }
             let one = replay(&events);
             let two = replay(&events);
