@@ -1431,7 +1431,48 @@ mod tests {
         }
     }
 
+    fn count_weighted(options: &Options, method: &PollMethod, ballots: &[(Ballot, u64)]) -> TallyResult {
+        let canonical = |option: OptionId| options.merged.get(&option).copied().unwrap_or(option);
+        count(
+            method,
+            &OptionSet {
+                all: &options.all,
+                canonical: &canonical,
+            },
+            ballots.iter().map(|(ballot, weight)| (ballot, *weight)),
+        )
+    }
+
+    #[test]
+    fn a_weighted_paper_ranking_counts_as_that_many_ballots() {
+        let options = Options::new(3);
+        let weighted = [(rank(&[3, 1, 2]), 12), (rank(&[2, 3, 1]), 5)];
+        let result = count_weighted(&options, &ranked(None), &weighted);
+        assert_eq!(
+            result,
+            TallyResult::Ranked {
+                tally: RankedTally::Borda,
+                borda: counts(&[(1, 12), (2, 10), (3, 29)]),
+                first_choices: counts(&[(1, 0), (2, 5), (3, 12)]),
+                ranking: tiers_of(&[&[3], &[1], &[2]]),
+            }
+        );
+    }
+
     proptest! {
+        #[test]
+        fn prop_a_weight_counts_as_that_many_copies(
+            (options, method, ballots, _shuffled) in arb_poll(),
+            weights in prop::collection::vec(0u64..4, 40),
+        ) {
+            let weighted: Vec<(Ballot, u64)> = ballots.iter().cloned().zip(weights.iter().copied()).collect();
+            let expanded: Vec<Ballot> = weighted
+                .iter()
+                .flat_map(|(ballot, weight)| std::iter::repeat_n(ballot.clone(), *weight as usize))
+                .collect();
+            prop_assert_eq!(count_weighted(&options, &method, &weighted), options.tally(&method, &expanded).result);
+        }
+
         #[test]
         fn prop_ballot_order_does_not_matter((options, method, ballots, shuffled) in arb_poll()) {
             for ballot in &ballots {
