@@ -483,7 +483,7 @@ fn route(text: &str, pending: &Mutex<Pending>, pushed: &mpsc::UnboundedSender<In
         return;
     };
     let reply = match frame {
-        ServerFrame::Ack { id, seq, duplicate, item, idea, poll } => Reply::Ack(Ack { id, seq, duplicate, item, idea, poll }),
+        ServerFrame::Ack { id, seq, duplicate, item, idea, poll, .. } => Reply::Ack(Ack { id, seq, duplicate, item, idea, poll }),
         ServerFrame::Error { id, code, message, rule } => Reply::Error(Rejection { id, code, message, rule }),
         _ => unreachable!("only acks and errors are answers"),
     };

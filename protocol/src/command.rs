@@ -7,7 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{IdeaId, ItemId, OptionId, PollId};
+use crate::{IdeaId, ItemId, OptionId, PollId, SpeakerId};
 
 /// A command, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -78,6 +78,40 @@ pub enum Command {
     RevealResults { poll: PollId },
     /// Participant: cast or replace one's ballot in an open poll.
     CastBallot { poll: PollId, ballot: Ballot },
+    /// Moderator: enter the hand count of hall people without a device for an
+    /// open poll. A later entry for the same poll replaces (corrects) the
+    /// earlier one; both stay in the log. Counts are signed on the wire so
+    /// that a negative number is refused with a clear `invalid` error.
+    EnterHallCount { poll: PollId, counts: HallCounts },
+    /// Moderator: how many people are in the hall (devices or not), to check
+    /// hand counts against.
+    SetHallHeadcount { count: i64 },
+    /// Participant: raise one's hand to speak (join the speaker queue).
+    RaiseHand {},
+    /// Participant: lower one's raised hand (leave the speaker queue).
+    LowerHand {},
+    /// Moderator: add a person in the hall without a device to the speaker queue by name.
+    AddSpeaker { name: String },
+    /// Moderator: end the current speech (if any) and give the floor to the
+    /// next speaker under the queue's policy.
+    CallNext {},
+    /// Moderator: pass over the next speaker: they wait at the back of the queue.
+    SkipSpeaker {},
+    /// Moderator: take a waiting speaker out of the queue.
+    RemoveSpeaker { speaker: SpeakerId },
+    /// Moderator: move a waiting speaker to `position` (0-based) in the arrival order.
+    MoveSpeaker { speaker: SpeakerId, position: u32 },
+    /// Moderator: choose who `call_next` picks.
+    SetQueuePolicy { policy: QueuePolicy },
+    /// Moderator: the speaking time limit from the next speech on; absent: no limit.
+    SetSpeakingLimit {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secs: Option<u32>,
+    },
+    /// Moderator: end the current speech.
+    EndSpeech {},
+    /// Participant: signal green, yellow or red on the current item; replaces one's earlier signal.
+    Signal { color: SignalColor },
 }
 
 impl Command {
@@ -105,6 +139,19 @@ impl Command {
             Command::ClosePoll { .. } => "close_poll",
             Command::RevealResults { .. } => "reveal_results",
             Command::CastBallot { .. } => "cast_ballot",
+            Command::EnterHallCount { .. } => "enter_hall_count",
+            Command::SetHallHeadcount { .. } => "set_hall_headcount",
+            Command::RaiseHand {} => "raise_hand",
+            Command::LowerHand {} => "lower_hand",
+            Command::AddSpeaker { .. } => "add_speaker",
+            Command::CallNext {} => "call_next",
+            Command::SkipSpeaker {} => "skip_speaker",
+            Command::RemoveSpeaker { .. } => "remove_speaker",
+            Command::MoveSpeaker { .. } => "move_speaker",
+            Command::SetQueuePolicy { .. } => "set_queue_policy",
+            Command::SetSpeakingLimit { .. } => "set_speaking_limit",
+            Command::EndSpeech {} => "end_speech",
+            Command::Signal { .. } => "signal",
         }
     }
 }
@@ -132,6 +179,19 @@ pub const COMMAND_NAMES: &[&str] = &[
     "close_poll",
     "reveal_results",
     "cast_ballot",
+    "enter_hall_count",
+    "set_hall_headcount",
+    "raise_hand",
+    "lower_hand",
+    "add_speaker",
+    "call_next",
+    "skip_speaker",
+    "remove_speaker",
+    "move_speaker",
+    "set_queue_policy",
+    "set_speaking_limit",
+    "end_speech",
+    "signal",
 ];
 
 /// How a yes/no/abstain poll passes.
@@ -235,4 +295,84 @@ pub enum Ballot {
     Score { scores: Vec<ScoreEntry> },
     /// Options from most to least preferred.
     Ranked { ranking: Vec<OptionId> },
+}
+
+/// A hand count for one option: people (approval) or dots (dots).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HallOptionCount {
+    pub option: OptionId,
+    pub count: i64,
+}
+
+/// How many hall people gave one option each score: `distribution[s]` people gave score `s` (0 to 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HallScoreCount {
+    pub option: OptionId,
+    pub distribution: [i64; 6],
+}
+
+/// `count` paper ballots with the same ranking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PaperBallots {
+    /// Options from most to least preferred, under the same rules as a device ballot.
+    pub ranking: Vec<OptionId>,
+    pub count: i64,
+}
+
+/// The hand count of one poll, tagged by `kind`; the kind must match the poll's method.
+///
+/// `people` is how many hall people without a device took part: it is the
+/// count of `hall_count` ballots and what the hall check adds up. For yes/no
+/// it is `yes + no + abstain`; for ranked polls the sum of the paper ballots' counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HallCounts {
+    YesNo {
+        yes: i64,
+        no: i64,
+        abstain: i64,
+    },
+    /// Per option, how many people approved it.
+    Approval {
+        people: i64,
+        counts: Vec<HallOptionCount>,
+    },
+    /// Per option, how many dots the hall put on it.
+    Dots {
+        people: i64,
+        counts: Vec<HallOptionCount>,
+    },
+    /// Per option, how many people gave each score.
+    Score {
+        people: i64,
+        scores: Vec<HallScoreCount>,
+    },
+    /// Paper ballots, as (ranking, count) pairs.
+    Ranked {
+        ballots: Vec<PaperBallots>,
+    },
+}
+
+/// Who `call_next` picks from the speaker queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueuePolicy {
+    /// First come, first served: the arrival order.
+    #[default]
+    Fifo,
+    /// The room (`hall` and `hall_count`) and `remote` take turns, each side in
+    /// arrival order; the side that did not speak last goes first.
+    Alternate,
+    /// People who have not spoken yet in this forum first, then the others,
+    /// each group in arrival order.
+    NotSpokenFirst,
+}
+
+/// A temperature-check signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalColor {
+    Green,
+    Yellow,
+    Red,
 }

@@ -7,7 +7,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Channel, Command, ErrorCode, ForumView, IdeaId, ItemId, ParticipantId, PollId, Role, Tally, Update};
+use crate::{
+    Channel, Command, ErrorCode, ForumView, IdeaId, ItemId, ParticipantId, PollId, Role, SpeakerId, Tally,
+    TemperatureView, Update,
+};
 
 /// The longest request id the server accepts.
 pub const MAX_REQUEST_ID_LEN: usize = 64;
@@ -159,6 +162,9 @@ pub enum ServerFrame {
     Event { seq: u64, at_ms: u64, update: Update },
     /// The latest tally of a poll, sent at the tally cadence while it changes.
     Tally { seq: u64, tally: Tally },
+    /// The latest temperature check of the current item, sent at the tally
+    /// cadence while it changes (signals are conflated like ballots).
+    Temperature { seq: u64, temperature: TemperatureView },
     /// A command was applied and persisted as event `seq`.
     Ack {
         id: String,
@@ -172,6 +178,9 @@ pub enum ServerFrame {
         idea: Option<IdeaId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         poll: Option<PollId>,
+        /// For `raise_hand` and `add_speaker`: the new place in the speaker queue.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        speaker: Option<SpeakerId>,
     },
     /// A frame or command was refused; nothing was applied.
     Error {

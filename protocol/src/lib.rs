@@ -66,8 +66,16 @@ id_type!(
     /// A participant, numbered from 1 within its forum; stable across reconnects.
     ParticipantId
 );
+id_type!(
+    /// A place in the speaker queue (one raised hand, or one person the
+    /// moderator added), numbered from 1 within its forum; never reused.
+    SpeakerId
+);
 
-/// How a participant takes part: the join code they used decides it.
+/// Where a contribution comes from. A participant's channel is decided by
+/// the join code they used (`remote` or `hall`); `hall_count` marks what the
+/// moderator entered for people in the hall without a device (hand counts,
+/// paper ballots, speakers added by name). A participant is never `hall_count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
@@ -75,6 +83,16 @@ pub enum Channel {
     Remote,
     /// Joined with the hall code, on a device in the room.
     Hall,
+    /// Entered by the moderator for people in the hall without a device.
+    HallCount,
+}
+
+impl Channel {
+    /// Whether this channel is in the room (`hall` or `hall_count`): the
+    /// side that `alternate` speaker queues alternate with `remote`.
+    pub fn in_room(self) -> bool {
+        matches!(self, Channel::Hall | Channel::HallCount)
+    }
 }
 
 /// What a connection may do, decided by the credential it authenticated with.

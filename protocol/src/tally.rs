@@ -13,7 +13,31 @@ use crate::{MajorityRule, OptionId, PollId, PollMethod, RankedTally};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Tally {
     pub poll: PollId,
-    /// Ballots counted (one per participant).
+    /// Ballots counted: one per participant, plus the people of the hall count
+    /// (a paper ranking entered with count 12 counts 12).
+    pub ballots: u32,
+    /// Over all channels merged.
+    pub result: TallyResult,
+    /// The same method over each channel's ballots alone. Always sent by this
+    /// server; optional so that tallies without it stay valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_channel: Option<ChannelBreakdown>,
+}
+
+/// A tally per channel: where the hall and the remote crowd agree and differ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChannelBreakdown {
+    /// Ballots from devices that joined with the remote code.
+    pub remote: ChannelTally,
+    /// Ballots from devices that joined with the hall code.
+    pub hall: ChannelTally,
+    /// The moderator's hand count for hall people without a device.
+    pub hall_count: ChannelTally,
+}
+
+/// One channel's share of a tally.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChannelTally {
     pub ballots: u32,
     pub result: TallyResult,
 }

@@ -8,7 +8,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Channel, IdeaId, ItemId, OptionId, Outcome, PollId, PollMethod, ResultsVisibility, Tally};
+use crate::{
+    Channel, HallCounts, IdeaId, ItemId, OptionId, Outcome, ParticipantId, PollId, PollMethod, QueuePolicy,
+    ResultsVisibility, SpeakerId, Tally,
+};
 
 /// A forum's lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -130,6 +133,9 @@ pub struct PollView {
     /// Present once the poll is closed and its results are visible to this audience.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// Moderators only: the hand count in force, as entered last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hall_count: Option<HallCounts>,
 }
 
 /// How many participants joined, per channel.
@@ -153,8 +159,123 @@ pub struct ForumView {
     /// Current tallies of polls whose results this audience may see.
     pub tallies: Vec<Tally>,
     pub participants: ParticipantCounts,
+    /// The speaker queue.
+    #[serde(default)]
+    pub speakers: SpeakerQueueView,
+    /// The temperature check of the current item; absent without a current item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<TemperatureView>,
+    /// Moderators only: the hall headcount against devices and hand counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hall_check: Option<HallCheck>,
     /// The sequence number this view is current at.
     pub seq: u64,
+}
+
+/// One place in the speaker queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SpeakerView {
+    pub id: SpeakerId,
+    /// `remote` or `hall` for a raised hand, `hall_count` for a person the moderator added.
+    pub channel: Channel,
+    /// The participant who raised their hand; absent for people added by name.
+    /// A participant finds their own place by their id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant: Option<ParticipantId>,
+    /// The name given at join or by the moderator; absent when none was given
+    /// (clients show "participant").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Passed over with `skip_speaker`: waits at the back until called.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
+}
+
+/// The speech in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SpeechView {
+    pub speaker: SpeakerView,
+    /// Unix time in milliseconds the speech started.
+    pub started_ms: u64,
+    /// With a speaking limit: when time is up. Past it, the speaker is over time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
+}
+
+/// Speeches of one channel so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SpeakingStats {
+    /// Speeches started (the floor given by `call_next`).
+    pub speeches: u32,
+    /// Total time of the speeches that ended, in milliseconds.
+    pub speaking_ms: u64,
+}
+
+/// Speaking statistics per channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SpeakingByChannel {
+    pub remote: SpeakingStats,
+    pub hall: SpeakingStats,
+    pub hall_count: SpeakingStats,
+}
+
+/// The speaker queue: one queue for the hall and the remote crowd.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SpeakerQueueView {
+    pub policy: QueuePolicy,
+    /// Speaking time limit for each speech, in seconds; absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_secs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<SpeechView>,
+    /// Waiting speakers in the order `call_next` will call them under `policy`.
+    pub waiting: Vec<SpeakerView>,
+    pub stats: SpeakingByChannel,
+}
+
+/// How many participants signal each color.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SignalCounts {
+    pub green: u32,
+    pub yellow: u32,
+    pub red: u32,
+}
+
+/// The temperature check of one agenda item: the latest signal of each participant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TemperatureView {
+    pub item: ItemId,
+    pub total: SignalCounts,
+    pub remote: SignalCounts,
+    pub hall: SignalCounts,
+}
+
+/// One poll's hall people against the headcount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PollHallCheck {
+    pub poll: PollId,
+    /// Ballots cast from devices that joined with the hall code.
+    pub hall_ballots: u32,
+    /// People in the poll's hall count.
+    pub hand_counted: u32,
+    /// `hall_ballots + hand_counted`.
+    pub total: u32,
+    /// `total` is more than the headcount: someone was probably counted twice.
+    pub exceeds: bool,
+}
+
+/// The hall headcount against what was counted (moderators only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HallCheck {
+    /// As set with `set_hall_headcount`; absent until then (nothing exceeds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headcount: Option<u32>,
+    /// Devices that joined with the hall code.
+    pub hall_devices: u32,
+    /// Every poll that is open or closed, in poll order.
+    pub polls: Vec<PollHallCheck>,
+    /// Some poll's hall total is above the headcount.
+    pub exceeds: bool,
 }
 
 /// One change to the forum, tagged by `kind`. Each carries the new state of
@@ -178,4 +299,11 @@ pub enum Update {
     Poll { poll: PollView },
     /// Someone joined.
     Participants { participants: ParticipantCounts },
+    /// The speaker queue changed: the whole queue.
+    Speakers { speakers: SpeakerQueueView },
+    /// Moderators only: a hand count was entered or corrected. The tally
+    /// follows in a `tally` frame.
+    HallCount { poll: PollId, counts: HallCounts, hall_check: HallCheck },
+    /// Moderators only: the headcount was set, or a hall device voted.
+    HallCheck { hall_check: HallCheck },
 }

@@ -6,12 +6,14 @@
 //! rules run the same in tests, in replay, and on every hub node.
 
 use madang_protocol::{
-    Channel, Command, ForumStatus, IdeaId, IdeaStatus, ItemId, ItemState, PollId, PollMethod, PollOptionsSpec,
-    PollStatus, ResultsVisibility,
+    Channel, ChannelBreakdown, ChannelTally, Command, ForumStatus, IdeaId, IdeaStatus, ItemId, ItemState, PollId,
+    PollMethod, PollOptionsSpec, PollStatus, ResultsVisibility,
 };
 
 use super::event::{Event, OptionSpec};
 use super::forum::{Forum, Idea, Item, Poll};
+use super::hall;
+use super::speakers::MAX_WAITING;
 use super::tally::{self, BallotError, OptionSet};
 
 /// Who is asking.
@@ -69,14 +71,27 @@ fn check_secs(what: &str, secs: u32) -> Result<u32> {
 
 /// Which commands each role may send.
 fn authorize(actor: Actor, command: &Command) -> Result<()> {
-    let participant_command = matches!(command, Command::SubmitIdea { .. } | Command::CastBallot { .. });
+    let participant_only = matches!(
+        command,
+        Command::CastBallot { .. } | Command::RaiseHand {} | Command::LowerHand {} | Command::Signal { .. }
+    );
+    let participant_command = participant_only || matches!(command, Command::SubmitIdea { .. });
     match actor {
         Actor::Display => Err(DomainError::Forbidden("displays are read-only".into())),
         Actor::Participant(_) if !participant_command => {
             Err(DomainError::Forbidden(format!("`{}` is for moderators", command.name())))
         }
-        Actor::Moderator if matches!(command, Command::CastBallot { .. }) => {
-            Err(DomainError::Forbidden("moderators do not cast ballots".into()))
+        Actor::Moderator if matches!(command, Command::CastBallot { .. }) => Err(DomainError::Forbidden(
+            "moderators do not cast ballots: enter hall counts with `enter_hall_count`".into(),
+        )),
+        Actor::Moderator if matches!(command, Command::RaiseHand {} | Command::LowerHand {}) => {
+            Err(DomainError::Forbidden(format!(
+                "`{}` is for participants: add hall people with `add_speaker`",
+                command.name()
+            )))
+        }
+        Actor::Moderator if participant_only => {
+            Err(DomainError::Forbidden(format!("`{}` is for participants", command.name())))
         }
         _ => Ok(()),
     }
@@ -144,8 +159,11 @@ impl Forum {
             }
             Command::ActivateItem { item } => {
                 self.require_live()?;
-                match self.item(*item)?.state {
-                    ItemState::Pending => Ok(Event::ItemActivated { item: *item }),
+                let it = self.item(*item)?;
+                match it.state {
+                    ItemState::Pending => {
+                        Ok(Event::ItemActivated { item: *item, deadline_ms: activation_deadline(it, now_ms) })
+                    }
                     ItemState::Active => Err(DomainError::InvalidState(format!("item {item} is already active"))),
                     ItemState::Done => Err(DomainError::InvalidState(format!("item {item} is done"))),
                 }
@@ -259,13 +277,128 @@ impl Forum {
                 tally::validate_ballot(&p.method, &OptionSet { all: &all, canonical: &map }, ballot)?;
                 Ok(Event::BallotCast { poll: *poll, participant, ballot: ballot.clone() })
             }
+            Command::EnterHallCount { poll, counts } => {
+                let p = self.poll(*poll)?;
+                match p.status {
+                    PollStatus::Open => {}
+                    PollStatus::Draft => {
+                        return Err(DomainError::InvalidState(format!(
+                            "poll {poll} is not open yet: hall counts are entered while it is open"
+                        )));
+                    }
+                    PollStatus::Closed => {
+                        return Err(DomainError::InvalidState(format!(
+                            "poll {poll} is closed: its hall count can no longer change"
+                        )));
+                    }
+                }
+                let all = p.option_ids();
+                let canonical = self.canonical_options(p);
+                let map = |o| canonical.get(&o).copied().unwrap_or(o);
+                hall::validate(&p.method, &OptionSet { all: &all, canonical: &map }, counts)?;
+                Ok(Event::HallCountEntered { poll: *poll, counts: counts.clone() })
+            }
+            Command::SetHallHeadcount { count } => Ok(Event::HallHeadcountSet { count: hall::headcount(*count)? }),
+            Command::RaiseHand {} => {
+                let participant = self.acting_participant(actor)?;
+                self.require_live()?;
+                if self.speakers.waiting_participant(participant).is_some() {
+                    return Err(DomainError::InvalidState("your hand is already raised".into()));
+                }
+                if self.speakers.current.as_ref().is_some_and(|s| s.speaker.participant == Some(participant)) {
+                    return Err(DomainError::InvalidState("you have the floor now".into()));
+                }
+                self.check_queue_room()?;
+                let channel = self
+                    .participants
+                    .get(&participant)
+                    .map(|p| p.channel)
+                    .ok_or(DomainError::NotFound { what: "participant", id: participant.0 })?;
+                Ok(Event::HandRaised { speaker: self.speakers.next_id(), participant, channel })
+            }
+            Command::LowerHand {} => {
+                let participant = self.acting_participant(actor)?;
+                match self.speakers.waiting_participant(participant) {
+                    Some(s) => Ok(Event::HandLowered { speaker: s.id }),
+                    None => Err(DomainError::InvalidState("your hand is not raised".into())),
+                }
+            }
+            Command::AddSpeaker { name } => {
+                self.require_live()?;
+                self.check_queue_room()?;
+                Ok(Event::SpeakerAdded {
+                    speaker: self.speakers.next_id(),
+                    name: clean_text("name", name, MAX_NAME_CHARS)?,
+                })
+            }
+            Command::CallNext {} => {
+                self.require_live()?;
+                let Some(next) = self.speakers.next() else {
+                    return Err(DomainError::InvalidState("nobody is waiting to speak".into()));
+                };
+                let deadline_ms = self.speakers.limit_secs.map(|s| now_ms.saturating_add(u64::from(s) * 1000));
+                Ok(Event::SpeakerCalled { speaker: next.id, at_ms: now_ms, deadline_ms })
+            }
+            Command::SkipSpeaker {} => match self.speakers.next() {
+                Some(next) => Ok(Event::SpeakerSkipped { speaker: next.id }),
+                None => Err(DomainError::InvalidState("nobody is waiting to speak".into())),
+            },
+            Command::RemoveSpeaker { speaker } => match self.speakers.position(*speaker) {
+                Some(_) => Ok(Event::SpeakerRemoved { speaker: *speaker }),
+                None => Err(DomainError::NotFound { what: "waiting speaker", id: speaker.0 }),
+            },
+            Command::MoveSpeaker { speaker, position } => {
+                if self.speakers.position(*speaker).is_none() {
+                    return Err(DomainError::NotFound { what: "waiting speaker", id: speaker.0 });
+                }
+                let waiting = self.speakers.waiting.len();
+                if *position as usize >= waiting {
+                    return Err(DomainError::Invalid(format!(
+                        "position {position} is past the end of the queue ({waiting} waiting)"
+                    )));
+                }
+                Ok(Event::SpeakerMoved { speaker: *speaker, position: *position })
+            }
+            Command::SetQueuePolicy { policy } => Ok(Event::QueuePolicySet { policy: *policy }),
+            Command::SetSpeakingLimit { secs } => {
+                Ok(Event::SpeakingLimitSet { secs: secs.map(|s| check_secs("secs", s)).transpose()? })
+            }
+            Command::EndSpeech {} => match self.speakers.current {
+                Some(_) => Ok(Event::SpeechEnded { at_ms: now_ms }),
+                None => Err(DomainError::InvalidState("nobody has the floor".into())),
+            },
+            Command::Signal { color } => {
+                let participant = self.acting_participant(actor)?;
+                self.require_live()?;
+                let Some(item) = self.active_item else {
+                    return Err(DomainError::InvalidState("there is no current agenda item to signal on".into()));
+                };
+                Ok(Event::SignalSet { item, participant, color: *color })
+            }
         }
+    }
+
+    fn acting_participant(&self, actor: Actor) -> Result<madang_protocol::ParticipantId> {
+        match actor {
+            Actor::Participant(p) => Ok(p),
+            _ => Err(DomainError::Forbidden("only participants may do this".into())),
+        }
+    }
+
+    fn check_queue_room(&self) -> Result<()> {
+        if self.speakers.waiting.len() >= MAX_WAITING {
+            return Err(DomainError::Invalid(format!("at most {MAX_WAITING} people can wait to speak")));
+        }
+        Ok(())
     }
 
     /// A new participant joining with a code of `channel`.
     pub fn decide_join(&self, channel: Channel, name: Option<&str>, token_hash: String) -> Result<Event> {
         if self.status == ForumStatus::Closed {
             return Err(DomainError::InvalidState("the forum is closed".into()));
+        }
+        if channel == Channel::HallCount {
+            return Err(DomainError::Invalid("participants join as remote or hall".into()));
         }
         let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
             Some(n) => Some(clean_text("name", n, MAX_NAME_CHARS)?),
@@ -274,12 +407,36 @@ impl Forum {
         Ok(Event::ParticipantJoined { participant: self.next_participant_id(), channel, name, token_hash })
     }
 
-    /// The live tally of a poll.
+    /// The live tally of a poll: device ballots and the hall count merged,
+    /// and each channel counted alone under the same method.
     pub fn tally(&self, poll: &Poll) -> madang_protocol::Tally {
         let all = poll.option_ids();
         let canonical = self.canonical_options(poll);
         let map = |o| canonical.get(&o).copied().unwrap_or(o);
-        tally::tally(poll.id, &poll.method, &OptionSet { all: &all, canonical: &map }, poll.ballots.values())
+        let options = OptionSet { all: &all, canonical: &map };
+        // A ballot of a participant the forum does not know (never in a valid log) counts as remote.
+        let channel_of = |p| self.participants.get(p).map_or(Channel::Remote, |x: &super::Participant| x.channel);
+        let devices = |channel: Channel| {
+            poll.ballots.iter().filter(move |(p, _)| channel_of(p) == channel).map(|(_, b)| (b, 1u64))
+        };
+        let hand = poll.hall_count.as_ref().map(hall::weighted_ballots).unwrap_or_default();
+        let hand = || hand.iter().map(|(b, w)| (b, *w));
+        let hand_people = poll.hall_count.as_ref().map_or(0, hall::people_counted);
+        let count = |ballots| tally::count(&poll.method, &options, ballots);
+        let remote_ballots = devices(Channel::Remote).count() as u32;
+        let hall_ballots = devices(Channel::Hall).count() as u32;
+        madang_protocol::Tally {
+            poll: poll.id,
+            ballots: (poll.ballots.len() as u32).saturating_add(hand_people),
+            result: count(
+                Box::new(poll.ballots.values().map(|b| (b, 1u64)).chain(hand())) as Box<dyn Iterator<Item = _>>
+            ),
+            by_channel: Some(ChannelBreakdown {
+                remote: ChannelTally { ballots: remote_ballots, result: count(Box::new(devices(Channel::Remote))) },
+                hall: ChannelTally { ballots: hall_ballots, result: count(Box::new(devices(Channel::Hall))) },
+                hall_count: ChannelTally { ballots: hand_people, result: count(Box::new(hand())) },
+            }),
+        }
     }
 
     fn decide_merge(&self, idea: IdeaId, into: IdeaId) -> Result<Event> {
@@ -382,6 +539,20 @@ impl Forum {
 
     fn poll(&self, id: PollId) -> Result<&Poll> {
         self.polls.get(&id).ok_or(DomainError::NotFound { what: "poll", id: id.0 })
+    }
+}
+
+/// The deadline an item's countdown gets when it becomes the current item:
+/// its time box (or what is left of a timer extended or paused before), from
+/// now. `None` when it has no time, or its timer already runs.
+fn activation_deadline(item: &Item, now_ms: u64) -> Option<u64> {
+    if item.timebox_secs.is_none() && item.timer.is_none() {
+        return None;
+    }
+    let timer = item.timer_or_fresh();
+    match timer.deadline_ms {
+        Some(_) => None,
+        None => Some(now_ms.saturating_add(timer.remaining_ms)),
     }
 }
 

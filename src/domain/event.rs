@@ -5,7 +5,10 @@
 //! command is decided and carried in the event). Replaying the same events in
 //! the same order always yields the same forum.
 
-use madang_protocol::{Ballot, Channel, IdeaId, ItemId, Outcome, ParticipantId, PollId, PollMethod, ResultsVisibility};
+use madang_protocol::{
+    Ballot, Channel, HallCounts, IdeaId, ItemId, Outcome, ParticipantId, PollId, PollMethod, QueuePolicy,
+    ResultsVisibility, SignalColor, SpeakerId,
+};
 use serde::{Deserialize, Serialize};
 
 /// One option of a poll as created.
@@ -59,9 +62,13 @@ pub enum Event {
     ItemRemoved {
         item: ItemId,
     },
-    /// The previously active item, if any, becomes done.
+    /// The previously active item, if any, becomes done. With `deadline_ms`,
+    /// the item's time box countdown starts with it (decided at activation;
+    /// absent in logs written before activation started timers).
     ItemActivated {
         item: ItemId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline_ms: Option<u64>,
     },
     ItemCompleted {
         item: ItemId,
@@ -130,6 +137,64 @@ pub enum Event {
         poll: PollId,
         participant: ParticipantId,
         ballot: Ballot,
+    },
+    /// The moderator's hand count for this poll; replaces the earlier entry
+    /// (which stays in the log before it). Attributed to the moderator by the
+    /// journal entry's request.
+    HallCountEntered {
+        poll: PollId,
+        counts: HallCounts,
+    },
+    HallHeadcountSet {
+        count: u32,
+    },
+    /// A participant raised their hand; `channel` is theirs, carried so the
+    /// record stands alone.
+    HandRaised {
+        speaker: SpeakerId,
+        participant: ParticipantId,
+        channel: Channel,
+    },
+    HandLowered {
+        speaker: SpeakerId,
+    },
+    /// The moderator added a hall person without a device by name.
+    SpeakerAdded {
+        speaker: SpeakerId,
+        name: String,
+    },
+    /// The current speech (if any) ends at `at_ms` and `speaker` starts then.
+    SpeakerCalled {
+        speaker: SpeakerId,
+        at_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline_ms: Option<u64>,
+    },
+    SpeakerSkipped {
+        speaker: SpeakerId,
+    },
+    SpeakerRemoved {
+        speaker: SpeakerId,
+    },
+    SpeakerMoved {
+        speaker: SpeakerId,
+        position: u32,
+    },
+    QueuePolicySet {
+        policy: QueuePolicy,
+    },
+    SpeakingLimitSet {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secs: Option<u32>,
+    },
+    SpeechEnded {
+        at_ms: u64,
+    },
+    /// Replaces the participant's earlier signal on this item.
+    SignalSet {
+        item: ItemId,
+        participant: ParticipantId,
+        color: SignalColor,
     },
 }
 

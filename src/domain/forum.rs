@@ -7,13 +7,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use madang_protocol::{
-    Ballot, Channel, ForumStatus, IdeaId, IdeaStatus, ItemId, ItemState, OptionId, Outcome, ParticipantId, PollId,
-    PollMethod, PollStatus, ResultsVisibility,
+    Ballot, Channel, ForumStatus, HallCounts, IdeaId, IdeaStatus, ItemId, ItemState, OptionId, Outcome, ParticipantId,
+    PollId, PollMethod, PollStatus, ResultsVisibility, SignalColor,
 };
 
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, OptionSpec};
+use super::speakers::{Speaker, SpeakerQueue};
 
 /// An item's timer. `deadline_ms` is set while running; otherwise
 /// `remaining_ms` is what is left.
@@ -74,6 +75,9 @@ pub struct Poll {
     /// One ballot per participant: a later one replaces the earlier.
     pub ballots: BTreeMap<ParticipantId, Ballot>,
     pub outcome: Option<Outcome>,
+    /// The moderator's latest hand count for hall people without a device.
+    #[serde(default)]
+    pub hall_count: Option<HallCounts>,
 }
 
 impl Poll {
@@ -115,6 +119,14 @@ pub struct Forum {
     pub polls: BTreeMap<PollId, Poll>,
     pub participants: BTreeMap<ParticipantId, Participant>,
     pub participant_by_token: HashMap<String, ParticipantId>,
+    /// People in the hall, as the moderator counted them.
+    #[serde(default)]
+    pub hall_headcount: Option<u32>,
+    #[serde(default)]
+    pub speakers: SpeakerQueue,
+    /// Per item, each participant's latest temperature signal.
+    #[serde(default)]
+    pub signals: BTreeMap<ItemId, BTreeMap<ParticipantId, SignalColor>>,
     next_item: u32,
     next_idea: u32,
     next_poll: u32,
@@ -145,6 +157,9 @@ impl Forum {
             polls: BTreeMap::new(),
             participants: BTreeMap::new(),
             participant_by_token: HashMap::new(),
+            hall_headcount: None,
+            speakers: SpeakerQueue::default(),
+            signals: BTreeMap::new(),
             next_item: 1,
             next_idea: 1,
             next_poll: 1,
@@ -253,12 +268,15 @@ impl Forum {
                 self.agenda.retain(|i| i != item);
                 self.items.remove(item);
             }
-            Event::ItemActivated { item } => {
+            Event::ItemActivated { item, deadline_ms } => {
                 if let Some(prev) = self.active_item.take() {
                     self.finish_item(prev);
                 }
                 if let Some(it) = self.items.get_mut(item) {
                     it.state = ItemState::Active;
+                    if let Some(deadline) = deadline_ms {
+                        it.timer = Some(Timer { deadline_ms: Some(*deadline), remaining_ms: 0 });
+                    }
                     self.active_item = Some(*item);
                 }
             }
@@ -334,6 +352,7 @@ impl Forum {
                         revealed: false,
                         ballots: BTreeMap::new(),
                         outcome: None,
+                        hall_count: None,
                     },
                 );
                 self.next_poll = self.next_poll.max(poll.0.saturating_add(1));
@@ -358,6 +377,38 @@ impl Forum {
                 if let Some(p) = self.polls.get_mut(poll) {
                     p.ballots.insert(*participant, ballot.clone());
                 }
+            }
+            Event::HallCountEntered { poll, counts } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.hall_count = Some(counts.clone());
+                }
+            }
+            Event::HallHeadcountSet { count } => self.hall_headcount = Some(*count),
+            Event::HandRaised { speaker, participant, channel } => self.speakers.add(Speaker {
+                id: *speaker,
+                participant: Some(*participant),
+                name: self.participants.get(participant).and_then(|p| p.name.clone()),
+                channel: *channel,
+                skipped: false,
+            }),
+            Event::SpeakerAdded { speaker, name } => self.speakers.add(Speaker {
+                id: *speaker,
+                participant: None,
+                name: Some(name.clone()),
+                channel: Channel::HallCount,
+                skipped: false,
+            }),
+            Event::HandLowered { speaker } | Event::SpeakerRemoved { speaker } => {
+                self.speakers.remove(*speaker);
+            }
+            Event::SpeakerCalled { speaker, at_ms, deadline_ms } => self.speakers.call(*speaker, *at_ms, *deadline_ms),
+            Event::SpeakerSkipped { speaker } => self.speakers.skip(*speaker),
+            Event::SpeakerMoved { speaker, position } => self.speakers.move_to(*speaker, *position as usize),
+            Event::QueuePolicySet { policy } => self.speakers.policy = *policy,
+            Event::SpeakingLimitSet { secs } => self.speakers.limit_secs = *secs,
+            Event::SpeechEnded { at_ms } => self.speakers.end_speech(*at_ms),
+            Event::SignalSet { item, participant, color } => {
+                self.signals.entry(*item).or_default().insert(*participant, *color);
             }
         }
     }

@@ -12,12 +12,15 @@
 mod decide;
 mod event;
 mod forum;
+pub mod hall;
 pub mod ranked;
+pub mod speakers;
 pub mod tally;
 
 pub use decide::{Actor, DomainError, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
 pub use event::{Event, OptionSpec};
 pub use forum::{Forum, Idea, Item, Participant, Poll, PollOption, Timer};
+pub use speakers::{Speaker, SpeakerQueue, Speech};
 
 #[cfg(test)]
 mod tests;

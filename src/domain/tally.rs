@@ -306,28 +306,49 @@ fn validate_ranked(set: &Resolved, max_ranks: Option<u32>, ranking: &[OptionId])
 /// Count the ballots. Deterministic: the same ballots (in any order) give an equal Tally.
 ///
 /// `ballots` in the result is the number of ballots iterated, including any
-/// that do not match the method (those are otherwise ignored).
+/// that do not match the method (those are otherwise ignored). No channel
+/// breakdown: the forum adds it (see `Forum::tally`).
 pub fn tally<'b>(
     poll: PollId,
     method: &PollMethod,
     options: &OptionSet<'_>,
     ballots: impl IntoIterator<Item = &'b Ballot>,
 ) -> Tally {
-    let set = Resolved::new(options);
     let mut counted: u32 = 0;
-    let ballots = ballots.into_iter().inspect(|_| counted = counted.saturating_add(1));
-    let result = match method {
+    let ballots = ballots
+        .into_iter()
+        .inspect(|_| counted = counted.saturating_add(1))
+        .map(|ballot| (ballot, 1));
+    let result = count(method, options, ballots);
+    Tally {
+        poll,
+        ballots: counted,
+        result,
+        by_channel: None,
+    }
+}
+
+/// Count weighted ballots: a ballot of weight `w` counts exactly as `w`
+/// identical ballots would, without expanding them (a paper ranking entered
+/// with count 12 weighs 12). Counts stay exact integers (saturating).
+pub fn count<'b>(
+    method: &PollMethod,
+    options: &OptionSet<'_>,
+    ballots: impl IntoIterator<Item = (&'b Ballot, u64)>,
+) -> TallyResult {
+    let set = Resolved::new(options);
+    let ballots = ballots.into_iter();
+    match method {
         PollMethod::YesNo { rule } => count_yes_no(*rule, ballots),
         PollMethod::Approval { .. } => count_approval(&set, ballots),
         PollMethod::Dots { .. } => count_dots(&set, ballots),
         PollMethod::Score {} => count_score(&set, ballots),
         PollMethod::Ranked { tally, .. } => count_ranked(*tally, &set, ballots),
-    };
-    Tally {
-        poll,
-        ballots: counted,
-        result,
     }
+}
+
+fn add_u32(counter: &mut u32, weight: u64) {
+    *counter = u32::try_from(u64::from(*counter).saturating_add(weight)).unwrap_or(u32::MAX);
 }
 
 /// Whether a yes/no motion carries:
@@ -351,16 +372,16 @@ fn passes(rule: MajorityRule, yes: u32, no: u32, abstain: u32) -> bool {
 
 /// Counts yes, no and abstain. `tie` is `yes == no` under every rule (then the
 /// motion never carries: no rule passes without more yes than no).
-fn count_yes_no<'b>(rule: MajorityRule, ballots: impl Iterator<Item = &'b Ballot>) -> TallyResult {
+fn count_yes_no<'b>(rule: MajorityRule, ballots: impl Iterator<Item = (&'b Ballot, u64)>) -> TallyResult {
     let (mut yes, mut no, mut abstain) = (0u32, 0u32, 0u32);
-    for ballot in ballots {
+    for (ballot, weight) in ballots {
         if let Ballot::YesNo { choice } = ballot {
             let counter = match choice {
                 YesNoChoice::Yes => &mut yes,
                 YesNoChoice::No => &mut no,
                 YesNoChoice::Abstain => &mut abstain,
             };
-            *counter = counter.saturating_add(1);
+            add_u32(counter, weight);
         }
     }
     TallyResult::YesNo {
@@ -375,16 +396,16 @@ fn count_yes_no<'b>(rule: MajorityRule, ballots: impl Iterator<Item = &'b Ballot
 
 /// Approvals per canonical option; a ballot approves each canonical option at
 /// most once, however many of its merged options it names.
-fn count_approval<'b>(set: &Resolved, ballots: impl Iterator<Item = &'b Ballot>) -> TallyResult {
+fn count_approval<'b>(set: &Resolved, ballots: impl Iterator<Item = (&'b Ballot, u64)>) -> TallyResult {
     let mut counts = vec![0u64; set.canon.len()];
     let mut marks = PerBallot::new(set.canon.len());
-    for ballot in ballots {
+    for (ballot, weight) in ballots {
         let Ballot::Approval { options } = ballot else { continue };
         for row in options.iter().filter_map(|&option| set.row_of(option)) {
             marks.keep_first(row, ());
         }
         for (row, ()) in marks.drain() {
-            counts[row] = counts[row].saturating_add(1);
+            counts[row] = counts[row].saturating_add(weight);
         }
     }
     let ranking = tiers(&set.canon, |a, b| counts[b].cmp(&counts[a]));
@@ -395,13 +416,13 @@ fn count_approval<'b>(set: &Resolved, ballots: impl Iterator<Item = &'b Ballot>)
 }
 
 /// Dots per canonical option; dots on merged options add to their target.
-fn count_dots<'b>(set: &Resolved, ballots: impl Iterator<Item = &'b Ballot>) -> TallyResult {
+fn count_dots<'b>(set: &Resolved, ballots: impl Iterator<Item = (&'b Ballot, u64)>) -> TallyResult {
     let mut counts = vec![0u64; set.canon.len()];
-    for ballot in ballots {
+    for (ballot, weight) in ballots {
         let Ballot::Dots { allocations } = ballot else { continue };
         for allocation in allocations {
             if let Some(row) = set.row_of(allocation.option) {
-                counts[row] = counts[row].saturating_add(u64::from(allocation.dots));
+                counts[row] = counts[row].saturating_add(u64::from(allocation.dots).saturating_mul(weight));
             }
         }
     }
@@ -471,10 +492,10 @@ fn median(distribution: &[u32; 6]) -> f64 {
 /// Score statistics per canonical option. A ballot scoring several options
 /// that count for the same canonical option gives it the highest of those
 /// scores, once. Ranked by exact mean, options nobody scored last.
-fn count_score<'b>(set: &Resolved, ballots: impl Iterator<Item = &'b Ballot>) -> TallyResult {
+fn count_score<'b>(set: &Resolved, ballots: impl Iterator<Item = (&'b Ballot, u64)>) -> TallyResult {
     let mut totals = vec![ScoreTotals::default(); set.canon.len()];
     let mut best = PerBallot::new(set.canon.len());
-    for ballot in ballots {
+    for (ballot, weight) in ballots {
         let Ballot::Score { scores } = ballot else { continue };
         for entry in scores.iter().filter(|entry| entry.score <= MAX_SCORE) {
             if let Some(row) = set.row_of(entry.option) {
@@ -483,10 +504,10 @@ fn count_score<'b>(set: &Resolved, ballots: impl Iterator<Item = &'b Ballot>) ->
         }
         for (row, score) in best.drain() {
             let totals = &mut totals[row];
-            totals.ballots = totals.ballots.saturating_add(1);
-            totals.sum = totals.sum.saturating_add(u64::from(score));
+            add_u32(&mut totals.ballots, weight);
+            totals.sum = totals.sum.saturating_add(u64::from(score).saturating_mul(weight));
             if let Some(count) = totals.distribution.get_mut(usize::from(score)) {
-                *count = count.saturating_add(1);
+                add_u32(count, weight);
             }
         }
     }
@@ -518,20 +539,21 @@ fn by_mean_desc(a: Option<(u128, u128)>, b: Option<(u128, u128)>) -> Ordering {
 struct Profile {
     /// Number of canonical options.
     options: usize,
-    rankings: Vec<Vec<usize>>,
+    /// Each distinct ballot once, with how many it stands for.
+    rankings: Vec<(Vec<usize>, u64)>,
 }
 
 impl Profile {
-    fn new<'b>(set: &Resolved, ballots: impl Iterator<Item = &'b Ballot>) -> Self {
+    fn new<'b>(set: &Resolved, ballots: impl Iterator<Item = (&'b Ballot, u64)>) -> Self {
         let mut seen = PerBallot::new(set.canon.len());
         let mut rankings = Vec::new();
-        for ballot in ballots {
+        for (ballot, weight) in ballots {
             let Ballot::Ranked { ranking } = ballot else { continue };
             for row in ranking.iter().filter_map(|&option| set.row_of(option)) {
                 seen.keep_first(row, ());
             }
             // Drained in first-occurrence order: the ranking without repeats.
-            rankings.push(seen.drain().map(|(row, ())| row).collect::<Vec<_>>());
+            rankings.push((seen.drain().map(|(row, ())| row).collect::<Vec<_>>(), weight));
         }
         Profile {
             options: set.canon.len(),
@@ -544,9 +566,9 @@ impl Profile {
     fn borda_points(&self) -> Vec<u64> {
         let n = self.options as u64;
         let mut points = vec![0u64; self.options];
-        for ranking in &self.rankings {
+        for (ranking, weight) in &self.rankings {
             for (position, &row) in (0u64..).zip(ranking) {
-                points[row] = points[row].saturating_add(n.saturating_sub(position + 1));
+                points[row] = points[row].saturating_add(n.saturating_sub(position + 1).saturating_mul(*weight));
             }
         }
         points
@@ -555,14 +577,20 @@ impl Profile {
     /// How many ballots rank each row first.
     fn first_choices(&self) -> Vec<u64> {
         let mut firsts = vec![0u64; self.options];
-        for &row in self.rankings.iter().filter_map(|ranking| ranking.first()) {
-            firsts[row] = firsts[row].saturating_add(1);
+        for (ranking, weight) in &self.rankings {
+            if let Some(&row) = ranking.first() {
+                firsts[row] = firsts[row].saturating_add(*weight);
+            }
         }
         firsts
     }
 }
 
-fn count_ranked<'b>(method: RankedTally, set: &Resolved, ballots: impl Iterator<Item = &'b Ballot>) -> TallyResult {
+fn count_ranked<'b>(
+    method: RankedTally,
+    set: &Resolved,
+    ballots: impl Iterator<Item = (&'b Ballot, u64)>,
+) -> TallyResult {
     let profile = Profile::new(set, ballots);
     TallyResult::Ranked {
         tally: method,
@@ -1403,7 +1431,48 @@ mod tests {
         }
     }
 
+    fn count_weighted(options: &Options, method: &PollMethod, ballots: &[(Ballot, u64)]) -> TallyResult {
+        let canonical = |option: OptionId| options.merged.get(&option).copied().unwrap_or(option);
+        count(
+            method,
+            &OptionSet {
+                all: &options.all,
+                canonical: &canonical,
+            },
+            ballots.iter().map(|(ballot, weight)| (ballot, *weight)),
+        )
+    }
+
+    #[test]
+    fn a_weighted_paper_ranking_counts_as_that_many_ballots() {
+        let options = Options::new(3);
+        let weighted = [(rank(&[3, 1, 2]), 12), (rank(&[2, 3, 1]), 5)];
+        let result = count_weighted(&options, &ranked(None), &weighted);
+        assert_eq!(
+            result,
+            TallyResult::Ranked {
+                tally: RankedTally::Borda,
+                borda: counts(&[(1, 12), (2, 10), (3, 29)]),
+                first_choices: counts(&[(1, 0), (2, 5), (3, 12)]),
+                ranking: tiers_of(&[&[3], &[1], &[2]]),
+            }
+        );
+    }
+
     proptest! {
+        #[test]
+        fn prop_a_weight_counts_as_that_many_copies(
+            (options, method, ballots, _shuffled) in arb_poll(),
+            weights in prop::collection::vec(0u64..4, 40),
+        ) {
+            let weighted: Vec<(Ballot, u64)> = ballots.iter().cloned().zip(weights.iter().copied()).collect();
+            let expanded: Vec<Ballot> = weighted
+                .iter()
+                .flat_map(|(ballot, weight)| std::iter::repeat_n(ballot.clone(), *weight as usize))
+                .collect();
+            prop_assert_eq!(count_weighted(&options, &method, &weighted), options.tally(&method, &expanded).result);
+        }
+
         #[test]
         fn prop_ballot_order_does_not_matter((options, method, ballots, shuffled) in arb_poll()) {
             for ballot in &ballots {

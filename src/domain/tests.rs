@@ -8,11 +8,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use madang_protocol::{
-    Ballot, COMMAND_NAMES, Channel, Command, ForumStatus, IdeaId, IdeaStatus, ItemId, ItemState, MajorityRule,
-    OptionCount, OptionId, ParticipantId, PollId, PollMethod, PollOptionsSpec, PollStatus, RankedTally,
-    ResultsVisibility, TallyResult, YesNoChoice,
+    Ballot, COMMAND_NAMES, Channel, Command, ForumStatus, HallCounts, HallOptionCount, IdeaId, IdeaStatus, ItemId,
+    ItemState, MajorityRule, OptionCount, OptionId, ParticipantId, PollId, PollMethod, PollOptionsSpec, PollStatus,
+    QueuePolicy, RankedTally, ResultsVisibility, SignalColor, SpeakerId, TallyResult, YesNoChoice,
 };
 
+use super::tally::BallotError;
 use super::*;
 
 // ---------------------------------------------------------------------------
@@ -157,11 +158,14 @@ fn live() -> Forum {
     f
 }
 
-/// A live forum whose item 1 ("Parks", time box 300 s) is active.
+/// A live forum whose item 1 ("Parks", time box 300 s) is active, its
+/// countdown (started by the activation) paused at the full 300 s so that
+/// timer tests start it at a time of their choosing.
 fn live_with_item() -> Forum {
     let mut f = live();
     ok(&mut f, MOD, add_timed_item("Parks", 300));
     ok(&mut f, MOD, Command::ActivateItem { item: item(1) });
+    ok(&mut f, MOD, Command::PauseTimer { item: item(1) });
     f
 }
 
@@ -232,11 +236,30 @@ fn moderator_commands() -> Vec<Command> {
         Command::OpenPoll { poll: poll(1) },
         Command::ClosePoll { poll: poll(1) },
         Command::RevealResults { poll: poll(1) },
+        Command::EnterHallCount {
+            poll: poll(1),
+            counts: HallCounts::Approval { people: 1, counts: vec![HallOptionCount { option: o(1), count: 1 }] },
+        },
+        Command::SetHallHeadcount { count: 10 },
+        Command::AddSpeaker { name: "Mrs Kim".into() },
+        Command::CallNext {},
+        Command::SkipSpeaker {},
+        Command::RemoveSpeaker { speaker: SpeakerId(1) },
+        Command::MoveSpeaker { speaker: SpeakerId(1), position: 0 },
+        Command::SetQueuePolicy { policy: QueuePolicy::Alternate },
+        Command::SetSpeakingLimit { secs: Some(60) },
+        Command::EndSpeech {},
     ]
 }
 
 fn participant_commands() -> Vec<Command> {
-    vec![submit("An idea"), cast(1, approve(&[1]))]
+    vec![
+        submit("An idea"),
+        cast(1, approve(&[1])),
+        Command::RaiseHand {},
+        Command::LowerHand {},
+        Command::Signal { color: SignalColor::Green },
+    ]
 }
 
 #[test]
@@ -673,7 +696,10 @@ fn activate_makes_a_pending_item_active_and_the_previous_one_done() {
     let mut f = live();
     ok(&mut f, MOD, add_item("One"));
     ok(&mut f, MOD, add_item("Two"));
-    assert_eq!(ok(&mut f, MOD, Command::ActivateItem { item: item(1) }), Event::ItemActivated { item: item(1) });
+    assert_eq!(
+        ok(&mut f, MOD, Command::ActivateItem { item: item(1) }),
+        Event::ItemActivated { item: item(1), deadline_ms: None }
+    );
     assert_eq!(f.active_item, Some(item(1)));
     assert_eq!(f.items[&item(1)].state, ItemState::Active);
     ok(&mut f, MOD, Command::ActivateItem { item: item(2) });
@@ -731,7 +757,7 @@ fn timer(f: &Forum, n: u32) -> Option<Timer> {
 #[test]
 fn start_timer_sets_the_deadline_from_the_time_box() {
     let mut f = live_with_item();
-    assert_eq!(timer(&f, 1), None);
+    assert_eq!(timer(&f, 1), Some(Timer { deadline_ms: None, remaining_ms: 300_000 }));
     assert_eq!(
         ok_at(&mut f, MOD, Command::StartTimer { item: item(1) }, 1_000),
         Event::TimerStarted { item: item(1), deadline_ms: 301_000 }
@@ -863,7 +889,7 @@ fn extend_by_zero_or_more_than_a_day_is_invalid() {
         "secs must be between 1 and 86400",
     );
     assert_invalid(err(&mut f, MOD, Command::ExtendTimer { item: item(1), secs: 86_401 }), "between 1 and 86400");
-    assert_eq!(timer(&f, 1), None);
+    assert_eq!(timer(&f, 1), Some(Timer { deadline_ms: None, remaining_ms: 300_000 }));
 }
 
 // ---------------------------------------------------------------------------
@@ -1700,7 +1726,8 @@ fn replaying_the_same_events_gives_equal_forums() {
     record(&mut f, &mut events, MOD, add_item("Roads"), 3);
     record(&mut f, &mut events, MOD, Command::MoveItem { item: item(2), position: 0 }, 4);
     record(&mut f, &mut events, MOD, Command::ActivateItem { item: item(1) }, 5);
-    record(&mut f, &mut events, MOD, Command::StartTimer { item: item(1) }, 6);
+    // Activation started the countdown; extend it while it runs.
+    record(&mut f, &mut events, MOD, Command::ExtendTimer { item: item(1), secs: 60 }, 6);
     record(&mut f, &mut events, MOD, submit("Trees"), 7);
     record(&mut f, &mut events, MOD, submit("Benches"), 8);
     record(&mut f, &mut events, MOD, submit("Lights"), 9);
@@ -1746,6 +1773,7 @@ fn events_survive_a_json_round_trip_and_replay_to_the_same_forum() {
         (MOD, Command::StartForum {}),
         (MOD, add_timed_item("Parks", 300)),
         (MOD, Command::ActivateItem { item: item(1) }),
+        (MOD, Command::PauseTimer { item: item(1) }),
         (MOD, submit("Idea 1")),
         (MOD, submit("Idea 2")),
         (MOD, submit("Idea 3")),
@@ -1765,6 +1793,530 @@ fn events_survive_a_json_round_trip_and_replay_to_the_same_forum() {
     assert_eq!(replay(&back), g);
 }
 
+// ---------------------------------------------------------------------------
+// Hybrid: channels, hall counts, speaker queue, agenda timers, temperature
+// ---------------------------------------------------------------------------
+
+fn join_on(forum: &mut Forum, channel: Channel, name: Option<&str>) -> ParticipantId {
+    let token = format!("token-{}", forum.participants.len() + 1);
+    let event = forum.decide_join(channel, name, token).expect("join");
+    forum.apply(&event);
+    match event {
+        Event::ParticipantJoined { participant, .. } => participant,
+        other => panic!("join gave {other:?}"),
+    }
+}
+
+fn ranked_full() -> PollMethod {
+    PollMethod::Ranked { max_ranks: None, tally: RankedTally::Borda }
+}
+
+/// A live forum with item 1 active and an open poll 1 of `method` over fixed options A, B, C.
+fn open_poll_of(method: PollMethod) -> Forum {
+    let mut f = live_with_item();
+    let options = match method {
+        PollMethod::YesNo { .. } => PollOptionsSpec::None {},
+        _ => fixed(&["A", "B", "C"]),
+    };
+    ok(&mut f, MOD, create_poll(None, method, options));
+    ok(&mut f, MOD, Command::OpenPoll { poll: poll(1) });
+    f
+}
+
+fn paper(ranking: &[u32], count: i64) -> madang_protocol::PaperBallots {
+    madang_protocol::PaperBallots { ranking: ranking.iter().map(|&n| o(n)).collect(), count }
+}
+
+fn hall_ranked(ballots: Vec<madang_protocol::PaperBallots>) -> Command {
+    Command::EnterHallCount { poll: poll(1), counts: HallCounts::Ranked { ballots } }
+}
+
+fn option_counts(list: &[(u32, i64)]) -> Vec<HallOptionCount> {
+    list.iter().map(|&(option, count)| HallOptionCount { option: o(option), count }).collect()
+}
+
+fn borda(result: &TallyResult) -> Vec<u64> {
+    match result {
+        TallyResult::Ranked { borda, .. } => borda.iter().map(|c| c.count).collect(),
+        other => panic!("expected a ranked result, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_ranked_tally_merges_device_and_paper_ballots_and_breaks_them_down_per_channel() {
+    let mut f = open_poll_of(ranked_full());
+    let (r1, r2) = (join_on(&mut f, Channel::Remote, None), join_on(&mut f, Channel::Remote, None));
+    let h1 = join_on(&mut f, Channel::Hall, None);
+    ok(&mut f, Actor::Participant(r1), cast(1, rank(&[1, 2, 3])));
+    ok(&mut f, Actor::Participant(r2), cast(1, rank(&[2, 1, 3])));
+    ok(&mut f, Actor::Participant(h1), cast(1, rank(&[3, 2, 1])));
+    // 12 paper ballots C > A > B, 5 paper ballots B > C > A.
+    let event = ok(&mut f, MOD, hall_ranked(vec![paper(&[3, 1, 2], 12), paper(&[2, 3, 1], 5)]));
+    assert!(matches!(event, Event::HallCountEntered { .. }));
+    let tally = f.tally(&f.polls[&poll(1)]);
+    // Borda, 3 options: 2, 1, 0 points.
+    // remote: A 2+1=3, B 1+2=3, C 0.   hall: C 2, B 1, A 0.
+    // paper:  C 12*2+5*1=29, A 12*1=12, B 5*2=10.
+    assert_eq!(tally.ballots, 2 + 1 + 17);
+    assert_eq!(borda(&tally.result), [15, 14, 31]);
+    let by = tally.by_channel.expect("a breakdown");
+    assert_eq!((by.remote.ballots, by.hall.ballots, by.hall_count.ballots), (2, 1, 17));
+    assert_eq!(borda(&by.remote.result), [3, 3, 0]);
+    assert_eq!(borda(&by.hall.result), [0, 1, 2]);
+    assert_eq!(borda(&by.hall_count.result), [12, 10, 29]);
+    let TallyResult::Ranked { first_choices, ranking, .. } = &tally.result else { unreachable!() };
+    assert_eq!(first_choices, &counts(&[(1, 1), (2, 6), (3, 13)]));
+    assert_eq!(ranking, &tiers(&[&[3], &[1], &[2]]));
+    let TallyResult::Ranked { ranking, .. } = &by.remote.result else { unreachable!() };
+    assert_eq!(ranking, &tiers(&[&[1, 2], &[3]]), "the remote crowd ties A and B");
+}
+
+#[test]
+fn a_later_hall_count_replaces_the_earlier_and_the_outcome_keeps_the_breakdown() {
+    let mut f = open_poll_of(ranked_full());
+    ok(&mut f, MOD, hall_ranked(vec![paper(&[3, 1, 2], 12)]));
+    ok(&mut f, MOD, hall_ranked(vec![paper(&[3, 1, 2], 10), paper(&[1, 2, 3], 2)]));
+    assert_eq!(f.polls[&poll(1)].hall_count, Some(HallCounts::Ranked { ballots: vec![paper(&[3, 1, 2], 10), paper(&[1, 2, 3], 2)] }));
+    let closed = ok_at(&mut f, MOD, Command::ClosePoll { poll: poll(1) }, 9_000);
+    let Event::PollClosed { outcome, .. } = closed else { panic!("expected PollClosed") };
+    assert_eq!(outcome.tally.ballots, 12);
+    let by = outcome.tally.by_channel.expect("a breakdown");
+    assert_eq!(by.hall_count.ballots, 12);
+    assert_eq!(by.remote.ballots, 0);
+    // A: 10*1 + 2*2 = 14, B: 2*1 = 2, C: 10*2 = 20.
+    assert_eq!(borda(&by.hall_count.result), [14, 2, 20]);
+    assert_eq!(borda(&outcome.tally.result), [14, 2, 20]);
+    // Closed: the count can no longer change.
+    assert_invalid_state(err(&mut f, MOD, hall_ranked(vec![paper(&[1, 2, 3], 1)])), "poll 1 is closed");
+}
+
+#[test]
+fn yes_no_hall_counts_add_to_device_ballots_and_decide_the_motion() {
+    let mut f = open_poll_of(yes_no());
+    let r = join_on(&mut f, Channel::Remote, None);
+    let h = join_on(&mut f, Channel::Hall, None);
+    ok(&mut f, Actor::Participant(r), cast(1, Ballot::YesNo { choice: YesNoChoice::No }));
+    ok(&mut f, Actor::Participant(h), cast(1, Ballot::YesNo { choice: YesNoChoice::No }));
+    ok(&mut f, MOD, Command::EnterHallCount { poll: poll(1), counts: HallCounts::YesNo { yes: 3, no: 0, abstain: 4 } });
+    let tally = f.tally(&f.polls[&poll(1)]);
+    assert_eq!(tally.ballots, 9);
+    assert_eq!(
+        tally.result,
+        TallyResult::YesNo { yes: 3, no: 2, abstain: 4, rule: MajorityRule::Simple, passed: true, tie: false }
+    );
+    let by = tally.by_channel.unwrap();
+    assert_eq!(by.hall_count.ballots, 7);
+    assert!(matches!(by.remote.result, TallyResult::YesNo { yes: 0, no: 1, passed: false, .. }));
+    assert!(matches!(by.hall_count.result, TallyResult::YesNo { yes: 3, no: 0, abstain: 4, passed: true, .. }));
+}
+
+#[test]
+fn approval_dots_and_score_hall_counts_give_exactly_the_totals_entered() {
+    let mut f = open_poll_of(approval(2));
+    let r = join_on(&mut f, Channel::Remote, None);
+    ok(&mut f, Actor::Participant(r), cast(1, approve(&[1, 3])));
+    ok(
+        &mut f,
+        MOD,
+        Command::EnterHallCount {
+            poll: poll(1),
+            counts: HallCounts::Approval { people: 20, counts: option_counts(&[(1, 4), (2, 15), (3, 20)]) },
+        },
+    );
+    let tally = f.tally(&f.polls[&poll(1)]);
+    assert_eq!(tally.ballots, 21);
+    assert_eq!(tally.result, TallyResult::Approval { counts: counts(&[(1, 5), (2, 15), (3, 21)]), ranking: tiers(&[&[3], &[2], &[1]]) });
+
+    let mut f = open_poll_of(PollMethod::Dots { budget: 5, max_per_option: 3 });
+    ok(
+        &mut f,
+        MOD,
+        Command::EnterHallCount {
+            poll: poll(1),
+            counts: HallCounts::Dots { people: 4, counts: option_counts(&[(1, 12), (3, 7)]) },
+        },
+    );
+    let tally = f.tally(&f.polls[&poll(1)]);
+    assert_eq!(tally.ballots, 4);
+    assert_eq!(tally.result, TallyResult::Dots { counts: counts(&[(1, 12), (2, 0), (3, 7)]), ranking: tiers(&[&[1], &[3], &[2]]) });
+
+    let mut f = open_poll_of(PollMethod::Score {});
+    let scores = vec![madang_protocol::HallScoreCount { option: o(2), distribution: [0, 0, 1, 0, 2, 1] }];
+    ok(&mut f, MOD, Command::EnterHallCount { poll: poll(1), counts: HallCounts::Score { people: 5, scores } });
+    let tally = f.tally(&f.polls[&poll(1)]);
+    assert_eq!(tally.ballots, 5);
+    let TallyResult::Score { stats, .. } = tally.result else { panic!("score") };
+    // Option 2: scores 2, 4, 4, 5 → 4 ballots, sum 15, median 4.
+    assert_eq!((stats[1].ballots, stats[1].sum, stats[1].median, stats[1].distribution), (4, 15, 4.0, [0, 0, 1, 0, 2, 1]));
+}
+
+#[test]
+fn hall_counts_are_for_moderators_only() {
+    let mut f = open_poll_of(yes_no());
+    let me = join_on(&mut f, Channel::Hall, None);
+    let command = Command::EnterHallCount { poll: poll(1), counts: HallCounts::YesNo { yes: 1, no: 0, abstain: 0 } };
+    assert_forbidden(err(&mut f, Actor::Participant(me), command.clone()), "`enter_hall_count` is for moderators");
+    assert_forbidden(err(&mut f, Actor::Display, command), "read-only");
+    assert_forbidden(err(&mut f, Actor::Participant(me), Command::SetHallHeadcount { count: 3 }), "for moderators");
+}
+
+#[test]
+fn negative_absurd_or_mismatched_hall_counts_are_invalid() {
+    let mut f = open_poll_of(yes_no());
+    let yes_no_counts = |yes, no, abstain| Command::EnterHallCount { poll: poll(1), counts: HallCounts::YesNo { yes, no, abstain } };
+    assert_invalid(err(&mut f, MOD, yes_no_counts(-3, 0, 0)), "yes is -3: counts cannot be negative");
+    assert_invalid(err(&mut f, MOD, yes_no_counts(0, 100_001, 0)), "no is 100001: at most 100000");
+    assert_invalid(err(&mut f, MOD, yes_no_counts(60_000, 60_000, 0)), "add up to 120000");
+    let approval_counts = Command::EnterHallCount {
+        poll: poll(1),
+        counts: HallCounts::Approval { people: 1, counts: option_counts(&[(1, 1)]) },
+    };
+    assert_invalid(err(&mut f, MOD, approval_counts), "this poll takes yes_no hall counts (got approval)");
+
+    let mut f = open_poll_of(approval(2));
+    let enter = |people, list: &[(u32, i64)]| Command::EnterHallCount {
+        poll: poll(1),
+        counts: HallCounts::Approval { people, counts: option_counts(list) },
+    };
+    assert_invalid(err(&mut f, MOD, enter(-1, &[])), "people is -1");
+    assert_invalid(err(&mut f, MOD, enter(5, &[(1, 6)])), "the count for option 1 is 6: at most 5");
+    assert_invalid(err(&mut f, MOD, enter(5, &[(9, 1)])), "option 9 is not an option of this poll");
+    assert_invalid(err(&mut f, MOD, enter(5, &[(1, 1), (1, 2)])), "option 1 is counted more than once");
+
+    let mut f = open_poll_of(PollMethod::Dots { budget: 5, max_per_option: 3 });
+    let dots = |people, list: &[(u32, i64)]| Command::EnterHallCount {
+        poll: poll(1),
+        counts: HallCounts::Dots { people, counts: option_counts(list) },
+    };
+    assert_invalid(err(&mut f, MOD, dots(2, &[(1, 7)])), "at most 6");
+    assert_invalid(err(&mut f, MOD, dots(2, &[(1, 6), (2, 6)])), "12 dots in all is more than 2 people may place (10)");
+
+    let mut f = open_poll_of(PollMethod::Score {});
+    let scores = vec![madang_protocol::HallScoreCount { option: o(1), distribution: [1, 1, 1, 0, 0, 0] }];
+    assert_invalid(
+        err(&mut f, MOD, Command::EnterHallCount { poll: poll(1), counts: HallCounts::Score { people: 2, scores } }),
+        "3 people scored option 1 but only 2 took part",
+    );
+}
+
+#[test]
+fn paper_rankings_follow_the_ballot_rules_and_name_them() {
+    let mut f = open_poll_of(ranked_full());
+    let e = err(&mut f, MOD, hall_ranked(vec![paper(&[1, 2, 3], 4), paper(&[1, 2], 3)]));
+    match e {
+        DomainError::Ballot(b) => {
+            assert_eq!(b.rule, "ranked.incomplete");
+            assert!(b.message.starts_with("paper ranking 2: rank all 3 options"), "{}", b.message);
+        }
+        other => panic!("expected a ballot error, got {other:?}"),
+    }
+    let e = err(&mut f, MOD, hall_ranked(vec![paper(&[1, 1, 2], 4)]));
+    assert!(matches!(e, DomainError::Ballot(BallotError { rule: "ranked.duplicate", .. })), "{e:?}");
+    assert_invalid(err(&mut f, MOD, hall_ranked(vec![paper(&[1, 2, 3], 0)])), "must be at least 1");
+    assert_invalid(err(&mut f, MOD, hall_ranked(vec![paper(&[1, 2, 3], -2)])), "cannot be negative");
+    assert_invalid(
+        err(&mut f, MOD, hall_ranked(vec![paper(&[1, 2, 3], 60_000), paper(&[2, 1, 3], 60_000)])),
+        "add up to 120000",
+    );
+}
+
+#[test]
+fn hall_counts_only_while_the_poll_is_open() {
+    let mut f = live_with_item();
+    ok(&mut f, MOD, create_poll(None, yes_no(), PollOptionsSpec::None {}));
+    let command = Command::EnterHallCount { poll: poll(1), counts: HallCounts::YesNo { yes: 1, no: 0, abstain: 0 } };
+    assert_invalid_state(err(&mut f, MOD, command.clone()), "poll 1 is not open yet");
+    assert_not_found(err(&mut f, MOD, Command::EnterHallCount { poll: poll(7), counts: HallCounts::YesNo { yes: 1, no: 0, abstain: 0 } }), "poll", 7);
+    ok(&mut f, MOD, Command::OpenPoll { poll: poll(1) });
+    ok(&mut f, MOD, command.clone());
+    ok(&mut f, MOD, Command::ClosePoll { poll: poll(1) });
+    assert_invalid_state(err(&mut f, MOD, command), "can no longer change");
+}
+
+#[test]
+fn the_headcount_is_a_plausible_number() {
+    let mut f = live();
+    assert_invalid(err(&mut f, MOD, Command::SetHallHeadcount { count: -1 }), "the headcount is -1: counts cannot be negative");
+    assert_invalid(err(&mut f, MOD, Command::SetHallHeadcount { count: 1_000_000 }), "at most 100000");
+    assert_eq!(ok(&mut f, MOD, Command::SetHallHeadcount { count: 120 }), Event::HallHeadcountSet { count: 120 });
+    assert_eq!(f.hall_headcount, Some(120));
+}
+
+#[test]
+fn people_counted_follows_the_method() {
+    use crate::domain::hall::people_counted;
+    assert_eq!(people_counted(&HallCounts::YesNo { yes: 3, no: 2, abstain: 1 }), 6);
+    assert_eq!(people_counted(&HallCounts::Ranked { ballots: vec![paper(&[1], 12), paper(&[2], 5)] }), 17);
+    assert_eq!(people_counted(&HallCounts::Approval { people: 9, counts: option_counts(&[(1, 9), (2, 9)]) }), 9);
+}
+
+#[test]
+fn participants_never_join_as_hall_count() {
+    let f = live();
+    assert_invalid(f.decide_join(Channel::HallCount, None, "t".into()).unwrap_err(), "remote or hall");
+}
+
+// --- speaker queue: the policies, as a pure function -----------------------
+
+fn waiting(list: &[(u32, Channel)]) -> Vec<Speaker> {
+    list.iter()
+        .map(|&(id, channel)| Speaker {
+            id: SpeakerId(id),
+            participant: (channel != Channel::HallCount).then_some(ParticipantId(id)),
+            name: (channel == Channel::HallCount).then(|| format!("Person {id}")),
+            channel,
+            skipped: false,
+        })
+        .collect()
+}
+
+fn order_of(policy: QueuePolicy, queue: &[Speaker], spoken: &[u32], last: Option<Channel>) -> Vec<u32> {
+    crate::domain::speakers::calling_order(policy, queue, |s| spoken.contains(&s.id.0), last)
+        .into_iter()
+        .map(|s| s.id.0)
+        .collect()
+}
+
+/// Arrival order: remote 1, remote 2, hall 3, remote 4, hall-count 5, remote 6.
+fn mixed_queue() -> Vec<Speaker> {
+    use Channel::*;
+    waiting(&[(1, Remote), (2, Remote), (3, Hall), (4, Remote), (5, HallCount), (6, Remote)])
+}
+
+#[test]
+fn fifo_calls_in_arrival_order() {
+    assert_eq!(order_of(QueuePolicy::Fifo, &mixed_queue(), &[2], Some(Channel::Remote)), [1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn alternate_takes_turns_between_the_room_and_remote() {
+    // No speech yet: the side of the earliest arrival (remote) starts.
+    assert_eq!(order_of(QueuePolicy::Alternate, &mixed_queue(), &[], None), [1, 3, 2, 5, 4, 6]);
+    // A remote speaker spoke last: the room goes first.
+    assert_eq!(order_of(QueuePolicy::Alternate, &mixed_queue(), &[], Some(Channel::Remote)), [3, 1, 5, 2, 4, 6]);
+    // Hall and hall-count are one side.
+    assert_eq!(order_of(QueuePolicy::Alternate, &mixed_queue(), &[], Some(Channel::HallCount)), [1, 3, 2, 5, 4, 6]);
+}
+
+#[test]
+fn not_spoken_first_puts_new_voices_ahead() {
+    assert_eq!(order_of(QueuePolicy::NotSpokenFirst, &mixed_queue(), &[1, 3], None), [2, 4, 5, 6, 1, 3]);
+}
+
+#[test]
+fn skipped_speakers_wait_behind_everyone_under_every_policy() {
+    let mut queue = mixed_queue();
+    queue[0].skipped = true;
+    for policy in [QueuePolicy::Fifo, QueuePolicy::Alternate, QueuePolicy::NotSpokenFirst] {
+        assert_eq!(order_of(policy, &queue, &[], None).last(), Some(&1), "{policy:?}");
+    }
+}
+
+// --- speaker queue: commands ------------------------------------------------
+
+#[test]
+fn a_mixed_queue_is_called_under_alternate_with_deadlines_and_stats() {
+    let mut f = live();
+    let r1 = join_on(&mut f, Channel::Remote, Some("Jiwoo"));
+    let r2 = join_on(&mut f, Channel::Remote, None);
+    let h = join_on(&mut f, Channel::Hall, Some("Minho"));
+    ok(&mut f, MOD, Command::SetQueuePolicy { policy: QueuePolicy::Alternate });
+    ok(&mut f, MOD, Command::SetSpeakingLimit { secs: Some(90) });
+    let raised = ok(&mut f, Actor::Participant(r1), Command::RaiseHand {});
+    assert_eq!(raised, Event::HandRaised { speaker: SpeakerId(1), participant: r1, channel: Channel::Remote });
+    ok(&mut f, Actor::Participant(r2), Command::RaiseHand {});
+    ok(&mut f, Actor::Participant(h), Command::RaiseHand {});
+    ok(&mut f, MOD, Command::AddSpeaker { name: "  Mrs Kim ".into() });
+    let ids = |f: &Forum| f.speakers.order().iter().map(|s| s.id.0).collect::<Vec<_>>();
+    assert_eq!(ids(&f), [1, 3, 2, 4]);
+    assert_eq!(f.speakers.waiting[3].name.as_deref(), Some("Mrs Kim"));
+    assert_eq!(f.speakers.waiting[0].name.as_deref(), Some("Jiwoo"));
+
+    assert_eq!(
+        ok_at(&mut f, MOD, Command::CallNext {}, 10_000),
+        Event::SpeakerCalled { speaker: SpeakerId(1), at_ms: 10_000, deadline_ms: Some(100_000) }
+    );
+    // The remote speaker spoke: the room is next.
+    assert_eq!(ids(&f), [3, 2, 4]);
+    ok_at(&mut f, MOD, Command::CallNext {}, 70_000);
+    assert_eq!(f.speakers.current.as_ref().unwrap().speaker.id, SpeakerId(3));
+    ok_at(&mut f, MOD, Command::CallNext {}, 100_000);
+    assert_eq!(f.speakers.current.as_ref().unwrap().speaker.id, SpeakerId(2));
+    assert_eq!(ok_at(&mut f, MOD, Command::EndSpeech {}, 145_000), Event::SpeechEnded { at_ms: 145_000 });
+    assert_invalid_state(err(&mut f, MOD, Command::EndSpeech {}), "nobody has the floor");
+    ok_at(&mut f, MOD, Command::CallNext {}, 150_000);
+    ok_at(&mut f, MOD, Command::EndSpeech {}, 170_000);
+    let q = &f.speakers;
+    assert_eq!((q.remote.speeches, q.remote.speaking_ms), (2, 60_000 + 45_000));
+    assert_eq!((q.hall.speeches, q.hall.speaking_ms), (1, 30_000));
+    assert_eq!((q.hall_count.speeches, q.hall_count.speaking_ms), (1, 20_000));
+    assert_invalid_state(err(&mut f, MOD, Command::CallNext {}), "nobody is waiting");
+}
+
+#[test]
+fn not_spoken_first_lets_a_new_voice_pass_a_returning_one() {
+    let mut f = live();
+    let a = join_on(&mut f, Channel::Remote, None);
+    let b = join_on(&mut f, Channel::Hall, None);
+    ok(&mut f, MOD, Command::SetQueuePolicy { policy: QueuePolicy::NotSpokenFirst });
+    ok(&mut f, Actor::Participant(a), Command::RaiseHand {});
+    ok(&mut f, MOD, Command::CallNext {});
+    ok(&mut f, MOD, Command::EndSpeech {});
+    ok(&mut f, Actor::Participant(a), Command::RaiseHand {});
+    ok(&mut f, MOD, Command::AddSpeaker { name: "Mr Park".into() });
+    ok(&mut f, Actor::Participant(b), Command::RaiseHand {});
+    let ids: Vec<u32> = f.speakers.order().iter().map(|s| s.id.0).collect();
+    assert_eq!(ids, [3, 4, 2], "a spoke already and waits behind the new voices");
+    // Under fifo, the same queue is in arrival order.
+    ok(&mut f, MOD, Command::SetQueuePolicy { policy: QueuePolicy::Fifo });
+    let ids: Vec<u32> = f.speakers.order().iter().map(|s| s.id.0).collect();
+    assert_eq!(ids, [2, 3, 4]);
+}
+
+#[test]
+fn hands_are_raised_once_and_lowered_by_their_owner() {
+    let mut f = live();
+    let me = join_on(&mut f, Channel::Hall, None);
+    assert_invalid_state(err(&mut f, Actor::Participant(me), Command::LowerHand {}), "your hand is not raised");
+    ok(&mut f, Actor::Participant(me), Command::RaiseHand {});
+    assert_invalid_state(err(&mut f, Actor::Participant(me), Command::RaiseHand {}), "already raised");
+    assert_eq!(ok(&mut f, Actor::Participant(me), Command::LowerHand {}), Event::HandLowered { speaker: SpeakerId(1) });
+    assert!(f.speakers.waiting.is_empty());
+    ok(&mut f, Actor::Participant(me), Command::RaiseHand {});
+    ok(&mut f, MOD, Command::CallNext {});
+    assert_invalid_state(err(&mut f, Actor::Participant(me), Command::RaiseHand {}), "you have the floor");
+    assert_forbidden(err(&mut f, MOD, Command::RaiseHand {}), "add hall people with `add_speaker`");
+    assert_forbidden(err(&mut f, Actor::Participant(me), Command::AddSpeaker { name: "Me".into() }), "for moderators");
+}
+
+#[test]
+fn the_queue_needs_a_live_forum() {
+    let mut f = forum();
+    let me = join_on(&mut f, Channel::Remote, None);
+    assert_invalid_state(err(&mut f, Actor::Participant(me), Command::RaiseHand {}), "has not started");
+    assert_invalid_state(err(&mut f, MOD, Command::AddSpeaker { name: "Kim".into() }), "has not started");
+}
+
+#[test]
+fn skip_remove_and_move_change_the_queue() {
+    let mut f = live();
+    for name in ["A", "B", "C"] {
+        ok(&mut f, MOD, Command::AddSpeaker { name: name.into() });
+    }
+    let ids = |f: &Forum| f.speakers.order().iter().map(|s| s.id.0).collect::<Vec<_>>();
+    assert_eq!(ok(&mut f, MOD, Command::SkipSpeaker {}), Event::SpeakerSkipped { speaker: SpeakerId(1) });
+    assert_eq!(ids(&f), [2, 3, 1]);
+    assert!(f.speakers.waiting.iter().find(|s| s.id == SpeakerId(1)).unwrap().skipped);
+    ok(&mut f, MOD, Command::MoveSpeaker { speaker: SpeakerId(3), position: 0 });
+    assert_eq!(ids(&f), [3, 2, 1]);
+    ok(&mut f, MOD, Command::MoveSpeaker { speaker: SpeakerId(1), position: 1 });
+    assert_eq!(ids(&f), [3, 1, 2], "a moved speaker is no longer skipped");
+    ok(&mut f, MOD, Command::RemoveSpeaker { speaker: SpeakerId(1) });
+    assert_eq!(ids(&f), [3, 2]);
+    assert_not_found(err(&mut f, MOD, Command::RemoveSpeaker { speaker: SpeakerId(1) }), "waiting speaker", 1);
+    assert_not_found(err(&mut f, MOD, Command::MoveSpeaker { speaker: SpeakerId(9), position: 0 }), "waiting speaker", 9);
+    assert_invalid(err(&mut f, MOD, Command::MoveSpeaker { speaker: SpeakerId(2), position: 2 }), "past the end of the queue");
+    assert_invalid(err(&mut f, MOD, Command::AddSpeaker { name: "  ".into() }), "name must not be empty");
+    assert_invalid(err(&mut f, MOD, Command::SetSpeakingLimit { secs: Some(0) }), "between 1 and 86400");
+    ok(&mut f, MOD, Command::SetSpeakingLimit { secs: None });
+    assert_eq!(ok_at(&mut f, MOD, Command::CallNext {}, 5), Event::SpeakerCalled { speaker: SpeakerId(3), at_ms: 5, deadline_ms: None });
+    ok(&mut f, MOD, Command::SkipSpeaker {});
+    ok(&mut f, MOD, Command::RemoveSpeaker { speaker: SpeakerId(2) });
+    assert_invalid_state(err(&mut f, MOD, Command::SkipSpeaker {}), "nobody is waiting");
+}
+
+#[test]
+fn a_named_hall_person_counts_as_having_spoken_by_name() {
+    let mut f = live();
+    ok(&mut f, MOD, Command::SetQueuePolicy { policy: QueuePolicy::NotSpokenFirst });
+    ok(&mut f, MOD, Command::AddSpeaker { name: "Mrs Kim".into() });
+    ok(&mut f, MOD, Command::CallNext {});
+    ok(&mut f, MOD, Command::AddSpeaker { name: "mrs  kim".into() });
+    ok(&mut f, MOD, Command::AddSpeaker { name: "Mr Lee".into() });
+    let ids: Vec<u32> = f.speakers.order().iter().map(|s| s.id.0).collect();
+    assert_eq!(ids, [3, 2]);
+}
+
+// --- agenda timers ----------------------------------------------------------
+
+#[test]
+fn activating_an_item_starts_its_time_box_countdown() {
+    let mut f = live();
+    ok(&mut f, MOD, add_timed_item("Parks", 300));
+    ok(&mut f, MOD, add_item("Open floor"));
+    assert_eq!(
+        ok_at(&mut f, MOD, Command::ActivateItem { item: item(1) }, 7_000),
+        Event::ItemActivated { item: item(1), deadline_ms: Some(307_000) }
+    );
+    assert_eq!(timer(&f, 1), Some(Timer { deadline_ms: Some(307_000), remaining_ms: 0 }));
+    // Overrun is a deadline in the past; extending then counts from now.
+    assert_eq!(
+        ok_at(&mut f, MOD, Command::ExtendTimer { item: item(1), secs: 60 }, 400_000),
+        Event::TimerStarted { item: item(1), deadline_ms: 460_000 }
+    );
+    // No time box: no countdown.
+    assert_eq!(
+        ok_at(&mut f, MOD, Command::ActivateItem { item: item(2) }, 500_000),
+        Event::ItemActivated { item: item(2), deadline_ms: None }
+    );
+    assert_eq!(timer(&f, 2), None);
+    assert_eq!(timer(&f, 1), Some(Timer { deadline_ms: None, remaining_ms: 0 }), "the previous item's timer stops");
+}
+
+#[test]
+fn activation_resumes_time_given_while_pending_and_keeps_a_running_timer() {
+    let mut f = live();
+    ok(&mut f, MOD, add_item("Extended"));
+    ok(&mut f, MOD, add_timed_item("Started early", 60));
+    ok_at(&mut f, MOD, Command::ExtendTimer { item: item(1), secs: 90 }, 0);
+    assert_eq!(
+        ok_at(&mut f, MOD, Command::ActivateItem { item: item(1) }, 1_000),
+        Event::ItemActivated { item: item(1), deadline_ms: Some(91_000) }
+    );
+    ok_at(&mut f, MOD, Command::StartTimer { item: item(2) }, 2_000);
+    assert_eq!(
+        ok_at(&mut f, MOD, Command::ActivateItem { item: item(2) }, 30_000),
+        Event::ItemActivated { item: item(2), deadline_ms: None }
+    );
+    assert_eq!(timer(&f, 2), Some(Timer { deadline_ms: Some(62_000), remaining_ms: 0 }));
+}
+
+#[test]
+fn an_activation_logged_without_a_deadline_starts_no_timer() {
+    // Logs written before activation started timers replay as they were.
+    let old: Event = serde_json::from_str(r#"{"type":"item_activated","item":1}"#).expect("an old event");
+    let mut f = live();
+    ok(&mut f, MOD, add_timed_item("Parks", 300));
+    f.apply(&old);
+    assert_eq!(f.active_item, Some(item(1)));
+    assert_eq!(timer(&f, 1), None);
+}
+
+// --- temperature check -------------------------------------------------------
+
+#[test]
+fn a_signal_replaces_the_participants_earlier_signal_on_the_current_item() {
+    let mut f = live();
+    let me = join_on(&mut f, Channel::Hall, None);
+    let signal = |color| Command::Signal { color };
+    assert_invalid_state(err(&mut f, Actor::Participant(me), signal(SignalColor::Red)), "no current agenda item");
+    ok(&mut f, MOD, add_item("One"));
+    ok(&mut f, MOD, add_item("Two"));
+    ok(&mut f, MOD, Command::ActivateItem { item: item(1) });
+    assert_eq!(
+        ok(&mut f, Actor::Participant(me), signal(SignalColor::Red)),
+        Event::SignalSet { item: item(1), participant: me, color: SignalColor::Red }
+    );
+    ok(&mut f, Actor::Participant(me), signal(SignalColor::Green));
+    assert_eq!(f.signals[&item(1)], BTreeMap::from([(me, SignalColor::Green)]));
+    ok(&mut f, MOD, Command::ActivateItem { item: item(2) });
+    ok(&mut f, Actor::Participant(me), signal(SignalColor::Yellow));
+    assert_eq!(f.signals[&item(1)][&me], SignalColor::Green, "each item keeps its own signals");
+    assert_eq!(f.signals[&item(2)][&me], SignalColor::Yellow);
+    assert_forbidden(err(&mut f, MOD, signal(SignalColor::Green)), "`signal` is for participants");
+    assert_forbidden(err(&mut f, Actor::Display, signal(SignalColor::Green)), "read-only");
+}
+
 mod properties {
     use proptest::prelude::*;
 
@@ -1777,9 +2329,14 @@ mod properties {
         match (selector, command) {
             (0, _) => Actor::Display,
             (1, _) => Actor::Moderator,
-            (n, Command::SubmitIdea { .. } | Command::CastBallot { .. }) => {
-                Actor::Participant(ParticipantId(u32::from(n % 3) + 1))
-            }
+            (
+                n,
+                Command::SubmitIdea { .. }
+                | Command::CastBallot { .. }
+                | Command::RaiseHand {}
+                | Command::LowerHand {}
+                | Command::Signal { .. },
+            ) => Actor::Participant(ParticipantId(u32::from(n % 3) + 1)),
             _ => Actor::Moderator,
         }
     }
@@ -1860,6 +2417,29 @@ mod properties {
             1 => id.clone().prop_map(|n| Command::ClosePoll { poll: poll(n) }),
             1 => id.clone().prop_map(|n| Command::RevealResults { poll: poll(n) }),
             6 => (prop_oneof![3 => Just(1u32), 1 => 1u32..5], arb_ballot()).prop_map(|(n, ballot)| Command::CastBallot { poll: poll(n), ballot }),
+            2 => (1u32..3, -2i64..6, prop::collection::vec((1u32..5, -1i64..4), 0..4)).prop_map(|(n, people, counts)| {
+                Command::EnterHallCount {
+                    poll: poll(n),
+                    counts: HallCounts::Approval {
+                        people,
+                        counts: counts.into_iter().map(|(option, count)| HallOptionCount { option: o(option), count }).collect(),
+                    },
+                }
+            }),
+            1 => (-5i64..20).prop_map(|count| Command::SetHallHeadcount { count }),
+            3 => Just(Command::RaiseHand {}),
+            1 => Just(Command::LowerHand {}),
+            1 => arb_text().prop_map(|name| Command::AddSpeaker { name }),
+            2 => Just(Command::CallNext {}),
+            1 => Just(Command::SkipSpeaker {}),
+            1 => (1u32..5).prop_map(|n| Command::RemoveSpeaker { speaker: SpeakerId(n) }),
+            1 => (1u32..5, 0u32..4).prop_map(|(n, position)| Command::MoveSpeaker { speaker: SpeakerId(n), position }),
+            1 => prop_oneof![Just(QueuePolicy::Fifo), Just(QueuePolicy::Alternate), Just(QueuePolicy::NotSpokenFirst)]
+                .prop_map(|policy| Command::SetQueuePolicy { policy }),
+            1 => prop::option::of(0u32..100).prop_map(|secs| Command::SetSpeakingLimit { secs }),
+            1 => Just(Command::EndSpeech {}),
+            2 => prop_oneof![Just(SignalColor::Green), Just(SignalColor::Yellow), Just(SignalColor::Red)]
+                .prop_map(|color| Command::Signal { color }),
         ]
     }
 
@@ -1919,8 +2499,17 @@ mod properties {
                 prop_assert!(f.polls.values().all(|p| (p.status == PollStatus::Closed) == p.outcome.is_some()));
                 prop_assert!(f.ideas.values().all(|i| (i.status == IdeaStatus::Merged) == i.merged_into.is_some()));
                 for p in f.polls.values() {
-                    prop_assert_eq!(f.tally(p).ballots as usize, p.ballots.len());
+                    let hand = p.hall_count.as_ref().map_or(0, crate::domain::hall::people_counted) as usize;
+                    prop_assert_eq!(f.tally(p).ballots as usize, p.ballots.len() + hand);
                 }
+                // Nobody waits twice, and the floor holder does not wait.
+                let waiting: Vec<_> = f.speakers.waiting.iter().filter_map(|s| s.participant).collect();
+                let distinct: std::collections::BTreeSet<_> = waiting.iter().collect();
+                prop_assert_eq!(waiting.len(), distinct.len());
+                if let Some(current) = f.speakers.current.as_ref().and_then(|c| c.speaker.participant) {
+                    prop_assert!(!waiting.contains(&current));
+                }
+                prop_assert_eq!(f.speakers.order().len(), f.speakers.waiting.len());
             }
             let one = replay(&events);
             let two = replay(&events);

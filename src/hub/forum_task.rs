@@ -116,7 +116,15 @@ pub fn now_ms() -> u64 {
 }
 
 fn ack_frame(request_id: String, info: &AckInfo, duplicate: bool) -> ServerFrame {
-    ServerFrame::Ack { id: request_id, seq: info.seq, duplicate, item: info.item, idea: info.idea, poll: info.poll }
+    ServerFrame::Ack {
+        id: request_id,
+        seq: info.seq,
+        duplicate,
+        item: info.item,
+        idea: info.idea,
+        poll: info.poll,
+        speaker: info.speaker,
+    }
 }
 
 pub fn error_frame(id: Option<String>, code: ErrorCode, message: String, rule: Option<String>) -> ServerFrame {
@@ -193,6 +201,8 @@ pub struct ForumTask {
     staff: Outlet,
     public: Outlet,
     dirty: BTreeSet<PollId>,
+    /// The current item's temperature check changed since the last tick.
+    temperature_dirty: bool,
     needs_rebuild: bool,
     /// The seq of the latest snapshot saved or loaded.
     snapshot_seq: u64,
@@ -250,6 +260,7 @@ impl ForumTask {
             staff,
             public,
             dirty: BTreeSet::new(),
+            temperature_dirty: false,
             needs_rebuild: false,
             snapshot_seq,
             outcomes,
@@ -279,7 +290,7 @@ impl ForumTask {
                     self.process(std::mem::take(&mut batch)).await;
                 }
                 // An idle forum does not wake up at the tally cadence.
-                _ = tick.tick(), if !self.dirty.is_empty() => self.publish_tallies(),
+                _ = tick.tick(), if !self.dirty.is_empty() || self.temperature_dirty => self.publish_tallies(),
             }
         }
         // Flush: whatever was queued before shutdown is still answered.
@@ -552,9 +563,14 @@ impl ForumTask {
     fn mark_dirty(&mut self, event: &Event) {
         let forum = &self.state.forum;
         match event {
-            Event::BallotCast { poll, .. } | Event::PollOpened { poll } | Event::ResultsRevealed { poll } => {
+            Event::BallotCast { poll, .. }
+            | Event::HallCountEntered { poll, .. }
+            | Event::PollOpened { poll }
+            | Event::ResultsRevealed { poll } => {
                 self.dirty.insert(*poll);
             }
+            // A new current item starts with an empty temperature check.
+            Event::SignalSet { .. } | Event::ItemActivated { .. } => self.temperature_dirty = true,
             Event::PollClosed { poll, .. } => {
                 self.dirty.remove(poll);
             }
@@ -614,13 +630,24 @@ impl ForumTask {
                     frames.push(encode_frame(&ServerFrame::Tally { seq: head, tally: forum.tally(poll) }));
                 }
             }
+            if let Some(temperature) = view::current_temperature(forum) {
+                frames.push(encode_frame(&ServerFrame::Temperature { seq: head, temperature }));
+            }
         }
         Attached { actor, frames, updates: outlet.tx.subscribe() }
     }
 
-    /// Send the latest tally of every poll whose ballots changed since the last tick.
+    /// Send the latest tally of every poll whose ballots changed since the
+    /// last tick, and the current item's temperature check if it changed.
     fn publish_tallies(&mut self) {
         let forum = &self.state.forum;
+        if std::mem::take(&mut self.temperature_dirty)
+            && let Some(temperature) = view::current_temperature(forum)
+        {
+            let frame = encode_frame(&ServerFrame::Temperature { seq: self.state.head, temperature });
+            let _ = self.staff.tx.send(frame.clone());
+            let _ = self.public.tx.send(frame);
+        }
         for poll_id in std::mem::take(&mut self.dirty) {
             let Some(poll) = forum.polls.get(&poll_id) else { continue };
             if poll.status != PollStatus::Open {

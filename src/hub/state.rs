@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
-use madang_protocol::{IdeaId, ItemId, PollId};
+use madang_protocol::{IdeaId, ItemId, PollId, SpeakerId};
 use serde::{Deserialize, Serialize};
 
 use super::journal::{Entry, GENESIS_HASH, JournalError, RequestKey};
@@ -25,15 +25,18 @@ pub struct AckInfo {
     pub idea: Option<IdeaId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<PollId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<SpeakerId>,
 }
 
 impl AckInfo {
     pub fn of(entry: &Entry) -> AckInfo {
-        let mut info = AckInfo { seq: entry.seq, item: None, idea: None, poll: None };
+        let mut info = AckInfo { seq: entry.seq, item: None, idea: None, poll: None, speaker: None };
         match &entry.event {
             Event::ItemAdded { item, .. } => info.item = Some(*item),
             Event::IdeaSubmitted { idea, .. } => info.idea = Some(*idea),
             Event::PollCreated { poll, .. } => info.poll = Some(*poll),
+            Event::HandRaised { speaker, .. } | Event::SpeakerAdded { speaker, .. } => info.speaker = Some(*speaker),
             _ => {}
         }
         info
@@ -217,7 +220,10 @@ mod tests {
         assert_eq!(resumed.forum, full.forum);
         assert_eq!((resumed.head, &resumed.head_hash), (full.head, &full.head_hash));
         let key = RequestKey { actor: "moderator".into(), id: "r0".into() };
-        assert_eq!(resumed.applied.get(&key), Some(&AckInfo { seq: 2, item: Some(ItemId(1)), idea: None, poll: None }));
+        assert_eq!(
+            resumed.applied.get(&key),
+            Some(&AckInfo { seq: 2, item: Some(ItemId(1)), idea: None, poll: None, speaker: None })
+        );
     }
 
     #[test]

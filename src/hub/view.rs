@@ -4,11 +4,13 @@
 //! approved ideas only and tallies only while results are visible.
 
 use madang_protocol::{
-    ForumHeader, ForumView, IdeaStatus, IdeaView, ItemView, ParticipantCounts, PollOptionView, PollStatus, PollView,
-    TimerView, Update,
+    Channel, ForumHeader, ForumView, HallCheck, IdeaStatus, IdeaView, ItemId, ItemView, ParticipantCounts,
+    PollHallCheck, PollOptionView, PollStatus, PollView, SignalColor, SignalCounts, SpeakerQueueView, SpeakerView,
+    SpeakingByChannel, SpeakingStats, SpeechView, TemperatureView, TimerView, Update,
 };
 
-use crate::domain::{Event, Forum, Idea, Item, Poll};
+use crate::domain::speakers::Stats;
+use crate::domain::{Event, Forum, Idea, Item, Poll, Speaker, hall};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Audience {
@@ -89,6 +91,108 @@ pub fn poll_view(forum: &Forum, poll: &Poll, audience: Audience) -> PollView {
         results: poll.results,
         results_visible: visible,
         outcome: if visible { poll.outcome.clone() } else { None },
+        hall_count: match audience {
+            Audience::Staff => poll.hall_count.clone(),
+            Audience::Public => None,
+        },
+    }
+}
+
+fn speaker_view(speaker: &Speaker) -> SpeakerView {
+    SpeakerView {
+        id: speaker.id,
+        channel: speaker.channel,
+        participant: speaker.participant,
+        name: speaker.name.clone(),
+        skipped: speaker.skipped,
+    }
+}
+
+fn speaking_stats(stats: &Stats) -> SpeakingStats {
+    SpeakingStats { speeches: stats.speeches, speaking_ms: stats.speaking_ms }
+}
+
+/// The speaker queue, the same for every audience: waiting speakers in calling order.
+pub fn speakers_view(forum: &Forum) -> SpeakerQueueView {
+    let queue = &forum.speakers;
+    SpeakerQueueView {
+        policy: queue.policy,
+        limit_secs: queue.limit_secs,
+        current: queue.current.as_ref().map(|speech| SpeechView {
+            speaker: speaker_view(&speech.speaker),
+            started_ms: speech.started_ms,
+            deadline_ms: speech.deadline_ms,
+        }),
+        waiting: queue.order().into_iter().map(speaker_view).collect(),
+        stats: SpeakingByChannel {
+            remote: speaking_stats(&queue.remote),
+            hall: speaking_stats(&queue.hall),
+            hall_count: speaking_stats(&queue.hall_count),
+        },
+    }
+}
+
+/// The distribution of the latest signals on `item`, in all and per channel.
+pub fn temperature_view(forum: &Forum, item: ItemId) -> TemperatureView {
+    let mut view = TemperatureView {
+        item,
+        total: SignalCounts::default(),
+        remote: SignalCounts::default(),
+        hall: SignalCounts::default(),
+    };
+    let add = |counts: &mut SignalCounts, color: SignalColor| {
+        let slot = match color {
+            SignalColor::Green => &mut counts.green,
+            SignalColor::Yellow => &mut counts.yellow,
+            SignalColor::Red => &mut counts.red,
+        };
+        *slot = slot.saturating_add(1);
+    };
+    for (participant, color) in forum.signals.get(&item).into_iter().flatten() {
+        add(&mut view.total, *color);
+        match forum.participants.get(participant).map(|p| p.channel) {
+            Some(Channel::Hall) => add(&mut view.hall, *color),
+            _ => add(&mut view.remote, *color),
+        }
+    }
+    view
+}
+
+/// The temperature check of the current item, if there is one.
+pub fn current_temperature(forum: &Forum) -> Option<TemperatureView> {
+    forum.active_item.map(|item| temperature_view(forum, item))
+}
+
+/// Hall people per poll against the headcount: hall device ballots plus the
+/// people of the hand count (see `hall::people_counted`).
+pub fn hall_check(forum: &Forum) -> HallCheck {
+    let headcount = forum.hall_headcount;
+    let polls: Vec<PollHallCheck> = forum
+        .polls
+        .values()
+        .filter(|p| p.status != PollStatus::Draft)
+        .map(|p| {
+            let hall_ballots = p
+                .ballots
+                .keys()
+                .filter(|id| forum.participants.get(id).is_some_and(|x| x.channel == Channel::Hall))
+                .count() as u32;
+            let hand_counted = p.hall_count.as_ref().map_or(0, hall::people_counted);
+            let total = hall_ballots.saturating_add(hand_counted);
+            PollHallCheck {
+                poll: p.id,
+                hall_ballots,
+                hand_counted,
+                total,
+                exceeds: headcount.is_some_and(|h| total > h),
+            }
+        })
+        .collect();
+    HallCheck {
+        headcount,
+        hall_devices: participant_counts(forum).hall,
+        exceeds: polls.iter().any(|p| p.exceeds),
+        polls,
     }
 }
 
@@ -96,8 +200,10 @@ fn participant_counts(forum: &Forum) -> ParticipantCounts {
     let mut counts = ParticipantCounts::default();
     for p in forum.participants.values() {
         match p.channel {
-            madang_protocol::Channel::Remote => counts.remote += 1,
-            madang_protocol::Channel::Hall => counts.hall += 1,
+            Channel::Remote => counts.remote += 1,
+            Channel::Hall => counts.hall += 1,
+            // Participants never join as hall_count.
+            Channel::HallCount => {}
         }
     }
     counts
@@ -118,6 +224,9 @@ pub fn forum_view(forum: &Forum, audience: Audience, seq: u64) -> ForumView {
             .map(|p| forum.tally(p))
             .collect(),
         participants: participant_counts(forum),
+        speakers: speakers_view(forum),
+        temperature: current_temperature(forum),
+        hall_check: (audience == Audience::Staff).then(|| hall_check(forum)),
         seq,
     }
 }
@@ -152,6 +261,40 @@ pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Up
         | Event::PollOpened { poll }
         | Event::PollClosed { poll, .. }
         | Event::ResultsRevealed { poll } => poll_update(poll),
-        Event::BallotCast { .. } => None,
+        // Ballots are secret; once a headcount is set, moderators see a hall
+        // device's ballot as the hall check it changes (without a headcount
+        // nothing can exceed it, so nothing is sent).
+        Event::BallotCast { participant, .. } => match audience {
+            Audience::Staff
+                if forum.hall_headcount.is_some()
+                    && forum.participants.get(participant).is_some_and(|p| p.channel == Channel::Hall) =>
+            {
+                Some(Update::HallCheck { hall_check: hall_check(forum) })
+            }
+            _ => None,
+        },
+        Event::HallCountEntered { poll, counts } => match audience {
+            Audience::Staff => {
+                Some(Update::HallCount { poll: *poll, counts: counts.clone(), hall_check: hall_check(forum) })
+            }
+            // The public sees the hall count in the next tally's `by_channel`.
+            Audience::Public => None,
+        },
+        Event::HallHeadcountSet { .. } => match audience {
+            Audience::Staff => Some(Update::HallCheck { hall_check: hall_check(forum) }),
+            Audience::Public => None,
+        },
+        Event::HandRaised { .. }
+        | Event::HandLowered { .. }
+        | Event::SpeakerAdded { .. }
+        | Event::SpeakerCalled { .. }
+        | Event::SpeakerSkipped { .. }
+        | Event::SpeakerRemoved { .. }
+        | Event::SpeakerMoved { .. }
+        | Event::QueuePolicySet { .. }
+        | Event::SpeakingLimitSet { .. }
+        | Event::SpeechEnded { .. } => Some(Update::Speakers { speakers: speakers_view(forum) }),
+        // Signals are conflated into `temperature` frames at the tally cadence.
+        Event::SignalSet { .. } => None,
     }
 }
