@@ -206,13 +206,18 @@ pub enum MajorityRule {
     TwoThirds,
 }
 
-/// How a ranked poll decides. Only Borda in this version; more methods slot in here.
+/// How a ranked poll decides. Every ranked tally also carries the other methods' results (`Tally.ranked`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RankedTally {
     /// Borda count: with n options, rank 1 scores n-1 points, rank 2 n-2, ...; unranked options score 0.
     #[default]
     Borda,
+    /// Instant-runoff: the options with the fewest first choices among the continuing ones are
+    /// eliminated round by round (all of them together when several share the fewest).
+    InstantRunoff,
+    /// Schulze: strongest paths over the pairwise margins; a Condorcet winner always wins.
+    Schulze,
 }
 
 /// The voting method of a poll, tagged by `kind`.

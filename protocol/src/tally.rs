@@ -22,6 +22,63 @@ pub struct Tally {
     /// server; optional so that tallies without it stay valid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by_channel: Option<ChannelBreakdown>,
+    /// For ranked polls: every ranked method over the same (merged) ballots,
+    /// with its full working, and whether they agree on the winner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranked: Option<Box<RankedDetail>>,
+}
+
+/// Every ranked method over one poll's ballots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RankedDetail {
+    /// The options in the order of the matrices below (the poll's options, merged ones left out).
+    pub options: Vec<OptionId>,
+    pub instant_runoff: InstantRunoff,
+    pub schulze: SchulzeDetail,
+    /// The winners (more than one when tied) under each method.
+    pub winners: MethodWinners,
+    /// The methods do not all have the same winners: the outcome depends on the method chosen.
+    pub methods_disagree: bool,
+}
+
+/// Instant-runoff, round by round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InstantRunoff {
+    pub rounds: Vec<RunoffRound>,
+    pub winners: Vec<OptionId>,
+}
+
+/// One instant-runoff round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RunoffRound {
+    /// Ballots counting for each continuing option (their highest-ranked continuing option).
+    pub counts: Vec<OptionCount>,
+    /// Ballots that rank no continuing option.
+    pub exhausted: u64,
+    /// Eliminated after this round; empty in the last round.
+    pub eliminated: Vec<OptionId>,
+    /// Several options shared the fewest votes and were eliminated together
+    /// (the tie rule: no option is picked over another).
+    pub simultaneous: bool,
+}
+
+/// Schulze's method, with its matrices (rows and columns in `RankedDetail.options` order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SchulzeDetail {
+    /// `pairwise[i][j]`: ballots ranking option i above option j.
+    pub pairwise: Vec<Vec<u64>>,
+    /// `strongest[i][j]`: the strongest path from i to j, a path's strength being its weakest margin.
+    pub strongest: Vec<Vec<u64>>,
+    /// Tiers, best first.
+    pub ranking: Vec<Vec<OptionId>>,
+}
+
+/// Winners under each ranked method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MethodWinners {
+    pub borda: Vec<OptionId>,
+    pub instant_runoff: Vec<OptionId>,
+    pub schulze: Vec<OptionId>,
 }
 
 /// A tally per channel: where the hall and the remote crowd agree and differ.

@@ -436,6 +436,8 @@ impl Forum {
                 hall: ChannelTally { ballots: hall_ballots, result: count(Box::new(devices(Channel::Hall))) },
                 hall_count: ChannelTally { ballots: hand_people, result: count(Box::new(hand())) },
             }),
+            ranked: tally::ranked_detail(&poll.method, &options, poll.ballots.values().map(|b| (b, 1u64)).chain(hand()))
+                .map(Box::new),
         }
     }
 

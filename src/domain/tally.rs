@@ -23,9 +23,12 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use madang_protocol::{
-    Allocation, Ballot, MAX_SCORE, MajorityRule, OptionCount, OptionId, PollId, PollMethod, RankedTally, ScoreEntry,
-    ScoreStat, Tally, TallyResult, YesNoChoice,
+    Allocation, Ballot, InstantRunoff, MAX_SCORE, MajorityRule, MethodWinners, OptionCount, OptionId, PollId,
+    PollMethod, RankedDetail, RankedTally, RunoffRound, ScoreEntry, ScoreStat, SchulzeDetail, Tally, TallyResult,
+    YesNoChoice,
 };
+
+use super::ranked;
 
 /// A ballot that breaks a rule of its poll's method.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -325,6 +328,7 @@ pub fn tally<'b>(
         ballots: counted,
         result,
         by_channel: None,
+        ranked: None,
     }
 }
 
@@ -537,8 +541,6 @@ fn by_mean_desc(a: Option<(u128, u128)>, b: Option<(u128, u128)>) -> Ordering {
 /// The ranked ballots of a poll as canonical rows, best first, each row at
 /// most once per ballot (its first occurrence). Every ranked method works from this.
 struct Profile {
-    /// Number of canonical options.
-    options: usize,
     /// Each distinct ballot once, with how many it stands for.
     rankings: Vec<(Vec<usize>, u64)>,
 }
@@ -555,34 +557,12 @@ impl Profile {
             // Drained in first-occurrence order: the ranking without repeats.
             rankings.push((seen.drain().map(|(row, ())| row).collect::<Vec<_>>(), weight));
         }
-        Profile {
-            options: set.canon.len(),
-            rankings,
-        }
+        Profile { rankings }
     }
 
-    /// Borda points per row: with n options, 0-based position i scores n-1-i.
-    /// Partial rankings score the options they leave out 0.
-    fn borda_points(&self) -> Vec<u64> {
-        let n = self.options as u64;
-        let mut points = vec![0u64; self.options];
-        for (ranking, weight) in &self.rankings {
-            for (position, &row) in (0u64..).zip(ranking) {
-                points[row] = points[row].saturating_add(n.saturating_sub(position + 1).saturating_mul(*weight));
-            }
-        }
-        points
-    }
-
-    /// How many ballots rank each row first.
-    fn first_choices(&self) -> Vec<u64> {
-        let mut firsts = vec![0u64; self.options];
-        for (ranking, weight) in &self.rankings {
-            if let Some(&row) = ranking.first() {
-                firsts[row] = firsts[row].saturating_add(*weight);
-            }
-        }
-        firsts
+    /// The profile in option ids, as the ranked methods take it.
+    fn weighted(&self, canon: &[OptionId]) -> Vec<ranked::WeightedRanking> {
+        self.rankings.iter().map(|(rows, weight)| (rows.iter().map(|&row| canon[row]).collect(), *weight)).collect()
     }
 }
 
@@ -591,24 +571,86 @@ fn count_ranked<'b>(
     set: &Resolved,
     ballots: impl Iterator<Item = (&'b Ballot, u64)>,
 ) -> TallyResult {
-    let profile = Profile::new(set, ballots);
+    let profile = Profile::new(set, ballots).weighted(&set.canon);
+    let borda = ranked::borda(&set.canon, &profile);
     TallyResult::Ranked {
         tally: method,
-        borda: option_counts(&set.canon, &profile.borda_points()),
-        first_choices: option_counts(&set.canon, &profile.first_choices()),
-        ranking: ranked_order(method, &set.canon, &profile),
+        ranking: ranked_order(method, &set.canon, &profile, &borda),
+        borda: borda.iter().map(|&(option, count)| OptionCount { option, count }).collect(),
+        first_choices: ranked::first_choices(&set.canon, &profile)
+            .into_iter()
+            .map(|(option, count)| OptionCount { option, count })
+            .collect(),
     }
 }
 
-/// The ranking of a ranked poll under its method. Each method gets the whole
-/// profile, so further methods (instant-runoff, Schulze) are further arms here.
-fn ranked_order(method: RankedTally, canon: &[OptionId], profile: &Profile) -> Vec<Vec<OptionId>> {
+/// The ranking of a ranked poll under its method. Each method gets the whole profile.
+fn ranked_order(
+    method: RankedTally,
+    canon: &[OptionId],
+    profile: &[ranked::WeightedRanking],
+    borda: &[(OptionId, u64)],
+) -> Vec<Vec<OptionId>> {
     match method {
-        RankedTally::Borda => {
-            let points = profile.borda_points();
-            tiers(canon, |a, b| points[b].cmp(&points[a]))
-        }
+        RankedTally::Borda => ranked::tiers_by_score(borda),
+        RankedTally::InstantRunoff => runoff_order(&ranked::instant_runoff(canon, profile)),
+        RankedTally::Schulze => ranked::schulze(canon, profile).ranking,
     }
+}
+
+/// Instant-runoff as tiers: the winners, then the options eliminated last
+/// before those eliminated earlier; options eliminated together share a tier.
+fn runoff_order(result: &ranked::IrvResult) -> Vec<Vec<OptionId>> {
+    let mut tiers = vec![result.winners.clone()];
+    tiers.extend(result.rounds.iter().rev().filter(|r| !r.eliminated.is_empty()).map(|r| r.eliminated.clone()));
+    tiers.retain(|t| !t.is_empty());
+    tiers
+}
+
+/// Every ranked method over the same weighted ballots, with its working, for
+/// a ranked poll; `None` for other methods.
+pub fn ranked_detail<'b>(
+    method: &PollMethod,
+    options: &OptionSet<'_>,
+    ballots: impl IntoIterator<Item = (&'b Ballot, u64)>,
+) -> Option<RankedDetail> {
+    let PollMethod::Ranked { .. } = method else { return None };
+    let set = Resolved::new(options);
+    let profile = Profile::new(&set, ballots.into_iter()).weighted(&set.canon);
+    let borda = ranked::tiers_by_score(&ranked::borda(&set.canon, &profile)).into_iter().next().unwrap_or_default();
+    let irv = ranked::instant_runoff(&set.canon, &profile);
+    let schulze = ranked::schulze(&set.canon, &profile);
+    let sorted = |mut v: Vec<OptionId>| {
+        v.sort();
+        v
+    };
+    let winners = MethodWinners {
+        borda: borda.clone(),
+        instant_runoff: irv.winners.clone(),
+        schulze: schulze.ranking.first().cloned().unwrap_or_default(),
+    };
+    let methods_disagree = sorted(winners.borda.clone()) != sorted(winners.instant_runoff.clone())
+        || sorted(winners.instant_runoff.clone()) != sorted(winners.schulze.clone());
+    let to_counts = |counts: &[(OptionId, u64)]| counts.iter().map(|&(option, count)| OptionCount { option, count }).collect();
+    Some(RankedDetail {
+        options: set.canon.clone(),
+        instant_runoff: InstantRunoff {
+            rounds: irv
+                .rounds
+                .iter()
+                .map(|r| RunoffRound {
+                    counts: to_counts(&r.counts),
+                    exhausted: r.exhausted,
+                    eliminated: r.eliminated.clone(),
+                    simultaneous: r.simultaneous,
+                })
+                .collect(),
+            winners: irv.winners,
+        },
+        schulze: SchulzeDetail { pairwise: schulze.pairwise, strongest: schulze.strongest, ranking: schulze.ranking },
+        winners,
+        methods_disagree,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -1429,6 +1471,49 @@ mod tests {
             | TallyResult::Score { ranking, .. }
             | TallyResult::Ranked { ranking, .. } => Some(ranking),
         }
+    }
+
+    /// The Tennessee capital example (English Wikipedia, "Instant-runoff
+    /// voting" and "Condorcet method"): Memphis 1, Nashville 2, Chattanooga 3,
+    /// Knoxville 4, entered as weighted paper rankings.
+    fn tennessee() -> Vec<(Ballot, u64)> {
+        vec![(rank(&[1, 2, 3, 4]), 42), (rank(&[2, 3, 4, 1]), 26), (rank(&[3, 4, 2, 1]), 15), (rank(&[4, 3, 2, 1]), 17)]
+    }
+
+    #[test]
+    fn each_ranked_method_orders_the_poll_by_its_own_rule() {
+        let options = Options::new(4);
+        let method = |tally| PollMethod::Ranked { max_ranks: None, tally };
+        let ranking = |tally| match count_weighted(&options, &method(tally), &tennessee()) {
+            TallyResult::Ranked { ranking, .. } => ranking,
+            other => panic!("expected a ranked result, got {other:?}"),
+        };
+        // Instant-runoff: Chattanooga, then Nashville, then Memphis are eliminated.
+        assert_eq!(ranking(RankedTally::InstantRunoff), tiers_of(&[&[4], &[1], &[2], &[3]]));
+        // Schulze: Nashville is the Condorcet winner; Chattanooga beats Knoxville beats Memphis.
+        assert_eq!(ranking(RankedTally::Schulze), tiers_of(&[&[2], &[3], &[4], &[1]]));
+        // Borda: 194, 173, 126, 107.
+        assert_eq!(ranking(RankedTally::Borda), tiers_of(&[&[2], &[3], &[1], &[4]]));
+    }
+
+    #[test]
+    fn the_ranked_detail_shows_every_method_and_flags_disagreement() {
+        let options = Options::new(4);
+        let canonical = |option: OptionId| option;
+        let set = OptionSet { all: &options.all, canonical: &canonical };
+        let method = PollMethod::Ranked { max_ranks: None, tally: RankedTally::Schulze };
+        let ballots = tennessee();
+        let detail = ranked_detail(&method, &set, ballots.iter().map(|(b, w)| (b, *w))).expect("a ranked poll");
+        assert_eq!(detail.winners, MethodWinners { borda: ids(&[2]), instant_runoff: ids(&[4]), schulze: ids(&[2]) });
+        assert!(detail.methods_disagree, "Knoxville wins instant-runoff, Nashville the others");
+        assert_eq!(detail.instant_runoff.rounds.len(), 4);
+        assert_eq!(detail.instant_runoff.rounds[1].counts, counts(&[(1, 42), (2, 26), (4, 32)]));
+        assert_eq!(detail.schulze.pairwise[1], vec![58, 0, 68, 68]);
+        // Without ballots every method ties everyone: they agree.
+        let none = ranked_detail(&method, &set, std::iter::empty()).expect("a ranked poll");
+        assert!(!none.methods_disagree);
+        assert_eq!(none.winners.instant_runoff, ids(&[1, 2, 3, 4]));
+        assert_eq!(ranked_detail(&PollMethod::Score {}, &set, std::iter::empty()), None);
     }
 
     fn count_weighted(options: &Options, method: &PollMethod, ballots: &[(Ballot, u64)]) -> TallyResult {
