@@ -36,6 +36,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/forums", post(create_forum))
         .route("/api/forums/{id}", get(get_forum))
         .route("/ws", get(ws_upgrade))
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

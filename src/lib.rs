@@ -10,4 +10,5 @@ pub mod server;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;
+pub mod web;
 pub mod ws;

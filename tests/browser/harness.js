@@ -1,0 +1,156 @@
+// Test harness: a real `madang serve` on a free loopback port with a temporary
+// data dir, and headless Debian Chromium driven by playwright-core.
+//
+// Chromium must be installed (tests/run installs it); when it is missing the
+// suite fails, it never skips.
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, readFileSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const root = resolve(here, "../..");
+export const screenshotDir = join(here, "screenshots");
+const require = createRequire(import.meta.url);
+
+export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+async function waitFor(check, { timeoutMs, what }) {
+  const until = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < until) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+/** Start `madang serve`; returns { url, adminToken, stop }. */
+export async function startServer() {
+  const bin = process.env.MADANG_BIN || join(root, "target/debug/madang");
+  if (!existsSync(bin)) throw new Error(`the madang binary is missing at ${bin}: run \`cargo build --bin madang\` first (tests/run does)`);
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), "madang-browser-"));
+  const adminToken = "browser-test-admin-token";
+  const child = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--admin-token", adminToken], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" },
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  let exited = null;
+  child.on("exit", (code, signal) => (exited = { code, signal }));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(
+      async () => {
+        if (exited) throw new Error(`madang exited (${JSON.stringify(exited)}): ${output}`);
+        const res = await fetch(`${url}/healthz`);
+        return res.ok;
+      },
+      { timeoutMs: 20000, what: "madang /healthz" },
+    );
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw err;
+  }
+  return {
+    url,
+    adminToken,
+    output: () => output,
+    async stop() {
+      if (!exited) {
+        child.kill("SIGTERM");
+        await waitFor(() => exited !== null, { timeoutMs: 10000, what: "madang to stop" }).catch(() => child.kill("SIGKILL"));
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is not installed at ${CHROMIUM}. Install it (apt-get install chromium fonts-noto-cjk; tests/run does this). The browser tests never skip.`);
+  }
+  // playwright-core gives every launch a fresh, temporary user data dir of its own.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 30000,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-dev-shm-usage",
+    ],
+  });
+  return browser;
+}
+
+export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+export const PROJECTOR = { viewport: { width: 1920, height: 1080 } };
+export const DESKTOP = { viewport: { width: 1280, height: 900 } };
+
+/** A page in its own context (own storage), with bounded waits and console errors collected. */
+export async function newPage(browser, options, name) {
+  // bypassCSP only so that the test can inject axe-core; the pages themselves run under the server's CSP.
+  const context = await browser.newContext({ ...options, bypassCSP: true, locale: "ko-KR" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10000);
+  page.setDefaultNavigationTimeout(15000);
+  page.errors = [];
+  page.on("pageerror", (err) => page.errors.push(`${name}: ${err.message}`));
+  page.on("response", (res) => {
+    if (res.status() >= 400) page.errors.push(`${name}: HTTP ${res.status()} for ${res.url()}`);
+  });
+  page.on("console", (msg) => {
+    if (msg.type() === "error") page.errors.push(`${name}: console: ${msg.text()}`);
+  });
+  return page;
+}
+
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+/** Run axe-core (WCAG 2.0/2.1 A and AA rules); return serious and critical violations. */
+export async function axeCheck(page) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    return await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] }, resultTypes: ["violations"] });
+  });
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " — " + (n.failureSummary || "").replace(/\n/g, " ")).join("\n    ")}`);
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: false });
+}

@@ -1,0 +1,464 @@
+// The moderator console: /console#token=<moderator token>[&display=<display token>]
+
+import { Client, storage } from "./client.js";
+import { t, translate, mountLanguageSwitch, setForumLanguage, onLanguageChange } from "./i18n.js";
+import { h, $, replace, connectionBadge, renderTally, timerBlock, startCountdowns, storedTheme, speakerName, renderTemperature } from "./ui.js";
+
+storedTheme();
+mountLanguageSwitch($("#lang"));
+translate();
+
+const params = new URLSearchParams(location.hash.slice(1));
+const token = params.get("token");
+const badge = connectionBadge($("#conn"));
+let client = null;
+let displayToken = params.get("display");
+const labels = new Map(); // request id -> what it did, for the log
+
+function log(text, kind = "") {
+  const el = $("#log");
+  el.dataset.kind = kind;
+  el.textContent = text;
+}
+
+function send(type, fields = {}, what = type) {
+  if (!client) return;
+  const id = client.send(type, fields);
+  labels.set(id, what);
+  return id;
+}
+
+function copyButton(text) {
+  const button = h("button.small.secondary", { type: "button" }, t("console.copy"));
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      const area = h("textarea", { "aria-hidden": "true" }, text);
+      document.body.append(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+    }
+    button.textContent = t("console.copied");
+    setTimeout(() => (button.textContent = t("console.copy")), 1500);
+  });
+  return button;
+}
+
+function renderLinks() {
+  const codes = client?.welcome?.join_codes;
+  if (!codes) return;
+  const forumId = client.welcome.forum_id;
+  if (!displayToken) displayToken = storage.read(`madang.display_token.${forumId}`);
+  else storage.write(`madang.display_token.${forumId}`, displayToken);
+  const entry = (labelKey, url, code, id) => [
+    h("dt", t(labelKey)),
+    h(
+      "dd",
+      code ? h("img", { src: `/api/qr.svg?code=${encodeURIComponent(code)}`, alt: t("display.qr_alt", { link: url }), width: 112, height: 112 }) : null,
+      h("code", { id }, url),
+      copyButton(url),
+      h("a.button.small.secondary", { href: url, target: "_blank", rel: "noopener" }, t("console.open")),
+    ),
+  ];
+  replace(
+    $("#links"),
+    entry("console.link.remote", `${location.origin}/j/${codes.remote}`, codes.remote, "link-remote"),
+    entry("console.link.hall", `${location.origin}/j/${codes.hall}`, codes.hall, "link-hall"),
+    displayToken
+      ? entry("console.link.display", `${location.origin}/display#token=${encodeURIComponent(displayToken)}`, null, "link-display")
+      : [h("dt", t("console.link.display")), h("dd.muted", t("console.link.display_missing"))],
+  );
+}
+
+function itemRow(item, index, agenda) {
+  const s = client.state;
+  const live = s.forum.status === "live";
+  const pending = item.state === "pending";
+  const running = item.timer?.running;
+  const b = (key, label, onclick, opts = {}) => h(`button.small${opts.cls || ""}`, { type: "button", "data-key": key, disabled: opts.disabled, onclick }, label);
+  return h(
+    `li.console-item.state-${item.state}`,
+    { "aria-current": item.state === "active" ? "step" : null, "data-item": item.id },
+    h("strong", `${index + 1}. ${item.title}`),
+    " ",
+    h("span.agenda-state", t(item.state === "active" ? "agenda.current" : `agenda.${item.state}`)),
+    item.timebox_secs ? h("span.muted", ` · ${Math.round(item.timebox_secs / 60)}′`) : null,
+    item.description ? h("p.agenda-desc", item.description) : null,
+    item.state === "active" ? timerBlock(item) : null,
+    h(
+      "div.actions",
+      item.state !== "active" ? b(`act-${item.id}`, t("console.activate"), () => send("activate_item", { item: item.id }, `${t("console.activate")}: ${item.title}`), { disabled: !live || item.state === "done" }) : null,
+      item.state === "active" ? b(`done-${item.id}`, t("console.complete"), () => send("complete_item", { item: item.id }), { cls: ".secondary" }) : null,
+      item.state === "active"
+        ? running
+          ? b(`pause-${item.id}`, t("console.timer_pause"), () => send("pause_timer", { item: item.id }), { cls: ".secondary" })
+          : b(`start-${item.id}`, t("console.timer_start"), () => send("start_timer", { item: item.id }), { cls: ".secondary", disabled: !item.timebox_secs && !item.timer })
+        : null,
+      item.state === "active" ? b(`ext-${item.id}`, t("console.timer_extend"), () => send("extend_timer", { item: item.id, secs: 60 }), { cls: ".secondary", disabled: !item.timer }) : null,
+      pending ? b(`up-${item.id}`, t("console.move_up"), () => send("move_item", { item: item.id, position: index - 1 }), { cls: ".secondary", disabled: index === 0 }) : null,
+      pending ? b(`down-${item.id}`, t("console.move_down"), () => send("move_item", { item: item.id, position: index + 1 }), { cls: ".secondary", disabled: index === agenda.length - 1 }) : null,
+      pending ? b(`rm-${item.id}`, t("console.remove"), () => send("remove_item", { item: item.id }), { cls: ".danger" }) : null,
+    ),
+  );
+}
+
+function ideaRow(idea, s) {
+  const status = idea.status === "merged" ? t("console.idea_status.merged", { into: idea.merged_into }) : t(`console.idea_status.${idea.status}`);
+  const targets = [...s.ideas.values()].filter((o) => o.item === idea.item && o.id !== idea.id && o.status === "approved");
+  const select = h(
+    "select",
+    { "aria-label": t("console.merge_into", { id: idea.id }), "data-key": `msel-${idea.id}` },
+    targets.map((o) => h("option", { value: o.id }, `#${o.id} ${o.text.slice(0, 40)}`)),
+  );
+  return h(
+    "li",
+    { "data-idea": idea.id },
+    h("span", `#${idea.id} `, idea.text),
+    h("div.idea-meta", status, idea.author ? ` · ${idea.author}` : "", idea.channel ? h("span.badge", t(`ideas.${idea.channel}`)) : h("span.badge", t("ideas.moderator"))),
+    h(
+      "div.idea-actions",
+      idea.status !== "approved" && idea.status !== "merged" ? h("button.small", { type: "button", "data-key": `ap-${idea.id}`, onclick: () => send("approve_idea", { idea: idea.id }) }, t("console.approve")) : null,
+      idea.status !== "hidden" && idea.status !== "merged" ? h("button.small.danger", { type: "button", "data-key": `hd-${idea.id}`, onclick: () => send("hide_idea", { idea: idea.id }) }, t("console.hide")) : null,
+      idea.status !== "merged" && targets.length
+        ? [select, h("button.small.secondary", { type: "button", "data-key": `mg-${idea.id}`, onclick: () => send("merge_idea", { idea: idea.id, into: Number(select.value) }) }, t("console.merge_do"))]
+        : null,
+    ),
+  );
+}
+
+function pollRow(poll, s) {
+  const tally = s.tallyOf(poll.id);
+  const b = (key, label, onclick, cls = "") => h(`button.small${cls}`, { type: "button", "data-key": key, onclick }, label);
+  return h(
+    "article.card",
+    { "data-poll": poll.id },
+    h("h3", `#${poll.id} ${poll.title} `, h("span.badge", t(`method.${poll.method.kind}`)), h("span.badge", t(`poll.${poll.status}`)), poll.results === "hidden" && !poll.results_visible ? h("span.badge", t("console.results.hidden")) : null),
+    h(
+      "div.poll-actions",
+      poll.status === "draft" ? b(`open-${poll.id}`, t("console.poll_open"), () => send("open_poll", { poll: poll.id })) : null,
+      poll.status === "open" ? b(`close-${poll.id}`, t("console.poll_close"), () => send("close_poll", { poll: poll.id }), ".secondary") : null,
+      poll.results === "hidden" && poll.status !== "draft" ? b(`reveal-${poll.id}`, t("console.poll_reveal"), () => send("reveal_results", { poll: poll.id }), ".secondary") : null,
+    ),
+    poll.status !== "draft" ? h("div", { id: `tally-${poll.id}` }, renderTally(poll, tally)) : h("p.muted", poll.options.map((o) => o.label).join(" · ")),
+  );
+}
+
+let builderItems = "";
+
+function render() {
+  const s = client.state;
+  if (!s.forum) return;
+  setForumLanguage(s.forum.language);
+  $("#forum-title").textContent = s.forum.title;
+  document.title = `${t("console.title")}: ${s.forum.title}`;
+  $("#forum-status").textContent = t(`status.${s.forum.status}`);
+  $("#counts").textContent = `${t("console.participants")}: ${t("participants.count", { hall: s.participants.hall, remote: s.participants.remote })}`;
+  $("#start-forum").disabled = s.forum.status !== "draft";
+  $("#close-forum").disabled = s.forum.status !== "live";
+  $("#premod").checked = !!s.forum.premoderation;
+  $("#premod").disabled = s.forum.status === "closed";
+  replace($("#agenda"), s.agenda.map((item, i) => itemRow(item, i, s.agenda)));
+  const pending = [...s.ideas.values()].filter((i) => i.status === "pending");
+  replace($("#queue"), pending.length ? h("ul.ideas", pending.map((i) => ideaRow(i, s))) : h("p.muted", t("console.queue_empty")));
+  const current = [...s.ideas.values()].filter((i) => i.item === s.activeItem && i.status !== "pending");
+  replace($("#ideas"), current.length ? h("ul.ideas", current.map((i) => ideaRow(i, s))) : h("p.muted", t("ideas.empty")));
+  const polls = [...s.polls.values()].sort((a, b) => b.id - a.id);
+  replace($("#polls"), polls.length ? polls.map((p) => pollRow(p, s)) : h("p.muted", t("console.no_polls")));
+  const itemsKey = JSON.stringify(s.agenda.map((i) => [i.id, i.title])) + s.activeItem;
+  if (itemsKey !== builderItems) {
+    builderItems = itemsKey;
+    const select = $("#poll-item");
+    replace(select, s.agenda.map((i) => h("option", { value: i.id, selected: i.id === s.activeItem }, i.title)));
+  }
+  renderLinks();
+  renderSpeakers();
+}
+
+function renderSpeakers() {
+  const s = client.state;
+  $("#speakers-section").hidden = !s.speakers;
+  if (!s.speakers) return;
+  const q = s.speakers;
+  replace(
+    $("#speakers"),
+    q.current ? h("p.floor", t("hand.current", { name: speakerName(q.current.speaker) })) : null,
+    q.waiting.length
+      ? h(
+          "ol.speakers-list",
+          q.waiting.map((sp) =>
+            h(
+              "li",
+              speakerName(sp),
+              " ",
+              h("span.badge", t(`ideas.${sp.channel}`)),
+              " ",
+              h("button.small.danger", { type: "button", "data-key": `rmsp-${sp.id}`, onclick: () => send("remove_speaker", { speaker: sp.id }) }, t("console.remove")),
+            ),
+          ),
+        )
+      : h("p.muted", t("hand.none")),
+  );
+  $("#call-next").disabled = !q.waiting.length;
+  $("#skip-speaker").disabled = !q.waiting.length;
+  $("#end-speech").disabled = !q.current;
+  replace($("#temperature"), renderTemperature(s) || h("p.muted", "—"));
+}
+
+$("#call-next").addEventListener("click", () => send("call_next", {}, t("console.call_next")));
+$("#skip-speaker").addEventListener("click", () => send("skip_speaker", {}, t("console.skip")));
+$("#end-speech").addEventListener("click", () => send("end_speech", {}, t("console.end_speech")));
+$("#add-speaker").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const name = $("#speaker-name").value.trim();
+  if (!name) return;
+  send("add_speaker", { name }, t("console.add_speaker"));
+  $("#speaker-name").value = "";
+});
+
+function onTally(tally) {
+  const el = document.getElementById(`tally-${tally.poll}`);
+  const poll = client.state.polls.get(tally.poll);
+  if (el && poll) replace(el, renderTally(poll, tally));
+}
+
+// Forms
+
+$("#start-forum").addEventListener("click", () => send("start_forum", {}, t("console.start")));
+$("#close-forum").addEventListener("click", () => {
+  if (confirm(t("console.confirm_close"))) send("close_forum", {}, t("console.close"));
+});
+$("#premod").addEventListener("change", (e) => send("set_premoderation", { enabled: e.target.checked }, t("console.premod")));
+
+$("#add-item").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const title = $("#item-title").value.trim();
+  if (!title) return;
+  const fields = { title };
+  const desc = $("#item-desc").value.trim();
+  if (desc) fields.description = desc;
+  const minutes = Number($("#item-minutes").value);
+  if (minutes > 0) fields.timebox_secs = Math.round(minutes * 60);
+  send("add_item", fields, `${t("console.add_item")}: ${title}`);
+  e.target.reset();
+  $("#item-title").focus();
+});
+
+$("#add-idea").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = $("#idea-text").value.trim();
+  if (!text) return;
+  send("submit_idea", { text }, t("console.add_idea"));
+  $("#idea-text").value = "";
+});
+
+function syncBuilder() {
+  const method = $("#poll-method").value;
+  for (const el of document.querySelectorAll("#poll-builder [data-for]")) el.hidden = el.dataset.for !== method;
+  for (const el of document.querySelectorAll("#poll-builder [data-not-for]")) el.hidden = el.dataset.notFor === method;
+  const fixed = document.querySelector('input[name="poll-source"]:checked')?.value === "fixed";
+  $("#poll-labels").closest(".field").hidden = !fixed;
+}
+$("#poll-method").addEventListener("change", syncBuilder);
+for (const r of document.querySelectorAll('input[name="poll-source"]')) r.addEventListener("change", syncBuilder);
+syncBuilder();
+
+$("#poll-builder").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const kind = $("#poll-method").value;
+  const num = (sel) => Math.max(1, Math.floor(Number($(sel).value) || 1));
+  let method;
+  if (kind === "yes_no") method = { kind, rule: $("#poll-rule").value };
+  else if (kind === "approval") method = { kind, max_choices: num("#poll-max-choices") };
+  else if (kind === "dots") method = { kind, budget: num("#poll-budget"), max_per_option: num("#poll-cap") };
+  else if (kind === "score") method = { kind };
+  else {
+    method = { kind: "ranked", tally: "borda" };
+    if ($("#poll-max-ranks").value) method.max_ranks = num("#poll-max-ranks");
+  }
+  let options;
+  if (kind === "yes_no") options = { from: "none" };
+  else if (document.querySelector('input[name="poll-source"]:checked').value === "fixed") {
+    options = { from: "fixed", labels: $("#poll-labels").value.split("\n").map((s) => s.trim()).filter(Boolean) };
+  } else options = { from: "ideas" };
+  const title = $("#poll-title").value.trim();
+  const fields = { title, method, options, results: $("#poll-results").value };
+  if ($("#poll-item").value) fields.item = Number($("#poll-item").value);
+  send("create_poll", fields, `${t("console.poll_create")}: ${title}`);
+  $("#poll-title").value = "";
+});
+
+// Export
+
+function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 5000);
+}
+
+function outcomeDocument() {
+  const s = client.state;
+  return {
+    forum: s.forum,
+    exported_at_ms: client.serverNow(),
+    seq: s.seq,
+    agenda: s.agenda,
+    ideas: [...s.ideas.values()],
+    polls: [...s.polls.values()].map((p) => ({ ...p, tally: s.tallyOf(p.id) || undefined })),
+    participants: s.participants,
+  };
+}
+
+function csvCell(v) {
+  const text = String(v ?? "");
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function outcomeCsv() {
+  const s = client.state;
+  const rows = [["poll", "poll_title", "method", "status", "ballots", "option", "label", "value", "position"]];
+  for (const p of [...s.polls.values()]) {
+    const tally = s.tallyOf(p.id);
+    if (!tally) continue;
+    const r = tally.result;
+    if (r.method === "yes_no") {
+      for (const k of ["yes", "no", "abstain"]) rows.push([p.id, p.title, r.method, p.status, tally.ballots, "", k, r[k], ""]);
+      continue;
+    }
+    const pos = new Map();
+    let n = 1;
+    for (const tier of r.ranking || []) {
+      for (const id of tier) pos.set(id, n);
+      n += tier.length;
+    }
+    const values = r.method === "score" ? r.stats.map((x) => [x.option, x.mean]) : (r.borda || r.counts).map((x) => [x.option, x.count]);
+    for (const [option, value] of values) rows.push([p.id, p.title, r.method, p.status, tally.ballots, option, p.options.find((o) => o.id === option)?.label, value, pos.get(option) ?? ""]);
+  }
+  return rows.map((r) => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
+}
+
+$("#export-json").addEventListener("click", () => client && download(`madang-${client.welcome?.forum_id}-outcome.json`, "application/json", JSON.stringify(outcomeDocument(), null, 2)));
+$("#export-csv").addEventListener("click", () => client && download(`madang-${client.welcome?.forum_id}-outcome.csv`, "text/csv", "\ufeff" + outcomeCsv()));
+
+// Keyboard shortcuts (single keys, off while typing; can be turned off: WCAG 2.1.4)
+
+function activeItem() {
+  return client?.state.item(client.state.activeItem);
+}
+
+document.addEventListener("keydown", (e) => {
+  if (!client || !$("#shortcuts-on").checked || e.ctrlKey || e.metaKey || e.altKey) return;
+  const target = e.target;
+  if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+  const s = client.state;
+  const item = activeItem();
+  const pendingIdeas = [...s.ideas.values()].filter((i) => i.status === "pending");
+  const polls = [...s.polls.values()].sort((a, b) => b.id - a.id);
+  let handled = true;
+  switch (e.key) {
+    case "n": {
+      const index = s.agenda.findIndex((i) => i.id === s.activeItem);
+      const next = s.agenda.slice(index + 1).find((i) => i.state === "pending") || s.agenda.find((i) => i.state === "pending");
+      if (next) send("activate_item", { item: next.id }, `${t("console.activate")}: ${next.title}`);
+      break;
+    }
+    case "s":
+      if (item) send(item.timer?.running ? "pause_timer" : "start_timer", { item: item.id });
+      break;
+    case "+":
+      if (item) send("extend_timer", { item: item.id, secs: 60 });
+      break;
+    case "a":
+      if (pendingIdeas[0]) send("approve_idea", { idea: pendingIdeas[0].id });
+      break;
+    case "h":
+      if (pendingIdeas[0]) send("hide_idea", { idea: pendingIdeas[0].id });
+      break;
+    case "o": {
+      const draft = polls.find((p) => p.status === "draft");
+      if (draft) send("open_poll", { poll: draft.id });
+      break;
+    }
+    case "c": {
+      const open = polls.find((p) => p.status === "open");
+      if (open) send("close_poll", { poll: open.id });
+      break;
+    }
+    case "r": {
+      const hidden = polls.find((p) => p.results === "hidden" && !p.results_visible && p.status !== "draft");
+      if (hidden) send("reveal_results", { poll: hidden.id });
+      break;
+    }
+    case "k":
+      if (s.speakers?.waiting.length) send("call_next", {}, t("console.call_next"));
+      break;
+    case "?":
+      $("#shortcuts-h").focus();
+      break;
+    default:
+      handled = false;
+  }
+  if (handled) e.preventDefault();
+});
+
+try {
+  const off = localStorage.getItem("madang.shortcuts") === "off";
+  $("#shortcuts-on").checked = !off;
+} catch {}
+$("#shortcuts-on").addEventListener("change", (e) => {
+  try {
+    localStorage.setItem("madang.shortcuts", e.target.checked ? "on" : "off");
+  } catch {}
+});
+
+// Connection
+
+if (!token) {
+  $("#no-token").hidden = false;
+  $("#main").hidden = true;
+  $("#conn").hidden = true;
+} else {
+  // Kept per moderator token (a short hash of it: the token itself stays out of key names).
+  let hash = 2166136261;
+  for (const c of token) hash = Math.imul(hash ^ c.charCodeAt(0), 16777619) >>> 0;
+  client = new Client({
+    persistKey: `madang.m.${hash.toString(36)}`,
+    idPrefix: "m",
+    auth: () => ({ token }),
+    on: {
+      status: (status, detail) => badge.set(status, detail),
+      change: render,
+      tally: onTally,
+      temperature: () => client.state.forum && renderSpeakers(),
+      ack: (frame) => {
+        const what = labels.get(frame.id);
+        labels.delete(frame.id);
+        if (what) log(t("console.done", { what }));
+      },
+      error: (frame) => {
+        labels.delete(frame.id);
+        log(t("console.failed", { message: frame.message }), "error");
+      },
+      refused: (error) => {
+        client.forget();
+        log(t("console.failed", { message: error?.message || "" }), "error");
+      },
+    },
+  });
+  client.restore();
+  if (client.state.forum) render();
+  client.start();
+  startCountdowns(client);
+}
+
+onLanguageChange(() => {
+  badge.render();
+  builderItems = "";
+  if (client?.state.forum) render();
+});
+
+window.madang = { get client() { return client; } };

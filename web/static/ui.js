@@ -1,0 +1,313 @@
+// Small DOM helpers and the pieces the pages share: the connection badge, the
+// agenda, the countdown and the result charts of every poll method.
+
+import { t, formatNumber } from "./i18n.js";
+import { formatClock, timerRemaining } from "./client.js";
+
+/** h("tag.class#id", {attrs}, ...children): a tiny element builder (text is always textContent). */
+export function h(spec, attrs, ...children) {
+  const [, tag, rest] = spec.match(/^([a-z0-9-]+)?(.*)$/i);
+  const el = document.createElement(tag || "div");
+  for (const part of rest.match(/[.#][^.#]+/g) || []) {
+    if (part[0] === ".") el.classList.add(part.slice(1));
+    else el.id = part.slice(1);
+  }
+  if (attrs && (typeof attrs !== "object" || attrs instanceof Node || Array.isArray(attrs))) {
+    children.unshift(attrs);
+    attrs = null;
+  }
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    else if (key === "style" && typeof value === "object") Object.assign(el.style, value);
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (value === true) el.setAttribute(key, "");
+    else el.setAttribute(key, String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+
+/** Replace a container's children, keeping the focused element's place when it is rebuilt with the same data-key. */
+export function replace(container, ...children) {
+  const active = document.activeElement;
+  const key = active && container.contains(active) ? active.dataset?.key : null;
+  container.replaceChildren(...children.flat(Infinity).filter(Boolean));
+  if (key) {
+    const again = container.querySelector(`[data-key="${CSS.escape(key)}"]`);
+    if (again) again.focus({ preventScroll: true });
+  }
+}
+
+/** Show the connection state in a badge (role=status, so screen readers hear changes). */
+export function connectionBadge(el) {
+  let timer = null;
+  let last = ["connecting"];
+  const render = () => {
+    const [status, detail] = last;
+    el.dataset.status = status;
+    clearInterval(timer);
+    if (status === "offline" && detail?.retryInMs) {
+      const until = Date.now() + detail.retryInMs;
+      const tick = () => {
+        el.textContent = t("conn.offline", { secs: Math.max(0, Math.ceil((until - Date.now()) / 1000)) });
+      };
+      tick();
+      timer = setInterval(tick, 1000);
+    } else {
+      el.textContent = t(`conn.${status}`);
+    }
+  };
+  return {
+    set(status, detail) {
+      last = [status, detail];
+      render();
+    },
+    render,
+  };
+}
+
+/** The agenda as an ordered list; the current item is marked with aria-current. */
+export function renderAgenda(state, { compact = false } = {}) {
+  if (!state.agenda.length) return h("p.muted", t("agenda.empty"));
+  return h(
+    "ol.agenda",
+    state.agenda.map((item) =>
+      h(
+        `li.agenda-item.state-${item.state}`,
+        { "aria-current": item.state === "active" ? "step" : null },
+        h("span.agenda-title", item.title),
+        " ",
+        h("span.agenda-state", t(item.state === "active" ? "agenda.current" : `agenda.${item.state}`)),
+        !compact && item.description ? h("p.agenda-desc", item.description) : null,
+      ),
+    ),
+  );
+}
+
+/** Keep every [data-countdown=item id] element ticking from the item's deadline. */
+export function startCountdowns(client, root = document) {
+  const tick = () => {
+    for (const el of root.querySelectorAll("[data-countdown]")) {
+      const item = client.state.item(Number(el.dataset.countdown));
+      const ms = timerRemaining(item, client.serverNow());
+      const running = !!item?.timer?.running;
+      const text = ms === null ? "" : formatClock(ms);
+      if (el.textContent !== text) el.textContent = text;
+      el.classList.toggle("paused", !!item?.timer && !running);
+      el.classList.toggle("low", running && ms !== null && ms <= 60000);
+      el.classList.toggle("up", !!item?.timer && ms === 0);
+    }
+  };
+  tick();
+  return setInterval(tick, 250);
+}
+
+export function timerBlock(item) {
+  if (!item || (!item.timer && !item.timebox_secs)) return null;
+  const paused = item.timer && !item.timer.running;
+  return h(
+    "div.timer",
+    h("span.timer-label", t("timer.label")),
+    " ",
+    // role=timer is not announced every second (aria-live off by default).
+    h("span.timer-value", { role: "timer", "data-countdown": item.id }),
+    paused ? h("span.timer-paused", ` (${t("timer.paused")})`) : null,
+  );
+}
+
+/** Options of a poll that count (merged ones count for their target). */
+export function liveOptions(poll) {
+  return poll.options.filter((o) => !o.merged_into);
+}
+
+function labelOf(poll, optionId) {
+  return poll.options.find((o) => o.id === optionId)?.label ?? `#${optionId}`;
+}
+
+function bar(label, value, max, text, extra = {}) {
+  const pct = max > 0 ? Math.max(0, Math.min(100, (value / max) * 100)) : 0;
+  const fill = h("span.bar-fill", { "aria-hidden": "true" });
+  fill.style.width = `${pct}%`;
+  return h(
+    "li.bar-row" + (extra.className ? "." + extra.className : ""),
+    extra.attrs || {},
+    extra.position ? h("span.bar-pos", extra.position) : null,
+    h("span.bar-label", label),
+    h("span.bar-track", fill),
+    h("span.bar-value", text),
+  );
+}
+
+/** Position numbers of tiers (ties share a position). */
+function positions(ranking) {
+  const pos = new Map();
+  let next = 1;
+  for (const tier of ranking || []) {
+    for (const id of tier) pos.set(id, { n: next, tied: tier.length > 1 });
+    next += tier.length;
+  }
+  return pos;
+}
+
+function orderByRanking(poll, ranking) {
+  const order = [];
+  for (const tier of ranking || []) for (const id of tier) order.push(id);
+  for (const o of liveOptions(poll)) if (!order.includes(o.id)) order.push(o.id);
+  return order.filter((id) => !poll.options.find((o) => o.id === id)?.merged_into);
+}
+
+/** A chart for a tally, fit for its method. */
+export function renderTally(poll, tally) {
+  if (!tally) return h("p.muted", t("results.none"));
+  const r = tally.result;
+  const bc = tally.by_channel;
+  const head = h(
+    "p.tally-ballots",
+    t("results.votes", { n: formatNumber(tally.ballots) }),
+    bc ? ` (${t("results.by_channel", { hall: formatNumber((bc.hall?.ballots || 0) + (bc.hall_count?.ballots || 0)), remote: formatNumber(bc.remote?.ballots || 0) })})` : "",
+  );
+  if (r.method === "yes_no") {
+    const total = r.yes + r.no + r.abstain;
+    const verdict = r.tie ? t("yes_no.tie") : r.passed ? t("yes_no.passed") : t("yes_no.failed");
+    return h(
+      "div.tally.tally-yes_no",
+      head,
+      h(
+        "ul.bars",
+        bar(t("yes_no.yes"), r.yes, total, formatNumber(r.yes), { className: "yes" }),
+        bar(t("yes_no.no"), r.no, total, formatNumber(r.no), { className: "no" }),
+        bar(t("yes_no.abstain"), r.abstain, total, formatNumber(r.abstain), { className: "abstain" }),
+      ),
+      h(`p.verdict.${r.passed ? "passed" : "failed"}`, `${verdict} (${t(`rule.${r.rule}`)})`),
+    );
+  }
+  const pos = positions(r.ranking);
+  const order = orderByRanking(poll, r.ranking);
+  const rowFor = (id, value, max, text, sub) => {
+    const p = pos.get(id);
+    const position = p ? t("ranked.position", { n: p.n }) + (p.tied ? ` (${t("results.tied")})` : "") : "";
+    const row = bar(labelOf(poll, id), value, max, text, {
+      position,
+      className: p?.n === 1 && tally.ballots > 0 ? "leader" : "",
+      attrs: { "data-option": id },
+    });
+    if (sub) row.append(h("span.bar-sub", sub));
+    return row;
+  };
+  if (r.method === "approval" || r.method === "dots") {
+    const counts = new Map(r.counts.map((c) => [c.option, c.count]));
+    const max = Math.max(1, ...counts.values());
+    return h("div.tally.tally-" + r.method, head, h("ol.bars", order.map((id) => rowFor(id, counts.get(id) || 0, max, formatNumber(counts.get(id) || 0)))));
+  }
+  if (r.method === "score") {
+    const stats = new Map(r.stats.map((s) => [s.option, s]));
+    return h(
+      "div.tally.tally-score",
+      head,
+      h(
+        "ol.bars",
+        order.map((id) => {
+          const s = stats.get(id) || { mean: 0, ballots: 0 };
+          return rowFor(id, s.mean, 5, formatNumber(s.mean, 1), t("results.votes", { n: formatNumber(s.ballots) }));
+        }),
+      ),
+    );
+  }
+  if (r.method === "ranked") {
+    const borda = new Map(r.borda.map((c) => [c.option, c.count]));
+    const firsts = new Map(r.first_choices.map((c) => [c.option, c.count]));
+    const max = Math.max(1, ...borda.values());
+    return h(
+      "div.tally.tally-ranked",
+      head,
+      h(
+        "ol.bars.standings",
+        order.map((id) =>
+          rowFor(id, borda.get(id) || 0, max, t("ranked.points", { n: formatNumber(borda.get(id) || 0) }), t("ranked.first", { n: formatNumber(firsts.get(id) || 0) })),
+        ),
+      ),
+    );
+  }
+  return h("p.muted", t("results.none"));
+}
+
+/** One sentence for screen readers: ballots and who leads. */
+export function tallySummary(poll, tally) {
+  if (!tally) return "";
+  const r = tally.result;
+  let leader;
+  if (r.method === "yes_no") leader = `${t("yes_no.yes")} ${r.yes}, ${t("yes_no.no")} ${r.no}, ${t("yes_no.abstain")} ${r.abstain}`;
+  else leader = (r.ranking?.[0] || []).map((id) => labelOf(poll, id)).join(", ") || "—";
+  return t("results.summary", { poll: poll.title, n: tally.ballots, label: leader });
+}
+
+/**
+ * A polite live region that announces at most every few seconds, so that a
+ * tally changing ten times a second does not drown a screen reader.
+ */
+export function politeAnnouncer(el, minGapMs = 4000) {
+  let last = 0;
+  let queued = null;
+  let timer = null;
+  return (text) => {
+    queued = text;
+    const now = Date.now();
+    const wait = Math.max(0, last + minGapMs - now);
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (queued && el.textContent !== queued) el.textContent = queued;
+      last = Date.now();
+    }, wait);
+  };
+}
+
+export function methodLabel(method) {
+  return t(`method.${method.kind}`);
+}
+
+export function storedTheme(el = document.documentElement) {
+  try {
+    const theme = localStorage.getItem("madang.theme");
+    if (theme === "dark" || theme === "light") el.dataset.theme = theme;
+  } catch {}
+}
+
+export function toggleTheme(el = document.documentElement) {
+  const dark = el.dataset.theme ? el.dataset.theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
+  el.dataset.theme = dark ? "light" : "dark";
+  try {
+    localStorage.setItem("madang.theme", el.dataset.theme);
+  } catch {}
+}
+
+export function speakerName(speaker) {
+  if (!speaker) return "";
+  if (speaker.name) return speaker.name;
+  if (speaker.participant) return t("hand.person", { id: speaker.participant });
+  return t("hand.hall_person");
+}
+
+/** The temperature check of the current item as three bars, or null. */
+export function renderTemperature(state) {
+  const temp = state.temperature;
+  if (!temp || temp.item !== state.activeItem) return null;
+  const c = temp.total;
+  const total = c.green + c.yellow + c.red;
+  return h(
+    "div.temperature",
+    h(
+      "ul.bars",
+      ["green", "yellow", "red"].map((color) => {
+        const fill = h("span.bar-fill", { "aria-hidden": "true" });
+        fill.style.width = `${total ? (c[color] / total) * 100 : 0}%`;
+        return h(`li.bar-row.temp-${color}`, h("span.bar-label", t(`temp.${color}`)), h("span.bar-track", fill), h("span.bar-value", formatNumber(c[color])));
+      }),
+    ),
+  );
+}
