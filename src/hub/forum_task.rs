@@ -190,7 +190,7 @@ struct Pending {
 }
 
 /// How many times a batch is decided again when other nodes keep appending first.
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: usize = 32;
 /// How long a tail read waits for other nodes' records before asking again.
 const TAIL_WAIT: Duration = Duration::from_secs(5);
 
@@ -340,9 +340,12 @@ impl ForumTask {
     async fn decide_and_persist(&mut self, work: &mut [Work]) {
         let shared = self.store.shared();
         for attempt in 1..=MAX_ATTEMPTS {
-            if shared {
-                // Decide against everything other nodes have appended so far.
-                self.catch_up().await;
+            // Decide against everything other nodes have appended so far. When
+            // the store cannot even be read, the append would fail too: answer now.
+            if shared && let Err(err) = self.catch_up().await {
+                tracing::warn!(forum = %self.state.forum.id, %err, "store unavailable; refusing the batch");
+                work.iter_mut().for_each(Work::refuse);
+                return;
             }
             let checkpoint = shared.then(|| self.state.clone());
             let pending = self.decide_all(work, now_ms());
@@ -355,6 +358,10 @@ impl ForumTask {
                     if let Some(checkpoint) = checkpoint {
                         self.state = checkpoint;
                     }
+                    // A random pause breaks the symmetry of two busy nodes that
+                    // would otherwise keep colliding on the same sequence number.
+                    let cap_ms = 1u64 << attempt.min(5);
+                    tokio::time::sleep(Duration::from_micros(rand::random_range(0..cap_ms * 1000))).await;
                 }
                 Err(err) => {
                     tracing::error!(forum = %self.state.forum.id, %err, "append failed; refusing the batch");
@@ -547,17 +554,17 @@ impl ForumTask {
                     outlet.publish(entry.seq, frame, ring_capacity);
                 }
             }
-            self.outcomes.extend(outcome_record(&self.state.forum, &entry));
+            // The node that appended a close publishes its outcome; a node
+            // that loads the forum later publishes any that were missed.
         }
     }
 
-    async fn catch_up(&mut self) {
-        match self.store.read_after(&self.state.forum.id, self.state.head).await {
-            Ok(records) if !records.is_empty() => self.ingest(records).await,
-            Ok(_) => {}
-            // Deciding on what we have is safe: the append will not land on a stale head.
-            Err(err) => tracing::debug!(forum = %self.state.forum.id, %err, "catch-up read failed"),
+    async fn catch_up(&mut self) -> Result<(), StoreError> {
+        let records = self.store.read_after(&self.state.forum.id, self.state.head).await?;
+        if !records.is_empty() {
+            self.ingest(records).await;
         }
+        Ok(())
     }
 
     fn mark_dirty(&mut self, event: &Event) {

@@ -94,6 +94,8 @@ pub struct Hub {
     tasks: TaskTracker,
     /// When forums were last listed from a shared store (unix ms).
     last_discovery: AtomicU64,
+    /// One discovery at a time.
+    discovery_gate: tokio::sync::Semaphore,
 }
 
 /// How often a node on a shared store looks for forums other nodes created.
@@ -119,6 +121,7 @@ impl Hub {
             shutdown,
             tasks,
             last_discovery: AtomicU64::new(0),
+            discovery_gate: tokio::sync::Semaphore::new(1),
         });
         for id in store.forums().await? {
             match ForumTask::load(store.clone(), &id, hub.config.clone()).await {
@@ -153,7 +156,7 @@ impl Hub {
 
     /// Load forums other nodes created since we last looked (shared stores only).
     pub async fn discover(&self) -> Result<(), HubError> {
-        self.last_discovery.store(now_ms(), Ordering::Relaxed);
+        let started = now_ms();
         for id in self.store.forums().await? {
             if self.forums.contains_key(&id) {
                 continue;
@@ -167,17 +170,44 @@ impl Hub {
                 Err(err) => tracing::debug!(forum = %id, %err, "forum not loadable yet"),
             }
         }
+        self.last_discovery.fetch_max(started, Ordering::Relaxed);
         Ok(())
     }
 
-    /// On a shared store, a credential for a forum we do not know may belong
-    /// to one another node just created: look again, at most a few times a second.
+    /// On a shared store, a join code we do not know may belong to a forum
+    /// another node just created: look again. Concurrent misses share one
+    /// discovery (the gate), so a burst of unknown codes lists forums once.
     async fn discover_on_miss(&self) {
-        if self.store.shared()
-            && now_ms().saturating_sub(self.last_discovery.load(Ordering::Relaxed)) >= 250
-            && let Err(err) = self.discover().await
-        {
+        if !self.store.shared() {
+            return;
+        }
+        let missed_at = now_ms();
+        let Ok(_gate) = self.discovery_gate.acquire().await else { return };
+        // Someone else looked after our miss while we waited: that answer is fresh enough.
+        if self.last_discovery.load(Ordering::Relaxed) > missed_at {
+            return;
+        }
+        if let Err(err) = self.discover().await {
             tracing::debug!(%err, "discovery failed");
+        }
+    }
+
+    /// On a shared store, a token names its forum: load just that one if
+    /// another node created it.
+    async fn load_on_miss(&self, forum_id: &str) {
+        if !self.store.shared() || crate::store::validate_forum_id(forum_id).is_err() {
+            return;
+        }
+        match self.store.head(forum_id).await {
+            Ok(head) if head > 0 => match ForumTask::load(self.store.clone(), forum_id, self.config.clone()).await {
+                Ok(task) => {
+                    tracing::info!(forum = %forum_id, "forum discovered");
+                    self.start(task);
+                }
+                Err(err) => tracing::debug!(forum = %forum_id, %err, "forum not loadable yet"),
+            },
+            Ok(_) => {}
+            Err(err) => tracing::debug!(forum = %forum_id, %err, "cannot look up forum"),
         }
     }
 
@@ -307,7 +337,7 @@ impl Hub {
             _ => return Err(AttachError::Unauthorized),
         };
         if self.lookup(&forum_id).is_none() {
-            self.discover_on_miss().await;
+            self.load_on_miss(&forum_id).await;
         }
         let handle = self.lookup(&forum_id).ok_or(AttachError::Unauthorized)?;
         let (reply, answer) = oneshot::channel();
@@ -320,7 +350,7 @@ impl Hub {
     /// The forum as `audience` sees it, for HTTP.
     pub async fn view(&self, forum_id: &str, audience: Audience) -> Result<ForumView, HubError> {
         if self.lookup(forum_id).is_none() {
-            self.discover_on_miss().await;
+            self.load_on_miss(forum_id).await;
         }
         let handle = self.lookup(forum_id).ok_or(HubError::NotFound)?;
         let (reply, answer) = oneshot::channel();
