@@ -75,8 +75,14 @@ export class ForumState {
       case "speakers":
         this.speakers = update.speakers;
         break;
+      case "hall_count": {
+        // Moderators: the hand count now in force for the poll (PollView.hall_count).
+        const poll = this.polls.get(update.poll);
+        if (poll) this.polls.set(poll.id, { ...poll, hall_count: update.counts });
+        this.hallCheck = update.hall_check;
+        break;
+      }
       case "hall_check":
-      case "hall_count":
         this.hallCheck = update.hall_check;
         break;
       default:

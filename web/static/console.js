@@ -3,6 +3,9 @@
 import { Client, storage } from "./client.js";
 import { t, translate, mountLanguageSwitch, setForumLanguage, onLanguageChange } from "./i18n.js";
 import { h, $, replace, connectionBadge, renderTally, timerBlock, startCountdowns, storedTheme, speakerName, renderTemperature } from "./ui.js";
+import { formatNumber } from "./i18n.js";
+import { hallCountForm, reportHallCount, hallCountPeople } from "./hallcount.js";
+import { formatClock } from "./client.js";
 
 storedTheme();
 mountLanguageSwitch($("#lang"));
@@ -100,8 +103,64 @@ function itemRow(item, index, agenda) {
       pending ? b(`up-${item.id}`, t("console.move_up"), () => send("move_item", { item: item.id, position: index - 1 }), { cls: ".secondary", disabled: index === 0 }) : null,
       pending ? b(`down-${item.id}`, t("console.move_down"), () => send("move_item", { item: item.id, position: index + 1 }), { cls: ".secondary", disabled: index === agenda.length - 1 }) : null,
       pending ? b(`rm-${item.id}`, t("console.remove"), () => send("remove_item", { item: item.id }), { cls: ".danger" }) : null,
+      pending && !editing.has(item.id)
+        ? h("button.small.secondary", { type: "button", "data-key": `edit-${item.id}`, "aria-label": t("console.edit_item", { title: item.title }), onclick: () => startEdit(item) }, t("console.edit"))
+        : null,
+    ),
+    pending && editing.has(item.id) ? editForm(item) : null,
+  );
+}
+
+// Editing a pending item: the form is kept between renders (typing is never interrupted).
+const editing = new Map(); // item id -> form element
+
+function startEdit(item) {
+  editing.delete(item.id);
+  editing.set(item.id, null);
+  render();
+  document.getElementById(`edit-title-${item.id}`)?.focus();
+}
+
+function editForm(item) {
+  const kept = editing.get(item.id);
+  if (kept) return kept;
+  const id = item.id;
+  const close = (focus = true) => {
+    editing.delete(id);
+    render();
+    if (focus) document.querySelector(`[data-key="edit-${id}"]`)?.focus();
+  };
+  const form = h(
+    "form.edit-item",
+    { "data-edit": id, "aria-label": t("console.edit_item", { title: item.title }) },
+    h("div.field", h("label", { for: `edit-title-${id}` }, t("console.item_title")), h("input", { type: "text", id: `edit-title-${id}`, "data-key": `edit-title-${id}`, required: true, maxlength: 200, value: item.title })),
+    h("div.field", h("label", { for: `edit-desc-${id}` }, t("console.item_desc")), h("input", { type: "text", id: `edit-desc-${id}`, "data-key": `edit-desc-${id}`, maxlength: 2000, value: item.description || "" })),
+    h(
+      "div.field",
+      h("label", { for: `edit-min-${id}` }, t("console.item_minutes")),
+      h("input", { type: "number", id: `edit-min-${id}`, "data-key": `edit-min-${id}`, min: 1, max: 1440, step: "any", value: item.timebox_secs ? String(Math.round((item.timebox_secs / 60) * 100) / 100) : "" }),
+    ),
+    h(
+      "div.row",
+      h("button.small", { type: "submit", "data-key": `edit-save-${id}` }, t("console.save")),
+      h("button.small.secondary", { type: "button", "data-key": `edit-cancel-${id}`, onclick: () => close() }, t("console.cancel")),
     ),
   );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const current = client.state.item(id) || item;
+    const fields = { item: id };
+    const title = form.querySelector(`#edit-title-${id}`).value.trim();
+    const desc = form.querySelector(`#edit-desc-${id}`).value.trim();
+    const minutes = Number(form.querySelector(`#edit-min-${id}`).value);
+    if (title && title !== current.title) fields.title = title;
+    if (desc && desc !== (current.description || "")) fields.description = desc;
+    if (minutes > 0 && Math.round(minutes * 60) !== current.timebox_secs) fields.timebox_secs = Math.round(minutes * 60);
+    if (Object.keys(fields).length > 1) send("edit_item", fields, `${t("console.item_edited")}: ${title || current.title}`);
+    close();
+  });
+  editing.set(id, form);
+  return form;
 }
 
 function ideaRow(idea, s) {
@@ -142,8 +201,78 @@ function pollRow(poll, s) {
       poll.results === "hidden" && poll.status !== "draft" ? b(`reveal-${poll.id}`, t("console.poll_reveal"), () => send("reveal_results", { poll: poll.id }), ".secondary") : null,
     ),
     poll.status !== "draft" ? h("div", { id: `tally-${poll.id}` }, renderTally(poll, tally)) : h("p.muted", poll.options.map((o) => o.label).join(" · ")),
+    poll.status !== "draft" ? hallLines(poll, s) : null,
+    poll.status === "open" ? hallCountForm(poll, { send }) : null,
   );
 }
+
+/** What hand count is in force for a poll, and its line of the hall check. */
+function hallLines(poll, s) {
+  const check = s.hallCheck?.polls?.find((p) => p.poll === poll.id);
+  const headcount = s.hallCheck?.headcount;
+  return h(
+    "div.hall-lines",
+    { id: `hall-lines-${poll.id}` },
+    h("p.hall-in-force", poll.hall_count ? t("console.hall.in_force", { n: formatNumber(hallCountPeople(poll.hall_count)) }) : t("console.hall.none_yet")),
+    check && headcount !== undefined && headcount !== null
+      ? h(
+          `p${check.exceeds ? ".hall-warning" : ".muted"}`,
+          { "data-exceeds": String(!!check.exceeds) },
+          check.exceeds ? h("span", { "aria-hidden": "true" }, "⚠ ") : null,
+          check.exceeds
+            ? t("console.check.exceeds", { poll: poll.id, total: formatNumber(check.total), headcount: formatNumber(headcount) })
+            : t("console.check.row", { poll: poll.id, title: poll.title, devices: formatNumber(check.hall_ballots), hand: formatNumber(check.hand_counted), total: formatNumber(check.total), headcount: formatNumber(headcount) }),
+        )
+      : null,
+  );
+}
+
+let hallCheckKey = "";
+
+/** The headcount and the hall check (re-rendered only when it changes, so the warning is announced once). */
+function renderHallCheck() {
+  const s = client.state;
+  const hc = s.hallCheck;
+  const key = JSON.stringify([hc, [...s.polls.values()].map((p) => [p.id, p.title]), document.documentElement.lang]);
+  if (key === hallCheckKey) return;
+  hallCheckKey = key;
+  const input = $("#headcount");
+  if (hc?.headcount !== undefined && document.activeElement !== input) input.value = hc.headcount;
+  const title = (id) => s.polls.get(id)?.title || "";
+  const over = hc?.polls?.filter((p) => p.exceeds) || [];
+  replace(
+    $("#hall-check"),
+    h("p", hc?.headcount !== undefined ? t("console.check.current", { n: formatNumber(hc.headcount) }) : t("console.check.none")),
+    h("p.muted", t("console.check.devices", { n: formatNumber(hc?.hall_devices ?? s.participants.hall) })),
+    hc?.headcount !== undefined && hc.polls?.length
+      ? h(
+          "ul.hall-check-list",
+          hc.polls.map((p) =>
+            h(
+              `li${p.exceeds ? ".exceeds" : ""}`,
+              { "data-check-poll": p.poll },
+              t("console.check.row", { poll: p.poll, title: title(p.poll), devices: formatNumber(p.hall_ballots), hand: formatNumber(p.hand_counted), total: formatNumber(p.total), headcount: formatNumber(hc.headcount) }),
+            ),
+          ),
+        )
+      : null,
+  );
+  replace(
+    $("#hall-alert"),
+    over.length
+      ? over.map((p) => h("p.hall-warning", h("span", { "aria-hidden": "true" }, "⚠ "), t("console.check.exceeds", { poll: p.poll, total: formatNumber(p.total), headcount: formatNumber(hc.headcount) })))
+      : hc?.headcount !== undefined && hc.polls?.length
+        ? h("p.muted", t("console.check.ok"))
+        : null,
+  );
+}
+
+$("#headcount-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const value = $("#headcount").value.trim();
+  if (value === "") return;
+  send("set_hall_headcount", { count: Number(value) }, t("console.check.set"));
+});
 
 let builderItems = "";
 
@@ -174,6 +303,7 @@ function render() {
   }
   renderLinks();
   renderSpeakers();
+  renderHallCheck();
 }
 
 function renderSpeakers() {
@@ -187,25 +317,46 @@ function renderSpeakers() {
     q.waiting.length
       ? h(
           "ol.speakers-list",
-          q.waiting.map((sp) =>
-            h(
+          q.waiting.map((sp, i) => {
+            const name = speakerName(sp);
+            // move_speaker takes a place in the order of arrival; under fifo that is the calling order.
+            const move = (to) => send("move_speaker", { speaker: sp.id, position: to }, t(to < i ? "console.speaker_up" : "console.speaker_down", { name }));
+            return h(
               "li",
-              speakerName(sp),
+              { "data-speaker": sp.id },
+              name,
               " ",
               h("span.badge", t(`ideas.${sp.channel}`)),
-              " ",
-              h("button.small.danger", { type: "button", "data-key": `rmsp-${sp.id}`, onclick: () => send("remove_speaker", { speaker: sp.id }) }, t("console.remove")),
-            ),
-          ),
+              sp.skipped ? h("span.badge", t("hand.skipped")) : null,
+              h(
+                "span.speaker-actions",
+                h("button.small.secondary", { type: "button", "data-key": `upsp-${sp.id}`, "aria-label": t("console.speaker_up", { name }), disabled: i === 0, onclick: () => move(i - 1) }, "▲"),
+                h("button.small.secondary", { type: "button", "data-key": `dnsp-${sp.id}`, "aria-label": t("console.speaker_down", { name }), disabled: i === q.waiting.length - 1, onclick: () => move(i + 1) }, "▼"),
+                h("button.small.danger", { type: "button", "data-key": `rmsp-${sp.id}`, "aria-label": t("console.speaker_remove", { name }), onclick: () => send("remove_speaker", { speaker: sp.id }) }, t("console.remove")),
+              ),
+            );
+          }),
         )
       : h("p.muted", t("hand.none")),
   );
+  const policy = $("#queue-policy");
+  if (document.activeElement !== policy) policy.value = q.policy || "fifo";
+  $("#limit-current").textContent = q.limit_secs ? t("console.limit_current", { time: formatClock(q.limit_secs * 1000) }) : t("console.limit_off");
+  $("#limit-none").disabled = !q.limit_secs;
   $("#call-next").disabled = !q.waiting.length;
   $("#skip-speaker").disabled = !q.waiting.length;
   $("#end-speech").disabled = !q.current;
   replace($("#temperature"), renderTemperature(s) || h("p.muted", "—"));
 }
 
+$("#queue-policy").addEventListener("change", (e) => send("set_queue_policy", { policy: e.target.value }, `${t("console.queue_policy")}: ${t(`policy.${e.target.value}`)}`));
+$("#limit-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const minutes = Number($("#speaking-limit").value);
+  if (!(minutes > 0)) return;
+  send("set_speaking_limit", { secs: Math.round(minutes * 60) }, t("console.limit_set"));
+});
+$("#limit-none").addEventListener("click", () => send("set_speaking_limit", {}, t("console.limit_none")));
 $("#call-next").addEventListener("click", () => send("call_next", {}, t("console.call_next")));
 $("#skip-speaker").addEventListener("click", () => send("skip_speaker", {}, t("console.skip")));
 $("#end-speech").addEventListener("click", () => send("end_speech", {}, t("console.end_speech")));
@@ -274,7 +425,7 @@ $("#poll-builder").addEventListener("submit", (e) => {
   else if (kind === "dots") method = { kind, budget: num("#poll-budget"), max_per_option: num("#poll-cap") };
   else if (kind === "score") method = { kind };
   else {
-    method = { kind: "ranked", tally: "borda" };
+    method = { kind: "ranked", tally: $("#poll-tally").value || "borda" };
     if ($("#poll-max-ranks").value) method.max_ranks = num("#poll-max-ranks");
   }
   let options;
@@ -435,11 +586,13 @@ if (!token) {
       tally: onTally,
       temperature: () => client.state.forum && renderSpeakers(),
       ack: (frame) => {
+        reportHallCount(frame);
         const what = labels.get(frame.id);
         labels.delete(frame.id);
         if (what) log(t("console.done", { what }));
       },
       error: (frame) => {
+        reportHallCount(frame);
         labels.delete(frame.id);
         log(t("console.failed", { message: frame.message }), "error");
       },
@@ -458,6 +611,8 @@ if (!token) {
 onLanguageChange(() => {
   badge.render();
   builderItems = "";
+  hallCheckKey = "";
+  for (const id of editing.keys()) editing.set(id, null);
   if (client?.state.forum) render();
 });
 

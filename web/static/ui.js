@@ -167,11 +167,15 @@ export function renderTally(poll, tally) {
   if (!tally) return h("p.muted", t("results.none"));
   const r = tally.result;
   const bc = tally.by_channel;
-  const head = h(
-    "p.tally-ballots",
-    t("results.votes", { n: formatNumber(tally.ballots) }),
-    bc ? ` (${t("results.by_channel", { hall: formatNumber((bc.hall?.ballots || 0) + (bc.hall_count?.ballots || 0)), remote: formatNumber(bc.remote?.ballots || 0) })})` : "",
-  );
+  const paper = bc?.hall_count?.ballots || 0;
+  const split = bc
+    ? t(paper ? "results.by_channel_paper" : "results.by_channel", {
+        hall: formatNumber((bc.hall?.ballots || 0) + paper),
+        paper: formatNumber(paper),
+        remote: formatNumber(bc.remote?.ballots || 0),
+      })
+    : "";
+  const head = h("p.tally-ballots", t("results.votes", { n: formatNumber(tally.ballots) }), split ? [" (", h("span.tally-split", split), ")"] : "");
   if (r.method === "yes_no") {
     const total = r.yes + r.no + r.abstain;
     const verdict = r.tie ? t("yes_no.tie") : r.passed ? t("yes_no.passed") : t("yes_no.failed");
@@ -223,18 +227,118 @@ export function renderTally(poll, tally) {
     const borda = new Map(r.borda.map((c) => [c.option, c.count]));
     const firsts = new Map(r.first_choices.map((c) => [c.option, c.count]));
     const max = Math.max(1, ...borda.values());
+    const channelPoints = (name) => new Map((bc?.[name]?.result?.borda || []).map((c) => [c.option, c.count]));
+    const hallPts = channelPoints("hall");
+    const paperPts = channelPoints("hall_count");
+    const remotePts = channelPoints("remote");
+    const decisive = r.tally || "borda";
+    const runoff = decisive === "instant_runoff" && tally.ranked && tally.ballots > 0 ? tally.ranked.instant_runoff : null;
+    const sub = (id) => {
+      const parts = [t("ranked.first", { n: formatNumber(firsts.get(id) || 0) })];
+      if (bc) parts.push(t("ranked.split", { hall: formatNumber((hallPts.get(id) || 0) + (paperPts.get(id) || 0)), remote: formatNumber(remotePts.get(id) || 0) }));
+      return parts.join(" · ");
+    };
+    if (runoff) {
+      // Instant-runoff standings: each option's votes in the last round it took part in (the winners': the final round).
+      const last = new Map();
+      runoff.rounds.forEach((round, i) => round.counts.forEach((c) => last.set(c.option, { count: c.count, round: i + 1 })));
+      const top = Math.max(1, ...[...last.values()].map((v) => v.count));
+      const firstSplit = (name) => new Map((bc?.[name]?.result?.first_choices || []).map((c) => [c.option, c.count]));
+      const [hallFirst, paperFirst, remoteFirst] = ["hall", "hall_count", "remote"].map(firstSplit);
+      return h(
+        "div.tally.tally-ranked",
+        { "data-tally": decisive },
+        head,
+        h("p.decided-by", t("ranked.decided_by", { method: t(`ranked_tally.${decisive}`) })),
+        h(
+          "ol.bars.standings",
+          order.map((id) => {
+            const v = last.get(id) || { count: 0, round: 1 };
+            const parts = [t("irv.in_round", { n: v.round }), t("ranked.points", { n: formatNumber(borda.get(id) || 0) }) + " (" + t("ranked_tally.borda") + ")"];
+            if (bc) parts.push(t("irv.first_split", { hall: formatNumber((hallFirst.get(id) || 0) + (paperFirst.get(id) || 0)), remote: formatNumber(remoteFirst.get(id) || 0) }));
+            return rowFor(id, v.count, top, t("results.votes", { n: formatNumber(v.count) }), parts.join(" · "));
+          }),
+        ),
+        renderRunoff(poll, runoff, r.ranking),
+        renderMethodWinners(poll, decisive, tally.ranked),
+      );
+    }
     return h(
       "div.tally.tally-ranked",
+      { "data-tally": decisive },
       head,
+      h("p.decided-by", t("ranked.decided_by", { method: t(`ranked_tally.${decisive}`) })),
       h(
         "ol.bars.standings",
-        order.map((id) =>
-          rowFor(id, borda.get(id) || 0, max, t("ranked.points", { n: formatNumber(borda.get(id) || 0) }), t("ranked.first", { n: formatNumber(firsts.get(id) || 0) })),
-        ),
+        order.map((id) => rowFor(id, borda.get(id) || 0, max, t("ranked.points", { n: formatNumber(borda.get(id) || 0) }), sub(id))),
       ),
+      runoff ? renderRunoff(poll, runoff, r.ranking) : null,
+      tally.ranked && tally.ballots > 0 ? renderMethodWinners(poll, decisive, tally.ranked) : null,
     );
   }
   return h("p.muted", t("results.none"));
+}
+
+/** Instant-runoff round by round: a table of options (rows) by rounds (columns). */
+export function renderRunoff(poll, irv, ranking) {
+  const rounds = irv.rounds || [];
+  if (!rounds.length) return null;
+  const order = orderByRanking(poll, ranking);
+  const winners = new Set(irv.winners || []);
+  const showExhausted = rounds.some((round) => round.exhausted > 0) || !!poll.method?.max_ranks;
+  const cell = (id, round) => {
+    const count = round.counts.find((c) => c.option === id);
+    if (!count) return h("td.gone", h("span", { "aria-hidden": "true" }, t("irv.gone")), h("span.visually-hidden", t("irv.gone_label")));
+    const out = round.eliminated.includes(id);
+    return h(
+      `td${out ? ".out" : ""}${out && round.simultaneous ? ".together" : ""}`,
+      h("span.irv-count", formatNumber(count.count)),
+      out ? h("span.irv-mark", ` ✕ ${t(round.simultaneous ? "irv.out_together" : "irv.out")}`) : null,
+    );
+  };
+  const notes = rounds
+    .map((round, i) => (round.simultaneous && round.eliminated.length > 1 ? t("irv.together_note", { n: i + 1, labels: round.eliminated.map((id) => labelOf(poll, id)).join(", ") }) : null))
+    .filter(Boolean);
+  return h(
+    "div.runoff",
+    h(
+      "table.runoff-table",
+      h("caption", t("irv.caption")),
+      h("thead", h("tr", h("th", { scope: "col" }, t("irv.option")), rounds.map((_, i) => h("th", { scope: "col" }, t("irv.round", { n: i + 1 }))))),
+      h(
+        "tbody",
+        order.map((id) => h(`tr${winners.has(id) ? ".winner" : ""}`, { "data-option": id }, h("th", { scope: "row" }, labelOf(poll, id)), rounds.map((round) => cell(id, round)))),
+        showExhausted ? h("tr.exhausted", h("th", { scope: "row" }, t("irv.exhausted")), rounds.map((round) => h("td", formatNumber(round.exhausted)))) : null,
+      ),
+    ),
+    notes.length ? h("ul.runoff-notes", notes.map((n) => h("li", n))) : null,
+  );
+}
+
+/** "Winner by method" for a ranked tally, with a notice when the methods disagree. */
+export function renderMethodWinners(poll, decisive, ranked) {
+  const names = (ids) => (ids?.length ? ids.map((id) => labelOf(poll, id)).join(" = ") : "—");
+  const methods = ["borda", "instant_runoff", "schulze"];
+  return h(
+    "div.methods",
+    { "data-disagree": String(!!ranked.methods_disagree) },
+    h(
+      "p.methods-line",
+      h("span.methods-title", `${t("methods.title")}: `),
+      methods.map((m, i) => [
+        i ? " · " : "",
+        h(
+          `span.method-winner${m === decisive ? ".decisive" : ""}`,
+          { "data-method": m },
+          `${t(`ranked_tally.${m}`)}${m === decisive ? ` (${t("methods.decides")})` : ""}: `,
+          h("strong", names(ranked.winners?.[m])),
+        ),
+      ]),
+    ),
+    ranked.methods_disagree
+      ? h("p.methods-disagree", h("span", { "aria-hidden": "true" }, "⚠ "), t("methods.disagree", { method: t(`ranked_tally.${decisive}`) }))
+      : h("p.methods-agree", t("methods.agree")),
+  );
 }
 
 /** One sentence for screen readers: ballots and who leads. */
