@@ -12,6 +12,7 @@
 
 use std::time::Instant;
 
+use madang::domain::ranked;
 use madang::domain::tally::{self, OptionSet};
 use madang_protocol::{Ballot, OptionId, PollMethod, RankedTally};
 
@@ -78,6 +79,21 @@ fn main() {
         "winners: borda {:?}, instant-runoff {:?}, schulze {:?}",
         detail.winners.borda, detail.winners.instant_runoff, detail.winners.schulze
     );
+    // Live: each ballot folded into the kept pairwise counts as it is cast,
+    // then the Schulze order recomputed from them at the tally cadence.
+    let start = Instant::now();
+    let mut matrix = ranked::PairwiseMatrix::new(&all);
+    for ballot in &ballots {
+        if let Ballot::Ranked { ranking } = ballot {
+            matrix.add(&tally::counted_ranking(&options, ranking), 1);
+        }
+    }
+    let folded = start.elapsed();
+    println!("{:<44} {:>9.0} /s", "ballots folded into live pairwise counts", BALLOTS as f64 / folded.as_secs_f64());
+    let start = Instant::now();
+    let live = ranked::schulze_from_pairwise(&all, matrix.rows());
+    println!("{:<44} {:>9.2} ms", "live Schulze order from the kept counts", start.elapsed().as_secs_f64() * 1e3);
+    assert_eq!(live.ranking.first().cloned().unwrap_or_default(), detail.winners.schulze);
     if let Ok(python) = std::env::var("MADANG_DIFF_PYTHON") {
         peer(&python, &ballots, OPTIONS, &madang, detail.winners.clone());
     } else {

@@ -14,6 +14,7 @@ use super::event::{Event, OptionSpec};
 use super::forum::{Forum, Idea, Item, Poll};
 use super::hall;
 use super::speakers::MAX_WAITING;
+use super::ranked;
 use super::tally::{self, BallotError, OptionSet};
 
 /// Who is asking.
@@ -422,22 +423,43 @@ impl Forum {
         let hand = poll.hall_count.as_ref().map(hall::weighted_ballots).unwrap_or_default();
         let hand = || hand.iter().map(|(b, w)| (b, *w));
         let hand_people = poll.hall_count.as_ref().map_or(0, hall::people_counted);
-        let count = |ballots| tally::count(&poll.method, &options, ballots);
+        let live = poll.live.as_ref();
+        // Pairwise counts: the devices' are kept live; the few hand-entered rankings are added here.
+        let hand_matrix = live.map(|l| {
+            let mut m = ranked::PairwiseMatrix::new(l.remote.options());
+            for (ballot, weight) in hand() {
+                if let madang_protocol::Ballot::Ranked { ranking } = ballot {
+                    m.add(&tally::counted_ranking(&options, ranking), weight);
+                }
+            }
+            m
+        });
+        let merged_matrix = live.zip(hand_matrix.as_ref()).map(|(l, h)| {
+            let mut m = l.remote.clone();
+            m.absorb(&l.hall);
+            m.absorb(h);
+            m
+        });
+        let count = |ballots, matrix| tally::count_with(&poll.method, &options, ballots, matrix);
         let remote_ballots = devices(Channel::Remote).count() as u32;
         let hall_ballots = devices(Channel::Hall).count() as u32;
+        let all = || Box::new(poll.ballots.values().map(|b| (b, 1u64)).chain(hand())) as Box<dyn Iterator<Item = _>>;
         madang_protocol::Tally {
             poll: poll.id,
             ballots: (poll.ballots.len() as u32).saturating_add(hand_people),
-            result: count(
-                Box::new(poll.ballots.values().map(|b| (b, 1u64)).chain(hand())) as Box<dyn Iterator<Item = _>>
-            ),
+            result: count(all(), merged_matrix.as_ref()),
             by_channel: Some(ChannelBreakdown {
-                remote: ChannelTally { ballots: remote_ballots, result: count(Box::new(devices(Channel::Remote))) },
-                hall: ChannelTally { ballots: hall_ballots, result: count(Box::new(devices(Channel::Hall))) },
-                hall_count: ChannelTally { ballots: hand_people, result: count(Box::new(hand())) },
+                remote: ChannelTally {
+                    ballots: remote_ballots,
+                    result: count(Box::new(devices(Channel::Remote)), live.map(|l| &l.remote)),
+                },
+                hall: ChannelTally {
+                    ballots: hall_ballots,
+                    result: count(Box::new(devices(Channel::Hall)), live.map(|l| &l.hall)),
+                },
+                hall_count: ChannelTally { ballots: hand_people, result: count(Box::new(hand()), hand_matrix.as_ref()) },
             }),
-            ranked: tally::ranked_detail(&poll.method, &options, poll.ballots.values().map(|b| (b, 1u64)).chain(hand()))
-                .map(Box::new),
+            ranked: tally::ranked_detail_with(&poll.method, &options, all(), merged_matrix.as_ref()).map(Box::new),
         }
     }
 

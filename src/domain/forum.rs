@@ -14,6 +14,8 @@ use madang_protocol::{
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, OptionSpec};
+use super::ranked::PairwiseMatrix;
+use super::tally::{self, OptionSet};
 use super::speakers::{Speaker, SpeakerQueue};
 
 /// An item's timer. `deadline_ms` is set while running; otherwise
@@ -78,6 +80,18 @@ pub struct Poll {
     /// The moderator's latest hand count for hall people without a device.
     #[serde(default)]
     pub hall_count: Option<HallCounts>,
+    /// For ranked polls: pairwise counts of the device ballots, kept up to
+    /// date ballot by ballot. Derived from `ballots`, so never serialized.
+    #[serde(skip)]
+    pub live: Option<LivePairwise>,
+}
+
+/// Pairwise counts of a ranked poll's device ballots, per channel, so that a
+/// live tally does not recount every ballot (see `ranked::PairwiseMatrix`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LivePairwise {
+    pub remote: PairwiseMatrix,
+    pub hall: PairwiseMatrix,
 }
 
 impl Poll {
@@ -332,6 +346,8 @@ impl Forum {
                     i.status = IdeaStatus::Merged;
                     i.merged_into = Some(*into);
                 }
+                // A merge changes what ballots count for: recount the live pairwise counts (rare).
+                self.rebuild_derived();
             }
             Event::PollCreated { poll, item, title, method, options, results } => {
                 let options = options
@@ -353,8 +369,10 @@ impl Forum {
                         ballots: BTreeMap::new(),
                         outcome: None,
                         hall_count: None,
+                        live: None,
                     },
                 );
+                self.rebuild_live(*poll);
                 self.next_poll = self.next_poll.max(poll.0.saturating_add(1));
             }
             Event::PollOpened { poll } => {
@@ -374,7 +392,24 @@ impl Forum {
                 }
             }
             Event::BallotCast { poll, participant, ballot } => {
+                // How the old and the new ballot count, for the live pairwise counts.
+                let counted = self.polls.get(poll).filter(|p| p.live.is_some()).map(|p| {
+                    let (all, canonical) = (p.option_ids(), self.canonical_options(p));
+                    let map = |o| canonical.get(&o).copied().unwrap_or(o);
+                    let set = OptionSet { all: &all, canonical: &map };
+                    let counted = |b: &Ballot| match b {
+                        Ballot::Ranked { ranking } => Some(tally::counted_ranking(&set, ranking)),
+                        _ => None,
+                    };
+                    (p.ballots.get(participant).and_then(counted), counted(ballot))
+                });
+                let hall = self.participants.get(participant).is_some_and(|x| x.channel == Channel::Hall);
                 if let Some(p) = self.polls.get_mut(poll) {
+                    if let (Some(live), Some((old, new))) = (p.live.as_mut(), counted) {
+                        let matrix = if hall { &mut live.hall } else { &mut live.remote };
+                        old.iter().for_each(|r| matrix.remove(r, 1));
+                        new.iter().for_each(|r| matrix.add(r, 1));
+                    }
                     p.ballots.insert(*participant, ballot.clone());
                 }
             }
@@ -420,6 +455,34 @@ impl Forum {
             if let Some(timer) = it.timer.as_mut() {
                 *timer = Timer { deadline_ms: None, remaining_ms: 0 };
             }
+        }
+    }
+
+    /// Recount every poll's live pairwise counts from its ballots: after a
+    /// merge, and after a snapshot was loaded (they are not serialized).
+    pub fn rebuild_derived(&mut self) {
+        let ids: Vec<PollId> = self.polls.keys().copied().collect();
+        ids.into_iter().for_each(|id| self.rebuild_live(id));
+    }
+
+    fn rebuild_live(&mut self, poll: PollId) {
+        let Some(p) = self.polls.get(&poll) else { return };
+        let live = matches!(p.method, PollMethod::Ranked { .. }).then(|| {
+            let (all, canonical) = (p.option_ids(), self.canonical_options(p));
+            let map = |o| canonical.get(&o).copied().unwrap_or(o);
+            let set = OptionSet { all: &all, canonical: &map };
+            let options = tally::counted_options(&set);
+            let mut live = LivePairwise { remote: PairwiseMatrix::new(&options), hall: PairwiseMatrix::new(&options) };
+            for (participant, ballot) in &p.ballots {
+                let Ballot::Ranked { ranking } = ballot else { continue };
+                let hall = self.participants.get(participant).is_some_and(|x| x.channel == Channel::Hall);
+                let matrix = if hall { &mut live.hall } else { &mut live.remote };
+                matrix.add(&tally::counted_ranking(&set, ranking), 1);
+            }
+            live
+        });
+        if let Some(p) = self.polls.get_mut(&poll) {
+            p.live = live;
         }
     }
 

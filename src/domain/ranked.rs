@@ -107,37 +107,86 @@ pub fn instant_runoff(options: &[OptionId], profile: &[WeightedRanking]) -> IrvR
     }
 }
 
-/// For each ordered pair, the weight of ballots ranking the first above the second.
-pub fn pairwise(options: &[OptionId], profile: &[WeightedRanking]) -> Vec<Vec<u64>> {
-    let index: HashMap<OptionId, usize> = options.iter().enumerate().map(|(i, o)| (*o, i)).collect();
-    let n = options.len();
-    let mut matrix = vec![vec![0u64; n]; n];
-    let mut ranked = vec![false; n];
-    for (ranking, weight) in profile {
-        ranked.iter_mut().for_each(|r| *r = false);
-        let positions: Vec<usize> = ranking.iter().filter_map(|o| index.get(o).copied()).collect();
-        for (k, &i) in positions.iter().enumerate() {
-            // Above every option listed after it...
-            for &j in &positions[k + 1..] {
-                matrix[i][j] = matrix[i][j].saturating_add(*weight);
-            }
-            ranked[i] = true;
+/// Pairwise counts kept up to date ballot by ballot: adding or removing one
+/// ranking costs O(k·n) for a ranking of k over n options, so a live
+/// Schulze tally never recounts every ballot.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PairwiseMatrix {
+    options: Vec<OptionId>,
+    index: HashMap<OptionId, usize>,
+    /// Row-major n×n: `counts[i*n + j]` ballots rank option i above option j.
+    counts: Vec<u64>,
+}
+
+impl PairwiseMatrix {
+    pub fn new(options: &[OptionId]) -> PairwiseMatrix {
+        let n = options.len();
+        PairwiseMatrix {
+            options: options.to_vec(),
+            index: options.iter().enumerate().map(|(i, o)| (*o, i)).collect(),
+            counts: vec![0; n * n],
         }
-        // ...and above every option it did not list.
-        for &i in &positions {
-            for j in 0..n {
-                if !ranked[j] {
-                    matrix[i][j] = matrix[i][j].saturating_add(*weight);
-                }
+    }
+
+    pub fn options(&self) -> &[OptionId] {
+        &self.options
+    }
+
+    pub fn add(&mut self, ranking: &[OptionId], weight: u64) {
+        self.update(ranking, |c| *c = c.saturating_add(weight));
+    }
+
+    /// Take back a ranking added earlier (a replaced ballot).
+    pub fn remove(&mut self, ranking: &[OptionId], weight: u64) {
+        self.update(ranking, |c| *c = c.saturating_sub(weight));
+    }
+
+    /// Add every count of `other` (over the same options).
+    pub fn absorb(&mut self, other: &PairwiseMatrix) {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine = mine.saturating_add(*theirs);
+        }
+    }
+
+    pub fn rows(&self) -> Vec<Vec<u64>> {
+        let n = self.options.len();
+        (0..n).map(|i| self.counts[i * n..(i + 1) * n].to_vec()).collect()
+    }
+
+    /// A listed option is above every option listed after it and above every
+    /// option not listed; unlisted options say nothing about each other.
+    fn update(&mut self, ranking: &[OptionId], mut change: impl FnMut(&mut u64)) {
+        let n = self.options.len();
+        let positions: Vec<usize> = ranking.iter().filter_map(|o| self.index.get(o).copied()).collect();
+        let mut listed = vec![false; n];
+        positions.iter().for_each(|&i| listed[i] = true);
+        for (k, &i) in positions.iter().enumerate() {
+            for &j in &positions[k + 1..] {
+                change(&mut self.counts[i * n + j]);
+            }
+            for j in (0..n).filter(|&j| !listed[j]) {
+                change(&mut self.counts[i * n + j]);
             }
         }
     }
-    matrix
+}
+
+/// For each ordered pair, the weight of ballots ranking the first above the second.
+pub fn pairwise(options: &[OptionId], profile: &[WeightedRanking]) -> Vec<Vec<u64>> {
+    let mut matrix = PairwiseMatrix::new(options);
+    for (ranking, weight) in profile {
+        matrix.add(ranking, *weight);
+    }
+    matrix.rows()
 }
 
 /// Schulze's method with margins as link strengths.
 pub fn schulze(options: &[OptionId], profile: &[WeightedRanking]) -> SchulzeResult {
-    let d = pairwise(options, profile);
+    schulze_from_pairwise(options, pairwise(options, profile))
+}
+
+/// Schulze's method from pairwise counts already kept (see [`PairwiseMatrix`]).
+pub fn schulze_from_pairwise(options: &[OptionId], d: Vec<Vec<u64>>) -> SchulzeResult {
     let n = options.len();
     let mut p = vec![vec![0u64; n]; n];
     for i in 0..n {

@@ -340,6 +340,17 @@ pub fn count<'b>(
     options: &OptionSet<'_>,
     ballots: impl IntoIterator<Item = (&'b Ballot, u64)>,
 ) -> TallyResult {
+    count_with(method, options, ballots, None)
+}
+
+/// Like [`count`], with the pairwise counts of exactly these ballots already
+/// kept (a live poll's [`ranked::PairwiseMatrix`]), so Schulze need not recount them.
+pub fn count_with<'b>(
+    method: &PollMethod,
+    options: &OptionSet<'_>,
+    ballots: impl IntoIterator<Item = (&'b Ballot, u64)>,
+    pairwise: Option<&ranked::PairwiseMatrix>,
+) -> TallyResult {
     let set = Resolved::new(options);
     let ballots = ballots.into_iter();
     match method {
@@ -347,7 +358,7 @@ pub fn count<'b>(
         PollMethod::Approval { .. } => count_approval(&set, ballots),
         PollMethod::Dots { .. } => count_dots(&set, ballots),
         PollMethod::Score {} => count_score(&set, ballots),
-        PollMethod::Ranked { tally, .. } => count_ranked(*tally, &set, ballots),
+        PollMethod::Ranked { tally, .. } => count_ranked(*tally, &set, ballots, pairwise),
     }
 }
 
@@ -570,12 +581,13 @@ fn count_ranked<'b>(
     method: RankedTally,
     set: &Resolved,
     ballots: impl Iterator<Item = (&'b Ballot, u64)>,
+    pairwise: Option<&ranked::PairwiseMatrix>,
 ) -> TallyResult {
     let profile = Profile::new(set, ballots).weighted(&set.canon);
     let borda = ranked::borda(&set.canon, &profile);
     TallyResult::Ranked {
         tally: method,
-        ranking: ranked_order(method, &set.canon, &profile, &borda),
+        ranking: ranked_order(method, &set.canon, &profile, &borda, pairwise),
         borda: borda.iter().map(|&(option, count)| OptionCount { option, count }).collect(),
         first_choices: ranked::first_choices(&set.canon, &profile)
             .into_iter()
@@ -590,12 +602,38 @@ fn ranked_order(
     canon: &[OptionId],
     profile: &[ranked::WeightedRanking],
     borda: &[(OptionId, u64)],
+    pairwise: Option<&ranked::PairwiseMatrix>,
 ) -> Vec<Vec<OptionId>> {
     match method {
         RankedTally::Borda => ranked::tiers_by_score(borda),
         RankedTally::InstantRunoff => runoff_order(&ranked::instant_runoff(canon, profile)),
-        RankedTally::Schulze => ranked::schulze(canon, profile).ranking,
+        RankedTally::Schulze => schulze(canon, profile, pairwise).ranking,
     }
+}
+
+/// Schulze from kept pairwise counts when they are over these options, else from the profile.
+fn schulze(
+    canon: &[OptionId],
+    profile: &[ranked::WeightedRanking],
+    pairwise: Option<&ranked::PairwiseMatrix>,
+) -> ranked::SchulzeResult {
+    match pairwise {
+        Some(matrix) if matrix.options() == canon => ranked::schulze_from_pairwise(canon, matrix.rows()),
+        _ => ranked::schulze(canon, profile),
+    }
+}
+
+/// The options a poll's counts are over: its options that count for themselves, in poll order.
+pub fn counted_options(options: &OptionSet<'_>) -> Vec<OptionId> {
+    Resolved::new(options).canon
+}
+
+/// A ranked ballot as it is counted: each option mapped to the option it
+/// counts for, unknown options and repeats dropped (the first place wins).
+pub fn counted_ranking(options: &OptionSet<'_>, ranking: &[OptionId]) -> Vec<OptionId> {
+    let set = Resolved::new(options);
+    let mut seen = HashSet::new();
+    ranking.iter().filter_map(|&option| set.row_of(option)).filter(|row| seen.insert(*row)).map(|row| set.canon[row]).collect()
 }
 
 /// Instant-runoff as tiers: the winners, then the options eliminated last
@@ -614,12 +652,22 @@ pub fn ranked_detail<'b>(
     options: &OptionSet<'_>,
     ballots: impl IntoIterator<Item = (&'b Ballot, u64)>,
 ) -> Option<RankedDetail> {
+    ranked_detail_with(method, options, ballots, None)
+}
+
+/// Like [`ranked_detail`], with the pairwise counts of exactly these ballots already kept.
+pub fn ranked_detail_with<'b>(
+    method: &PollMethod,
+    options: &OptionSet<'_>,
+    ballots: impl IntoIterator<Item = (&'b Ballot, u64)>,
+    pairwise: Option<&ranked::PairwiseMatrix>,
+) -> Option<RankedDetail> {
     let PollMethod::Ranked { .. } = method else { return None };
     let set = Resolved::new(options);
     let profile = Profile::new(&set, ballots.into_iter()).weighted(&set.canon);
     let borda = ranked::tiers_by_score(&ranked::borda(&set.canon, &profile)).into_iter().next().unwrap_or_default();
     let irv = ranked::instant_runoff(&set.canon, &profile);
-    let schulze = ranked::schulze(&set.canon, &profile);
+    let schulze = schulze(&set.canon, &profile, pairwise);
     let sorted = |mut v: Vec<OptionId>| {
         v.sort();
         v

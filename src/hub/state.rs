@@ -178,7 +178,10 @@ impl ForumState {
         for (key, info) in body.applied {
             applied.remember(key, info);
         }
-        Ok(ForumState { forum: body.forum, head: body.head, head_hash: body.head_hash, applied })
+        let mut forum = body.forum;
+        // What is derived from the state is not in the snapshot: recount it.
+        forum.rebuild_derived();
+        Ok(ForumState { forum, head: body.head, head_hash: body.head_hash, applied })
     }
 }
 
