@@ -355,4 +355,62 @@ mod tests {
         assert_eq!(schulze(&ids(3), &[]).ranking, vec![ids(3)]);
         assert_eq!(tiers_by_score(&borda(&ids(3), &[])), vec![ids(3)]);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A profile over options 1..=n: up to 12 rankings (complete or truncated) with weights 1..=9.
+        fn profile() -> impl Strategy<Value = (Vec<OptionId>, Vec<WeightedRanking>)> {
+            (2u32..=6).prop_flat_map(|n| {
+                let ranking = (Just((1..=n).map(OptionId).collect::<Vec<_>>()).prop_shuffle(), 0..=n as usize)
+                    .prop_map(|(order, len)| order[..len.max(1)].to_vec());
+                (Just(ids(n)), prop::collection::vec((ranking, 1u64..=9), 0..12))
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn ballot_order_does_not_matter((options, mut profile) in profile(), seed in any::<u64>()) {
+                let before = (borda(&options, &profile), instant_runoff(&options, &profile), schulze(&options, &profile));
+                let k = if profile.is_empty() { 0 } else { (seed as usize) % profile.len() };
+                profile.rotate_left(k);
+                profile.reverse();
+                let after = (borda(&options, &profile), instant_runoff(&options, &profile), schulze(&options, &profile));
+                prop_assert_eq!(before, after);
+            }
+
+            #[test]
+            fn a_condorcet_winner_wins_schulze((options, profile) in profile()) {
+                let d = pairwise(&options, &profile);
+                let n = options.len();
+                if let Some(w) = (0..n).find(|&i| (0..n).all(|j| j == i || d[i][j] > d[j][i])) {
+                    prop_assert_eq!(schulze(&options, &profile).ranking[0].clone(), vec![options[w]]);
+                }
+            }
+
+            #[test]
+            fn a_majority_first_choice_wins_instant_runoff((options, profile) in profile()) {
+                let total: u64 = profile.iter().map(|(_, w)| *w).sum();
+                for (option, firsts) in first_choices(&options, &profile) {
+                    if 2 * firsts > total {
+                        prop_assert_eq!(instant_runoff(&options, &profile).winners, vec![option]);
+                    }
+                }
+            }
+
+            #[test]
+            fn kept_pairwise_counts_equal_a_recount((options, profile) in profile(), replace in any::<prop::sample::Index>()) {
+                // Add everything, take one ranking back and add it again: same counts as a recount.
+                let mut matrix = PairwiseMatrix::new(&options);
+                profile.iter().for_each(|(r, w)| matrix.add(r, *w));
+                if !profile.is_empty() {
+                    let (r, w) = &profile[replace.index(profile.len())];
+                    matrix.remove(r, *w);
+                    matrix.add(r, *w);
+                }
+                prop_assert_eq!(matrix.rows(), pairwise(&options, &profile));
+            }
+        }
+    }
 }

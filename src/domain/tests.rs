@@ -2585,4 +2585,30 @@ mod live_pairwise {
             prop_assert!(accepted > 0 || first_is_merge, "none of {total} steps was accepted");
         }
     }
+
+    proptest! {
+        /// Replacing a ballot counts exactly as casting only the new one.
+        #[test]
+        fn replacing_a_ballot_equals_casting_only_the_new_one(
+            first in Just((1u32..=4).collect::<Vec<_>>()).prop_shuffle(),
+            second in Just((1u32..=4).collect::<Vec<_>>()).prop_shuffle(),
+            others in prop::collection::vec(Just((1u32..=4).collect::<Vec<_>>()).prop_shuffle(), 0..4),
+        ) {
+            let method = PollMethod::Ranked { max_ranks: None, tally: RankedTally::InstantRunoff };
+            let cast_all = |replace: bool| {
+                let mut f = poll_over_ideas(4, method.clone());
+                let voters: Vec<ParticipantId> = (0..=others.len()).map(|_| join(&mut f)).collect();
+                let ballot = |r: &[u32]| Ballot::Ranked { ranking: r.iter().copied().map(OptionId).collect() };
+                if replace {
+                    ok(&mut f, Actor::Participant(voters[0]), Command::CastBallot { poll: poll(1), ballot: ballot(&first) });
+                }
+                ok(&mut f, Actor::Participant(voters[0]), Command::CastBallot { poll: poll(1), ballot: ballot(&second) });
+                for (voter, r) in voters[1..].iter().zip(&others) {
+                    ok(&mut f, Actor::Participant(*voter), Command::CastBallot { poll: poll(1), ballot: ballot(r) });
+                }
+                f.tally(&f.polls[&poll(1)])
+            };
+            prop_assert_eq!(cast_all(true), cast_all(false));
+        }
+    }
 }
