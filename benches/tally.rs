@@ -37,7 +37,7 @@ fn profile(ballots: usize, options: u32, seed: u64) -> Vec<Ballot> {
             let mut ranking: Vec<OptionId> = (1..=options).map(OptionId).collect();
             for i in (1..ranking.len()).rev() {
                 let j = (rng.next() % (i as u64 + 1)) as usize;
-                let j = if rng.next() % 4 == 0 { j / 2 } else { j };
+                let j = if rng.next().is_multiple_of(4) { j / 2 } else { j };
                 ranking.swap(i, j);
             }
             Ballot::Ranked { ranking }

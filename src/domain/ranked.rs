@@ -225,7 +225,7 @@ pub fn schulze_from_pairwise(options: &[OptionId], d: Vec<Vec<u64>>) -> SchulzeR
 /// Tiers of options by a score, highest first; equal scores share a tier (option order within).
 pub fn tiers_by_score(scores: &[(OptionId, u64)]) -> Vec<Vec<OptionId>> {
     let mut sorted: Vec<(OptionId, u64)> = scores.to_vec();
-    sorted.sort_by(|a, b| b.1.cmp(&a.1));
+    sorted.sort_by_key(|&(_, score)| std::cmp::Reverse(score));
     let mut tiers: Vec<Vec<OptionId>> = Vec::new();
     let mut last: Option<u64> = None;
     for (option, score) in sorted {

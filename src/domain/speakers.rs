@@ -172,12 +172,12 @@ impl SpeakerQueue {
 ///   each side in arrival order. The side that did not have the last speech
 ///   (`last_channel`) goes first; with no speech yet, the side of the earliest
 ///   arrival. When one side runs out, the other follows in arrival order.
-pub fn calling_order<'a>(
+pub fn calling_order(
     policy: QueuePolicy,
-    waiting: &'a [Speaker],
+    waiting: &[Speaker],
     has_spoken: impl Fn(&Speaker) -> bool,
     last_channel: Option<Channel>,
-) -> Vec<&'a Speaker> {
+) -> Vec<&Speaker> {
     let (ready, skipped): (Vec<&Speaker>, Vec<&Speaker>) = waiting.iter().partition(|s| !s.skipped);
     let mut order: Vec<&Speaker> = match policy {
         QueuePolicy::Fifo => ready,
