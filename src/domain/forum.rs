@@ -14,6 +14,7 @@ use madang_protocol::{
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, OptionSpec};
+use super::pairwise::Comparisons;
 use super::speakers::{Speaker, SpeakerQueue};
 
 /// An item's timer. `deadline_ms` is set while running; otherwise
@@ -78,6 +79,9 @@ pub struct Poll {
     /// The moderator's latest hand count for hall people without a device.
     #[serde(default)]
     pub hall_count: Option<HallCounts>,
+    /// For pairwise polls: the comparisons and the pairs offered.
+    #[serde(default)]
+    pub comparisons: Comparisons,
 }
 
 impl Poll {
@@ -88,6 +92,11 @@ impl Poll {
 
     pub fn option_ids(&self) -> Vec<OptionId> {
         self.options.iter().map(|o| o.id).collect()
+    }
+
+    /// Participants who cast a ballot or answered a pair.
+    pub fn voters(&self) -> impl Iterator<Item = &ParticipantId> {
+        self.ballots.keys().chain(self.comparisons.answers.keys().filter(|p| !self.ballots.contains_key(p)))
     }
 }
 
@@ -353,6 +362,7 @@ impl Forum {
                         ballots: BTreeMap::new(),
                         outcome: None,
                         hall_count: None,
+                        comparisons: Comparisons::default(),
                     },
                 );
                 self.next_poll = self.next_poll.max(poll.0.saturating_add(1));
@@ -376,6 +386,16 @@ impl Forum {
             Event::BallotCast { poll, participant, ballot } => {
                 if let Some(p) = self.polls.get_mut(poll) {
                     p.ballots.insert(*participant, ballot.clone());
+                }
+            }
+            Event::PairOffered { poll, participant, pair, .. } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.comparisons.offers.insert(*participant, *pair);
+                }
+            }
+            Event::ComparisonCast { poll, participant, winner, loser, skip } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.comparisons.answer(*participant, *winner, *loser, *skip);
                 }
             }
             Event::HallCountEntered { poll, counts } => {
