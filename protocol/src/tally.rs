@@ -199,7 +199,7 @@ pub struct PairwiseStat {
     pub wins: u64,
     /// Comparisons this option lost (exact).
     pub losses: u64,
-    /// The Bradley–Terry strength, `exp(log_strength)`: against an option of
+    /// The Bradley–Terry strength, `exp(log_strength)` rounded to 6 decimals: against an option of
     /// strength s it is preferred with probability `strength / (strength + s)`.
     /// The prior's reference option has strength 1. For display.
     pub strength: f64,

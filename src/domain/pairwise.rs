@@ -33,7 +33,9 @@
 //! the square root of the diagonal of its inverse.
 //!
 //! **Ranking.** By `ln p_i` rounded to 6 decimals, highest first; equal
-//! rounded values are one tier, in option order.
+//! rounded values are one tier, in option order. Every float of the result
+//! is rounded to 6 decimals, so it reads back from JSON as the same value
+//! (the journal's hash chain re-serializes outcomes on replay).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -307,7 +309,8 @@ pub fn result(canon: &[OptionId], wins: Vec<Vec<u64>>, skipped: u64) -> TallyRes
                 option: canon[i],
                 wins: wins[i].iter().fold(0u64, |s, &w| s.saturating_add(w)),
                 losses: (0..k).fold(0u64, |s, j| s.saturating_add(wins[j][i])),
-                strength: log_strength.exp(),
+                // Rounded too: every float on the wire and in the log survives a JSON round trip.
+                strength: round(log_strength.exp()),
                 log_strength,
                 std_error: round(fit.std_error[i]),
             }
@@ -442,6 +445,19 @@ mod tests {
         let a = serde_json::to_string(&result(&[o(1), o(2), o(3)], wins.clone(), 2)).unwrap();
         let b = serde_json::to_string(&result(&[o(1), o(2), o(3)], wins, 2)).unwrap();
         assert_eq!(a, b);
+    }
+
+    /// The journal hashes the JSON of each entry and checks it on replay, so an
+    /// outcome must read back from JSON as exactly the same value.
+    #[test]
+    fn every_float_survives_a_json_round_trip() {
+        for n in 1..40u64 {
+            let wins = vec![vec![0, n, 2 * n + 1], vec![n / 2, 0, 3], vec![1, n % 7, 0]];
+            let r = result(&[o(1), o(2), o(3)], wins, n);
+            let text = serde_json::to_string(&r).unwrap();
+            let back: TallyResult = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, r, "{text}");
+        }
     }
 
     #[test]
