@@ -37,6 +37,9 @@
 //! is rounded to 6 decimals, so it reads back from JSON as the same value
 //! (the journal's hash chain re-serializes outcomes on replay).
 
+// Matrix code reads best with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 use std::collections::{BTreeMap, HashMap};
 
 use madang_protocol::{OptionId, PairwiseStat, ParticipantId, TallyResult};
