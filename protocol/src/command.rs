@@ -78,6 +78,20 @@ pub enum Command {
     RevealResults { poll: PollId },
     /// Participant: cast or replace one's ballot in an open poll.
     CastBallot { poll: PollId, ballot: Ballot },
+    /// Participant: ask for one's next pair of options in an open pairwise
+    /// poll. The `ack` carries the pair (`pair`) and how many pairs are left.
+    NextPair { poll: PollId },
+    /// Participant: answer one pair of a pairwise poll: `winner` was preferred
+    /// over `loser`. With `skip: true` the participant could not decide: the
+    /// pair counts as answered but as nobody's win. Answering the same pair
+    /// again replaces the earlier answer.
+    CastComparison {
+        poll: PollId,
+        winner: OptionId,
+        loser: OptionId,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        skip: bool,
+    },
     /// Moderator: enter the hand count of hall people without a device for an
     /// open poll. A later entry for the same poll replaces (corrects) the
     /// earlier one; both stay in the log. Counts are signed on the wire so
@@ -139,6 +153,8 @@ impl Command {
             Command::ClosePoll { .. } => "close_poll",
             Command::RevealResults { .. } => "reveal_results",
             Command::CastBallot { .. } => "cast_ballot",
+            Command::NextPair { .. } => "next_pair",
+            Command::CastComparison { .. } => "cast_comparison",
             Command::EnterHallCount { .. } => "enter_hall_count",
             Command::SetHallHeadcount { .. } => "set_hall_headcount",
             Command::RaiseHand {} => "raise_hand",
@@ -179,6 +195,8 @@ pub const COMMAND_NAMES: &[&str] = &[
     "close_poll",
     "reveal_results",
     "cast_ballot",
+    "next_pair",
+    "cast_comparison",
     "enter_hall_count",
     "set_hall_headcount",
     "raise_hand",
@@ -239,6 +257,9 @@ pub enum PollMethod {
         #[serde(default)]
         tally: RankedTally,
     },
+    /// Participants are shown pairs of options (`next_pair`) and pick one of
+    /// each (`cast_comparison`); options are ranked by a Bradley–Terry fit.
+    Pairwise {},
 }
 
 /// The highest score of a score poll.

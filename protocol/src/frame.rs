@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Channel, Command, ErrorCode, ForumView, IdeaId, ItemId, ParticipantId, PollId, Role, SpeakerId, Tally,
+    Channel, Command, ErrorCode, ForumView, IdeaId, ItemId, OptionId, ParticipantId, PollId, Role, SpeakerId, Tally,
     TemperatureView, Update,
 };
 
@@ -181,6 +181,12 @@ pub enum ServerFrame {
         /// For `raise_hand` and `add_speaker`: the new place in the speaker queue.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         speaker: Option<SpeakerId>,
+        /// For `next_pair`: the two options to compare, in the order to show them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pair: Option<[OptionId; 2]>,
+        /// For `next_pair`: the pairs this participant has not answered yet, this one included.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pairs_left: Option<u32>,
     },
     /// A frame or command was refused; nothing was applied.
     Error {

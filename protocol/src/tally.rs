@@ -138,6 +138,19 @@ pub enum TallyResult {
         /// By the method in `tally`.
         ranking: Vec<Vec<OptionId>>,
     },
+    /// A Bradley–Terry fit of the comparisons (SPEC §10.3).
+    Pairwise {
+        /// Comparisons counted (a win for one option), skips left out.
+        comparisons: u64,
+        /// Answers that were "can't decide".
+        skipped: u64,
+        /// Per option, in option order (merged options left out).
+        stats: Vec<PairwiseStat>,
+        /// `wins[i][j]`: how often option i was preferred over option j (rows and columns in `stats` order).
+        wins: Vec<Vec<u64>>,
+        /// By `log_strength`, highest first; equal values are one tier.
+        ranking: Vec<Vec<OptionId>>,
+    },
 }
 
 impl TallyResult {
@@ -149,7 +162,8 @@ impl TallyResult {
             TallyResult::Approval { ranking, .. }
             | TallyResult::Dots { ranking, .. }
             | TallyResult::Score { ranking, .. }
-            | TallyResult::Ranked { ranking, .. } => ranking.first().map(Vec::as_slice).unwrap_or(&[]),
+            | TallyResult::Ranked { ranking, .. }
+            | TallyResult::Pairwise { ranking, .. } => ranking.first().map(Vec::as_slice).unwrap_or(&[]),
         }
     }
 }
@@ -175,6 +189,24 @@ pub struct ScoreStat {
     pub median: f64,
     /// How many ballots gave 0, 1, 2, 3, 4 and 5.
     pub distribution: [u32; 6],
+}
+
+/// One option of a pairwise tally.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PairwiseStat {
+    pub option: OptionId,
+    /// Comparisons this option won (exact).
+    pub wins: u64,
+    /// Comparisons this option lost (exact).
+    pub losses: u64,
+    /// The Bradley–Terry strength, `exp(log_strength)` rounded to 6 decimals: against an option of
+    /// strength s it is preferred with probability `strength / (strength + s)`.
+    /// The prior's reference option has strength 1. For display.
+    pub strength: f64,
+    /// The natural log of the strength, rounded to 6 decimals; the ranking is by this value.
+    pub log_strength: f64,
+    /// The standard error of `log_strength` (observed Fisher information), rounded to 6 decimals.
+    pub std_error: f64,
 }
 
 /// A closed poll's recorded result.

@@ -13,6 +13,7 @@ use madang_protocol::{
 use super::event::{Event, OptionSpec};
 use super::forum::{Forum, Idea, Item, Poll};
 use super::hall;
+use super::pairwise;
 use super::speakers::MAX_WAITING;
 use super::ranked;
 use super::tally::{self, BallotError, OptionSet};
@@ -74,7 +75,12 @@ fn check_secs(what: &str, secs: u32) -> Result<u32> {
 fn authorize(actor: Actor, command: &Command) -> Result<()> {
     let participant_only = matches!(
         command,
-        Command::CastBallot { .. } | Command::RaiseHand {} | Command::LowerHand {} | Command::Signal { .. }
+        Command::CastBallot { .. }
+            | Command::NextPair { .. }
+            | Command::CastComparison { .. }
+            | Command::RaiseHand {}
+            | Command::LowerHand {}
+            | Command::Signal { .. }
     );
     let participant_command = participant_only || matches!(command, Command::SubmitIdea { .. });
     match actor {
@@ -85,6 +91,12 @@ fn authorize(actor: Actor, command: &Command) -> Result<()> {
         Actor::Moderator if matches!(command, Command::CastBallot { .. }) => Err(DomainError::Forbidden(
             "moderators do not cast ballots: enter hall counts with `enter_hall_count`".into(),
         )),
+        Actor::Moderator if matches!(command, Command::NextPair { .. } | Command::CastComparison { .. }) => {
+            Err(DomainError::Forbidden(format!(
+                "`{}` is for participants: moderators do not compare pairs",
+                command.name()
+            )))
+        }
         Actor::Moderator if matches!(command, Command::RaiseHand {} | Command::LowerHand {}) => {
             Err(DomainError::Forbidden(format!(
                 "`{}` is for participants: add hall people with `add_speaker`",
@@ -278,8 +290,46 @@ impl Forum {
                 tally::validate_ballot(&p.method, &OptionSet { all: &all, canonical: &map }, ballot)?;
                 Ok(Event::BallotCast { poll: *poll, participant, ballot: ballot.clone() })
             }
+            Command::NextPair { poll } => {
+                let participant = self.acting_participant(actor)?;
+                let p = self.open_pairwise_poll(*poll)?;
+                let rows = self.pairwise_rows(p);
+                match pairwise::next_pair(&rows, &p.comparisons, participant) {
+                    Some((pair, pairs_left)) => Ok(Event::PairOffered { poll: *poll, participant, pair, pairs_left }),
+                    None => Err(DomainError::InvalidState(format!("you have answered every pair of poll {poll}"))),
+                }
+            }
+            Command::CastComparison { poll, winner, loser, skip } => {
+                let participant = self.acting_participant(actor)?;
+                let p = self.open_pairwise_poll(*poll)?;
+                let canonical = self.canonical_options(p);
+                for option in [*winner, *loser] {
+                    match canonical.get(&option) {
+                        None => {
+                            let message = format!("option {option} is not an option of this poll");
+                            return Err(BallotError { rule: "option.unknown", message }.into());
+                        }
+                        Some(target) if *target != option => {
+                            let message =
+                                format!("option {option} was merged into option {target}: compare option {target}");
+                            return Err(BallotError { rule: "pairwise.merged", message }.into());
+                        }
+                        Some(_) => {}
+                    }
+                }
+                if winner == loser {
+                    let message = format!("a pair is two different options (got option {winner} twice)");
+                    return Err(BallotError { rule: "pairwise.same_option", message }.into());
+                }
+                Ok(Event::ComparisonCast { poll: *poll, participant, winner: *winner, loser: *loser, skip: *skip })
+            }
             Command::EnterHallCount { poll, counts } => {
                 let p = self.poll(*poll)?;
+                if matches!(p.method, PollMethod::Pairwise {}) {
+                    return Err(DomainError::InvalidState(format!(
+                        "poll {poll} is a pairwise poll: it takes no hall count (pairs cannot be counted by hand)"
+                    )));
+                }
                 match p.status {
                     PollStatus::Open => {}
                     PollStatus::Draft => {
@@ -411,6 +461,9 @@ impl Forum {
     /// The live tally of a poll: device ballots and the hall count merged,
     /// and each channel counted alone under the same method.
     pub fn tally(&self, poll: &Poll) -> madang_protocol::Tally {
+        if matches!(poll.method, PollMethod::Pairwise {}) {
+            return self.pairwise_tally(poll);
+        }
         let all = poll.option_ids();
         let canonical = self.canonical_options(poll);
         let map = |o| canonical.get(&o).copied().unwrap_or(o);
@@ -461,6 +514,57 @@ impl Forum {
             }),
             ranked: tally::ranked_detail_with(&poll.method, &options, all(), merged_matrix.as_ref()).map(Box::new),
         }
+    }
+
+    /// The canonical options of a pairwise poll and the row each option counts in.
+    fn pairwise_rows(&self, poll: &Poll) -> pairwise::Rows {
+        let canonical = self.canonical_options(poll);
+        pairwise::Rows::new(&poll.option_ids(), &|o| canonical.get(&o).copied().unwrap_or(o))
+    }
+
+    /// A pairwise poll's tally: everyone's comparisons, and each device
+    /// channel's alone; the hand-count channel is always empty.
+    fn pairwise_tally(&self, poll: &Poll) -> madang_protocol::Tally {
+        // A participant the forum does not know (never in a valid log) counts as remote.
+        let channel_of =
+            |p: &madang_protocol::ParticipantId| self.participants.get(p).map_or(Channel::Remote, |x| x.channel);
+        let rows = self.pairwise_rows(poll);
+        let answers = &poll.comparisons.answers;
+        let of = |channel: Option<Channel>| {
+            let people = || answers.iter().filter(|(p, _)| channel.is_none_or(|c| channel_of(p) == c));
+            let (wins, skipped) = pairwise::wins(&rows, people().map(|(_, a)| a));
+            (people().count() as u32, pairwise::result(&rows.canon, wins, skipped))
+        };
+        let (ballots, result) = of(None);
+        let (remote, remote_result) = of(Some(Channel::Remote));
+        let (hall, hall_result) = of(Some(Channel::Hall));
+        let k = rows.canon.len();
+        madang_protocol::Tally {
+            poll: poll.id,
+            ballots,
+            result,
+            by_channel: Some(ChannelBreakdown {
+                remote: ChannelTally { ballots: remote, result: remote_result },
+                hall: ChannelTally { ballots: hall, result: hall_result },
+                hall_count: ChannelTally { ballots: 0, result: pairwise::result(&rows.canon, vec![vec![0; k]; k], 0) },
+            }),
+            ranked: None,
+        }
+    }
+
+    /// A poll that takes comparisons now: it exists, is pairwise and open, and the forum is live.
+    fn open_pairwise_poll(&self, poll: PollId) -> Result<&Poll> {
+        self.require_live()?;
+        let p = self.poll(poll)?;
+        if !matches!(p.method, PollMethod::Pairwise {}) {
+            return Err(DomainError::Invalid(format!(
+                "poll {poll} is not a pairwise poll: pairs are for pairwise polls; use cast_ballot"
+            )));
+        }
+        if p.status != PollStatus::Open {
+            return Err(DomainError::InvalidState(format!("poll {poll} is not open")));
+        }
+        Ok(p)
     }
 
     fn decide_merge(&self, idea: IdeaId, into: IdeaId) -> Result<Event> {

@@ -6,7 +6,7 @@
 //! the same order always yields the same forum.
 
 use madang_protocol::{
-    Ballot, Channel, HallCounts, IdeaId, ItemId, Outcome, ParticipantId, PollId, PollMethod, QueuePolicy,
+    Ballot, Channel, HallCounts, IdeaId, ItemId, OptionId, Outcome, ParticipantId, PollId, PollMethod, QueuePolicy,
     ResultsVisibility, SignalColor, SpeakerId,
 };
 use serde::{Deserialize, Serialize};
@@ -138,6 +138,23 @@ pub enum Event {
         participant: ParticipantId,
         ballot: Ballot,
     },
+    /// A pairwise poll's next pair for a participant, with the pairs they had
+    /// left (this one included), as decided by `pairwise::next_pair`.
+    PairOffered {
+        poll: PollId,
+        participant: ParticipantId,
+        pair: [OptionId; 2],
+        pairs_left: u32,
+    },
+    /// A participant's answer to one pair; replaces their earlier answer to the same pair.
+    ComparisonCast {
+        poll: PollId,
+        participant: ParticipantId,
+        winner: OptionId,
+        loser: OptionId,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        skip: bool,
+    },
     /// The moderator's hand count for this poll; replaces the earlier entry
     /// (which stays in the log before it). Attributed to the moderator by the
     /// journal entry's request.
@@ -200,8 +217,8 @@ pub enum Event {
 
 impl Event {
     /// Whether the public audience (participants, displays) is shown this
-    /// event at all. Ballots are secret; joins are shown as counts.
+    /// event at all. Ballots and comparisons are secret; joins are shown as counts.
     pub fn is_ballot(&self) -> bool {
-        matches!(self, Event::BallotCast { .. })
+        matches!(self, Event::BallotCast { .. } | Event::PairOffered { .. } | Event::ComparisonCast { .. })
     }
 }

@@ -14,6 +14,7 @@ use madang_protocol::{
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, OptionSpec};
+use super::pairwise::Comparisons;
 use super::ranked::PairwiseMatrix;
 use super::tally::{self, OptionSet};
 use super::speakers::{Speaker, SpeakerQueue};
@@ -80,6 +81,9 @@ pub struct Poll {
     /// The moderator's latest hand count for hall people without a device.
     #[serde(default)]
     pub hall_count: Option<HallCounts>,
+    /// For pairwise polls: the comparisons and the pairs offered.
+    #[serde(default)]
+    pub comparisons: Comparisons,
     /// For ranked polls: pairwise counts of the device ballots, kept up to
     /// date ballot by ballot. Derived from `ballots`, so never serialized.
     #[serde(skip)]
@@ -102,6 +106,11 @@ impl Poll {
 
     pub fn option_ids(&self) -> Vec<OptionId> {
         self.options.iter().map(|o| o.id).collect()
+    }
+
+    /// Participants who cast a ballot or answered a pair.
+    pub fn voters(&self) -> impl Iterator<Item = &ParticipantId> {
+        self.ballots.keys().chain(self.comparisons.answers.keys().filter(|p| !self.ballots.contains_key(p)))
     }
 }
 
@@ -369,6 +378,7 @@ impl Forum {
                         ballots: BTreeMap::new(),
                         outcome: None,
                         hall_count: None,
+                        comparisons: Comparisons::default(),
                         live: None,
                     },
                 );
@@ -411,6 +421,16 @@ impl Forum {
                         new.iter().for_each(|r| matrix.add(r, 1));
                     }
                     p.ballots.insert(*participant, ballot.clone());
+                }
+            }
+            Event::PairOffered { poll, participant, pair, .. } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.comparisons.offers.insert(*participant, *pair);
+                }
+            }
+            Event::ComparisonCast { poll, participant, winner, loser, skip } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.comparisons.answer(*participant, *winner, *loser, *skip);
                 }
             }
             Event::HallCountEntered { poll, counts } => {

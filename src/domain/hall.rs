@@ -77,6 +77,7 @@ fn method_kind(method: &PollMethod) -> &'static str {
         PollMethod::Dots { .. } => "dots",
         PollMethod::Score {} => "score",
         PollMethod::Ranked { .. } => "ranked",
+        PollMethod::Pairwise {} => "pairwise",
     }
 }
 

@@ -13,6 +13,7 @@ mod decide;
 mod event;
 mod forum;
 pub mod hall;
+pub mod pairwise;
 pub mod ranked;
 pub mod speakers;
 pub mod tally;

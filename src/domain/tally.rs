@@ -133,6 +133,10 @@ pub fn validate_ballot(method: &PollMethod, options: &OptionSet<'_>, ballot: &Ba
             check_known(&set, ranking.iter().copied())?;
             validate_ranked(&set, *max_ranks, ranking)
         }
+        (PollMethod::Pairwise {}, _) => Err(BallotError::new(
+            "ballot.kind",
+            "a pairwise poll takes comparisons, not ballots: use next_pair and cast_comparison",
+        )),
         _ => Err(BallotError::new(
             "ballot.kind",
             format!(
@@ -151,6 +155,7 @@ fn method_kind(method: &PollMethod) -> &'static str {
         PollMethod::Dots { .. } => "dots",
         PollMethod::Score {} => "score",
         PollMethod::Ranked { .. } => "ranked",
+        PollMethod::Pairwise {} => "pairwise",
     }
 }
 
@@ -359,6 +364,11 @@ pub fn count_with<'b>(
         PollMethod::Dots { .. } => count_dots(&set, ballots),
         PollMethod::Score {} => count_score(&set, ballots),
         PollMethod::Ranked { tally, .. } => count_ranked(*tally, &set, ballots, pairwise),
+        // Comparisons are not ballots: `Forum::tally` counts them (see `pairwise`).
+        PollMethod::Pairwise {} => {
+            let k = set.canon.len();
+            super::pairwise::result(&set.canon, vec![vec![0; k]; k], 0)
+        }
     }
 }
 
@@ -1517,7 +1527,8 @@ mod tests {
             TallyResult::Approval { ranking, .. }
             | TallyResult::Dots { ranking, .. }
             | TallyResult::Score { ranking, .. }
-            | TallyResult::Ranked { ranking, .. } => Some(ranking),
+            | TallyResult::Ranked { ranking, .. }
+            | TallyResult::Pairwise { ranking, .. } => Some(ranking),
         }
     }
 

@@ -256,6 +256,8 @@ fn participant_commands() -> Vec<Command> {
     vec![
         submit("An idea"),
         cast(1, approve(&[1])),
+        Command::NextPair { poll: poll(1) },
+        Command::CastComparison { poll: poll(1), winner: o(1), loser: o(2), skip: false },
         Command::RaiseHand {},
         Command::LowerHand {},
         Command::Signal { color: SignalColor::Green },
@@ -2611,4 +2613,196 @@ mod live_pairwise {
             prop_assert_eq!(cast_all(true), cast_all(false));
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Pairwise polls
+// ---------------------------------------------------------------------------
+
+fn next_pair(poll_id: u32) -> Command {
+    Command::NextPair { poll: poll(poll_id) }
+}
+
+fn compare(poll_id: u32, winner: u32, loser: u32) -> Command {
+    Command::CastComparison { poll: poll(poll_id), winner: o(winner), loser: o(loser), skip: false }
+}
+
+/// A live forum with item 1 active, ideas 1..=4 approved, and an open
+/// pairwise poll 1 over them (options 1..=4 are ideas 1..=4).
+fn open_pairwise_poll() -> Forum {
+    let mut f = live_with_item();
+    for text in ["A", "B", "C", "D"] {
+        ok(&mut f, MOD, submit(text));
+    }
+    ok(&mut f, MOD, create_poll(None, PollMethod::Pairwise {}, PollOptionsSpec::Ideas {}));
+    ok(&mut f, MOD, Command::OpenPoll { poll: poll(1) });
+    f
+}
+
+fn offered(event: Event) -> ([OptionId; 2], u32) {
+    match event {
+        Event::PairOffered { pair, pairs_left, .. } => (pair, pairs_left),
+        other => panic!("expected PairOffered, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn assert_rule(e: DomainError, rule: &str) {
+    match e {
+        DomainError::Ballot(BallotError { rule: got, .. }) => assert_eq!(got, rule),
+        other => panic!("expected ballot rule {rule}, got {other:?}"),
+    }
+}
+
+fn pairwise_result(f: &Forum) -> (u32, TallyResult) {
+    let tally = f.tally(&f.polls[&poll(1)]);
+    (tally.ballots, tally.result)
+}
+
+#[test]
+fn pairwise_poll_needs_two_options_and_takes_fixed_labels() {
+    let mut f = live_with_item();
+    assert_invalid(err(&mut f, MOD, create_poll(None, PollMethod::Pairwise {}, fixed(&["A"]))), "at least 2 options");
+    ok(&mut f, MOD, create_poll(None, PollMethod::Pairwise {}, fixed(&["A", "B"])));
+}
+
+#[test]
+fn next_pair_offers_each_pair_once_then_refuses() {
+    let mut f = open_pairwise_poll();
+    let me = join(&mut f);
+    let mut seen = std::collections::BTreeSet::new();
+    for left in (1..=6).rev() {
+        let (pair, n) = offered(ok(&mut f, Actor::Participant(me), next_pair(1)));
+        assert_eq!(n, left);
+        // Asking again before answering gives the same pair.
+        assert_eq!(offered(ok(&mut f, Actor::Participant(me), next_pair(1))).0, pair);
+        assert!(seen.insert((pair[0].min(pair[1]), pair[0].max(pair[1]))));
+        ok(&mut f, Actor::Participant(me), compare(1, pair[0].0, pair[1].0));
+    }
+    assert_invalid_state(err(&mut f, Actor::Participant(me), next_pair(1)), "every pair");
+}
+
+#[test]
+fn comparisons_are_tallied_and_a_repeat_replaces_the_earlier_answer() {
+    let mut f = open_pairwise_poll();
+    let (a, b) = (join(&mut f), join(&mut f));
+    ok(&mut f, Actor::Participant(a), compare(1, 2, 1));
+    ok(&mut f, Actor::Participant(a), compare(1, 1, 2)); // replaces: 1 over 2
+    ok(&mut f, Actor::Participant(b), compare(1, 1, 3));
+    ok(&mut f, Actor::Participant(b), Command::CastComparison { poll: poll(1), winner: o(3), loser: o(4), skip: true });
+    let (people, result) = pairwise_result(&f);
+    assert_eq!(people, 2);
+    let TallyResult::Pairwise { comparisons, skipped, stats, wins, ranking } = result else { panic!("not pairwise") };
+    assert_eq!((comparisons, skipped), (2, 1));
+    assert_eq!(wins[0], vec![0, 1, 1, 0]);
+    assert_eq!((stats[0].wins, stats[0].losses, stats[1].losses, stats[2].losses), (2, 0, 1, 1));
+    // 1 first; 2 and 3 each lost once to 1: tied; 4 untouched, above them.
+    assert_eq!(ranking, tiers(&[&[1], &[4], &[2, 3]]));
+}
+
+#[test]
+fn comparison_rules() {
+    let mut f = open_pairwise_poll();
+    let me = Actor::Participant(join(&mut f));
+    assert_rule(err(&mut f, me, compare(1, 1, 9)), "option.unknown");
+    assert_rule(err(&mut f, me, compare(1, 2, 2)), "pairwise.same_option");
+    ok(&mut f, MOD, Command::MergeIdea { idea: idea(4), into: idea(3) });
+    assert_rule(err(&mut f, me, compare(1, 4, 1)), "pairwise.merged");
+    assert_rule(err(&mut f, me, compare(1, 1, 4)), "pairwise.merged");
+    ok(&mut f, me, compare(1, 3, 1));
+    // A pairwise poll takes no ballots, and other polls take no comparisons.
+    assert_rule(err(&mut f, me, cast(1, rank(&[1, 2]))), "ballot.kind");
+    ok(&mut f, MOD, create_poll(None, approval(1), fixed(&["X", "Y"])));
+    ok(&mut f, MOD, Command::OpenPoll { poll: poll(2) });
+    assert_invalid(err(&mut f, me, compare(2, 1, 2)), "not a pairwise poll");
+    assert_invalid(err(&mut f, me, next_pair(2)), "not a pairwise poll");
+    assert_not_found(err(&mut f, me, next_pair(9)), "poll", 9);
+}
+
+#[test]
+fn after_a_merge_pairs_use_canonical_options_only() {
+    let mut f = open_pairwise_poll();
+    ok(&mut f, MOD, Command::MergeIdea { idea: idea(4), into: idea(3) });
+    let me = Actor::Participant(join(&mut f));
+    for left in (1..=3).rev() {
+        let (pair, n) = offered(ok(&mut f, me, next_pair(1)));
+        assert_eq!(n, left);
+        assert!(!pair.contains(&o(4)), "offered merged option: {pair:?}");
+        ok(&mut f, me, compare(1, pair[0].0, pair[1].0));
+    }
+    let TallyResult::Pairwise { stats, .. } = pairwise_result(&f).1 else { panic!("not pairwise") };
+    assert_eq!(stats.iter().map(|s| s.option).collect::<Vec<_>>(), vec![o(1), o(2), o(3)]);
+}
+
+#[test]
+fn pairwise_commands_need_a_participant_an_open_poll_and_a_live_forum() {
+    let mut f = live_with_item();
+    ok(&mut f, MOD, create_poll(None, PollMethod::Pairwise {}, fixed(&["A", "B", "C"])));
+    let me = Actor::Participant(join(&mut f));
+    assert_invalid_state(err(&mut f, me, next_pair(1)), "not open");
+    assert_invalid_state(err(&mut f, me, compare(1, 1, 2)), "not open");
+    ok(&mut f, MOD, Command::OpenPoll { poll: poll(1) });
+    assert_forbidden(err(&mut f, MOD, next_pair(1)), "moderators do not compare");
+    assert_forbidden(err(&mut f, MOD, compare(1, 1, 2)), "moderators do not compare");
+    assert_forbidden(err(&mut f, Actor::Display, compare(1, 1, 2)), "read-only");
+    let hall = HallCounts::Approval { people: 1, counts: vec![] };
+    assert_invalid_state(err(&mut f, MOD, Command::EnterHallCount { poll: poll(1), counts: hall }), "no hall count");
+    ok(&mut f, me, compare(1, 1, 2));
+    ok(&mut f, MOD, Command::ClosePoll { poll: poll(1) });
+    assert_invalid_state(err(&mut f, me, compare(1, 1, 3)), "not open");
+    assert_invalid_state(err(&mut f, me, next_pair(1)), "not open");
+    let outcome = f.polls[&poll(1)].outcome.clone().expect("an outcome");
+    assert_eq!(outcome.tally.result.winners(), &[o(1)]);
+    ok(&mut f, MOD, Command::CloseForum {});
+    assert_invalid_state(err(&mut f, me, next_pair(1)), "closed");
+}
+
+#[test]
+fn pairwise_tally_splits_by_channel() {
+    let mut f = open_pairwise_poll();
+    let remote = Actor::Participant(join(&mut f));
+    let event = f.decide_join(Channel::Hall, None, "hall-token".into()).unwrap();
+    f.apply(&event);
+    let Event::ParticipantJoined { participant: hall, .. } = event else { unreachable!() };
+    ok(&mut f, remote, compare(1, 1, 2));
+    ok(&mut f, Actor::Participant(hall), compare(1, 2, 1));
+    let tally = f.tally(&f.polls[&poll(1)]);
+    let by = tally.by_channel.expect("by channel");
+    assert_eq!((tally.ballots, by.remote.ballots, by.hall.ballots, by.hall_count.ballots), (2, 1, 1, 0));
+    assert_eq!(by.remote.result.winners(), &[o(1)]);
+    assert_eq!(by.hall.result.winners(), &[o(2)]);
+    // Merged: 1 and 2 won once each against the other, so both stay at
+    // strength 1, level with the untouched 3 and 4: one tier.
+    assert_eq!(tally.result.winners(), &[o(1), o(2), o(3), o(4)]);
+}
+
+#[test]
+fn replaying_pairwise_events_gives_the_same_tally_bytes() {
+    let mut f = open_pairwise_poll();
+    let mut log = Vec::new();
+    let people: Vec<Actor> = (0..3).map(|_| Actor::Participant(join(&mut f))).collect();
+    for round in 0..4 {
+        for &who in &people {
+            let e = ok(&mut f, who, next_pair(1));
+            log.push(e.clone());
+            let (pair, _) = offered(e);
+            let (w, l) = if pair[0] < pair[1] { (pair[0], pair[1]) } else { (pair[1], pair[0]) };
+            let skip = round == 3;
+            log.push(ok(&mut f, who, Command::CastComparison { poll: poll(1), winner: w, loser: l, skip }));
+        }
+    }
+    let mut g = open_pairwise_poll();
+    for _ in 0..3 {
+        join(&mut g);
+    }
+    for e in &log {
+        g.apply(e);
+    }
+    let a = serde_json::to_string(&f.tally(&f.polls[&poll(1)])).unwrap();
+    let b = serde_json::to_string(&g.tally(&g.polls[&poll(1)])).unwrap();
+    assert_eq!(a, b);
+    // Everyone prefers lower ids: the order is 1, 2, 3, 4.
+    let TallyResult::Pairwise { ranking, skipped, comparisons, .. } = pairwise_result(&f).1 else { panic!() };
+    assert_eq!((comparisons, skipped), (9, 3));
+    assert_eq!(ranking, tiers(&[&[1], &[2], &[3], &[4]]));
 }

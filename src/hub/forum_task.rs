@@ -124,6 +124,8 @@ fn ack_frame(request_id: String, info: &AckInfo, duplicate: bool) -> ServerFrame
         idea: info.idea,
         poll: info.poll,
         speaker: info.speaker,
+        pair: info.pair,
+        pairs_left: info.pairs_left,
     }
 }
 
@@ -581,6 +583,7 @@ impl ForumTask {
         let forum = &self.state.forum;
         match event {
             Event::BallotCast { poll, .. }
+            | Event::ComparisonCast { poll, .. }
             | Event::HallCountEntered { poll, .. }
             | Event::PollOpened { poll }
             | Event::ResultsRevealed { poll } => {

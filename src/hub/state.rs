@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
-use madang_protocol::{IdeaId, ItemId, PollId, SpeakerId};
+use madang_protocol::{IdeaId, ItemId, OptionId, PollId, SpeakerId};
 use serde::{Deserialize, Serialize};
 
 use super::journal::{Entry, GENESIS_HASH, JournalError, RequestKey};
@@ -27,16 +27,25 @@ pub struct AckInfo {
     pub poll: Option<PollId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker: Option<SpeakerId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<[OptionId; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs_left: Option<u32>,
 }
 
 impl AckInfo {
     pub fn of(entry: &Entry) -> AckInfo {
-        let mut info = AckInfo { seq: entry.seq, item: None, idea: None, poll: None, speaker: None };
+        let mut info =
+            AckInfo { seq: entry.seq, item: None, idea: None, poll: None, speaker: None, pair: None, pairs_left: None };
         match &entry.event {
             Event::ItemAdded { item, .. } => info.item = Some(*item),
             Event::IdeaSubmitted { idea, .. } => info.idea = Some(*idea),
             Event::PollCreated { poll, .. } => info.poll = Some(*poll),
             Event::HandRaised { speaker, .. } | Event::SpeakerAdded { speaker, .. } => info.speaker = Some(*speaker),
+            Event::PairOffered { pair, pairs_left, .. } => {
+                info.pair = Some(*pair);
+                info.pairs_left = Some(*pairs_left);
+            }
             _ => {}
         }
         info
@@ -225,7 +234,15 @@ mod tests {
         let key = RequestKey { actor: "moderator".into(), id: "r0".into() };
         assert_eq!(
             resumed.applied.get(&key),
-            Some(&AckInfo { seq: 2, item: Some(ItemId(1)), idea: None, poll: None, speaker: None })
+            Some(&AckInfo {
+                seq: 2,
+                item: Some(ItemId(1)),
+                idea: None,
+                poll: None,
+                speaker: None,
+                pair: None,
+                pairs_left: None
+            })
         );
     }
 

@@ -173,8 +173,7 @@ pub fn hall_check(forum: &Forum) -> HallCheck {
         .filter(|p| p.status != PollStatus::Draft)
         .map(|p| {
             let hall_ballots = p
-                .ballots
-                .keys()
+                .voters()
                 .filter(|id| forum.participants.get(id).is_some_and(|x| x.channel == Channel::Hall))
                 .count() as u32;
             let hand_counted = p.hall_count.as_ref().map_or(0, hall::people_counted);
@@ -294,6 +293,8 @@ pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Up
         | Event::QueuePolicySet { .. }
         | Event::SpeakingLimitSet { .. }
         | Event::SpeechEnded { .. } => Some(Update::Speakers { speakers: speakers_view(forum) }),
+        // Pairs and comparisons are secret; comparisons reach everyone as tallies.
+        Event::PairOffered { .. } | Event::ComparisonCast { .. } => None,
         // Signals are conflated into `temperature` frames at the tally cadence.
         Event::SignalSet { .. } => None,
     }
