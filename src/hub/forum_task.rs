@@ -287,10 +287,8 @@ impl ForumTask {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                n = requests.recv_many(&mut batch, self.config.batch_size) => {
-                    if n == 0 { break; }
-                    self.process(std::mem::take(&mut batch)).await;
-                }
+                // Before requests: under a steady stream of ballots the request
+                // branch is always ready, and tallies must still go out on time.
                 // An idle forum does not wake up at the tally cadence.
                 _ = tick.tick(), if !self.dirty.is_empty() || self.temperature_dirty => {
                     let started = std::time::Instant::now();
@@ -302,6 +300,10 @@ impl ForumTask {
                     if spent * 5 > self.config.tally_interval {
                         tick.reset_after(spent * 5);
                     }
+                }
+                n = requests.recv_many(&mut batch, self.config.batch_size) => {
+                    if n == 0 { break; }
+                    self.process(std::mem::take(&mut batch)).await;
                 }
             }
         }

@@ -62,8 +62,10 @@ impl Default for HubConfig {
             tally_interval: DEFAULT_TALLY_INTERVAL,
             ring_capacity: 4096,
             broadcast_capacity: 1024,
-            batch_size: 256,
-            request_queue: 1024,
+            // Large enough that a burst of ballots shares one fsync: the
+            // embedded store's fsync, not deciding, bounds a forum's rate.
+            batch_size: 4096,
+            request_queue: 8192,
             snapshot_every: 1000,
         }
     }
