@@ -3,74 +3,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::Client;
+use common::Process;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-const ADMIN: &str = "crash-admin";
-
-struct Process {
-    child: Child,
-    base: String,
-}
-
-impl Process {
-    async fn start(data_dir: &Path) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_madang"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--admin-token", ADMIN, "--data-dir"])
-            .arg(data_dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start madang");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        // The banner's first line names the bound address.
-        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("banner in time")
-            .expect("read banner")
-            .expect("a banner line");
-        let base = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {first:?}"))
-            .to_string();
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Process { child, base }
-    }
-
-    fn ws(&self) -> String {
-        format!("{}/ws", self.base.replace("http://", "ws://"))
-    }
-
-    async fn create_forum(&self, body: Value) -> Value {
-        let res = reqwest::Client::new()
-            .post(format!("{}/api/forums", self.base))
-            .bearer_auth(ADMIN)
-            .json(&body)
-            .send()
-            .await
-            .expect("POST /api/forums");
-        assert_eq!(res.status(), 201);
-        res.json().await.expect("JSON")
-    }
-
-    async fn connect(&self, auth: Value) -> (Client, Value) {
-        let mut client = Client::connect(&self.ws()).await;
-        client.send(auth).await;
-        let welcome = client.recv().await;
-        assert_eq!(welcome["type"], "welcome", "{welcome}");
-        (client, welcome)
-    }
-}
+use tokio::process::Child;
 
 fn pid(child: &Child) -> String {
     child.id().expect("running").to_string()
@@ -132,8 +69,7 @@ async fn sigkill_mid_poll_loses_no_acknowledged_ballot() {
     }
     tokio::time::sleep(Duration::from_millis(150)).await;
     let mut server = server;
-    server.child.start_kill().expect("SIGKILL");
-    server.child.wait().await.expect("reaped");
+    server.kill().await;
     let mut acked = [false; PEOPLE];
     for (i, voter) in voters.into_iter().enumerate() {
         acked[i] = voter.await.unwrap();
