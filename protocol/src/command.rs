@@ -262,6 +262,20 @@ pub enum PollMethod {
     Pairwise {},
 }
 
+impl PollMethod {
+    /// The `kind` tag of this method, as it appears on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PollMethod::YesNo { .. } => "yes_no",
+            PollMethod::Approval { .. } => "approval",
+            PollMethod::Dots { .. } => "dots",
+            PollMethod::Score {} => "score",
+            PollMethod::Ranked { .. } => "ranked",
+            PollMethod::Pairwise {} => "pairwise",
+        }
+    }
+}
+
 /// The highest score of a score poll.
 pub const MAX_SCORE: u8 = 5;
 

@@ -70,16 +70,6 @@ fn kind(counts: &HallCounts) -> &'static str {
     }
 }
 
-fn method_kind(method: &PollMethod) -> &'static str {
-    match method {
-        PollMethod::YesNo { .. } => "yes_no",
-        PollMethod::Approval { .. } => "approval",
-        PollMethod::Dots { .. } => "dots",
-        PollMethod::Score {} => "score",
-        PollMethod::Ranked { .. } => "ranked",
-        PollMethod::Pairwise {} => "pairwise",
-    }
-}
 
 /// Check a hand count against the poll's method and options. Numbers must
 /// be whole, not negative, and plausible for the people counted; each paper
@@ -156,7 +146,7 @@ pub fn validate(method: &PollMethod, options: &OptionSet<'_>, counts: &HallCount
             }
             Ok(())
         }
-        _ => Err(invalid(format!("this poll takes {} hall counts (got {})", method_kind(method), kind(counts)))),
+        _ => Err(invalid(format!("this poll takes {} hall counts (got {})", method.kind(), kind(counts)))),
     }
 }
 

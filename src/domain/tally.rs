@@ -141,23 +141,13 @@ pub fn validate_ballot(method: &PollMethod, options: &OptionSet<'_>, ballot: &Ba
             "ballot.kind",
             format!(
                 "this poll takes {} ballots (got a {} ballot)",
-                method_kind(method),
+                method.kind(),
                 ballot_kind(ballot)
             ),
         )),
     }
 }
 
-fn method_kind(method: &PollMethod) -> &'static str {
-    match method {
-        PollMethod::YesNo { .. } => "yes_no",
-        PollMethod::Approval { .. } => "approval",
-        PollMethod::Dots { .. } => "dots",
-        PollMethod::Score {} => "score",
-        PollMethod::Ranked { .. } => "ranked",
-        PollMethod::Pairwise {} => "pairwise",
-    }
-}
 
 fn ballot_kind(ballot: &Ballot) -> &'static str {
     match ballot {
