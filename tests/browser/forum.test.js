@@ -4,7 +4,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { startServer, launchBrowser, newPage, axeCheck, screenshot, PHONE, PROJECTOR, DESKTOP } from "./harness.js";
+import {
+  startServer, launchBrowser, newPage, online, noSeriousViolations, shots, screenshot, PHONE, PROJECTOR, DESKTOP,
+} from "./harness.js";
 
 let server;
 let browser;
@@ -26,25 +28,7 @@ async function open(options, name) {
   return page;
 }
 
-const online = (page) => page.locator('#conn[data-status="online"]').waitFor();
-
-async function noSeriousViolations(page, name) {
-  const violations = await axeCheck(page);
-  assert.deepEqual(violations, [], `axe-core found serious or critical violations on ${name}:\n${violations.join("\n")}`);
-}
-
 /** Screenshots at the phone and the projector size. */
-async function shots(page, name) {
-  const original = page.viewportSize();
-  for (const [size, viewport] of [["phone", PHONE.viewport], ["projector", PROJECTOR.viewport]]) {
-    await page.setViewportSize(viewport);
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await page.waitForTimeout(150);
-    await screenshot(page, `${name}-${size}`);
-  }
-  await page.setViewportSize(original);
-}
-
 test("a forum from creation to outcome, in a real browser", { timeout: 240000 }, async () => {
   // 1. The organizer URL opens the landing page, which creates the forum and opens the console.
   const mod = await open(DESKTOP, "console");

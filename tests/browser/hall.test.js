@@ -5,7 +5,9 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, newPage, axeCheck, screenshot, PHONE, PROJECTOR, DESKTOP } from "./harness.js";
+import {
+  startServer, launchBrowser, newPage, online, noSeriousViolations, shots, screenshot, PHONE, PROJECTOR, DESKTOP,
+} from "./harness.js";
 
 let server;
 let browser;
@@ -25,24 +27,6 @@ async function open(options, name) {
   const page = await newPage(browser, options, name);
   pages.push(page);
   return page;
-}
-
-const online = (page) => page.locator('#conn[data-status="online"]').waitFor();
-
-async function noSeriousViolations(page, name) {
-  const violations = await axeCheck(page);
-  assert.deepEqual(violations, [], `axe-core found serious or critical violations on ${name}:\n${violations.join("\n")}`);
-}
-
-async function shots(page, name) {
-  const original = page.viewportSize();
-  for (const [size, viewport] of [["phone", PHONE.viewport], ["projector", PROJECTOR.viewport]]) {
-    await page.setViewportSize(viewport);
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await page.waitForTimeout(150);
-    await screenshot(page, `${name}-${size}`);
-  }
-  await page.setViewportSize(original);
 }
 
 /** Wait until the element's text (whitespace collapsed) is exactly `want`; a bounded wait with a clear failure. */

@@ -4,6 +4,7 @@
 // Chromium must be installed (tests/run installs it); when it is missing the
 // suite fails, it never skips.
 
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, readFileSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
@@ -153,4 +154,25 @@ export async function axeCheck(page) {
 export async function screenshot(page, name) {
   mkdirSync(screenshotDir, { recursive: true });
   await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: false });
+}
+
+/** Wait until the page's connection badge says it is online. */
+export const online = (page) => page.locator('#conn[data-status="online"]').waitFor();
+
+/** Fail on any serious or critical axe-core violation. */
+export async function noSeriousViolations(page, name) {
+  const violations = await axeCheck(page);
+  assert.deepEqual(violations, [], `axe-core found serious or critical violations on ${name}:\n${violations.join("\n")}`);
+}
+
+/** Screenshots of a page at phone and projector sizes. */
+export async function shots(page, name) {
+  const original = page.viewportSize();
+  for (const [size, viewport] of [["phone", PHONE.viewport], ["projector", PROJECTOR.viewport]]) {
+    await page.setViewportSize(viewport);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.waitForTimeout(150);
+    await screenshot(page, `${name}-${size}`);
+  }
+  await page.setViewportSize(original);
 }
