@@ -20,9 +20,6 @@ use crate::http::{ApiError, AppState};
 #[folder = "web/"]
 struct Assets;
 
-/// Join codes use this alphabet (see `protocol/SPEC.md`, §3).
-const CODE_ALPHABET: &str = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-
 /// Content Security Policy of every page: only this server's own scripts,
 /// styles, images and WebSocket.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -120,7 +117,7 @@ fn origin(headers: &HeaderMap) -> Result<String, ApiError> {
 
 async fn qr_svg(headers: HeaderMap, Query(query): Query<QrQuery>) -> Result<Response, ApiError> {
     let code = query.code.trim().to_ascii_uppercase();
-    if code.is_empty() || code.len() > 16 || !code.chars().all(|c| CODE_ALPHABET.contains(c)) {
+    if !crate::hub::tokens::looks_like_join_code(&code) {
         return Err(ApiError::Invalid("`code` must be a join code".into()));
     }
     let link = format!("{}/j/{code}", origin(&headers)?);

@@ -6,7 +6,7 @@
 use sha2::{Digest, Sha256};
 
 /// The characters of join codes and forum ids: no 0/O, 1/I/L look-alikes.
-const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+pub const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 pub const JOIN_CODE_LEN: usize = 6;
 
 pub fn generate(forum_id: &str) -> String {
@@ -31,6 +31,11 @@ pub fn join_code() -> String {
 /// A random forum id: 10 lowercase letters and digits.
 pub fn forum_id() -> String {
     (0..10).map(|_| (CODE_ALPHABET[rand::random_range(0..CODE_ALPHABET.len())] as char).to_ascii_lowercase()).collect()
+}
+
+/// Whether `code` could be a join code (the alphabet and length codes are made with).
+pub fn looks_like_join_code(code: &str) -> bool {
+    code.len() == JOIN_CODE_LEN && code.bytes().all(|b| CODE_ALPHABET.contains(&b))
 }
 
 /// Compare two secrets without leaking where they differ.
