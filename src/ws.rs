@@ -11,12 +11,13 @@
 //! far as routing them to the hub; what a role may do is decided by the domain.
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use governor::clock::DefaultClock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use madang_protocol::{ClientFrame, ErrorCode, ServerFrame, close_code, parse_client_frame};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -58,6 +59,11 @@ enum Outbound {
 }
 
 type Sink = SplitSink<WebSocket, Message>;
+
+/// One clock for every connection's rate limiter: making a new one runs
+/// `cpuid`, which a virtual machine traps, at a cost that showed up in
+/// profiles of connection storms.
+static CLOCK: LazyLock<DefaultClock> = LazyLock::new(DefaultClock::default);
 type Stream = SplitStream<WebSocket>;
 
 /// Serve one upgraded socket until either side ends it or the server shuts down.
@@ -169,7 +175,8 @@ async fn read_loop(
     limits: &WsLimits,
     done: CancellationToken,
 ) {
-    let limiter: DefaultDirectRateLimiter = RateLimiter::direct(Quota::per_second(limits.rate_per_sec).allow_burst(limits.burst));
+    let quota = Quota::per_second(limits.rate_per_sec).allow_burst(limits.burst);
+    let limiter: DefaultDirectRateLimiter = RateLimiter::direct_with_clock(quota, CLOCK.clone());
     let mut refused = 0u32;
     let reply = |frame: ServerFrame| Outbound::Frame(encode_frame(&frame));
     loop {
@@ -243,13 +250,15 @@ async fn write_loop(
     let _done = done.drop_guard();
     let mut queue: Vec<Frame> = first;
     loop {
-        // Feed everything ready, then flush once: one syscall for a burst.
-        for frame in queue.drain(..) {
-            if tokio::time::timeout(write_timeout, sink.feed(Message::Text(frame))).await.map_or(true, |r| r.is_err()) {
-                return;
+        // Feed everything ready, then flush once: one syscall for a burst,
+        // and one timer for the whole burst rather than one per frame.
+        let burst = async {
+            for frame in queue.drain(..) {
+                sink.feed(Message::Text(frame)).await?;
             }
-        }
-        if tokio::time::timeout(write_timeout, sink.flush()).await.map_or(true, |r| r.is_err()) {
+            sink.flush().await
+        };
+        if tokio::time::timeout(write_timeout, burst).await.map_or(true, |r| r.is_err()) {
             return;
         }
         let next = tokio::select! {

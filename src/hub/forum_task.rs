@@ -208,6 +208,12 @@ pub struct ForumTask {
     needs_rebuild: bool,
     /// The seq of the latest snapshot saved or loaded.
     snapshot_seq: u64,
+    /// Bytes of log appended since that snapshot, and its own size: a forum
+    /// with a large state is snapshotted less often, so that writing
+    /// snapshots never costs more than writing the log (replay after a
+    /// restart stays bounded by about twice the snapshot's size).
+    log_bytes_since_snapshot: u64,
+    snapshot_bytes: u64,
     /// Outcomes to hand to the store for other systems.
     outcomes: Vec<OutcomeRecord>,
 }
@@ -265,6 +271,8 @@ impl ForumTask {
             temperature_dirty: false,
             needs_rebuild: false,
             snapshot_seq,
+            log_bytes_since_snapshot: records.iter().map(|r| r.payload.len() as u64).sum(),
+            snapshot_bytes: 0,
             outcomes,
         })
     }
@@ -366,7 +374,10 @@ impl ForumTask {
             let records: Vec<Record> =
                 pending.iter().filter_map(|p| p.entry.as_ref()).map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
             match self.store.append(&self.state.forum.id, &records).await {
-                Ok(()) => return self.finish(pending, work),
+                Ok(()) => {
+                    self.log_bytes_since_snapshot += records.iter().map(|r| r.payload.len() as u64).sum::<u64>();
+                    return self.finish(pending, work);
+                }
                 Err(StoreError::OutOfOrder { .. }) if shared => {
                     tracing::debug!(forum = %self.state.forum.id, attempt, "another node appended first; deciding again");
                     if let Some(checkpoint) = checkpoint {
@@ -554,6 +565,7 @@ impl ForumTask {
             if record.seq <= self.state.head {
                 continue;
             }
+            self.log_bytes_since_snapshot += record.payload.len() as u64;
             let entry = match self.state.apply_record(&record) {
                 Ok(entry) => entry,
                 Err(err) => {
@@ -693,12 +705,18 @@ impl ForumTask {
     }
 
     async fn maybe_snapshot(&mut self) {
-        if self.state.head < self.snapshot_seq + self.config.snapshot_every {
+        if self.state.head < self.snapshot_seq + self.config.snapshot_every
+            || self.log_bytes_since_snapshot < self.snapshot_bytes
+        {
             return;
         }
         let snapshot = self.state.to_snapshot();
         match self.store.save_snapshot(&self.state.forum.id, &snapshot).await {
-            Ok(()) => self.snapshot_seq = snapshot.seq,
+            Ok(()) => {
+                self.snapshot_seq = snapshot.seq;
+                self.snapshot_bytes = snapshot.payload.len() as u64;
+                self.log_bytes_since_snapshot = 0;
+            }
             Err(err) => tracing::warn!(forum = %self.state.forum.id, %err, "snapshot not saved"),
         }
     }

@@ -52,7 +52,8 @@ pub struct HubConfig {
     pub batch_size: usize,
     /// Requests that may wait for a forum task before senders wait too.
     pub request_queue: usize,
-    /// Events between snapshots of a forum's state (replay starts from the latest).
+    /// Events at least between snapshots of a forum's state (replay starts
+    /// from the latest); also at least as many log bytes as the last snapshot had.
     pub snapshot_every: u64,
 }
 

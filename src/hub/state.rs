@@ -11,6 +11,8 @@ use bytes::Bytes;
 use madang_protocol::{IdeaId, ItemId, OptionId, PollId, SpeakerId};
 use serde::{Deserialize, Serialize};
 
+use sha2::{Digest, Sha256};
+
 use super::journal::{Entry, GENESIS_HASH, JournalError, RequestKey};
 use crate::domain::{Event, Forum};
 use crate::store::{Record, Snapshot};
@@ -52,28 +54,47 @@ impl AckInfo {
     }
 }
 
-/// Request ids already applied, bounded (oldest forgotten first).
+/// Request ids already applied: each person's last [`REMEMBERED_PER_ACTOR`].
+///
+/// The window is per person rather than forum-wide because a resend always
+/// comes from the person who sent the original: a forum-wide window would
+/// last only seconds while thousands vote, whereas this one lasts as long as
+/// that person's last commands. Ids are kept as a digest, so the whole set
+/// is plain data: cloning it (the checkpoint before a shared-store append)
+/// copies memory without allocating per id.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
-    map: HashMap<RequestKey, AckInfo>,
-    order: VecDeque<RequestKey>,
+    by_actor: HashMap<String, VecDeque<(RequestDigest, AckInfo)>, foldhash::fast::RandomState>,
 }
 
-const MAX_REMEMBERED_REQUESTS: usize = 100_000;
+/// How many of each person's request ids are remembered (SPEC §6.3).
+pub const REMEMBERED_PER_ACTOR: usize = 64;
+
+/// The first 128 bits of SHA-256 of a request id: only ids of the same
+/// person are ever compared, so a collision could only confuse the person
+/// who forged it.
+type RequestDigest = [u8; 16];
+
+fn digest(id: &str) -> RequestDigest {
+    let full = Sha256::digest(id.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
+}
 
 impl Applied {
     pub fn get(&self, key: &RequestKey) -> Option<&AckInfo> {
-        self.map.get(key)
+        let id = digest(&key.id);
+        self.by_actor.get(&key.actor)?.iter().rev().find(|(d, _)| *d == id).map(|(_, info)| info)
     }
 
     pub fn remember(&mut self, key: RequestKey, info: AckInfo) {
-        if self.order.len() >= MAX_REMEMBERED_REQUESTS
-            && let Some(old) = self.order.pop_front()
-        {
-            self.map.remove(&old);
+        let id = digest(&key.id);
+        let window = self.by_actor.entry(key.actor).or_default();
+        if window.len() >= REMEMBERED_PER_ACTOR {
+            window.pop_front();
         }
-        self.order.push_back(key.clone());
-        self.map.insert(key, info);
+        window.push_back((id, info));
     }
 }
 
@@ -89,6 +110,8 @@ pub enum ReplayError {
     Gap { head: u64, got: u64 },
     #[error("the snapshot cannot be read: {0}")]
     Snapshot(serde_json::Error),
+    #[error("the snapshot holds a request digest that is not 32 hex digits: {0:?}")]
+    SnapshotDigest(String),
 }
 
 #[derive(Debug, Clone)]
@@ -105,8 +128,8 @@ struct SnapshotBody {
     forum: Forum,
     head: u64,
     head_hash: String,
-    /// Oldest first, so the bound on remembered requests keeps its order.
-    applied: Vec<(RequestKey, AckInfo)>,
+    /// Per person, oldest first, ids as hex digests.
+    applied: Vec<(String, Vec<(String, AckInfo)>)>,
 }
 
 impl ForumState {
@@ -169,9 +192,11 @@ impl ForumState {
             head_hash: self.head_hash.clone(),
             applied: self
                 .applied
-                .order
+                .by_actor
                 .iter()
-                .filter_map(|k| self.applied.map.get(k).map(|info| (k.clone(), info.clone())))
+                .map(|(actor, window)| {
+                    (actor.clone(), window.iter().map(|(id, info)| (hex::encode(id), info.clone())).collect())
+                })
                 .collect(),
         };
         // Plain data with string keys: serializing cannot fail.
@@ -184,8 +209,14 @@ impl ForumState {
             return Err(ReplayError::Gap { head: snapshot.seq, got: body.head });
         }
         let mut applied = Applied::default();
-        for (key, info) in body.applied {
-            applied.remember(key, info);
+        for (actor, window) in body.applied {
+            let mut kept = VecDeque::with_capacity(window.len().min(REMEMBERED_PER_ACTOR));
+            for (id, info) in window.into_iter().rev().take(REMEMBERED_PER_ACTOR).rev() {
+                let mut digest = RequestDigest::default();
+                hex::decode_to_slice(&id, &mut digest).map_err(|_| ReplayError::SnapshotDigest(id))?;
+                kept.push_back((digest, info));
+            }
+            applied.by_actor.insert(actor, kept);
         }
         let mut forum = body.forum;
         // What is derived from the state is not in the snapshot: recount it.
@@ -244,6 +275,33 @@ mod tests {
                 pairs_left: None
             })
         );
+    }
+
+    #[test]
+    fn each_person_keeps_their_own_window_of_request_ids() {
+        let key = |actor: &str, n: usize| RequestKey { actor: actor.into(), id: format!("req-{n}") };
+        let info = |seq: u64| AckInfo { seq, item: None, idea: None, poll: None, speaker: None, pair: None, pairs_left: None };
+        let mut applied = Applied::default();
+        applied.remember(key("p1", 0), info(1));
+        // Someone else's flood does not push p1's request out.
+        for n in 0..10 * REMEMBERED_PER_ACTOR {
+            applied.remember(key("p2", n), info(2 + n as u64));
+        }
+        assert_eq!(applied.get(&key("p1", 0)).map(|i| i.seq), Some(1));
+        // The same id from another person is another request.
+        assert_eq!(applied.get(&key("p3", 0)), None);
+        // p2 keeps exactly its last REMEMBERED_PER_ACTOR.
+        let last = 10 * REMEMBERED_PER_ACTOR - 1;
+        assert_eq!(applied.get(&key("p2", last)).map(|i| i.seq), Some(2 + last as u64));
+        assert!(applied.get(&key("p2", last + 1 - REMEMBERED_PER_ACTOR)).is_some());
+        assert_eq!(applied.get(&key("p2", last - REMEMBERED_PER_ACTOR)), None);
+        // And a snapshot keeps the windows as they are.
+        let state = ForumState::replay(&log(), |_, _| {}).unwrap();
+        let state = ForumState { applied, ..state };
+        let restored = ForumState::from_snapshot(&state.to_snapshot()).unwrap();
+        assert_eq!(restored.applied.get(&key("p1", 0)).map(|i| i.seq), Some(1));
+        assert_eq!(restored.applied.get(&key("p2", last)).map(|i| i.seq), Some(2 + last as u64));
+        assert_eq!(restored.applied.get(&key("p2", last - REMEMBERED_PER_ACTOR)), None);
     }
 
     #[test]
