@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use super::journal::{Entry, RequestKey};
 use super::state::{AckInfo, ForumState};
 use super::view::{self, Audience};
+use super::crowd::{self, Crowd};
 use super::{Frame, HubConfig, encode_frame, tokens};
 use crate::domain::{Actor, DomainError, Event, Forum};
 use crate::store::{EventStore, OutcomeRecord, Record, StoreError};
@@ -200,6 +201,8 @@ const MAX_ATTEMPTS: usize = 32;
 /// How long after losing a race a forum task keeps copying its state before
 /// each batch, so that the next lost race is undone without a rebuild.
 const CONTENTION_WINDOW: Duration = Duration::from_secs(30);
+/// However large the crowd, participants hear a changed tally this often.
+const MAX_CROWD_INTERVAL: Duration = Duration::from_secs(2);
 /// How long a tail read waits for other nodes' records before asking again.
 const TAIL_WAIT: Duration = Duration::from_secs(5);
 
@@ -208,7 +211,12 @@ pub struct ForumTask {
     store: Arc<dyn EventStore>,
     config: Arc<HubConfig>,
     staff: Outlet,
+    /// Public frames: its ring serves resumes; displays hear its channel,
+    /// at every tally tick.
     public: Outlet,
+    /// Participants hear the public frames through the crowd, whose tallies
+    /// are paced by its size (see `crowd`).
+    crowd: Crowd,
     dirty: BTreeSet<PollId>,
     /// The current item's temperature check changed since the last tick.
     temperature_dirty: bool,
@@ -255,6 +263,7 @@ impl ForumTask {
         let mut public = Outlet::new(config.broadcast_capacity, floor);
         let mut outcomes = Vec::new();
         let ring_capacity = config.ring_capacity;
+        let broadcast_capacity = config.broadcast_capacity;
         let visit = |forum: &Forum, entry: &Entry| {
             if entry.seq > floor {
                 for (outlet, audience) in [(&mut staff, Audience::Staff), (&mut public, Audience::Public)] {
@@ -276,6 +285,7 @@ impl ForumTask {
             config,
             staff,
             public,
+            crowd: Crowd::new(broadcast_capacity),
             dirty: BTreeSet::new(),
             temperature_dirty: false,
             needs_rebuild: false,
@@ -308,7 +318,7 @@ impl ForumTask {
                 // Before requests: under a steady stream of ballots the request
                 // branch is always ready, and tallies must still go out on time.
                 // An idle forum does not wake up at the tally cadence.
-                _ = tick.tick(), if !self.dirty.is_empty() || self.temperature_dirty => {
+                _ = tick.tick(), if self.tallies_pending() => {
                     let started = std::time::Instant::now();
                     self.publish_tallies();
                     // Counting a very large poll takes a while (100,000 ranked ballots over
@@ -503,6 +513,7 @@ impl ForumTask {
                     self.staff.publish(entry.seq, f, ring_capacity);
                 }
                 if let Some(f) = public {
+                    self.crowd.send_event(&f);
                     self.public.publish(entry.seq, f, ring_capacity);
                 }
                 self.outcomes.extend(outcome_record(&self.state.forum, entry));
@@ -596,10 +607,12 @@ impl ForumTask {
                 }
             };
             self.mark_dirty(&entry.event);
-            for (outlet, audience) in [(&mut self.staff, Audience::Staff), (&mut self.public, Audience::Public)] {
-                if let Some(frame) = event_frame(&self.state.forum, &entry, audience) {
-                    outlet.publish(entry.seq, frame, ring_capacity);
-                }
+            if let Some(frame) = event_frame(&self.state.forum, &entry, Audience::Staff) {
+                self.staff.publish(entry.seq, frame, ring_capacity);
+            }
+            if let Some(frame) = event_frame(&self.state.forum, &entry, Audience::Public) {
+                self.crowd.send_event(&frame);
+                self.public.publish(entry.seq, frame, ring_capacity);
             }
             // The node that appended a close publishes its outcome; a node
             // that loads the forum later publishes any that were missed.
@@ -689,19 +702,31 @@ impl ForumTask {
                 frames.push(encode_frame(&ServerFrame::Temperature { seq: head, temperature }));
             }
         }
-        Attached { actor, frames, updates: outlet.tx.subscribe() }
+        let updates = match actor {
+            Actor::Participant(id) => self.crowd.subscribe(id),
+            _ => outlet.tx.subscribe(),
+        };
+        Attached { actor, frames, updates }
     }
 
     /// Send the latest tally of every poll whose ballots changed since the
     /// last tick, and the current item's temperature check if it changed.
+    fn tallies_pending(&self) -> bool {
+        !self.dirty.is_empty() || self.temperature_dirty || self.crowd.pending()
+    }
+
+    /// Send changed tallies and the temperature: to moderators and displays
+    /// at every tick; to participants a few shards at a time (`crowd`).
     fn publish_tallies(&mut self) {
         let forum = &self.state.forum;
-        if std::mem::take(&mut self.temperature_dirty)
-            && let Some(temperature) = view::current_temperature(forum)
-        {
-            let frame = encode_frame(&ServerFrame::Temperature { seq: self.state.head, temperature });
-            let _ = self.staff.tx.send(frame.clone());
-            let _ = self.public.tx.send(frame);
+        if std::mem::take(&mut self.temperature_dirty) {
+            let frame = view::current_temperature(forum)
+                .map(|temperature| encode_frame(&ServerFrame::Temperature { seq: self.state.head, temperature }));
+            if let Some(frame) = &frame {
+                let _ = self.staff.tx.send(frame.clone());
+                let _ = self.public.tx.send(frame.clone());
+            }
+            self.crowd.temperature_changed(frame);
         }
         for poll_id in std::mem::take(&mut self.dirty) {
             let Some(poll) = forum.polls.get(&poll_id) else { continue };
@@ -711,9 +736,26 @@ impl ForumTask {
             let frame = encode_frame(&ServerFrame::Tally { seq: self.state.head, tally: forum.tally(poll) });
             let _ = self.staff.tx.send(frame.clone());
             if view::tally_visible(poll, Audience::Public) {
-                let _ = self.public.tx.send(frame);
+                let _ = self.public.tx.send(frame.clone());
+                self.crowd.tally_changed(poll_id, frame);
             }
         }
+        self.crowd.serve(self.crowd_shards_per_tick(), |poll_id| {
+            forum.polls.get(&poll_id).is_some_and(|p| p.status == PollStatus::Open && view::tally_visible(p, Audience::Public))
+        });
+    }
+
+    /// How many of the crowd's shards hear tallies at each tick: all of them
+    /// for a small crowd; for a large one, few enough that tally frames to
+    /// participants stay within `crowd_tally_frames_per_sec` (each frame is
+    /// a socket write), so that each participant hears a changed tally at
+    /// least every `MAX_CROWD_INTERVAL`.
+    fn crowd_shards_per_tick(&self) -> usize {
+        let listeners = self.crowd.listeners() as f64;
+        let paced = Duration::from_secs_f64(listeners / f64::from(self.config.crowd_tally_frames_per_sec.max(1)));
+        let interval = self.config.tally_interval.max(paced).min(MAX_CROWD_INTERVAL);
+        let ticks = (interval.as_secs_f64() / self.config.tally_interval.as_secs_f64().max(1e-3)).max(1.0);
+        (crowd::SHARDS as f64 / ticks).ceil() as usize
     }
 
     async fn publish_outcomes(&mut self) {

@@ -4,6 +4,7 @@
 //! channel, and join code → forum and channel. Forum state lives in the
 //! forum tasks (see `forum_task`); the hub never reads or writes it.
 
+mod crowd;
 mod forum_task;
 pub mod journal;
 mod state;
@@ -55,6 +56,9 @@ pub struct HubConfig {
     /// Events at least between snapshots of a forum's state (replay starts
     /// from the latest); also at least as many log bytes as the last snapshot had.
     pub snapshot_every: u64,
+    /// Tally and temperature frames per second to participants, at most
+    /// (displays and moderators get every tick); see `hub::crowd`.
+    pub crowd_tally_frames_per_sec: u32,
 }
 
 impl Default for HubConfig {
@@ -68,6 +72,7 @@ impl Default for HubConfig {
             batch_size: 4096,
             request_queue: 8192,
             snapshot_every: 1000,
+            crowd_tally_frames_per_sec: 20_000,
         }
     }
 }

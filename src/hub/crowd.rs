@@ -1,0 +1,149 @@
+//! Participants' share of a forum's public frames, in shards.
+//!
+//! Events go to every participant at once. Tallies and the temperature
+//! check are different: they are conflated state, and a forum of 20,000
+//! phones at the display's 10 per second would be 200,000 socket writes a
+//! second, more than the server's core can make while it also takes
+//! ballots. So participants are split into shards by id, each with its own
+//! broadcast channel, and each tally tick serves only the next shards in
+//! turn with the latest frame of whatever changed since that shard last
+//! heard. A small crowd gets every tick; a large one gets tallies less often
+//! and evenly spread, never as one burst that would delay everyone's next
+//! frame (the delay of an agenda change is measured across the whole crowd).
+//!
+//! Architecture invariant: the crowd knows frames and poll ids only; which
+//! tallies participants may see is decided by the forum task, at send time.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use madang_protocol::{ParticipantId, PollId};
+use tokio::sync::broadcast;
+
+use super::Frame;
+
+/// Shards per forum: enough to spread a tally over a tick's worth of
+/// writes, few enough that a forum's idle channels cost little memory.
+pub const SHARDS: usize = 8;
+
+pub struct Crowd {
+    shards: Vec<Shard>,
+    /// The next shard to serve.
+    cursor: usize,
+    latest_tallies: BTreeMap<PollId, Frame>,
+    latest_temperature: Option<Frame>,
+}
+
+struct Shard {
+    tx: broadcast::Sender<Frame>,
+    /// Polls whose tally changed since this shard last heard.
+    dirty: BTreeSet<PollId>,
+    temperature: bool,
+}
+
+impl Crowd {
+    pub fn new(capacity: usize) -> Crowd {
+        let shards = (0..SHARDS)
+            .map(|_| Shard { tx: broadcast::channel(capacity).0, dirty: BTreeSet::new(), temperature: false })
+            .collect();
+        Crowd { shards, cursor: 0, latest_tallies: BTreeMap::new(), latest_temperature: None }
+    }
+
+    pub fn subscribe(&self, participant: ParticipantId) -> broadcast::Receiver<Frame> {
+        self.shards[participant.0 as usize % SHARDS].tx.subscribe()
+    }
+
+    pub fn listeners(&self) -> usize {
+        self.shards.iter().map(|s| s.tx.receiver_count()).sum()
+    }
+
+    /// An event: every participant, now.
+    pub fn send_event(&self, frame: &Frame) {
+        for shard in &self.shards {
+            // No receivers is not an error: nobody is watching.
+            let _ = shard.tx.send(frame.clone());
+        }
+    }
+
+    pub fn tally_changed(&mut self, poll: PollId, frame: Frame) {
+        self.latest_tallies.insert(poll, frame);
+        self.shards.iter_mut().for_each(|s| {
+            s.dirty.insert(poll);
+        });
+    }
+
+    pub fn temperature_changed(&mut self, frame: Option<Frame>) {
+        self.latest_temperature = frame;
+        self.shards.iter_mut().for_each(|s| s.temperature = true);
+    }
+
+    pub fn pending(&self) -> bool {
+        self.shards.iter().any(|s| s.temperature || !s.dirty.is_empty())
+    }
+
+    /// Serve the next `count` shards: each hears the latest frame of every
+    /// poll that changed since it last heard and for which `may_send` holds
+    /// now (the poll may have closed, or its results been hidden, since).
+    pub fn serve(&mut self, count: usize, may_send: impl Fn(PollId) -> bool) {
+        for _ in 0..count.min(SHARDS) {
+            let shard = &mut self.shards[self.cursor];
+            self.cursor = (self.cursor + 1) % SHARDS;
+            for poll in std::mem::take(&mut shard.dirty) {
+                if let Some(frame) = self.latest_tallies.get(&poll).filter(|_| may_send(poll)) {
+                    let _ = shard.tx.send(frame.clone());
+                }
+            }
+            if std::mem::take(&mut shard.temperature)
+                && let Some(frame) = &self.latest_temperature
+            {
+                let _ = shard.tx.send(frame.clone());
+            }
+        }
+        // Frames of polls nobody is waiting for are no longer needed.
+        let shards = &self.shards;
+        self.latest_tallies.retain(|poll, _| shards.iter().any(|s| s.dirty.contains(poll)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str) -> Frame {
+        Frame::from(text.to_string())
+    }
+
+    fn drain(rx: &mut broadcast::Receiver<Frame>) -> Vec<String> {
+        std::iter::from_fn(|| rx.try_recv().ok()).map(|f| f.as_str().to_string()).collect()
+    }
+
+    #[test]
+    fn shards_hear_the_latest_tally_in_turn_and_events_at_once() {
+        let mut crowd = Crowd::new(16);
+        let mut rx: Vec<_> = (0..SHARDS as u32).map(|p| crowd.subscribe(ParticipantId(p))).collect();
+        crowd.send_event(&frame("event"));
+        crowd.tally_changed(PollId(1), frame("tally 1a"));
+        crowd.tally_changed(PollId(1), frame("tally 1b"));
+        crowd.serve(2, |_| true);
+        for (i, rx) in rx.iter_mut().enumerate() {
+            let expected: &[&str] = if i < 2 { &["event", "tally 1b"] } else { &["event"] };
+            assert_eq!(drain(rx), expected, "shard {i}");
+        }
+        assert!(crowd.pending());
+        // A poll that may no longer be sent is dropped, not sent late.
+        crowd.serve(SHARDS, |_| false);
+        assert!(rx.iter_mut().all(|rx| drain(rx).is_empty()));
+        assert!(!crowd.pending());
+        assert!(crowd.latest_tallies.is_empty());
+    }
+
+    #[test]
+    fn the_temperature_is_conflated_per_shard() {
+        let mut crowd = Crowd::new(16);
+        let mut rx = crowd.subscribe(ParticipantId(0));
+        crowd.temperature_changed(Some(frame("t1")));
+        crowd.temperature_changed(Some(frame("t2")));
+        crowd.serve(SHARDS, |_| true);
+        assert_eq!(drain(&mut rx), ["t2"]);
+        assert_eq!(crowd.listeners(), 1);
+    }
+}
