@@ -154,13 +154,11 @@ async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Resu
     let AppState { hub, ws_limits, shutdown, tasks, .. } = state;
     let upgrade = ws
         // Small buffers: thousands of mostly idle connections each hold them.
-        .read_buffer_size(4 * 1024)
+        // Client frames are small; a larger one grows the buffer as it comes.
+        .read_buffer_size(512)
         .write_buffer_size(8 * 1024)
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES);
-    let connection_tasks = tasks.clone();
-    Ok(upgrade.on_upgrade(move |socket| {
-        tasks.track_future(ws::serve(socket, hub, ws_limits, shutdown, connection_tasks))
-    }))
+    Ok(upgrade.on_upgrade(move |socket| tasks.track_future(ws::serve(socket, hub, ws_limits, shutdown))))
 }

@@ -1,28 +1,32 @@
 //! One WebSocket connection: authenticate, then read commands and write frames.
 //!
-//! A connection is two halves. The reader parses frames, enforces the rate
-//! limit, and forwards commands to the forum task, awaiting each answer. The
-//! writer feeds the socket from two sources: answers for this connection
-//! (a small bounded queue) and the forum's broadcast, whose bounded buffer is
-//! the connection's outbound queue: a connection that falls behind by more
-//! than the buffer is closed with 4008 and resumes by reconnecting.
+//! A connection is one task that takes whichever comes first: a frame from
+//! the client (parsed, rate limited, and forwarded to the forum task), an
+//! answer from the forum task, or a frame of the forum's broadcast. Answers
+//! go out in the order the client's frames came, and several commands may
+//! be in flight at once (pipelining, up to `MAX_IN_FLIGHT`). What is ready is
+//! written as one burst. The forum's broadcast buffer is the connection's
+//! outbound queue: a connection that falls behind by more than the buffer is
+//! closed with 4008 and resumes by reconnecting.
 //!
 //! Architecture invariant: this module knows roles and credentials only as
 //! far as routing them to the hub; what a role may do is decided by the domain.
 
+use std::future::Future;
 use std::num::NonZeroU32;
+use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use governor::clock::DefaultClock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use madang_protocol::{ClientFrame, ErrorCode, ServerFrame, close_code, parse_client_frame};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::domain::Actor;
 use crate::hub::{AttachError, Attached, ForumHandle, Frame, Hub, Request, domain_error_frame, encode_frame, error_frame};
@@ -52,46 +56,256 @@ impl Default for WsLimits {
     }
 }
 
-/// What the reader asks the writer to do.
-enum Outbound {
-    Frame(Frame),
-    Close(u16, &'static str),
-}
+/// Commands a connection may have in flight (sent, not yet answered)
+/// before it stops reading: each person's last 64 request ids are
+/// remembered for resends (SPEC §6.3), so more could never be needed.
+const MAX_IN_FLIGHT: usize = 64;
 
-type Sink = SplitSink<WebSocket, Message>;
+/// Frames written to the socket in one go before new input is looked at.
+const MAX_BURST: usize = 64;
 
 /// One clock for every connection's rate limiter: making a new one runs
 /// `cpuid`, which a virtual machine traps, at a cost that showed up in
 /// profiles of connection storms.
 static CLOCK: LazyLock<DefaultClock> = LazyLock::new(DefaultClock::default);
-type Stream = SplitStream<WebSocket>;
 
 /// Serve one upgraded socket until either side ends it or the server shuts down.
-pub async fn serve(socket: WebSocket, hub: Arc<Hub>, limits: WsLimits, shutdown: CancellationToken, tasks: TaskTracker) {
-    let (mut sink, mut stream) = socket.split();
+///
+/// One task per connection, which reads, writes and waits for answers in
+/// turn: a connection is mostly idle, and a task, its buffers and the
+/// channels between two halves were most of its memory (README, performance).
+pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, limits: WsLimits, shutdown: CancellationToken) {
+    // Boxed, so that what authenticating needs is freed once it is done
+    // rather than sized into every connection's future.
     let attached = tokio::select! {
         _ = shutdown.cancelled() => {
-            close(&mut sink, close_code::GOING_AWAY, "server shutting down").await;
+            close(&mut socket, close_code::GOING_AWAY, "server shutting down").await;
             return;
         }
-        attached = authenticate(&hub, &mut sink, &mut stream, &limits) => attached,
+        attached = Box::pin(authenticate(&hub, &mut socket, &limits)) => attached,
     };
     let Some((handle, Attached { actor, frames, updates })) = attached else { return };
-    let (out_tx, out_rx) = mpsc::channel(64);
-    // The writer cancels this when it stops, so the reader stops too; the
-    // reader stops the writer by dropping `out_tx`.
-    let writer_done = CancellationToken::new();
-    tasks.spawn(write_loop(sink, out_rx, updates, frames, shutdown, writer_done.clone(), limits.write_timeout));
-    read_loop(stream, out_tx, handle, actor, &limits, writer_done).await;
+    let connection = Connection {
+        socket,
+        handle,
+        actor,
+        updates,
+        limiter: RateLimiter::direct_with_clock(
+            Quota::per_second(limits.rate_per_sec).allow_burst(limits.burst),
+            CLOCK.clone(),
+        ),
+        refused: 0,
+        answers: FuturesOrdered::new(),
+        out: frames,
+    };
+    connection.run(&limits, &shutdown).await;
 }
 
-async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
+struct Connection {
+    socket: WebSocket,
+    handle: ForumHandle,
+    actor: Actor,
+    updates: broadcast::Receiver<Frame>,
+    limiter: DefaultDirectRateLimiter,
+    /// Frames refused for the rate limit so far.
+    refused: u32,
+    /// Answers to this connection's frames, in the order the frames came.
+    answers: FuturesOrdered<Answer>,
+    /// Frames to write next.
+    out: Vec<Frame>,
+}
+
+/// Why a connection ends, and the close frame it gets (if any).
+enum End {
+    Close(u16, &'static str),
+    /// The client closed or vanished: finish the closing handshake.
+    ClientClosed,
+    /// A write failed or timed out: nothing more can be sent.
+    Broken,
+}
+
+impl Connection {
+    async fn run(mut self, limits: &WsLimits, shutdown: &CancellationToken) {
+        let end = loop {
+            if let Err(end) = self.flush(limits.write_timeout).await {
+                break end;
+            }
+            let step = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => Err(End::Close(close_code::GOING_AWAY, "server shutting down")),
+                Some(answer) = self.answers.next(), if !self.answers.is_empty() => {
+                    self.out.push(encode_frame(&answer));
+                    Ok(())
+                }
+                update = self.updates.recv() => self.take_update(update),
+                message = self.socket.recv(), if self.answers.len() < MAX_IN_FLIGHT => {
+                    self.take_message(message, limits).await
+                }
+            };
+            if let Err(end) = step.and_then(|()| self.take_ready()) {
+                break end;
+            }
+        };
+        match end {
+            End::Close(code, reason) => {
+                // What is already queued still goes out, then the close.
+                let _ = self.flush(limits.write_timeout).await;
+                close(&mut self.socket, code, reason).await;
+            }
+            End::ClientClosed => {
+                let _ = tokio::time::timeout(Duration::from_secs(2), self.socket.close()).await;
+            }
+            End::Broken => {}
+        }
+    }
+
+    /// Feed every queued frame, then flush once: one syscall for a burst.
+    /// Timed only when the socket cannot take it at once: a timer per burst
+    /// showed up in profiles of a large fan-out.
+    async fn flush(&mut self, write_timeout: Duration) -> Result<(), End> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let (socket, out) = (&mut self.socket, &mut self.out);
+        let burst = async move {
+            for frame in out.drain(..) {
+                socket.feed(Message::Text(frame)).await?;
+            }
+            socket.flush().await
+        };
+        let mut burst = std::pin::pin!(burst);
+        let done = match burst.as_mut().now_or_never() {
+            Some(done) => done,
+            None => tokio::time::timeout(write_timeout, burst).await.map_err(|_| End::Broken)?,
+        };
+        done.map_err(|_| End::Broken)
+    }
+
+    fn take_update(&mut self, update: Result<Frame, broadcast::error::RecvError>) -> Result<(), End> {
+        match update {
+            Ok(frame) => {
+                self.out.push(frame);
+                Ok(())
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => Err(End::Close(close_code::TOO_SLOW, TOO_SLOW)),
+            Err(broadcast::error::RecvError::Closed) => Err(End::Close(close_code::GOING_AWAY, "forum stopped")),
+        }
+    }
+
+    /// Take whatever else is ready without waiting: updates and answers.
+    fn take_ready(&mut self) -> Result<(), End> {
+        while self.out.len() < MAX_BURST {
+            match self.updates.try_recv() {
+                Ok(frame) => self.out.push(frame),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => return Err(End::Close(close_code::TOO_SLOW, TOO_SLOW)),
+                Err(_) => break,
+            }
+        }
+        while self.out.len() < MAX_BURST
+            && let Some(Some(answer)) = self.answers.next().now_or_never()
+        {
+            self.out.push(encode_frame(&answer));
+        }
+        Ok(())
+    }
+
+    async fn take_message(&mut self, message: Option<Result<Message, axum::Error>>, limits: &WsLimits) -> Result<(), End> {
+        let text = match message {
+            None | Some(Ok(Message::Close(_))) => return Err(End::ClientClosed),
+            Some(Err(err)) if is_too_big(&err) => return Err(End::Close(close_code::TOO_BIG, "frame too large")),
+            Some(Err(_)) => return Err(End::Broken),
+            Some(Ok(Message::Binary(_))) => {
+                return Err(End::Close(close_code::UNSUPPORTED, "binary frames are not part of madang.v1"));
+            }
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(_)) => return Ok(()), // pings are answered by the WebSocket layer
+        };
+        if self.limiter.check().is_err() {
+            self.refused += 1;
+            if self.refused >= limits.flood_close_after {
+                return Err(End::Close(close_code::FLOOD, "flooding"));
+            }
+            let message = "too many messages: slow down".to_string();
+            let id = madang_protocol::request_id(&text);
+            self.answers.push_back(Answer::now(error_frame(id, ErrorCode::RateLimited, message, None)));
+            return Ok(());
+        }
+        let answer = match parse_client_frame(&text) {
+            Err(err) => Answer::now(error_frame(err.id, err.code, err.message, None)),
+            Ok(ClientFrame::Auth(_)) => Answer::now(error_frame(
+                None,
+                ErrorCode::BadRequest,
+                "this connection is already authenticated".into(),
+                None,
+            )),
+            Ok(ClientFrame::Ping { id }) => Answer::now(ServerFrame::Pong { id }),
+            Ok(ClientFrame::Command { id, command }) => {
+                let (tx, rx) = oneshot::channel();
+                let request = Request::Command { actor: self.actor, request_id: id.clone(), command, reply: tx };
+                // Waits only while the forum's queue is full: then this
+                // connection stops reading too, which is the backpressure.
+                match self.handle.requests.send(request).await {
+                    Err(_) => Answer::now(unavailable(Some(id))),
+                    Ok(()) => Answer::Waiting { id, rx },
+                }
+            }
+        };
+        self.answers.push_back(answer);
+        Ok(())
+    }
+}
+
+const TOO_SLOW: &str = "too slow: reconnect and resume";
+
+fn unavailable(id: Option<String>) -> ServerFrame {
+    let message = "the forum is not available right now; the command was not applied".to_string();
+    error_frame(id, ErrorCode::Unavailable, message, None)
+}
+
+/// The answer to one client frame: known at once, or the forum task's.
+enum Answer {
+    Now(std::future::Ready<ServerFrame>),
+    Waiting { id: String, rx: oneshot::Receiver<ServerFrame> },
+}
+
+impl Answer {
+    fn now(frame: ServerFrame) -> Answer {
+        Answer::Now(std::future::ready(frame))
+    }
+}
+
+impl Future for Answer {
+    type Output = ServerFrame;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ServerFrame> {
+        match self.get_mut() {
+            Answer::Now(ready) => Pin::new(ready).poll(cx),
+            // A forum task that stopped without answering: nothing was applied.
+            Answer::Waiting { id, rx } => Pin::new(rx).poll(cx).map(|answer| answer.unwrap_or_else(|_| unavailable(Some(id.clone())))),
+        }
+    }
+}
+
+/// Send a close frame and wait (2 s at most) for the client's, reading
+/// past whatever it sent meanwhile. Dropping a socket with unread input
+/// makes the kernel reset the connection, and a reset can discard frames
+/// the client has not read yet, the close frame among them.
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-    let _ = tokio::time::timeout(Duration::from_secs(2), sink.send(Message::Close(Some(frame)))).await;
+    let handshake = async {
+        if socket.send(Message::Close(Some(frame))).await.is_ok() {
+            while let Some(Ok(message)) = socket.recv().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), handshake).await;
 }
 
-async fn send_frame(sink: &mut Sink, frame: &ServerFrame) {
-    let _ = tokio::time::timeout(Duration::from_secs(2), sink.send(Message::Text(encode_frame(frame)))).await;
+async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), socket.send(Message::Text(encode_frame(frame)))).await;
 }
 
 /// Whether a read error is an oversized message or frame.
@@ -104,29 +318,28 @@ fn is_too_big(err: &axum::Error) -> bool {
 /// client why and close.
 async fn authenticate(
     hub: &Hub,
-    sink: &mut Sink,
-    stream: &mut Stream,
+    socket: &mut WebSocket,
     limits: &WsLimits,
 ) -> Option<(ForumHandle, Attached)> {
-    let first = match tokio::time::timeout(limits.auth_timeout, stream.next()).await {
+    let first = match tokio::time::timeout(limits.auth_timeout, socket.recv()).await {
         Err(_) => {
-            close(sink, close_code::AUTH_REQUIRED, "no auth frame in time").await;
+            close(socket, close_code::AUTH_REQUIRED, "no auth frame in time").await;
             return None;
         }
         Ok(None) | Ok(Some(Ok(Message::Close(_)))) => return None,
         Ok(Some(Err(err))) => {
             if is_too_big(&err) {
-                close(sink, close_code::TOO_BIG, "frame too large").await;
+                close(socket, close_code::TOO_BIG, "frame too large").await;
             }
             return None;
         }
         Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(Some(Ok(Message::Binary(_)))) => {
-            close(sink, close_code::UNSUPPORTED, "binary frames are not part of madang.v1").await;
+            close(socket, close_code::UNSUPPORTED, "binary frames are not part of madang.v1").await;
             return None;
         }
         Ok(Some(Ok(_))) => {
-            close(sink, close_code::AUTH_REQUIRED, "the first frame must be auth").await;
+            close(socket, close_code::AUTH_REQUIRED, "the first frame must be auth").await;
             return None;
         }
     };
@@ -134,13 +347,13 @@ async fn authenticate(
         Ok(ClientFrame::Auth(auth)) => auth,
         Ok(_) => {
             let message = "the first frame must be `auth`".to_string();
-            send_frame(sink, &error_frame(None, ErrorCode::Unauthorized, message, None)).await;
-            close(sink, close_code::AUTH_REQUIRED, "the first frame must be auth").await;
+            send_frame(socket, &error_frame(None, ErrorCode::Unauthorized, message, None)).await;
+            close(socket, close_code::AUTH_REQUIRED, "the first frame must be auth").await;
             return None;
         }
         Err(err) => {
-            send_frame(sink, &error_frame(err.id, err.code, err.message, None)).await;
-            close(sink, close_code::AUTH_REQUIRED, "the first frame must be auth").await;
+            send_frame(socket, &error_frame(err.id, err.code, err.message, None)).await;
+            close(socket, close_code::AUTH_REQUIRED, "the first frame must be auth").await;
             return None;
         }
     };
@@ -160,155 +373,10 @@ async fn authenticate(
                     "try again later",
                 ),
             };
-            send_frame(sink, &frame).await;
-            close(sink, code, reason).await;
+            send_frame(socket, &frame).await;
+            close(socket, code, reason).await;
             None
         }
     }
 }
 
-async fn read_loop(
-    mut stream: Stream,
-    out: mpsc::Sender<Outbound>,
-    handle: ForumHandle,
-    actor: Actor,
-    limits: &WsLimits,
-    done: CancellationToken,
-) {
-    let quota = Quota::per_second(limits.rate_per_sec).allow_burst(limits.burst);
-    let limiter: DefaultDirectRateLimiter = RateLimiter::direct_with_clock(quota, CLOCK.clone());
-    let mut refused = 0u32;
-    let reply = |frame: ServerFrame| Outbound::Frame(encode_frame(&frame));
-    loop {
-        let message = tokio::select! {
-            _ = done.cancelled() => return,
-            message = stream.next() => message,
-        };
-        let text = match message {
-            None | Some(Ok(Message::Close(_))) => return,
-            Some(Err(err)) => {
-                if is_too_big(&err) {
-                    let _ = out.send(Outbound::Close(close_code::TOO_BIG, "frame too large")).await;
-                }
-                return;
-            }
-            Some(Ok(Message::Binary(_))) => {
-                let _ = out.send(Outbound::Close(close_code::UNSUPPORTED, "binary frames are not part of madang.v1")).await;
-                return;
-            }
-            Some(Ok(Message::Text(text))) => text,
-            Some(Ok(_)) => continue, // pings are answered by the WebSocket layer
-        };
-        if limiter.check().is_err() {
-            refused += 1;
-            if refused >= limits.flood_close_after {
-                let _ = out.send(Outbound::Close(close_code::FLOOD, "flooding")).await;
-                return;
-            }
-            let message = "too many messages: slow down".to_string();
-            let id = madang_protocol::request_id(&text);
-            if out.send(reply(error_frame(id, ErrorCode::RateLimited, message, None))).await.is_err() {
-                return;
-            }
-            continue;
-        }
-        let answer = match parse_client_frame(&text) {
-            Err(err) => error_frame(err.id, err.code, err.message, None),
-            Ok(ClientFrame::Auth(_)) => {
-                error_frame(None, ErrorCode::BadRequest, "this connection is already authenticated".into(), None)
-            }
-            Ok(ClientFrame::Ping { id }) => ServerFrame::Pong { id },
-            Ok(ClientFrame::Command { id, command }) => {
-                let (tx, rx) = oneshot::channel();
-                let request = Request::Command { actor, request_id: id.clone(), command, reply: tx };
-                let unavailable = || {
-                    let message = "the forum is not available right now; the command was not applied".to_string();
-                    error_frame(Some(id.clone()), ErrorCode::Unavailable, message, None)
-                };
-                match handle.requests.send(request).await {
-                    Err(_) => unavailable(),
-                    Ok(()) => rx.await.unwrap_or_else(|_| unavailable()),
-                }
-            }
-        };
-        if out.send(reply(answer)).await.is_err() {
-            return;
-        }
-    }
-}
-
-async fn write_loop(
-    mut sink: Sink,
-    mut direct: mpsc::Receiver<Outbound>,
-    mut updates: broadcast::Receiver<Frame>,
-    first: Vec<Frame>,
-    shutdown: CancellationToken,
-    done: CancellationToken,
-    write_timeout: Duration,
-) {
-    // Ends the reader too, whichever way the writer stops.
-    let _done = done.drop_guard();
-    let mut queue: Vec<Frame> = first;
-    loop {
-        // Feed everything ready, then flush once: one syscall for a burst,
-        // and one timer for the whole burst rather than one per frame.
-        let burst = async {
-            for frame in queue.drain(..) {
-                sink.feed(Message::Text(frame)).await?;
-            }
-            sink.flush().await
-        };
-        if tokio::time::timeout(write_timeout, burst).await.map_or(true, |r| r.is_err()) {
-            return;
-        }
-        let next = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => Outbound::Close(close_code::GOING_AWAY, "server shutting down"),
-            out = direct.recv() => match out {
-                Some(out) => out,
-                None => {
-                    // The reader is done (the client closed, usually): finish
-                    // the closing handshake rather than resetting the socket.
-                    let _ = tokio::time::timeout(Duration::from_secs(2), sink.close()).await;
-                    return;
-                }
-            },
-            update = updates.recv() => match update {
-                Ok(frame) => Outbound::Frame(frame),
-                Err(broadcast::error::RecvError::Lagged(_)) => Outbound::Close(close_code::TOO_SLOW, "too slow: reconnect and resume"),
-                Err(broadcast::error::RecvError::Closed) => Outbound::Close(close_code::GOING_AWAY, "forum stopped"),
-            },
-        };
-        match next {
-            Outbound::Frame(frame) => queue.push(frame),
-            Outbound::Close(code, reason) => {
-                close(&mut sink, code, reason).await;
-                return;
-            }
-        }
-        // Take whatever else is already waiting, without blocking.
-        while queue.len() < 64 {
-            match direct.try_recv() {
-                Ok(Outbound::Frame(frame)) => queue.push(frame),
-                Ok(Outbound::Close(code, reason)) => {
-                    for frame in queue.drain(..) {
-                        let _ = sink.feed(Message::Text(frame)).await;
-                    }
-                    close(&mut sink, code, reason).await;
-                    return;
-                }
-                Err(_) => break,
-            }
-        }
-        while queue.len() < 64 {
-            match updates.try_recv() {
-                Ok(frame) => queue.push(frame),
-                Err(broadcast::error::TryRecvError::Lagged(_)) => {
-                    close(&mut sink, close_code::TOO_SLOW, "too slow: reconnect and resume").await;
-                    return;
-                }
-                Err(_) => break,
-            }
-        }
-    }
-}

@@ -227,3 +227,53 @@ async fn a_restart_from_a_snapshot_keeps_state_and_recognises_resent_requests() 
     assert_eq!((next["seq"].as_u64(), next["item"].as_u64()), (Some(13), Some(12)));
     server.stop().await;
 }
+
+/// A client may send several commands without waiting: each is answered,
+/// in the order sent, and a resent id among them is a duplicate of the
+/// original rather than a second item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_commands_are_answered_in_order() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let created = server
+        .create_forum(&CreateForumRequest { title: "Pipelined".into(), language: Some("en".into()), agenda: vec![] })
+        .await;
+    let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
+    let mut sent = Vec::new();
+    for n in 0..20 {
+        // The 11th frame resends the 1st id; every fifth frame is a ping.
+        let (id, frame) = match n {
+            10 => ("m0".to_string(), json!({"type": "add_item", "title": "Item 0", "id": "m0"})),
+            n if n % 5 == 4 => (format!("ping{n}"), json!({"type": "ping", "id": format!("ping{n}")})),
+            n => (format!("m{n}"), json!({"type": "add_item", "title": format!("Item {n}"), "id": format!("m{n}")})),
+        };
+        moderator.ws.feed(Message::Text(frame.to_string().into())).await.unwrap();
+        sent.push(id);
+    }
+    moderator.ws.flush().await.unwrap();
+    let mut answered = Vec::new();
+    let mut first_ack = Value::Null;
+    while answered.len() < sent.len() {
+        let frame = moderator.recv().await;
+        match frame["type"].as_str() {
+            Some("ack") | Some("pong") => {
+                if frame["id"] == "m0" && first_ack.is_null() {
+                    first_ack = frame.clone();
+                } else if frame["id"] == "m0" {
+                    assert_eq!(frame["duplicate"], true, "{frame}");
+                    assert_eq!(frame["item"], first_ack["item"], "{frame}");
+                }
+                answered.push(frame["id"].as_str().unwrap().to_string());
+            }
+            Some("event") => {}
+            other => panic!("unexpected {other:?}: {frame}"),
+        }
+    }
+    assert_eq!(answered, sent);
+    let view = server.forum_view(&created.id).await;
+    assert_eq!(view["agenda"].as_array().map(Vec::len), Some(15), "{view}");
+    server.stop().await;
+}
