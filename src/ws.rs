@@ -12,7 +12,8 @@
 //! Architecture invariant: this module knows roles and credentials only as
 //! far as routing them to the hub; what a role may do is decided by the domain.
 
-use std::future::Future;
+use std::collections::VecDeque;
+use std::future::{Future, poll_fn};
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
@@ -20,8 +21,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::stream::FuturesOrdered;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt};
 use governor::clock::DefaultClock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use madang_protocol::{ClientFrame, ErrorCode, ServerFrame, close_code, parse_client_frame};
@@ -95,7 +95,7 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, limits: WsLimits, shutd
             CLOCK.clone(),
         ),
         refused: 0,
-        answers: FuturesOrdered::new(),
+        answers: Answers::default(),
         out: frames,
     };
     connection.run(&limits, &shutdown).await;
@@ -110,7 +110,7 @@ struct Connection {
     /// Frames refused for the rate limit so far.
     refused: u32,
     /// Answers to this connection's frames, in the order the frames came.
-    answers: FuturesOrdered<Answer>,
+    answers: Answers,
     /// Frames to write next.
     out: Vec<Frame>,
 }
@@ -133,13 +133,15 @@ impl Connection {
             let step = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => Err(End::Close(close_code::GOING_AWAY, "server shutting down")),
-                Some(answer) = self.answers.next(), if !self.answers.is_empty() => {
-                    self.out.push(encode_frame(&answer));
+                answer = self.answers.next(), if !self.answers.is_empty() => {
+                    self.out.push(answer);
                     Ok(())
                 }
                 update = self.updates.recv() => self.take_update(update),
                 message = self.socket.recv(), if self.answers.len() < MAX_IN_FLIGHT => {
-                    self.take_message(message, limits).await
+                    // Boxed, like the close below: an idle connection's task
+                    // should not carry room for what only a message needs.
+                    Box::pin(self.take_message(message, limits)).await
                 }
             };
             if let Err(end) = step.and_then(|()| self.take_ready()) {
@@ -150,7 +152,7 @@ impl Connection {
             End::Close(code, reason) => {
                 // What is already queued still goes out, then the close.
                 let _ = self.flush(limits.write_timeout).await;
-                close(&mut self.socket, code, reason).await;
+                Box::pin(close(&mut self.socket, code, reason)).await;
             }
             End::ClientClosed => {
                 let _ = tokio::time::timeout(Duration::from_secs(2), self.socket.close()).await;
@@ -176,7 +178,8 @@ impl Connection {
         let mut burst = std::pin::pin!(burst);
         let done = match burst.as_mut().now_or_never() {
             Some(done) => done,
-            None => tokio::time::timeout(write_timeout, burst).await.map_err(|_| End::Broken)?,
+            // Boxed: the timer is large, and needed only by a blocked socket.
+            None => Box::pin(tokio::time::timeout(write_timeout, burst)).await.map_err(|_| End::Broken)?,
         };
         done.map_err(|_| End::Broken)
     }
@@ -202,9 +205,9 @@ impl Connection {
             }
         }
         while self.out.len() < MAX_BURST
-            && let Some(Some(answer)) = self.answers.next().now_or_never()
+            && let Some(answer) = self.answers.next().now_or_never()
         {
-            self.out.push(encode_frame(&answer));
+            self.out.push(answer);
         }
         Ok(())
     }
@@ -262,26 +265,62 @@ fn unavailable(id: Option<String>) -> ServerFrame {
     error_frame(id, ErrorCode::Unavailable, message, None)
 }
 
-/// The answer to one client frame: known at once, or the forum task's.
+/// Answers not yet written, in the order their frames came. Only the
+/// first is ever waited for: the others cannot be sent before it anyway.
+/// (A plain queue rather than `FuturesOrdered`, which allocates for every
+/// connection whether it is used or not.)
+#[derive(Default)]
+struct Answers(VecDeque<Answer>);
+
+impl Answers {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn push_back(&mut self, answer: Answer) {
+        self.0.push_back(answer);
+    }
+
+    /// The first answer, once it is known; pending forever when there is none.
+    async fn next(&mut self) -> Frame {
+        poll_fn(|cx| {
+            let Some(first) = self.0.front_mut() else { return Poll::Pending };
+            let frame = std::task::ready!(Pin::new(first).poll(cx));
+            self.0.pop_front();
+            Poll::Ready(frame)
+        })
+        .await
+    }
+}
+
+/// The answer to one client frame, encoded: known at once, or the forum
+/// task's. Encoded as soon as it is known, because a `ServerFrame` is large
+/// (568 bytes) and every connection's task had room for one.
 enum Answer {
-    Now(std::future::Ready<ServerFrame>),
+    Now(std::future::Ready<Frame>),
     Waiting { id: String, rx: oneshot::Receiver<ServerFrame> },
 }
 
 impl Answer {
     fn now(frame: ServerFrame) -> Answer {
-        Answer::Now(std::future::ready(frame))
+        Answer::Now(std::future::ready(encode_frame(&frame)))
     }
 }
 
 impl Future for Answer {
-    type Output = ServerFrame;
+    type Output = Frame;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ServerFrame> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Frame> {
         match self.get_mut() {
             Answer::Now(ready) => Pin::new(ready).poll(cx),
             // A forum task that stopped without answering: nothing was applied.
-            Answer::Waiting { id, rx } => Pin::new(rx).poll(cx).map(|answer| answer.unwrap_or_else(|_| unavailable(Some(id.clone())))),
+            Answer::Waiting { id, rx } => Pin::new(rx)
+                .poll(cx)
+                .map(|answer| encode_frame(&answer.unwrap_or_else(|_| unavailable(Some(id.clone()))))),
         }
     }
 }
