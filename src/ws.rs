@@ -126,13 +126,17 @@ enum End {
 
 impl Connection {
     async fn run(mut self, limits: &WsLimits, shutdown: &CancellationToken) {
+        // Registered once: one registration per frame, with every
+        // connection on the same token, showed up in fan-out profiles.
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
         let end = loop {
             if let Err(end) = self.flush(limits.write_timeout).await {
                 break end;
             }
             let step = tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => Err(End::Close(close_code::GOING_AWAY, "server shutting down")),
+                _ = &mut cancelled => Err(End::Close(close_code::GOING_AWAY, "server shutting down")),
                 answer = self.answers.next(), if !self.answers.is_empty() => {
                     self.out.push(answer);
                     Ok(())

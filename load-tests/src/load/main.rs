@@ -528,6 +528,46 @@ async fn conn_task(ctx: Arc<Ctx>, i: usize, role: Role, role_index: usize) -> Co
     // Nothing new is sent after the run's duration: what is in flight is answered in the grace period.
     let send_until = start + Duration::from_secs_f64(a.duration.min(600.0));
 
+    // Most connections only listen. Their loop waits on two things only, the
+    // stop signal registered once: the general loop below creates a timer
+    // and a watch registration per frame, and with 20,000 listeners on one
+    // core that was the generator, not the server, setting the pace of a
+    // fan-out measurement.
+    if role == Role::Idle && reconnect_at.is_none() {
+        let stop = async {
+            while phase.changed().await.is_ok() {
+                if *phase.borrow() == Phase::Stop {
+                    break;
+                }
+            }
+        };
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                m = ws.next() => match m {
+                    Some(Ok(Message::Text(t))) => {
+                        let f = wire::parse(target, &t);
+                        if let In::Event { agenda: true, .. } = f {
+                            AGENDA_BYTES.store(t.len() as u64, Relaxed);
+                        }
+                        if st.on(&ctx, f, &mut ws).await.is_err() { ctx.c.dropped.fetch_add(1, Relaxed); break; }
+                    }
+                    Some(Ok(Message::Close(f))) => {
+                        st.res.close_code = f.map(|f| u16::from(f.code));
+                        ctx.c.dropped.fetch_add(1, Relaxed);
+                        break;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => { st.res.error = Some(e.to_string()); ctx.c.dropped.fetch_add(1, Relaxed); break; }
+                    None => { ctx.c.dropped.fetch_add(1, Relaxed); break; }
+                },
+            }
+        }
+        return st.res;
+    }
+
     loop {
         tokio::select! {
             biased;
