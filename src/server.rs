@@ -48,9 +48,12 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
                 .with_context(|| format!("opening the embedded store in {}", config.data_dir.display()))?,
         ),
     };
+    let lane = PriorityLane::start().context("starting the priority lane")?;
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let hub = Hub::open(store.clone(), config.hub, cancel.clone(), tasks.clone()).await.context("loading forums")?;
+    let hub = Hub::open(store.clone(), config.hub, cancel.clone(), tasks.clone(), Some(lane.handle()))
+        .await
+        .context("loading forums")?;
     tracing::info!(address = %listener.local_addr()?, forums = hub.forum_count(), "serving");
     let state = AppState {
         hub,
@@ -58,6 +61,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         ws_limits: config.ws,
         shutdown: cancel.clone(),
         tasks: tasks.clone(),
+        staff_lane: Some(lane.handle()),
     };
     let stop = cancel.clone();
     axum::serve(listener, app(state))
@@ -74,6 +78,47 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         tracing::warn!(remaining = tasks.len(), "tasks still running after the grace period");
     }
     store.close().await.context("closing the store")?;
+    drop(lane);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A runtime of one thread for forum tasks and the connections of displays
+/// and moderators.
+///
+/// They are a handful of tasks among thousands. On the main runtime they
+/// wait in the same run queue as every participant's connection: behind the
+/// fan-out of one agenda change to 20,000 phones, the forum task's next tally
+/// tick and batch of ballots, and the projector's frames, waited a quarter
+/// of a second. On a thread of their own the kernel gives them the core
+/// within milliseconds while the main runtime is still writing to phones.
+struct PriorityLane(Option<tokio::runtime::Runtime>);
+
+impl PriorityLane {
+    fn start() -> std::io::Result<PriorityLane> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("madang-priority")
+            .enable_all()
+            .build()?;
+        Ok(PriorityLane(Some(runtime)))
+    }
+
+    fn handle(&self) -> tokio::runtime::Handle {
+        match &self.0 {
+            Some(runtime) => runtime.handle().clone(),
+            None => tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+impl Drop for PriorityLane {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another would block it: shut it down
+        // without waiting (its connections have ended by now, or were given
+        // up on after the grace period).
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }

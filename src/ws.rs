@@ -74,7 +74,13 @@ static CLOCK: LazyLock<DefaultClock> = LazyLock::new(DefaultClock::default);
 /// One task per connection, which reads, writes and waits for answers in
 /// turn: a connection is mostly idle, and a task, its buffers and the
 /// channels between two halves were most of its memory (README, performance).
-pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, limits: WsLimits, shutdown: CancellationToken) {
+pub async fn serve(
+    mut socket: WebSocket,
+    hub: Arc<Hub>,
+    limits: WsLimits,
+    shutdown: CancellationToken,
+    staff_lane: Option<tokio::runtime::Handle>,
+) {
     // Boxed, so that what authenticating needs is freed once it is done
     // rather than sized into every connection's future.
     let attached = tokio::select! {
@@ -98,7 +104,13 @@ pub async fn serve(mut socket: WebSocket, hub: Arc<Hub>, limits: WsLimits, shutd
         answers: Answers::default(),
         out: frames,
     };
-    connection.run(&limits, &shutdown).await;
+    match staff_lane.filter(|_| matches!(actor, Actor::Display | Actor::Moderator)) {
+        // This task waits for it: the connection stays tracked for shutdown.
+        Some(lane) => {
+            let _ = lane.spawn(async move { connection.run(&limits, &shutdown).await }).await;
+        }
+        None => connection.run(&limits, &shutdown).await,
+    }
 }
 
 struct Connection {

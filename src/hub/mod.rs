@@ -100,6 +100,8 @@ pub struct Hub {
     codes: DashMap<String, (String, Channel)>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    /// Where forum tasks run (`server::PriorityLane`); `None`: here.
+    lane: Option<tokio::runtime::Handle>,
     /// When forums were last listed from a shared store (unix ms).
     last_discovery: AtomicU64,
     /// One discovery at a time.
@@ -120,6 +122,7 @@ impl Hub {
         config: HubConfig,
         shutdown: CancellationToken,
         tasks: TaskTracker,
+        lane: Option<tokio::runtime::Handle>,
     ) -> Result<Arc<Hub>, HubError> {
         let hub = Arc::new(Hub {
             store: store.clone(),
@@ -128,6 +131,7 @@ impl Hub {
             codes: DashMap::new(),
             shutdown,
             tasks,
+            lane,
             last_discovery: AtomicU64::new(0),
             discovery_gate: tokio::sync::Semaphore::new(1),
         });
@@ -159,7 +163,11 @@ impl Hub {
             self.tasks.spawn(tail);
         }
         slot.insert(ForumHandle { requests: tx });
-        self.tasks.spawn(task.run(rx, self.shutdown.clone()));
+        let run = task.run(rx, self.shutdown.clone());
+        match &self.lane {
+            Some(lane) => self.tasks.spawn_on(run, lane),
+            None => self.tasks.spawn(run),
+        };
     }
 
     /// Load forums other nodes created since we last looked (shared stores only).

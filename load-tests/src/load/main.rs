@@ -179,12 +179,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let nofile = raise_nofile();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    // Displays and moderators are separate devices in a real forum: here
+    // they get a thread of their own, so that what they measure is not the
+    // wait behind this process's 20,000 other connections.
+    let devices = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("devices")
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let devices_handle = devices.handle().clone();
     let result = rt.block_on(async move {
         match cli.cmd {
-            Cmd::Run(args) => run(args, nofile).await,
+            Cmd::Run(args) => run(args, nofile, devices_handle).await,
             Cmd::CeilingServe(args) => ceiling_serve(args).await.map(|()| true),
         }
     });
+    devices.shutdown_background();
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
@@ -861,7 +872,7 @@ fn fmt_pct(v: &Value) -> String {
 
 // ---------------------------------------------------------------- run
 
-async fn run(a: RunArgs, nofile: u64) -> Result<bool> {
+async fn run(a: RunArgs, nofile: u64, devices: tokio::runtime::Handle) -> Result<bool> {
     let t_begin = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
     if a.conns + 64 > nofile as usize {
         eprintln!("warning: RLIMIT_NOFILE is {nofile}, fewer than {} connections need", a.conns);
@@ -924,15 +935,16 @@ async fn run(a: RunArgs, nofile: u64) -> Result<bool> {
             (Role::Idle, i)
         };
         roles.push(role);
-        tasks.push(tokio::spawn(conn_task(ctx.clone(), i, role, k)));
+        let task = conn_task(ctx.clone(), i, role, k);
+        tasks.push(if role == Role::Display { devices.spawn(task) } else { tokio::spawn(task) });
     }
     let seen = Arc::new(AtomicU64::new(0));
     let mut moderator_tasks = Vec::new();
     if a.agenda_rounds_wait_ms.is_some() {
-        moderator_tasks.push(tokio::spawn(rounds_moderator(ctx.clone(), seen.clone())));
+        moderator_tasks.push(devices.spawn(rounds_moderator(ctx.clone(), seen.clone())));
     } else {
         for m in 0..a.moderators {
-            moderator_tasks.push(tokio::spawn(conn_task(ctx.clone(), a.conns + m, Role::Moderator, m)));
+            moderator_tasks.push(devices.spawn(conn_task(ctx.clone(), a.conns + m, Role::Moderator, m)));
         }
     }
 
