@@ -83,21 +83,24 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     Ok(())
 }
 
-/// A runtime of one thread for forum tasks and the connections of displays
-/// and moderators.
+/// A runtime for forum tasks and the connections of displays and moderators,
+/// beside the main one where participants' connections run.
 ///
 /// They are a handful of tasks among thousands. On the main runtime they
 /// wait in the same run queue as every participant's connection: behind the
 /// fan-out of one agenda change to 20,000 phones, the forum task's next tally
 /// tick and batch of ballots, and the projector's frames, waited a quarter
-/// of a second. On a thread of their own the kernel gives them the core
+/// of a second. On threads of their own the kernel gives them the core
 /// within milliseconds while the main runtime is still writing to phones.
 struct PriorityLane(Option<tokio::runtime::Runtime>);
 
 impl PriorityLane {
     fn start() -> std::io::Result<PriorityLane> {
+        // As many threads as the main runtime: all forum tasks run here, and
+        // a node serving many forums must still use every core for them.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+            .worker_threads(threads)
             .thread_name("madang-priority")
             .enable_all()
             .build()?;

@@ -15,6 +15,7 @@
 //! tallies participants may see is decided by the forum task, at send time.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use madang_protocol::{ParticipantId, PollId};
 use tokio::sync::broadcast;
@@ -24,6 +25,24 @@ use super::Frame;
 /// Shards per forum: enough to spread a tally over a tick's worth of
 /// writes, few enough that a forum's idle channels cost little memory.
 pub const SHARDS: usize = 8;
+
+/// However large the crowd, participants hear a changed tally this often.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How many shards hear tallies at this tick: all of them for a small crowd;
+/// for a large one, few enough that tally frames to participants stay within
+/// `frames_per_sec` (each frame is a socket write), but each shard at least
+/// every [`MAX_INTERVAL`]. Fractions of a shard carry over in `credit`, so
+/// the pace holds below one shard per tick too.
+pub fn shards_due(credit: &mut f64, listeners: usize, frames_per_sec: u32, tick: Duration) -> usize {
+    let paced = Duration::from_secs_f64(listeners as f64 / f64::from(frames_per_sec.max(1)));
+    let interval = tick.max(paced).min(MAX_INTERVAL);
+    let ticks = (interval.as_secs_f64() / tick.as_secs_f64().max(1e-3)).max(1.0);
+    *credit = (*credit + SHARDS as f64 / ticks).min(SHARDS as f64);
+    let whole = credit.floor();
+    *credit -= whole;
+    whole as usize
+}
 
 pub struct Crowd {
     shards: Vec<Shard>,
@@ -134,6 +153,24 @@ mod tests {
         assert!(rx.iter_mut().all(|rx| drain(rx).is_empty()));
         assert!(!crowd.pending());
         assert!(crowd.latest_tallies.is_empty());
+    }
+
+    /// Shards served over `seconds` of 100 ms ticks.
+    fn served(listeners: usize, seconds: usize) -> usize {
+        let mut credit = 0.0;
+        (0..seconds * 10).map(|_| shards_due(&mut credit, listeners, 20_000, Duration::from_millis(100))).sum()
+    }
+
+    #[test]
+    fn tallies_to_the_crowd_keep_their_pace() {
+        // A small crowd: every shard, every tick.
+        assert_eq!(served(1_500, 10), 100 * SHARDS);
+        // 19,800 listeners at 20,000 frames/s: each shard about once a second.
+        let shards = served(19_800, 10);
+        let frames_per_sec = shards as f64 * (19_800.0 / SHARDS as f64) / 10.0;
+        assert!((19_000.0..=20_500.0).contains(&frames_per_sec), "{shards} shards: {frames_per_sec} frames/s");
+        // A huge crowd: still every shard every 2 s.
+        assert_eq!(served(1_000_000, 10), 5 * SHARDS);
     }
 
     #[test]

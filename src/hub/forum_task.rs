@@ -201,8 +201,6 @@ const MAX_ATTEMPTS: usize = 32;
 /// How long after losing a race a forum task keeps copying its state before
 /// each batch, so that the next lost race is undone without a rebuild.
 const CONTENTION_WINDOW: Duration = Duration::from_secs(30);
-/// However large the crowd, participants hear a changed tally this often.
-const MAX_CROWD_INTERVAL: Duration = Duration::from_secs(2);
 /// How long a tail read waits for other nodes' records before asking again.
 const TAIL_WAIT: Duration = Duration::from_secs(5);
 
@@ -217,6 +215,8 @@ pub struct ForumTask {
     /// Participants hear the public frames through the crowd, whose tallies
     /// are paced by its size (see `crowd`).
     crowd: Crowd,
+    /// Shards owed a tally turn, in fractions (see `crowd_shards_per_tick`).
+    crowd_credit: f64,
     dirty: BTreeSet<PollId>,
     /// The current item's temperature check changed since the last tick.
     temperature_dirty: bool,
@@ -286,6 +286,7 @@ impl ForumTask {
             staff,
             public,
             crowd: Crowd::new(broadcast_capacity),
+            crowd_credit: 0.0,
             dirty: BTreeSet::new(),
             temperature_dirty: false,
             needs_rebuild: false,
@@ -718,6 +719,7 @@ impl ForumTask {
     /// Send changed tallies and the temperature: to moderators and displays
     /// at every tick; to participants a few shards at a time (`crowd`).
     fn publish_tallies(&mut self) {
+        let shards = self.crowd_shards_per_tick();
         let forum = &self.state.forum;
         if std::mem::take(&mut self.temperature_dirty) {
             let frame = view::current_temperature(forum)
@@ -740,22 +742,16 @@ impl ForumTask {
                 self.crowd.tally_changed(poll_id, frame);
             }
         }
-        self.crowd.serve(self.crowd_shards_per_tick(), |poll_id| {
+        self.crowd.serve(shards, |poll_id| {
             forum.polls.get(&poll_id).is_some_and(|p| p.status == PollStatus::Open && view::tally_visible(p, Audience::Public))
         });
     }
 
-    /// How many of the crowd's shards hear tallies at each tick: all of them
-    /// for a small crowd; for a large one, few enough that tally frames to
-    /// participants stay within `crowd_tally_frames_per_sec` (each frame is
-    /// a socket write), so that each participant hears a changed tally at
-    /// least every `MAX_CROWD_INTERVAL`.
-    fn crowd_shards_per_tick(&self) -> usize {
-        let listeners = self.crowd.listeners() as f64;
-        let paced = Duration::from_secs_f64(listeners / f64::from(self.config.crowd_tally_frames_per_sec.max(1)));
-        let interval = self.config.tally_interval.max(paced).min(MAX_CROWD_INTERVAL);
-        let ticks = (interval.as_secs_f64() / self.config.tally_interval.as_secs_f64().max(1e-3)).max(1.0);
-        (crowd::SHARDS as f64 / ticks).ceil() as usize
+    /// How many of the crowd's shards hear tallies at this tick (`crowd::shards_due`).
+    fn crowd_shards_per_tick(&mut self) -> usize {
+        let listeners = self.crowd.listeners();
+        let (rate, tick) = (self.config.crowd_tally_frames_per_sec, self.config.tally_interval);
+        crowd::shards_due(&mut self.crowd_credit, listeners, rate, tick)
     }
 
     async fn publish_outcomes(&mut self) {
