@@ -119,8 +119,10 @@ ceiling() {
     wait_port "$port"
     echo "== $scenario: $name on the raw ceiling" >&2
     taskset -c "$GEN_CPU" "$BIN/madang-load" run --target ceiling --server "127.0.0.1:$port" --conns "$conns" \
-        --ceiling-bytes "$bytes" --ceiling-rounds "$rounds" --name "$name" --out "$OUT/$name-ceiling.json"
+        --ceiling-bytes "$bytes" --ceiling-rounds "$rounds" --name "$name" --out "$OUT/$name-ceiling.json" || status=$?
     cleanup
+    sed 's/^/ceiling-serve: /' "$work/ceiling.log" >&2
+    return "${status:-0}"
 }
 
 targets=("$@")

@@ -1258,15 +1258,32 @@ async fn run(a: RunArgs, nofile: u64, devices: tokio::runtime::Handle) -> Result
 // ---------------------------------------------------------------- ceiling
 
 async fn ceiling_serve(a: CeilingArgs) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(a.listen).await?;
+    // A deep accept queue: with the default (1,024), SYNs of a 20,000-strong
+    // connection storm were dropped and retried with backoff until the
+    // accept deadline passed, and the run measured nothing.
+    let socket = if a.listen.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(a.listen)?;
+    let listener = socket.listen(65_535)?;
     eprintln!("ceiling: listening on {}, waiting for {} connections", a.listen, a.conns);
     let (tx, _) = tokio::sync::broadcast::channel::<bytes_like::Bytes>(64);
     let accepted = Arc::new(AtomicU64::new(0));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(a.accept_timeout);
     let mut writers = Vec::new();
     while (accepted.load(Relaxed) as usize) < a.conns {
-        let Ok(r) = tokio::time::timeout_at(deadline, listener.accept()).await else { bail!("ceiling: timed out accepting") };
-        let (mut sock, _) = r?;
+        let Ok(r) = tokio::time::timeout_at(deadline, listener.accept()).await else {
+            bail!("ceiling: timed out accepting ({} of {})", accepted.load(Relaxed), a.conns)
+        };
+        // One failed accept (a connection reset while queued, a descriptor
+        // short for a moment) must not end the whole measurement.
+        let mut sock = match r {
+            Ok((sock, _)) => sock,
+            Err(e) => {
+                eprintln!("ceiling: accept failed after {}: {e}", accepted.load(Relaxed));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
         accepted.fetch_add(1, Relaxed);
         let mut rx = tx.subscribe();
         writers.push(tokio::spawn(async move {
@@ -1277,6 +1294,7 @@ async fn ceiling_serve(a: CeilingArgs) -> Result<()> {
             }
         }));
     }
+    eprintln!("ceiling: {} connections accepted; writing {} rounds", accepted.load(Relaxed), a.rounds);
     tokio::time::sleep(Duration::from_secs(2)).await;
     for _ in 0..a.rounds {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64;
