@@ -404,16 +404,9 @@ impl ForumTask {
                 Err(StoreError::OutOfOrder { .. }) if shared => {
                     tracing::debug!(forum = %self.state.forum.id, attempt, "another node appended first; deciding again");
                     self.last_conflict = Some(Instant::now());
-                    match checkpoint {
-                        Some(checkpoint) => self.state = checkpoint,
-                        None => {
-                            if let Err(err) = self.restore_to(head_before).await {
-                                tracing::warn!(forum = %self.state.forum.id, %err, "rebuild failed; will retry");
-                                self.needs_rebuild = true;
-                                work.iter_mut().for_each(Work::refuse);
-                                return;
-                            }
-                        }
+                    if !self.undo_batch(checkpoint, head_before).await {
+                        work.iter_mut().for_each(Work::refuse);
+                        return;
                     }
                     // A random pause breaks the symmetry of two busy nodes that
                     // would otherwise keep colliding on the same sequence number.
@@ -423,16 +416,8 @@ impl ForumTask {
                 Err(err) => {
                     tracing::error!(forum = %self.state.forum.id, %err, "append failed; refusing the batch");
                     work.iter_mut().for_each(Work::refuse);
-                    match checkpoint {
-                        // What may have landed arrives with the next catch-up.
-                        Some(checkpoint) => self.state = checkpoint,
-                        None => {
-                            if let Err(err) = self.restore_to(head_before).await {
-                                tracing::warn!(forum = %self.state.forum.id, %err, "rebuild failed; will retry");
-                                self.needs_rebuild = true;
-                            }
-                        }
-                    }
+                    // On a shared store, what may have landed arrives with the next catch-up.
+                    self.undo_batch(checkpoint, head_before).await;
                     return;
                 }
             }
@@ -778,6 +763,29 @@ impl ForumTask {
             }
             Err(err) => tracing::warn!(forum = %self.state.forum.id, %err, "snapshot not saved"),
         }
+    }
+
+    /// Undo a batch that did not land: restore the copy taken before it, or
+    /// else rebuild. On a shared store the rebuild stops at the old head, so
+    /// that what other nodes appended is ingested (and published) next; the
+    /// embedded store has no other writer, so whatever it holds is the forum.
+    /// False when the store could not be read: the task rebuilds before its
+    /// next batch.
+    async fn undo_batch(&mut self, checkpoint: Option<ForumState>, head_before: u64) -> bool {
+        let restored = match checkpoint {
+            Some(checkpoint) => {
+                self.state = checkpoint;
+                Ok(())
+            }
+            None if self.store.shared() => self.restore_to(head_before).await,
+            None => self.rebuild().await,
+        };
+        if let Err(err) = restored {
+            tracing::warn!(forum = %self.state.forum.id, %err, "rebuild failed; will retry");
+            self.needs_rebuild = true;
+            return false;
+        }
+        true
     }
 
     /// Undo a batch that did not land: the state at `head` again, from the
