@@ -366,6 +366,39 @@ struct State {
 }
 
 impl State {
+    /// Take what a run's connection read: a frame is handled, an end is
+    /// counted as a drop. False when the connection is done.
+    async fn take(
+        &mut self,
+        ctx: &Ctx,
+        message: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+        ws: &mut Ws,
+    ) -> bool {
+        let ended = match message {
+            Some(Ok(Message::Text(t))) => {
+                let f = wire::parse(ctx.args.target, &t);
+                if let In::Event { agenda: true, .. } = f {
+                    AGENDA_BYTES.store(t.len() as u64, Relaxed);
+                }
+                self.on(ctx, f, ws).await.is_err()
+            }
+            Some(Ok(Message::Close(f))) => {
+                self.res.close_code = f.map(|f| u16::from(f.code));
+                true
+            }
+            Some(Ok(_)) => false,
+            Some(Err(e)) => {
+                self.res.error = Some(e.to_string());
+                true
+            }
+            None => true,
+        };
+        if ended {
+            ctx.c.dropped.fetch_add(1, Relaxed);
+        }
+        !ended
+    }
+
     async fn on(&mut self, ctx: &Ctx, frame: In, ws: &mut Ws) -> Result<()> {
         ctx.c.frames_in.fetch_add(1, Relaxed);
         let now = ctx.now();
@@ -557,23 +590,7 @@ async fn conn_task(ctx: Arc<Ctx>, i: usize, role: Role, role_index: usize) -> Co
             tokio::select! {
                 biased;
                 _ = &mut stop => break,
-                m = ws.next() => match m {
-                    Some(Ok(Message::Text(t))) => {
-                        let f = wire::parse(target, &t);
-                        if let In::Event { agenda: true, .. } = f {
-                            AGENDA_BYTES.store(t.len() as u64, Relaxed);
-                        }
-                        if st.on(&ctx, f, &mut ws).await.is_err() { ctx.c.dropped.fetch_add(1, Relaxed); break; }
-                    }
-                    Some(Ok(Message::Close(f))) => {
-                        st.res.close_code = f.map(|f| u16::from(f.code));
-                        ctx.c.dropped.fetch_add(1, Relaxed);
-                        break;
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => { st.res.error = Some(e.to_string()); ctx.c.dropped.fetch_add(1, Relaxed); break; }
-                    None => { ctx.c.dropped.fetch_add(1, Relaxed); break; }
-                },
+                m = ws.next() => if !st.take(&ctx, m, &mut ws).await { break },
             }
         }
         return st.res;
@@ -632,23 +649,7 @@ async fn conn_task(ctx: Arc<Ctx>, i: usize, role: Role, role_index: usize) -> Co
                     Err(_) => { st.res.error = Some("reconnect timed out".into()); ctx.c.dropped.fetch_add(1, Relaxed); return st.res; }
                 }
             }
-            m = ws.next(), if reading => match m {
-                Some(Ok(Message::Text(t))) => {
-                    let f = wire::parse(target, &t);
-                    if let In::Event { agenda: true, .. } = f {
-                        AGENDA_BYTES.store(t.len() as u64, Relaxed);
-                    }
-                    if st.on(&ctx, f, &mut ws).await.is_err() { ctx.c.dropped.fetch_add(1, Relaxed); break; }
-                }
-                Some(Ok(Message::Close(f))) => {
-                    st.res.close_code = f.map(|f| u16::from(f.code));
-                    ctx.c.dropped.fetch_add(1, Relaxed);
-                    break;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => { st.res.error = Some(e.to_string()); ctx.c.dropped.fetch_add(1, Relaxed); break; }
-                None => { ctx.c.dropped.fetch_add(1, Relaxed); break; }
-            },
+            m = ws.next(), if reading => if !st.take(&ctx, m, &mut ws).await { break },
         }
     }
     // A slow reader drains what was queued for it, to learn how it was closed.
