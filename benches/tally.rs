@@ -108,7 +108,11 @@ fn main() {
             checked += 1;
         }
         let elapsed = start.elapsed();
-        println!("{:<44} {:>9.0} /s", format!("ballots validated ({method:?})"), checked as f64 / elapsed.as_secs_f64());
+        println!(
+            "{:<44} {:>9.0} /s",
+            format!("ballots validated ({method:?})"),
+            checked as f64 / elapsed.as_secs_f64()
+        );
     }
 }
 
@@ -138,11 +142,10 @@ fn peer(python: &str, ballots: &[Ballot], options: u32, madang: &[f64], winners:
     let t = &result["timings"];
     let profile = t["profile"].as_f64().unwrap_or(0.0);
     println!();
-    println!("side by side with pref_voting (same profile, same run); the peer also spends {profile:.1} s building its profile");
     println!(
-        "{:<16} {:>12} {:>12} {:>10} {:>18}",
-        "method", "madang", "pref_voting", "ratio", "ratio incl. profile"
+        "side by side with pref_voting (same profile, same run); the peer also spends {profile:.1} s building its profile"
     );
+    println!("{:<16} {:>12} {:>12} {:>10} {:>18}", "method", "madang", "pref_voting", "ratio", "ratio incl. profile");
     for (name, mine) in ["borda", "instant_runoff", "schulze"].iter().zip(madang) {
         let theirs = t[name].as_f64().unwrap_or(f64::NAN);
         // Madang reads the ballots inside each count; the peer reads them once into its profile.

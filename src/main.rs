@@ -120,9 +120,11 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let Commands::Serve(args) = Cli::parse().command;
     let admin_token = admin_token(args.admin_token, &args.data_dir)?;
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let address = listener.local_addr()?;
-    let host = if address.ip().is_unspecified() { format!("127.0.0.1:{}", address.port()) } else { address.to_string() };
+    let host =
+        if address.ip().is_unspecified() { format!("127.0.0.1:{}", address.port()) } else { address.to_string() };
     // The banner is the command's user interface, so it goes to stdout like Jupyter's.
     println!("Madang is serving on http://{address}");
     println!("Organizer URL (create forums here; keep it private):");
@@ -142,7 +144,10 @@ async fn main() -> anyhow::Result<()> {
         redis,
         data_dir: args.data_dir,
         admin_token,
-        hub: HubConfig { tally_interval: Duration::from_millis(1000 / u64::from(args.tally_hz)), ..HubConfig::default() },
+        hub: HubConfig {
+            tally_interval: Duration::from_millis(1000 / u64::from(args.tally_hz)),
+            ..HubConfig::default()
+        },
         ws: WsLimits::default(),
     };
     server::run(listener, config, shutdown_signal()).await

@@ -39,7 +39,11 @@ pub struct Config {
 
 /// Serve until `shutdown` resolves, then close every socket with 1001, let
 /// each forum task answer what it had already taken, and close the store.
-pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let store: Arc<dyn EventStore> = match &config.redis {
         Some(redis) => Arc::new(crate::store::redis::connect(redis.clone()).await.context("connecting to Redis")?),
         None => Arc::new(

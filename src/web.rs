@@ -108,10 +108,8 @@ fn origin(headers: &HeaderMap) -> Result<String, ApiError> {
                 && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
         })
         .ok_or_else(|| ApiError::BadRequest("a valid Host header is required".into()))?;
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let https =
+        headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"));
     Ok(format!("{}://{host}", if https { "https" } else { "http" }))
 }
 

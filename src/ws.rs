@@ -29,7 +29,9 @@ use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::Actor;
-use crate::hub::{AttachError, Attached, ForumHandle, Frame, Hub, Request, domain_error_frame, encode_frame, error_frame};
+use crate::hub::{
+    AttachError, Attached, ForumHandle, Frame, Hub, Request, domain_error_frame, encode_frame, error_frame,
+};
 
 /// Limits of one connection.
 #[derive(Debug, Clone)]
@@ -216,7 +218,9 @@ impl Connection {
         while self.out.len() < MAX_BURST {
             match self.updates.try_recv() {
                 Ok(frame) => self.out.push(frame),
-                Err(broadcast::error::TryRecvError::Lagged(_)) => return Err(End::Close(close_code::TOO_SLOW, TOO_SLOW)),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                    return Err(End::Close(close_code::TOO_SLOW, TOO_SLOW));
+                }
                 Err(_) => break,
             }
         }
@@ -228,7 +232,11 @@ impl Connection {
         Ok(())
     }
 
-    async fn take_message(&mut self, message: Option<Result<Message, axum::Error>>, limits: &WsLimits) -> Result<(), End> {
+    async fn take_message(
+        &mut self,
+        message: Option<Result<Message, axum::Error>>,
+        limits: &WsLimits,
+    ) -> Result<(), End> {
         let text = match message {
             None | Some(Ok(Message::Close(_))) => return Err(End::ClientClosed),
             Some(Err(err)) if is_too_big(&err) => return Err(End::Close(close_code::TOO_BIG, "frame too large")),
@@ -371,11 +379,7 @@ fn is_too_big(err: &axum::Error) -> bool {
 
 /// Wait for the `auth` frame and attach to its forum; on failure, tell the
 /// client why and close.
-async fn authenticate(
-    hub: &Hub,
-    socket: &mut WebSocket,
-    limits: &WsLimits,
-) -> Option<(ForumHandle, Attached)> {
+async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> Option<(ForumHandle, Attached)> {
     let first = match tokio::time::timeout(limits.auth_timeout, socket.recv()).await {
         Err(_) => {
             close(socket, close_code::AUTH_REQUIRED, "no auth frame in time").await;
@@ -434,4 +438,3 @@ async fn authenticate(
         }
     }
 }
-

@@ -33,7 +33,8 @@ async fn sigkill_mid_poll_loses_no_acknowledged_ballot() {
     let mut people = Vec::new();
     let mut tokens = Vec::new();
     for i in 0..PEOPLE {
-        let (client, welcome) = server.connect(json!({"type": "auth", "join_code": code, "name": format!("p{i}")})).await;
+        let (client, welcome) =
+            server.connect(json!({"type": "auth", "join_code": code, "name": format!("p{i}")})).await;
         people.push(client);
         tokens.push(welcome["participant"]["token"].as_str().unwrap().to_string());
     }
@@ -126,7 +127,8 @@ async fn sigterm_closes_sockets_with_1001_and_keeps_the_forum() {
     assert!(status.success());
     assert_eq!(display.closed().await, 1001);
     assert_eq!(moderator.closed().await, 1001);
-    let exit = tokio::time::timeout(Duration::from_secs(20), server.child.wait()).await.expect("exits in time").unwrap();
+    let exit =
+        tokio::time::timeout(Duration::from_secs(20), server.child.wait()).await.expect("exits in time").unwrap();
     assert!(exit.success(), "graceful exit: {exit:?}");
 
     let server = Process::start(dir.path()).await;

@@ -242,7 +242,9 @@ impl Client {
                 Some(Ok(Message::Close(frame))) => {
                     bail!("{label}: server closed the connection instead of welcoming ({})", close_info(frame))
                 }
-                Some(Ok(Message::Binary(b))) => bail!("{label}: unexpected binary frame ({} bytes) before welcome", b.len()),
+                Some(Ok(Message::Binary(b))) => {
+                    bail!("{label}: unexpected binary frame ({} bytes) before welcome", b.len())
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e).with_context(|| format!("{label}: connection failed before welcome")),
                 None => bail!("{label}: connection ended before welcome"),
@@ -303,7 +305,8 @@ impl Client {
                     }
                 }
             }
-            let info = info.unwrap_or(CloseInfo { code: None, reason: "connection ended without a close frame".into() });
+            let info =
+                info.unwrap_or(CloseInfo { code: None, reason: "connection ended without a close frame".into() });
             tracing::debug!(conn = %reader_label, "closed: {info}");
             {
                 let mut p = reader_pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -483,7 +486,9 @@ fn route(text: &str, pending: &Mutex<Pending>, pushed: &mpsc::UnboundedSender<In
         return;
     };
     let reply = match frame {
-        ServerFrame::Ack { id, seq, duplicate, item, idea, poll, .. } => Reply::Ack(Ack { id, seq, duplicate, item, idea, poll }),
+        ServerFrame::Ack { id, seq, duplicate, item, idea, poll, .. } => {
+            Reply::Ack(Ack { id, seq, duplicate, item, idea, poll })
+        }
         ServerFrame::Error { id, code, message, rule } => Reply::Error(Rejection { id, code, message, rule }),
         _ => unreachable!("only acks and errors are answers"),
     };
@@ -568,7 +573,10 @@ mod mock_tests {
         assert_eq!(welcome.role, Role::Moderator);
         assert_eq!(welcome.forum_id, "f1");
 
-        let ack = client.command(&Command::AddItem { title: "x".into(), description: None, timebox_secs: None }).await.unwrap();
+        let ack = client
+            .command(&Command::AddItem { title: "x".into(), description: None, timebox_secs: None })
+            .await
+            .unwrap();
         assert_eq!((ack.seq, ack.item), (7, Some(ItemId(3))));
         match client.command(&Command::CloseForum {}).await {
             Err(CommandError::Rejected(r)) => assert_eq!(r.code, ErrorCode::InvalidState),

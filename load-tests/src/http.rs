@@ -64,13 +64,8 @@ pub async fn create_forum(
 ) -> Result<CreateForumResponse> {
     let url = format!("{}/api/forums", base(server));
     let http = reqwest::Client::builder().timeout(timeout).build().context("building the HTTP client")?;
-    let response = http
-        .post(&url)
-        .bearer_auth(admin_token)
-        .json(request)
-        .send()
-        .await
-        .with_context(|| format!("POST {url}"))?;
+    let response =
+        http.post(&url).bearer_auth(admin_token).json(request).send().await.with_context(|| format!("POST {url}"))?;
     let status = response.status();
     let body = response.text().await.with_context(|| format!("reading the answer to POST {url}"))?;
     if status != reqwest::StatusCode::CREATED {

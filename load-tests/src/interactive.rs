@@ -62,7 +62,11 @@ pub async fn run(args: ConnectArgs) -> Result<()> {
         welcome.role,
         welcome.forum_id,
         welcome.head_seq,
-        if welcome.snapshot.is_some() { ", with a snapshot".to_owned() } else { format!(", {} events replayed", welcome.replayed) }
+        if welcome.snapshot.is_some() {
+            ", with a snapshot".to_owned()
+        } else {
+            format!(", {} events replayed", welcome.replayed)
+        }
     );
 
     let mut lines = stdin_lines();
@@ -127,7 +131,8 @@ fn print_line(raw: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if raw.contains('\n') {
         // Keep the one-frame-one-line promise even if the server pretty-prints.
-        let compact = serde_json::from_str::<Value>(raw).map(|v| v.to_string()).unwrap_or_else(|_| raw.replace('\n', " "));
+        let compact =
+            serde_json::from_str::<Value>(raw).map(|v| v.to_string()).unwrap_or_else(|_| raw.replace('\n', " "));
         writeln!(out, "{compact}")
     } else {
         writeln!(out, "{raw}")
@@ -253,7 +258,10 @@ mod tests {
             parse(r#"submit_idea text="more benches, please" "#),
             Some(json!({"type": "submit_idea", "id": "x1", "text": "more benches, please"}))
         );
-        assert_eq!(parse("submit_idea text=benches"), Some(json!({"type": "submit_idea", "id": "x1", "text": "benches"})));
+        assert_eq!(
+            parse("submit_idea text=benches"),
+            Some(json!({"type": "submit_idea", "id": "x1", "text": "benches"}))
+        );
         assert_eq!(
             parse("set_premoderation enabled=true"),
             Some(json!({"type": "set_premoderation", "id": "x1", "enabled": true}))
@@ -261,15 +269,21 @@ mod tests {
         // JSON values may contain spaces: the parser reads a whole value.
         assert_eq!(
             parse("cast_ballot poll=1 ballot.kind=ranked ballot.ranking=[2, 1]"),
-            Some(json!({"type": "cast_ballot", "id": "x1", "poll": 1, "ballot": {"kind": "ranked", "ranking": [2, 1]}}))
+            Some(
+                json!({"type": "cast_ballot", "id": "x1", "poll": 1, "ballot": {"kind": "ranked", "ranking": [2, 1]}})
+            )
         );
         assert_eq!(
             parse("cast_ballot poll=1 ballot.kind=ranked ballot.ranking=[2,1]"),
-            Some(json!({"type": "cast_ballot", "id": "x1", "poll": 1, "ballot": {"kind": "ranked", "ranking": [2, 1]}}))
+            Some(
+                json!({"type": "cast_ballot", "id": "x1", "poll": 1, "ballot": {"kind": "ranked", "ranking": [2, 1]}})
+            )
         );
         assert_eq!(
             parse(r#"create_poll title=Best method={"kind":"ranked"} options.from=ideas"#),
-            Some(json!({"type": "create_poll", "id": "x1", "title": "Best", "method": {"kind": "ranked"}, "options": {"from": "ideas"}}))
+            Some(
+                json!({"type": "create_poll", "id": "x1", "title": "Best", "method": {"kind": "ranked"}, "options": {"from": "ideas"}})
+            )
         );
         assert_eq!(parse("auth token=12abc"), Some(json!({"type": "auth", "token": "12abc"})));
         assert_eq!(parse("start_forum"), Some(json!({"type": "start_forum", "id": "x1"})));

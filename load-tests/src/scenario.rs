@@ -88,7 +88,12 @@ impl Report {
         println!("forum         {}", self.forum_id);
         println!("participants  {} remote + {} hall", self.remote, self.hall);
         println!("ideas         {} submitted and approved, #{gone} merged into #{into}", ids.join(" "));
-        println!("poll          #{} {:?}, ranked (Borda), {} options", self.poll.id, self.poll.title, self.poll.options.len());
+        println!(
+            "poll          #{} {:?}, ranked (Borda), {} options",
+            self.poll.id,
+            self.poll.title,
+            self.poll.options.len()
+        );
         println!("ballots       {} cast, 1 replaced", self.ballots_cast);
         println!("display       {} tally frames", self.tally_frames);
         let labels: Vec<String> = self
@@ -104,7 +109,10 @@ impl Report {
             .collect();
         println!("winner(s)     {}", labels.join(", "));
         let check = if self.tally_checked { "matches" } else { "NOT compared (the poll lists merged options)" };
-        println!("tally         {} ballots; Borda recomputed from the ballots cast {check}", self.outcome.tally.ballots);
+        println!(
+            "tally         {} ballots; Borda recomputed from the ballots cast {check}",
+            self.outcome.tally.ballots
+        );
         println!("took          {:.2}s", elapsed.as_secs_f64());
         println!("outcome:");
         println!("{}", serde_json::to_string_pretty(&self.outcome)?);
@@ -157,7 +165,11 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
         created.join_codes
     );
     let snapshot = welcome.snapshot.as_ref().ok_or_else(|| anyhow!("moderator: welcome without a snapshot"))?;
-    ensure!(snapshot.agenda.len() == 2, "moderator: expected 2 agenda items in the snapshot, got {}", snapshot.agenda.len());
+    ensure!(
+        snapshot.agenda.len() == 2,
+        "moderator: expected 2 agenda items in the snapshot, got {}",
+        snapshot.agenda.len()
+    );
     let item1: ItemId = snapshot.agenda[0].id;
     say(format_args!("moderator connected (head seq {}, agenda items {})", welcome.head_seq, snapshot.agenda.len()));
 
@@ -200,10 +212,7 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
     });
     let mut ideas: Vec<IdeaId> = try_join_all(submissions).await?;
     ideas.sort();
-    ensure!(
-        ideas.iter().collect::<BTreeSet<_>>().len() == ideas.len(),
-        "submit_idea acks repeat idea ids: {ideas:?}"
-    );
+    ensure!(ideas.iter().collect::<BTreeSet<_>>().len() == ideas.len(), "submit_idea acks repeat idea ids: {ideas:?}");
     expect_ideas(&mut moderator, limit, &ideas, IdeaStatus::Pending, item1).await?;
     say(format_args!("{} ideas submitted, all pending for the moderator", ideas.len()));
 
@@ -215,13 +224,17 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
     acked("merge_idea", moderator.command(&Command::MergeIdea { idea: last, into: first }).await)?;
     moderator
         .wait_for(limit, &format!("idea {last} merged into {first}"), |f| match f {
-            ServerFrame::Event { update: Update::Idea { idea }, .. } if idea.id == last => Some(
-                if idea.status == IdeaStatus::Merged && idea.merged_into == Some(first) {
+            ServerFrame::Event { update: Update::Idea { idea }, .. } if idea.id == last => {
+                Some(if idea.status == IdeaStatus::Merged && idea.merged_into == Some(first) {
                     Ok(())
                 } else {
-                    Err(anyhow!("moderator: after merge_idea, idea {last} is {:?} (merged into {:?})", idea.status, idea.merged_into))
-                },
-            ),
+                    Err(anyhow!(
+                        "moderator: after merge_idea, idea {last} is {:?} (merged into {:?})",
+                        idea.status,
+                        idea.merged_into
+                    ))
+                })
+            }
             _ => None,
         })
         .await??;
@@ -272,15 +285,23 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
     acked("close_poll", moderator.command(&Command::ClosePoll { poll: poll_id }).await)?;
     let outcome = moderator
         .wait_for(limit, &format!("the outcome of poll {poll_id}"), |f| match f {
-            ServerFrame::Event { update: Update::Poll { poll }, .. } if poll.id == poll_id => match (&poll.outcome, poll.status) {
-                (Some(outcome), _) => Some(Ok(outcome.clone())),
-                (None, PollStatus::Closed) => Some(Err(anyhow!("moderator: poll {poll_id} closed without an outcome"))),
-                (None, _) => None,
-            },
+            ServerFrame::Event { update: Update::Poll { poll }, .. } if poll.id == poll_id => {
+                match (&poll.outcome, poll.status) {
+                    (Some(outcome), _) => Some(Ok(outcome.clone())),
+                    (None, PollStatus::Closed) => {
+                        Some(Err(anyhow!("moderator: poll {poll_id} closed without an outcome")))
+                    }
+                    (None, _) => None,
+                }
+            }
             _ => None,
         })
         .await??;
-    ensure!(outcome.poll == poll_id && outcome.tally.poll == poll_id, "outcome is for poll {}, expected {poll_id}", outcome.poll);
+    ensure!(
+        outcome.poll == poll_id && outcome.tally.poll == poll_id,
+        "outcome is for poll {}, expected {poll_id}",
+        outcome.poll
+    );
     ensure!(
         outcome.tally.ballots == total as u32,
         "outcome counts {} ballots, expected {total} (one per participant)",
@@ -302,7 +323,9 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
     let mut closing: Vec<Client> = participants.into_iter().map(|p| p.client).collect();
     closing.push(moderator);
     closing.extend(display);
-    for (label, result) in join_all(closing.into_iter().map(|c| async move { (c.label().to_owned(), c.close().await) })).await {
+    for (label, result) in
+        join_all(closing.into_iter().map(|c| async move { (c.label().to_owned(), c.close().await) })).await
+    {
         match result {
             Ok(info) if info.code == Some(madang_protocol::close_code::NORMAL) => {}
             Ok(info) => tracing::warn!("{label}: closed with {info}"),
@@ -336,7 +359,13 @@ async fn cast(p: &Participant, poll: PollId, ranking: Vec<OptionId>) -> Result<A
 }
 
 /// Wait until the moderator has seen every idea in `ideas` with `status`.
-async fn expect_ideas(moderator: &mut Client, limit: Duration, ideas: &[IdeaId], status: IdeaStatus, item: ItemId) -> Result<()> {
+async fn expect_ideas(
+    moderator: &mut Client,
+    limit: Duration,
+    ideas: &[IdeaId],
+    status: IdeaStatus,
+    item: ItemId,
+) -> Result<()> {
     let mut missing: BTreeSet<IdeaId> = ideas.iter().copied().collect();
     moderator
         .wait_for(limit, &format!("ideas {ideas:?} to be {status:?}"), |f| {
@@ -388,11 +417,15 @@ fn check_borda(result: &TallyResult, options: &[OptionId], rankings: &[Vec<Optio
             *want_first.entry(*top).or_default() += 1;
         }
     }
-    let nonzero = |m: BTreeMap<OptionId, u64>| -> BTreeMap<OptionId, u64> { m.into_iter().filter(|(_, c)| *c > 0).collect() };
+    let nonzero =
+        |m: BTreeMap<OptionId, u64>| -> BTreeMap<OptionId, u64> { m.into_iter().filter(|(_, c)| *c > 0).collect() };
     let got_borda = nonzero(borda.iter().map(|c| (c.option, c.count)).collect());
     let got_first = nonzero(first_choices.iter().map(|c| (c.option, c.count)).collect());
     ensure!(got_borda == nonzero(want_borda.clone()), "outcome: Borda points {got_borda:?}, recomputed {want_borda:?}");
-    ensure!(got_first == nonzero(want_first.clone()), "outcome: first choices {got_first:?}, recomputed {want_first:?}");
+    ensure!(
+        got_first == nonzero(want_first.clone()),
+        "outcome: first choices {got_first:?}, recomputed {want_first:?}"
+    );
 
     // Tiers: equal points tie.
     let mut by_points: BTreeMap<std::cmp::Reverse<u64>, BTreeSet<OptionId>> = BTreeMap::new();
@@ -413,7 +446,9 @@ fn check_quiet(client: &mut Client) -> Result<()> {
                 bail!("{}: unexpected frame: {raw}", client.label())
             }
             Incoming::Frame { .. } => {}
-            Incoming::Unparsed { raw, error } => bail!("{}: frame does not match madang.v1 ({error}): {raw}", client.label()),
+            Incoming::Unparsed { raw, error } => {
+                bail!("{}: frame does not match madang.v1 ({error}): {raw}", client.label())
+            }
             Incoming::Closed(info) => bail!("{}: the server closed the connection ({info})", client.label()),
         }
     }
@@ -502,7 +537,10 @@ impl DisplayWatcher {
             Ok(Ok(_)) => {}
         }
         let most = seen.most.get(&poll).copied().unwrap_or(0);
-        ensure!(most <= ballots, "display: a tally of poll {poll} counted {most} ballots, more than the {ballots} participants");
+        ensure!(
+            most <= ballots,
+            "display: a tally of poll {poll} counted {most} ballots, more than the {ballots} participants"
+        );
         Ok(seen)
     }
 

@@ -329,12 +329,22 @@ pub struct ScoreEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Ballot {
-    YesNo { choice: YesNoChoice },
-    Approval { options: Vec<OptionId> },
-    Dots { allocations: Vec<Allocation> },
-    Score { scores: Vec<ScoreEntry> },
+    YesNo {
+        choice: YesNoChoice,
+    },
+    Approval {
+        options: Vec<OptionId>,
+    },
+    Dots {
+        allocations: Vec<Allocation>,
+    },
+    Score {
+        scores: Vec<ScoreEntry>,
+    },
     /// Options from most to least preferred.
-    Ranked { ranking: Vec<OptionId> },
+    Ranked {
+        ranking: Vec<OptionId>,
+    },
 }
 
 /// A hand count for one option: people (approval) or dots (dots).

@@ -280,14 +280,15 @@ fn example_frames_parse_and_match_the_schema() {
                 }
             })
         } else if name == "http.create_forum.request.json" {
-            serde_json::from_str::<CreateForumRequest>(&text)
-                .map_err(|e| format!("{name}: {e}"))
-                .and_then(|_| validate_root(&load_schema("create-forum-request.schema.json"), &serde_json::from_str(&text).unwrap()))
+            serde_json::from_str::<CreateForumRequest>(&text).map_err(|e| format!("{name}: {e}")).and_then(|_| {
+                validate_root(&load_schema("create-forum-request.schema.json"), &serde_json::from_str(&text).unwrap())
+            })
         } else if name == "http.create_forum.response.json" {
             round_trip::<CreateForumResponse>(&name, &text)
                 .and_then(|v| validate_root(&load_schema("create-forum-response.schema.json"), &v))
         } else if name == "http.error.json" {
-            round_trip::<ErrorBody>(&name, &text).and_then(|v| validate_root(&load_schema("error-body.schema.json"), &v))
+            round_trip::<ErrorBody>(&name, &text)
+                .and_then(|v| validate_root(&load_schema("error-body.schema.json"), &v))
         } else if name == "http.forum_view.json" {
             round_trip::<ForumView>(&name, &text).and_then(|v| validate_def(&server_schema, "ForumView", &v))
         } else {
@@ -340,7 +341,10 @@ fn schema_and_parser_agree_on_bad_frames() {
         assert!(validate_root(&client_schema, &value).is_err(), "schema accepted {text}");
         assert!(schema::matches_client_frame_schema(text).is_err(), "schema type accepted {text}");
     }
-    assert_eq!(parse_client_frame(r#"{"type":"launch_rockets","id":"a"}"#).unwrap_err().code, ErrorCode::UnknownMessage);
+    assert_eq!(
+        parse_client_frame(r#"{"type":"launch_rockets","id":"a"}"#).unwrap_err().code,
+        ErrorCode::UnknownMessage
+    );
     assert_eq!(parse_client_frame("not json").unwrap_err().code, ErrorCode::BadRequest);
 
     let max_id = "x".repeat(64);
@@ -389,7 +393,9 @@ fn spec_shows_exactly_the_example_files() {
     let spec = spec();
     let blocks: Vec<Value> = json_blocks(&spec)
         .iter()
-        .map(|b| serde_json::from_str(b).unwrap_or_else(|e| panic!("a ```json block in SPEC.md is not JSON ({e}):\n{b}")))
+        .map(|b| {
+            serde_json::from_str(b).unwrap_or_else(|e| panic!("a ```json block in SPEC.md is not JSON ({e}):\n{b}"))
+        })
         .collect();
     let examples: Vec<(String, Value)> =
         examples().into_iter().map(|(name, text)| (name, serde_json::from_str(&text).unwrap())).collect();

@@ -14,8 +14,8 @@ use super::event::{Event, OptionSpec};
 use super::forum::{Forum, Idea, Item, Poll};
 use super::hall;
 use super::pairwise;
-use super::speakers::MAX_WAITING;
 use super::ranked;
+use super::speakers::MAX_WAITING;
 use super::tally::{self, BallotError, OptionSet};
 
 /// Who is asking.
@@ -196,7 +196,9 @@ impl Forum {
             Command::PauseTimer { item } => {
                 let it = self.timed_item(*item)?;
                 match it.timer.and_then(|t| t.deadline_ms) {
-                    Some(deadline) => Ok(Event::TimerPaused { item: *item, remaining_ms: deadline.saturating_sub(now_ms) }),
+                    Some(deadline) => {
+                        Ok(Event::TimerPaused { item: *item, remaining_ms: deadline.saturating_sub(now_ms) })
+                    }
                     None => Err(DomainError::InvalidState(format!("the timer of item {item} is not running"))),
                 }
             }
@@ -510,7 +512,10 @@ impl Forum {
                     ballots: hall_ballots,
                     result: count(Box::new(devices(Channel::Hall)), live.map(|l| &l.hall)),
                 },
-                hall_count: ChannelTally { ballots: hand_people, result: count(Box::new(hand()), hand_matrix.as_ref()) },
+                hall_count: ChannelTally {
+                    ballots: hand_people,
+                    result: count(Box::new(hand()), hand_matrix.as_ref()),
+                },
             }),
             ranked: tally::ranked_detail_with(&poll.method, &options, all(), merged_matrix.as_ref()).map(Box::new),
         }
@@ -614,11 +619,16 @@ impl Forum {
         };
         match method {
             PollMethod::YesNo { .. } if !options.is_empty() || !matches!(spec, PollOptionsSpec::None {}) => {
-                return Err(DomainError::Invalid("a yes/no poll has no options: use options {\"from\":\"none\"}".into()));
+                return Err(DomainError::Invalid(
+                    "a yes/no poll has no options: use options {\"from\":\"none\"}".into(),
+                ));
             }
             PollMethod::YesNo { .. } => {}
             _ if options.len() < 2 => {
-                return Err(DomainError::Invalid(format!("this poll needs at least 2 options, it has {}", options.len())));
+                return Err(DomainError::Invalid(format!(
+                    "this poll needs at least 2 options, it has {}",
+                    options.len()
+                )));
             }
             _ if options.len() > MAX_OPTIONS => {
                 return Err(DomainError::Invalid(format!("a poll has at most {MAX_OPTIONS} options")));

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::event::{Event, OptionSpec};
 use super::pairwise::Comparisons;
 use super::ranked::PairwiseMatrix;
-use super::tally::{self, OptionSet};
 use super::speakers::{Speaker, SpeakerQueue};
+use super::tally::{self, OptionSet};
 
 /// An item's timer. `deadline_ms` is set while running; otherwise
 /// `remaining_ms` is what is left.
@@ -41,10 +41,8 @@ pub struct Item {
 impl Item {
     /// The timer as it stands, or a fresh one from the time box.
     pub fn timer_or_fresh(&self) -> Timer {
-        self.timer.unwrap_or(Timer {
-            deadline_ms: None,
-            remaining_ms: u64::from(self.timebox_secs.unwrap_or(0)) * 1000,
-        })
+        self.timer
+            .unwrap_or(Timer { deadline_ms: None, remaining_ms: u64::from(self.timebox_secs.unwrap_or(0)) * 1000 })
     }
 }
 
@@ -158,8 +156,15 @@ pub struct Forum {
 impl Forum {
     /// The forum a `ForumCreated` event describes; `None` for any other event.
     pub fn from_created(event: &Event) -> Option<Forum> {
-        let Event::ForumCreated { id, title, language, remote_code, hall_code, moderator_token_hash, display_token_hash } =
-            event
+        let Event::ForumCreated {
+            id,
+            title,
+            language,
+            remote_code,
+            hall_code,
+            moderator_token_hash,
+            display_token_hash,
+        } = event
         else {
             return None;
         };
@@ -362,7 +367,11 @@ impl Forum {
                 let options = options
                     .iter()
                     .zip(1u32..)
-                    .map(|(OptionSpec { label, idea }, n)| PollOption { id: OptionId(n), label: label.clone(), idea: *idea })
+                    .map(|(OptionSpec { label, idea }, n)| PollOption {
+                        id: OptionId(n),
+                        label: label.clone(),
+                        idea: *idea,
+                    })
                     .collect();
                 self.polls.insert(
                     *poll,

@@ -70,7 +70,6 @@ fn kind(counts: &HallCounts) -> &'static str {
     }
 }
 
-
 /// Check a hand count against the poll's method and options. Numbers must
 /// be whole, not negative, and plausible for the people counted; each paper
 /// ranking must pass the same rules as a device ballot (the error names the

@@ -264,7 +264,10 @@ mod tests {
     fn tennessee_instant_runoff_elects_knoxville() {
         let result = instant_runoff(&ids(4), &tennessee());
         // Round 1: Chattanooga (15) out; round 2: Nashville (26) out; Knoxville 58 beats Memphis 42.
-        assert_eq!(result.rounds[0].counts, vec![(OptionId(1), 42), (OptionId(2), 26), (OptionId(3), 15), (OptionId(4), 17)]);
+        assert_eq!(
+            result.rounds[0].counts,
+            vec![(OptionId(1), 42), (OptionId(2), 26), (OptionId(3), 15), (OptionId(4), 17)]
+        );
         assert_eq!(result.rounds[0].eliminated, vec![OptionId(3)]);
         assert_eq!(result.rounds[1].counts, vec![(OptionId(1), 42), (OptionId(2), 26), (OptionId(4), 32)]);
         assert_eq!(result.rounds[1].eliminated, vec![OptionId(2)]);

@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use madang_protocol::{
     Allocation, Ballot, InstantRunoff, MAX_SCORE, MajorityRule, MethodWinners, OptionCount, OptionId, PollId,
-    PollMethod, RankedDetail, RankedTally, RunoffRound, ScoreEntry, ScoreStat, SchulzeDetail, Tally, TallyResult,
+    PollMethod, RankedDetail, RankedTally, RunoffRound, SchulzeDetail, ScoreEntry, ScoreStat, Tally, TallyResult,
     YesNoChoice,
 };
 
@@ -42,10 +42,7 @@ pub struct BallotError {
 
 impl BallotError {
     fn new(rule: &'static str, message: impl Into<String>) -> Self {
-        BallotError {
-            rule,
-            message: message.into(),
-        }
+        BallotError { rule, message: message.into() }
     }
 }
 
@@ -70,11 +67,8 @@ struct Resolved {
 
 impl Resolved {
     fn new(options: &OptionSet<'_>) -> Self {
-        let target: HashMap<OptionId, OptionId> = options
-            .all
-            .iter()
-            .map(|&option| (option, (options.canonical)(option)))
-            .collect();
+        let target: HashMap<OptionId, OptionId> =
+            options.all.iter().map(|&option| (option, (options.canonical)(option))).collect();
         let mut canon = Vec::new();
         let mut row = HashMap::new();
         for &option in options.all {
@@ -98,10 +92,7 @@ impl Resolved {
     /// The row `option` counts in; `None` for an unknown option, or one whose
     /// merge target is not a canonical option of this poll.
     fn row_of(&self, option: OptionId) -> Option<usize> {
-        self.target
-            .get(&option)
-            .and_then(|target| self.row.get(target))
-            .copied()
+        self.target.get(&option).and_then(|target| self.row.get(target)).copied()
     }
 }
 
@@ -139,15 +130,10 @@ pub fn validate_ballot(method: &PollMethod, options: &OptionSet<'_>, ballot: &Ba
         )),
         _ => Err(BallotError::new(
             "ballot.kind",
-            format!(
-                "this poll takes {} ballots (got a {} ballot)",
-                method.kind(),
-                ballot_kind(ballot)
-            ),
+            format!("this poll takes {} ballots (got a {} ballot)", method.kind(), ballot_kind(ballot)),
         )),
     }
 }
-
 
 fn ballot_kind(ballot: &Ballot) -> &'static str {
     match ballot {
@@ -161,10 +147,9 @@ fn ballot_kind(ballot: &Ballot) -> &'static str {
 
 fn check_known(set: &Resolved, options: impl IntoIterator<Item = OptionId>) -> Result<(), BallotError> {
     match set.first_unknown(options) {
-        Some(option) => Err(BallotError::new(
-            "option.unknown",
-            format!("option {option} is not an option of this poll"),
-        )),
+        Some(option) => {
+            Err(BallotError::new("option.unknown", format!("option {option} is not an option of this poll")))
+        }
         None => Ok(()),
     }
 }
@@ -222,20 +207,12 @@ fn validate_dots(budget: u32, max_per_option: u32, allocations: &[Allocation]) -
     if let Some(over) = allocations.iter().find(|a| a.dots > max_per_option) {
         return Err(BallotError::new(
             "dots.max_per_option",
-            format!(
-                "place at most {max_per_option} dots on one option (got {} on option {})",
-                over.dots, over.option
-            ),
+            format!("place at most {max_per_option} dots on one option (got {} on option {})", over.dots, over.option),
         ));
     }
-    let spent = allocations
-        .iter()
-        .fold(0u64, |sum, a| sum.saturating_add(u64::from(a.dots)));
+    let spent = allocations.iter().fold(0u64, |sum, a| sum.saturating_add(u64::from(a.dots)));
     if spent > u64::from(budget) {
-        return Err(BallotError::new(
-            "dots.budget",
-            format!("place at most {budget} dots in all (got {spent})"),
-        ));
+        return Err(BallotError::new("dots.budget", format!("place at most {budget} dots in all (got {spent})")));
     }
     Ok(())
 }
@@ -247,10 +224,7 @@ fn validate_score(scores: &[ScoreEntry]) -> Result<(), BallotError> {
     if let Some(out) = scores.iter().find(|s| s.score > MAX_SCORE) {
         return Err(BallotError::new(
             "score.range",
-            format!(
-                "scores go from 0 to {MAX_SCORE} (got {} for option {})",
-                out.score, out.option
-            ),
+            format!("scores go from 0 to {MAX_SCORE} (got {} for option {})", out.score, out.option),
         ));
     }
     if let Some(message) = raw_duplicate(scores.iter().map(|s| s.option)) {
@@ -287,10 +261,7 @@ fn validate_ranked(set: &Resolved, max_ranks: Option<u32>, ranking: &[OptionId])
                     Some((option, _)) => format!("option {option} is missing"),
                     None => format!("got {}", ranking.len()),
                 };
-                return Err(BallotError::new(
-                    "ranked.incomplete",
-                    format!("rank all {wanted} options ({detail})"),
-                ));
+                return Err(BallotError::new("ranked.incomplete", format!("rank all {wanted} options ({detail})")));
             }
         }
     }
@@ -313,18 +284,9 @@ pub fn tally<'b>(
     ballots: impl IntoIterator<Item = &'b Ballot>,
 ) -> Tally {
     let mut counted: u32 = 0;
-    let ballots = ballots
-        .into_iter()
-        .inspect(|_| counted = counted.saturating_add(1))
-        .map(|ballot| (ballot, 1));
+    let ballots = ballots.into_iter().inspect(|_| counted = counted.saturating_add(1)).map(|ballot| (ballot, 1));
     let result = count(method, options, ballots);
-    Tally {
-        poll,
-        ballots: counted,
-        result,
-        by_channel: None,
-        ranked: None,
-    }
+    Tally { poll, ballots: counted, result, by_channel: None, ranked: None }
 }
 
 /// Count weighted ballots: a ballot of weight `w` counts exactly as `w`
@@ -399,14 +361,7 @@ fn count_yes_no<'b>(rule: MajorityRule, ballots: impl Iterator<Item = (&'b Ballo
             add_u32(counter, weight);
         }
     }
-    TallyResult::YesNo {
-        yes,
-        no,
-        abstain,
-        rule,
-        passed: passes(rule, yes, no, abstain),
-        tie: yes == no,
-    }
+    TallyResult::YesNo { yes, no, abstain, rule, passed: passes(rule, yes, no, abstain), tie: yes == no }
 }
 
 /// Approvals per canonical option; a ballot approves each canonical option at
@@ -424,10 +379,7 @@ fn count_approval<'b>(set: &Resolved, ballots: impl Iterator<Item = (&'b Ballot,
         }
     }
     let ranking = tiers(&set.canon, |a, b| counts[b].cmp(&counts[a]));
-    TallyResult::Approval {
-        counts: option_counts(&set.canon, &counts),
-        ranking,
-    }
+    TallyResult::Approval { counts: option_counts(&set.canon, &counts), ranking }
 }
 
 /// Dots per canonical option; dots on merged options add to their target.
@@ -442,10 +394,7 @@ fn count_dots<'b>(set: &Resolved, ballots: impl Iterator<Item = (&'b Ballot, u64
         }
     }
     let ranking = tiers(&set.canon, |a, b| counts[b].cmp(&counts[a]));
-    TallyResult::Dots {
-        counts: option_counts(&set.canon, &counts),
-        ranking,
-    }
+    TallyResult::Dots { counts: option_counts(&set.canon, &counts), ranking }
 }
 
 /// Running score totals for one canonical option.
@@ -463,11 +412,7 @@ impl ScoreTotals {
     }
 
     fn stat(&self, option: OptionId) -> ScoreStat {
-        let mean = if self.ballots == 0 {
-            0.0
-        } else {
-            self.sum as f64 / f64::from(self.ballots)
-        };
+        let mean = if self.ballots == 0 { 0.0 } else { self.sum as f64 / f64::from(self.ballots) };
         ScoreStat {
             option,
             ballots: self.ballots,
@@ -526,15 +471,8 @@ fn count_score<'b>(set: &Resolved, ballots: impl Iterator<Item = (&'b Ballot, u6
             }
         }
     }
-    let ranking = tiers(&set.canon, |a, b| {
-        by_mean_desc(totals[a].mean_fraction(), totals[b].mean_fraction())
-    });
-    let stats = set
-        .canon
-        .iter()
-        .zip(&totals)
-        .map(|(&option, totals)| totals.stat(option))
-        .collect();
+    let ranking = tiers(&set.canon, |a, b| by_mean_desc(totals[a].mean_fraction(), totals[b].mean_fraction()));
+    let stats = set.canon.iter().zip(&totals).map(|(&option, totals)| totals.stat(option)).collect();
     TallyResult::Score { stats, ranking }
 }
 
@@ -633,7 +571,12 @@ pub fn counted_options(options: &OptionSet<'_>) -> Vec<OptionId> {
 pub fn counted_ranking(options: &OptionSet<'_>, ranking: &[OptionId]) -> Vec<OptionId> {
     let set = Resolved::new(options);
     let mut seen = HashSet::new();
-    ranking.iter().filter_map(|&option| set.row_of(option)).filter(|row| seen.insert(*row)).map(|row| set.canon[row]).collect()
+    ranking
+        .iter()
+        .filter_map(|&option| set.row_of(option))
+        .filter(|row| seen.insert(*row))
+        .map(|row| set.canon[row])
+        .collect()
 }
 
 /// Instant-runoff as tiers: the winners, then the options eliminated last
@@ -679,7 +622,8 @@ pub fn ranked_detail_with<'b>(
     };
     let methods_disagree = sorted(winners.borda.clone()) != sorted(winners.instant_runoff.clone())
         || sorted(winners.instant_runoff.clone()) != sorted(winners.schulze.clone());
-    let to_counts = |counts: &[(OptionId, u64)]| counts.iter().map(|&(option, count)| OptionCount { option, count }).collect();
+    let to_counts =
+        |counts: &[(OptionId, u64)]| counts.iter().map(|&(option, count)| OptionCount { option, count }).collect();
     Some(RankedDetail {
         options: set.canon.clone(),
         instant_runoff: InstantRunoff {
@@ -706,11 +650,7 @@ pub fn ranked_detail_with<'b>(
 // ---------------------------------------------------------------------------
 
 fn option_counts(canon: &[OptionId], counts: &[u64]) -> Vec<OptionCount> {
-    canon
-        .iter()
-        .zip(counts)
-        .map(|(&option, &count)| OptionCount { option, count })
-        .collect()
+    canon.iter().zip(counts).map(|(&option, &count)| OptionCount { option, count }).collect()
 }
 
 /// Groups the canonical options into tiers, best first. `order(a, b)` on rows
@@ -740,10 +680,7 @@ struct PerBallot<T> {
 
 impl<T: Copy + Ord> PerBallot<T> {
     fn new(rows: usize) -> Self {
-        PerBallot {
-            slots: vec![None; rows],
-            touched: Vec::new(),
-        }
+        PerBallot { slots: vec![None; rows], touched: Vec::new() }
     }
 
     /// Records `value` for `row` unless the row already has one.
@@ -793,12 +730,7 @@ mod tests {
     }
 
     fn counts(list: &[(u32, u64)]) -> Vec<OptionCount> {
-        list.iter()
-            .map(|&(option, count)| OptionCount {
-                option: o(option),
-                count,
-            })
-            .collect()
+        list.iter().map(|&(option, count)| OptionCount { option: o(option), count }).collect()
     }
 
     /// A poll's options 1..=n, some merged into others.
@@ -810,10 +742,7 @@ mod tests {
 
     impl Options {
         fn new(n: u32) -> Self {
-            Options {
-                all: (1..=n).map(OptionId).collect(),
-                merged: HashMap::new(),
-            }
+            Options { all: (1..=n).map(OptionId).collect(), merged: HashMap::new() }
         }
 
         fn merge(mut self, from: u32, into: u32) -> Self {
@@ -823,27 +752,12 @@ mod tests {
 
         fn validate(&self, method: &PollMethod, ballot: &Ballot) -> Result<(), BallotError> {
             let canonical = |option: OptionId| self.merged.get(&option).copied().unwrap_or(option);
-            validate_ballot(
-                method,
-                &OptionSet {
-                    all: &self.all,
-                    canonical: &canonical,
-                },
-                ballot,
-            )
+            validate_ballot(method, &OptionSet { all: &self.all, canonical: &canonical }, ballot)
         }
 
         fn tally(&self, method: &PollMethod, ballots: &[Ballot]) -> Tally {
             let canonical = |option: OptionId| self.merged.get(&option).copied().unwrap_or(option);
-            tally(
-                PollId(7),
-                method,
-                &OptionSet {
-                    all: &self.all,
-                    canonical: &canonical,
-                },
-                ballots,
-            )
+            tally(PollId(7), method, &OptionSet { all: &self.all, canonical: &canonical }, ballots)
         }
     }
 
@@ -871,10 +785,7 @@ mod tests {
         PollMethod::Score {}
     }
     fn ranked(max_ranks: Option<u32>) -> PollMethod {
-        PollMethod::Ranked {
-            max_ranks,
-            tally: RankedTally::Borda,
-        }
+        PollMethod::Ranked { max_ranks, tally: RankedTally::Borda }
     }
 
     fn choose(choice: YesNoChoice) -> Ballot {
@@ -891,24 +802,12 @@ mod tests {
     }
     fn place(allocations: &[(u32, u32)]) -> Ballot {
         Ballot::Dots {
-            allocations: allocations
-                .iter()
-                .map(|&(option, dots)| Allocation {
-                    option: o(option),
-                    dots,
-                })
-                .collect(),
+            allocations: allocations.iter().map(|&(option, dots)| Allocation { option: o(option), dots }).collect(),
         }
     }
     fn scores(entries: &[(u32, u8)]) -> Ballot {
         Ballot::Score {
-            scores: entries
-                .iter()
-                .map(|&(option, score)| ScoreEntry {
-                    option: o(option),
-                    score,
-                })
-                .collect(),
+            scores: entries.iter().map(|&(option, score)| ScoreEntry { option: o(option), score }).collect(),
         }
     }
     fn rank(ranking: &[u32]) -> Ballot {
@@ -920,10 +819,7 @@ mod tests {
     #[test]
     fn ballot_kind_must_match_method() {
         let options = Options::new(3);
-        assert_rule(
-            options.validate(&yes_no(MajorityRule::Simple), &approve(&[1])),
-            "ballot.kind",
-        );
+        assert_rule(options.validate(&yes_no(MajorityRule::Simple), &approve(&[1])), "ballot.kind");
         assert_rule(options.validate(&approval(2), &choose(YesNoChoice::Yes)), "ballot.kind");
         assert_rule(options.validate(&dots(5, 5), &scores(&[(1, 3)])), "ballot.kind");
         assert_rule(options.validate(&score(), &rank(&[1])), "ballot.kind");
@@ -935,10 +831,7 @@ mod tests {
     #[test]
     fn valid_ballots_pass() {
         let options = Options::new(3).merge(3, 1);
-        assert_eq!(
-            options.validate(&yes_no(MajorityRule::TwoThirds), &choose(YesNoChoice::Abstain)),
-            Ok(())
-        );
+        assert_eq!(options.validate(&yes_no(MajorityRule::TwoThirds), &choose(YesNoChoice::Abstain)), Ok(()));
         assert_eq!(options.validate(&approval(2), &approve(&[3, 2])), Ok(()));
         assert_eq!(options.validate(&dots(6, 3), &place(&[(1, 3), (3, 3), (2, 0)])), Ok(()));
         assert_eq!(options.validate(&score(), &scores(&[(1, 0), (3, 5)])), Ok(()));
@@ -993,24 +886,16 @@ mod tests {
     #[test]
     fn dots_duplicate_by_raw_id_only() {
         let options = Options::new(3).merge(3, 1);
-        assert_rule(
-            options.validate(&dots(9, 3), &place(&[(2, 1), (2, 1)])),
-            "dots.duplicate",
-        );
+        assert_rule(options.validate(&dots(9, 3), &place(&[(2, 1), (2, 1)])), "dots.duplicate");
         // A zero allocation repeated is still a duplicate.
-        assert_rule(
-            options.validate(&dots(9, 3), &place(&[(2, 1), (1, 0), (1, 0)])),
-            "dots.duplicate",
-        );
+        assert_rule(options.validate(&dots(9, 3), &place(&[(2, 1), (1, 0), (1, 0)])), "dots.duplicate");
         // A merged option and its target are different raw ids: allowed, and summed when counted.
         assert_eq!(options.validate(&dots(9, 3), &place(&[(1, 3), (3, 3)])), Ok(()));
     }
 
     #[test]
     fn dots_max_per_option() {
-        let error = Options::new(3)
-            .validate(&dots(10, 3), &place(&[(1, 2), (2, 4)]))
-            .unwrap_err();
+        let error = Options::new(3).validate(&dots(10, 3), &place(&[(1, 2), (2, 4)])).unwrap_err();
         assert_eq!(error.rule, "dots.max_per_option");
         assert_eq!(error.message, "place at most 3 dots on one option (got 4 on option 2)");
     }
@@ -1019,17 +904,12 @@ mod tests {
     fn dots_budget_with_no_overflow() {
         let options = Options::new(3);
         assert_eq!(options.validate(&dots(6, 3), &place(&[(1, 3), (2, 3)])), Ok(()));
-        let error = options
-            .validate(&dots(6, 3), &place(&[(1, 3), (2, 3), (3, 1)]))
-            .unwrap_err();
+        let error = options.validate(&dots(6, 3), &place(&[(1, 3), (2, 3), (3, 1)])).unwrap_err();
         assert_eq!(error.rule, "dots.budget");
         assert_eq!(error.message, "place at most 6 dots in all (got 7)");
         // Sums past u32::MAX do not wrap around to something under budget.
         let huge = dots(u32::MAX, u32::MAX);
-        assert_rule(
-            options.validate(&huge, &place(&[(1, u32::MAX), (2, u32::MAX), (3, 2)])),
-            "dots.budget",
-        );
+        assert_rule(options.validate(&huge, &place(&[(1, u32::MAX), (2, u32::MAX), (3, 2)])), "dots.budget");
     }
 
     #[test]
@@ -1051,10 +931,7 @@ mod tests {
     #[test]
     fn score_duplicate_by_raw_id_only() {
         let options = Options::new(3).merge(3, 1);
-        assert_rule(
-            options.validate(&score(), &scores(&[(2, 1), (2, 4)])),
-            "score.duplicate",
-        );
+        assert_rule(options.validate(&score(), &scores(&[(2, 1), (2, 4)])), "score.duplicate");
         assert_eq!(options.validate(&score(), &scores(&[(1, 1), (3, 4)])), Ok(()));
     }
 
@@ -1067,14 +944,8 @@ mod tests {
     #[test]
     fn ranked_duplicate_by_raw_and_by_merged_id() {
         let options = Options::new(4).merge(4, 2);
-        assert_rule(
-            options.validate(&ranked(None), &rank(&[1, 1, 2, 3])),
-            "ranked.duplicate",
-        );
-        assert_rule(
-            options.validate(&ranked(Some(3)), &rank(&[4, 1, 2])),
-            "ranked.duplicate",
-        );
+        assert_rule(options.validate(&ranked(None), &rank(&[1, 1, 2, 3])), "ranked.duplicate");
+        assert_rule(options.validate(&ranked(Some(3)), &rank(&[4, 1, 2])), "ranked.duplicate");
         // Duplicate is checked before max_ranks.
         assert_rule(options.validate(&ranked(Some(1)), &rank(&[2, 4])), "ranked.duplicate");
     }
@@ -1104,14 +975,7 @@ mod tests {
         let tally = Options::new(0).tally(&yes_no(rule), &ballots);
         assert_eq!(tally.ballots as usize, yes + no + abstain);
         match tally.result {
-            TallyResult::YesNo {
-                yes: y,
-                no: n,
-                abstain: a,
-                rule: r,
-                passed,
-                tie,
-            } => {
+            TallyResult::YesNo { yes: y, no: n, abstain: a, rule: r, passed, tie } => {
                 assert_eq!((y as usize, n as usize, a as usize, r), (yes, no, abstain, rule));
                 (passed, tie)
             }
@@ -1166,14 +1030,7 @@ mod tests {
         assert_eq!(tally.ballots, 2);
         assert_eq!(
             tally.result,
-            TallyResult::YesNo {
-                yes: 1,
-                no: 0,
-                abstain: 0,
-                rule: MajorityRule::Simple,
-                passed: true,
-                tie: false
-            }
+            TallyResult::YesNo { yes: 1, no: 0, abstain: 0, rule: MajorityRule::Simple, passed: true, tie: false }
         );
     }
 
@@ -1181,22 +1038,13 @@ mod tests {
     fn approval_counts_with_merge_and_tie() {
         // Option 4 merged into 2.
         let options = Options::new(4).merge(4, 2);
-        let ballots = [
-            approve(&[1, 2]),
-            approve(&[4]),
-            approve(&[3, 4]),
-            approve(&[1]),
-            approve(&[3]),
-        ];
+        let ballots = [approve(&[1, 2]), approve(&[4]), approve(&[3, 4]), approve(&[1]), approve(&[3])];
         let tally = options.tally(&approval(2), &ballots);
         assert_eq!(tally.poll, PollId(7));
         assert_eq!(tally.ballots, 5);
         assert_eq!(
             tally.result,
-            TallyResult::Approval {
-                counts: counts(&[(1, 2), (2, 3), (3, 2)]),
-                ranking: tiers_of(&[&[2], &[1, 3]])
-            }
+            TallyResult::Approval { counts: counts(&[(1, 2), (2, 3), (3, 2)]), ranking: tiers_of(&[&[2], &[1, 3]]) }
         );
         assert_eq!(tally.result.winners(), &[o(2)]);
     }
@@ -1208,10 +1056,7 @@ mod tests {
         let tally = options.tally(&approval(3), &[approve(&[2, 4, 2, 99])]);
         assert_eq!(
             tally.result,
-            TallyResult::Approval {
-                counts: counts(&[(1, 0), (2, 1), (3, 0)]),
-                ranking: tiers_of(&[&[2], &[1, 3]])
-            }
+            TallyResult::Approval { counts: counts(&[(1, 0), (2, 1), (3, 0)]), ranking: tiers_of(&[&[2], &[1, 3]]) }
         );
     }
 
@@ -1219,32 +1064,18 @@ mod tests {
     fn dots_counts_with_merge_and_tie() {
         // Option 4 merged into 1: its dots add to option 1.
         let options = Options::new(4).merge(4, 1);
-        let ballots = [
-            place(&[(1, 5), (4, 3)]),
-            place(&[(2, 5), (3, 5)]),
-            place(&[(3, 3), (2, 0)]),
-        ];
+        let ballots = [place(&[(1, 5), (4, 3)]), place(&[(2, 5), (3, 5)]), place(&[(3, 3), (2, 0)])];
         let tally = options.tally(&dots(10, 5), &ballots);
         assert_eq!(tally.ballots, 3);
         assert_eq!(
             tally.result,
-            TallyResult::Dots {
-                counts: counts(&[(1, 8), (2, 5), (3, 8)]),
-                ranking: tiers_of(&[&[1, 3], &[2]])
-            }
+            TallyResult::Dots { counts: counts(&[(1, 8), (2, 5), (3, 8)]), ranking: tiers_of(&[&[1, 3], &[2]]) }
         );
         assert_eq!(tally.result.winners(), &[o(1), o(3)]);
     }
 
     fn stat(option: u32, ballots: u32, sum: u64, mean: f64, median: f64, distribution: [u32; 6]) -> ScoreStat {
-        ScoreStat {
-            option: o(option),
-            ballots,
-            sum,
-            mean,
-            median,
-            distribution,
-        }
+        ScoreStat { option: o(option), ballots, sum, mean, median, distribution }
     }
 
     #[test]
@@ -1285,9 +1116,7 @@ mod tests {
         // Option 1: 1, 1, 2 → mean 4/3, median 1. Option 2: 1, 2 → mean 3/2 (higher).
         let ballots = [scores(&[(1, 1), (2, 1)]), scores(&[(1, 1), (2, 2)]), scores(&[(1, 2)])];
         let tally = options.tally(&score(), &ballots);
-        let TallyResult::Score { stats, ranking } = tally.result else {
-            panic!("expected a score result")
-        };
+        let TallyResult::Score { stats, ranking } = tally.result else { panic!("expected a score result") };
         assert_eq!(stats[0].median, 1.0);
         assert_eq!((stats[0].sum, stats[0].ballots), (4, 3));
         assert_eq!(stats[1].median, 1.5);
@@ -1340,13 +1169,7 @@ mod tests {
         // 5 → 4. [5, 4, 3] counts as [4, 3]: 4 gets 3 points, 3 gets 2 (not 1).
         let options = Options::new(5).merge(5, 4);
         let tally = options.tally(&ranked(Some(3)), &[rank(&[5, 4, 3])]);
-        let TallyResult::Ranked {
-            borda,
-            first_choices,
-            ranking,
-            ..
-        } = tally.result
-        else {
+        let TallyResult::Ranked { borda, first_choices, ranking, .. } = tally.result else {
             panic!("expected a ranked result")
         };
         assert_eq!(borda, counts(&[(1, 0), (2, 0), (3, 2), (4, 3)]));
@@ -1361,17 +1184,11 @@ mod tests {
         let zero = counts(&[(1, 0), (3, 0)]);
         assert_eq!(
             options.tally(&approval(1), &[]).result,
-            TallyResult::Approval {
-                counts: zero.clone(),
-                ranking: everyone.clone()
-            }
+            TallyResult::Approval { counts: zero.clone(), ranking: everyone.clone() }
         );
         assert_eq!(
             options.tally(&dots(3, 3), &[]).result,
-            TallyResult::Dots {
-                counts: zero.clone(),
-                ranking: everyone.clone()
-            }
+            TallyResult::Dots { counts: zero.clone(), ranking: everyone.clone() }
         );
         assert_eq!(
             options.tally(&score(), &[]).result,
@@ -1398,30 +1215,14 @@ mod tests {
         let merged = Options::new(4).merge(4, 2);
         vec![
             (Options::new(0), yes_no(MajorityRule::TwoThirds), votes(4, 2, 3)),
-            (
-                merged.clone(),
-                approval(2),
-                vec![approve(&[1, 2]), approve(&[4]), approve(&[3, 4]), approve(&[1])],
-            ),
-            (
-                merged.clone(),
-                dots(6, 3),
-                vec![place(&[(1, 3), (4, 3)]), place(&[(2, 1)]), place(&[(3, 3), (1, 2)])],
-            ),
+            (merged.clone(), approval(2), vec![approve(&[1, 2]), approve(&[4]), approve(&[3, 4]), approve(&[1])]),
+            (merged.clone(), dots(6, 3), vec![place(&[(1, 3), (4, 3)]), place(&[(2, 1)]), place(&[(3, 3), (1, 2)])]),
             (
                 merged.clone(),
                 score(),
-                vec![
-                    scores(&[(1, 5), (2, 1), (4, 3)]),
-                    scores(&[(3, 4)]),
-                    scores(&[(1, 2), (3, 3)]),
-                ],
+                vec![scores(&[(1, 5), (2, 1), (4, 3)]), scores(&[(3, 4)]), scores(&[(1, 2), (3, 3)])],
             ),
-            (
-                merged,
-                ranked(Some(2)),
-                vec![rank(&[1, 4]), rank(&[3]), rank(&[4, 3]), rank(&[1, 2])],
-            ),
+            (merged, ranked(Some(2)), vec![rank(&[1, 4]), rank(&[3]), rank(&[4, 3]), rank(&[1, 2])]),
         ]
     }
 
@@ -1461,12 +1262,8 @@ mod tests {
 
     fn arb_method() -> impl Strategy<Value = PollMethod> {
         prop_oneof![
-            prop_oneof![
-                Just(MajorityRule::Simple),
-                Just(MajorityRule::Absolute),
-                Just(MajorityRule::TwoThirds)
-            ]
-            .prop_map(yes_no),
+            prop_oneof![Just(MajorityRule::Simple), Just(MajorityRule::Absolute), Just(MajorityRule::TwoThirds)]
+                .prop_map(yes_no),
             (0u32..5).prop_map(approval),
             (0u32..15, 0u32..8).prop_map(|(budget, max)| dots(budget, max)),
             Just(score()),
@@ -1478,33 +1275,18 @@ mod tests {
     fn arb_ballot() -> impl Strategy<Value = Ballot> {
         let id = || (0u32..9).prop_map(OptionId);
         prop_oneof![
-            prop_oneof![
-                Just(YesNoChoice::Yes),
-                Just(YesNoChoice::No),
-                Just(YesNoChoice::Abstain)
-            ]
-            .prop_map(choose),
+            prop_oneof![Just(YesNoChoice::Yes), Just(YesNoChoice::No), Just(YesNoChoice::Abstain)].prop_map(choose),
             prop::collection::vec(id(), 0..6).prop_map(|options| Ballot::Approval { options }),
-            prop::collection::vec(
-                (id(), 0u32..12).prop_map(|(option, dots)| Allocation { option, dots }),
-                0..6
-            )
-            .prop_map(|allocations| Ballot::Dots { allocations }),
-            prop::collection::vec(
-                (id(), 0u8..8).prop_map(|(option, score)| ScoreEntry { option, score }),
-                0..6
-            )
-            .prop_map(|scores| Ballot::Score { scores }),
+            prop::collection::vec((id(), 0u32..12).prop_map(|(option, dots)| Allocation { option, dots }), 0..6)
+                .prop_map(|allocations| Ballot::Dots { allocations }),
+            prop::collection::vec((id(), 0u8..8).prop_map(|(option, score)| ScoreEntry { option, score }), 0..6)
+                .prop_map(|scores| Ballot::Score { scores }),
             prop::collection::vec(id(), 0..8).prop_map(|ranking| Ballot::Ranked { ranking }),
         ]
     }
 
     fn arb_poll() -> impl Strategy<Value = (Options, PollMethod, Vec<Ballot>, Vec<Ballot>)> {
-        (
-            prop::collection::vec(any::<u8>(), 1..7),
-            arb_method(),
-            prop::collection::vec(arb_ballot(), 0..40),
-        )
+        (prop::collection::vec(any::<u8>(), 1..7), arb_method(), prop::collection::vec(arb_ballot(), 0..40))
             .prop_flat_map(|(seeds, method, ballots)| {
                 let shuffled = Just(ballots.clone()).prop_shuffle();
                 (Just(options_from(&seeds)), Just(method), Just(ballots), shuffled)
@@ -1569,10 +1351,7 @@ mod tests {
         let canonical = |option: OptionId| options.merged.get(&option).copied().unwrap_or(option);
         count(
             method,
-            &OptionSet {
-                all: &options.all,
-                canonical: &canonical,
-            },
+            &OptionSet { all: &options.all, canonical: &canonical },
             ballots.iter().map(|(ballot, weight)| (ballot, *weight)),
         )
     }

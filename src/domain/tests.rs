@@ -1210,7 +1210,10 @@ fn create_yes_no_poll_with_options_is_invalid() {
 #[test]
 fn create_yes_no_poll_over_ideas_is_invalid_even_without_ideas() {
     let mut f = live_with_item();
-    assert_invalid(err(&mut f, MOD, create_poll(None, yes_no(), PollOptionsSpec::Ideas {})), "a yes/no poll has no options");
+    assert_invalid(
+        err(&mut f, MOD, create_poll(None, yes_no(), PollOptionsSpec::Ideas {})),
+        "a yes/no poll has no options",
+    );
 }
 
 #[test]
@@ -1878,7 +1881,10 @@ fn a_later_hall_count_replaces_the_earlier_and_the_outcome_keeps_the_breakdown()
     let mut f = open_poll_of(ranked_full());
     ok(&mut f, MOD, hall_ranked(vec![paper(&[3, 1, 2], 12)]));
     ok(&mut f, MOD, hall_ranked(vec![paper(&[3, 1, 2], 10), paper(&[1, 2, 3], 2)]));
-    assert_eq!(f.polls[&poll(1)].hall_count, Some(HallCounts::Ranked { ballots: vec![paper(&[3, 1, 2], 10), paper(&[1, 2, 3], 2)] }));
+    assert_eq!(
+        f.polls[&poll(1)].hall_count,
+        Some(HallCounts::Ranked { ballots: vec![paper(&[3, 1, 2], 10), paper(&[1, 2, 3], 2)] })
+    );
     let closed = ok_at(&mut f, MOD, Command::ClosePoll { poll: poll(1) }, 9_000);
     let Event::PollClosed { outcome, .. } = closed else { panic!("expected PollClosed") };
     assert_eq!(outcome.tally.ballots, 12);
@@ -1927,7 +1933,10 @@ fn approval_dots_and_score_hall_counts_give_exactly_the_totals_entered() {
     );
     let tally = f.tally(&f.polls[&poll(1)]);
     assert_eq!(tally.ballots, 21);
-    assert_eq!(tally.result, TallyResult::Approval { counts: counts(&[(1, 5), (2, 15), (3, 21)]), ranking: tiers(&[&[3], &[2], &[1]]) });
+    assert_eq!(
+        tally.result,
+        TallyResult::Approval { counts: counts(&[(1, 5), (2, 15), (3, 21)]), ranking: tiers(&[&[3], &[2], &[1]]) }
+    );
 
     let mut f = open_poll_of(PollMethod::Dots { budget: 5, max_per_option: 3 });
     ok(
@@ -1940,7 +1949,10 @@ fn approval_dots_and_score_hall_counts_give_exactly_the_totals_entered() {
     );
     let tally = f.tally(&f.polls[&poll(1)]);
     assert_eq!(tally.ballots, 4);
-    assert_eq!(tally.result, TallyResult::Dots { counts: counts(&[(1, 12), (2, 0), (3, 7)]), ranking: tiers(&[&[1], &[3], &[2]]) });
+    assert_eq!(
+        tally.result,
+        TallyResult::Dots { counts: counts(&[(1, 12), (2, 0), (3, 7)]), ranking: tiers(&[&[1], &[3], &[2]]) }
+    );
 
     let mut f = open_poll_of(PollMethod::Score {});
     let scores = vec![madang_protocol::HallScoreCount { option: o(2), distribution: [0, 0, 1, 0, 2, 1] }];
@@ -1949,7 +1961,10 @@ fn approval_dots_and_score_hall_counts_give_exactly_the_totals_entered() {
     assert_eq!(tally.ballots, 5);
     let TallyResult::Score { stats, .. } = tally.result else { panic!("score") };
     // Option 2: scores 2, 4, 4, 5 → 4 ballots, sum 15, median 4.
-    assert_eq!((stats[1].ballots, stats[1].sum, stats[1].median, stats[1].distribution), (4, 15, 4.0, [0, 0, 1, 0, 2, 1]));
+    assert_eq!(
+        (stats[1].ballots, stats[1].sum, stats[1].median, stats[1].distribution),
+        (4, 15, 4.0, [0, 0, 1, 0, 2, 1])
+    );
 }
 
 #[test]
@@ -1965,7 +1980,8 @@ fn hall_counts_are_for_moderators_only() {
 #[test]
 fn negative_absurd_or_mismatched_hall_counts_are_invalid() {
     let mut f = open_poll_of(yes_no());
-    let yes_no_counts = |yes, no, abstain| Command::EnterHallCount { poll: poll(1), counts: HallCounts::YesNo { yes, no, abstain } };
+    let yes_no_counts =
+        |yes, no, abstain| Command::EnterHallCount { poll: poll(1), counts: HallCounts::YesNo { yes, no, abstain } };
     assert_invalid(err(&mut f, MOD, yes_no_counts(-3, 0, 0)), "yes is -3: counts cannot be negative");
     assert_invalid(err(&mut f, MOD, yes_no_counts(0, 100_001, 0)), "no is 100001: at most 100000");
     assert_invalid(err(&mut f, MOD, yes_no_counts(60_000, 60_000, 0)), "add up to 120000");
@@ -2028,7 +2044,15 @@ fn hall_counts_only_while_the_poll_is_open() {
     ok(&mut f, MOD, create_poll(None, yes_no(), PollOptionsSpec::None {}));
     let command = Command::EnterHallCount { poll: poll(1), counts: HallCounts::YesNo { yes: 1, no: 0, abstain: 0 } };
     assert_invalid_state(err(&mut f, MOD, command.clone()), "poll 1 is not open yet");
-    assert_not_found(err(&mut f, MOD, Command::EnterHallCount { poll: poll(7), counts: HallCounts::YesNo { yes: 1, no: 0, abstain: 0 } }), "poll", 7);
+    assert_not_found(
+        err(
+            &mut f,
+            MOD,
+            Command::EnterHallCount { poll: poll(7), counts: HallCounts::YesNo { yes: 1, no: 0, abstain: 0 } },
+        ),
+        "poll",
+        7,
+    );
     ok(&mut f, MOD, Command::OpenPoll { poll: poll(1) });
     ok(&mut f, MOD, command.clone());
     ok(&mut f, MOD, Command::ClosePoll { poll: poll(1) });
@@ -2038,7 +2062,10 @@ fn hall_counts_only_while_the_poll_is_open() {
 #[test]
 fn the_headcount_is_a_plausible_number() {
     let mut f = live();
-    assert_invalid(err(&mut f, MOD, Command::SetHallHeadcount { count: -1 }), "the headcount is -1: counts cannot be negative");
+    assert_invalid(
+        err(&mut f, MOD, Command::SetHallHeadcount { count: -1 }),
+        "the headcount is -1: counts cannot be negative",
+    );
     assert_invalid(err(&mut f, MOD, Command::SetHallHeadcount { count: 1_000_000 }), "at most 100000");
     assert_eq!(ok(&mut f, MOD, Command::SetHallHeadcount { count: 120 }), Event::HallHeadcountSet { count: 120 });
     assert_eq!(f.hall_headcount, Some(120));
@@ -2216,12 +2243,22 @@ fn skip_remove_and_move_change_the_queue() {
     ok(&mut f, MOD, Command::RemoveSpeaker { speaker: SpeakerId(1) });
     assert_eq!(ids(&f), [3, 2]);
     assert_not_found(err(&mut f, MOD, Command::RemoveSpeaker { speaker: SpeakerId(1) }), "waiting speaker", 1);
-    assert_not_found(err(&mut f, MOD, Command::MoveSpeaker { speaker: SpeakerId(9), position: 0 }), "waiting speaker", 9);
-    assert_invalid(err(&mut f, MOD, Command::MoveSpeaker { speaker: SpeakerId(2), position: 2 }), "past the end of the queue");
+    assert_not_found(
+        err(&mut f, MOD, Command::MoveSpeaker { speaker: SpeakerId(9), position: 0 }),
+        "waiting speaker",
+        9,
+    );
+    assert_invalid(
+        err(&mut f, MOD, Command::MoveSpeaker { speaker: SpeakerId(2), position: 2 }),
+        "past the end of the queue",
+    );
     assert_invalid(err(&mut f, MOD, Command::AddSpeaker { name: "  ".into() }), "name must not be empty");
     assert_invalid(err(&mut f, MOD, Command::SetSpeakingLimit { secs: Some(0) }), "between 1 and 86400");
     ok(&mut f, MOD, Command::SetSpeakingLimit { secs: None });
-    assert_eq!(ok_at(&mut f, MOD, Command::CallNext {}, 5), Event::SpeakerCalled { speaker: SpeakerId(3), at_ms: 5, deadline_ms: None });
+    assert_eq!(
+        ok_at(&mut f, MOD, Command::CallNext {}, 5),
+        Event::SpeakerCalled { speaker: SpeakerId(3), at_ms: 5, deadline_ms: None }
+    );
     ok(&mut f, MOD, Command::SkipSpeaker {});
     ok(&mut f, MOD, Command::RemoveSpeaker { speaker: SpeakerId(2) });
     assert_invalid_state(err(&mut f, MOD, Command::SkipSpeaker {}), "nobody is waiting");

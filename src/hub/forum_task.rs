@@ -33,10 +33,10 @@ use madang_protocol::{
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::crowd::{self, Crowd};
 use super::journal::{Entry, RequestKey};
 use super::state::{AckInfo, ForumState};
 use super::view::{self, Audience};
-use super::crowd::{self, Crowd};
 use super::{Frame, HubConfig, encode_frame, tokens};
 use crate::domain::{Actor, DomainError, Event, Forum};
 use crate::store::{EventStore, OutcomeRecord, Record, StoreError};
@@ -71,9 +71,21 @@ pub enum AttachError {
 }
 
 pub enum Request {
-    Command { actor: Actor, request_id: String, command: Command, reply: oneshot::Sender<ServerFrame> },
-    Attach { credential: Credential, last_seq: Option<u64>, reply: oneshot::Sender<Result<Attached, AttachError>> },
-    View { audience: Audience, reply: oneshot::Sender<ForumView> },
+    Command {
+        actor: Actor,
+        request_id: String,
+        command: Command,
+        reply: oneshot::Sender<ServerFrame>,
+    },
+    Attach {
+        credential: Credential,
+        last_seq: Option<u64>,
+        reply: oneshot::Sender<Result<Attached, AttachError>>,
+    },
+    View {
+        audience: Audience,
+        reply: oneshot::Sender<ForumView>,
+    },
     /// Records that other hub nodes appended, from the tail task.
     Tail(Vec<Record>),
 }
@@ -157,9 +169,21 @@ fn unavailable(request_id: String) -> ServerFrame {
 /// A request being worked on. Replies are taken once answered, so a batch
 /// can be decided again after a conflict without answering anyone twice.
 enum Work {
-    Command { actor: Actor, request_id: String, command: Command, reply: Option<oneshot::Sender<ServerFrame>> },
-    Attach { credential: Credential, last_seq: Option<u64>, reply: Option<oneshot::Sender<Result<Attached, AttachError>>> },
-    View { audience: Audience, reply: Option<oneshot::Sender<ForumView>> },
+    Command {
+        actor: Actor,
+        request_id: String,
+        command: Command,
+        reply: Option<oneshot::Sender<ServerFrame>>,
+    },
+    Attach {
+        credential: Credential,
+        last_seq: Option<u64>,
+        reply: Option<oneshot::Sender<Result<Attached, AttachError>>>,
+    },
+    View {
+        audience: Audience,
+        reply: Option<oneshot::Sender<ForumView>>,
+    },
 }
 
 impl Work {
@@ -238,13 +262,21 @@ pub struct ForumTask {
 impl ForumTask {
     /// Rebuild a forum from its latest snapshot and the records after it,
     /// or from the whole log when there is no usable snapshot.
-    pub async fn load(store: Arc<dyn EventStore>, forum_id: &str, config: Arc<HubConfig>) -> Result<ForumTask, ReplayError> {
+    pub async fn load(
+        store: Arc<dyn EventStore>,
+        forum_id: &str,
+        config: Arc<HubConfig>,
+    ) -> Result<ForumTask, ReplayError> {
         let (base, records) = read_state(store.as_ref(), forum_id).await?;
         Self::build(store, base, &records, config)
     }
 
     /// A forum whose creation entries were just appended.
-    pub fn created(store: Arc<dyn EventStore>, entries: &[Entry], config: Arc<HubConfig>) -> Result<ForumTask, ReplayError> {
+    pub fn created(
+        store: Arc<dyn EventStore>,
+        entries: &[Entry],
+        config: Arc<HubConfig>,
+    ) -> Result<ForumTask, ReplayError> {
         let records: Vec<Record> = entries.iter().map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
         Self::build(store, None, &records, config)
     }
@@ -394,8 +426,11 @@ impl ForumTask {
             let checkpoint = (shared && contended).then(|| self.state.clone());
             let head_before = self.state.head;
             let pending = self.decide_all(work, now_ms());
-            let records: Vec<Record> =
-                pending.iter().filter_map(|p| p.entry.as_ref()).map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
+            let records: Vec<Record> = pending
+                .iter()
+                .filter_map(|p| p.entry.as_ref())
+                .map(|e| Record { seq: e.seq, payload: e.encode() })
+                .collect();
             match self.store.append(&self.state.forum.id, &records).await {
                 Ok(()) => {
                     self.log_bytes_since_snapshot += records.iter().map(|r| r.payload.len() as u64).sum::<u64>();
@@ -433,7 +468,9 @@ impl ForumTask {
         let mut deferred = Vec::new();
         for (index, item) in work.iter_mut().enumerate() {
             match item {
-                Work::Command { reply: None, .. } | Work::Attach { reply: None, .. } | Work::View { reply: None, .. } => {}
+                Work::Command { reply: None, .. }
+                | Work::Attach { reply: None, .. }
+                | Work::View { reply: None, .. } => {}
                 Work::Command { actor, request_id, command, reply } => {
                     let key = RequestKey { actor: actor_key(*actor), id: request_id.clone() };
                     if let Some(info) = self.state.applied.get(&key) {
@@ -485,7 +522,12 @@ impl ForumTask {
         }
         // Attaches and views last: their snapshot or replay and their
         // subscription start after every frame of this batch.
-        pending.extend(deferred.into_iter().map(|(work, after)| Pending { work, entry: None, frames: [None, None], after }));
+        pending.extend(deferred.into_iter().map(|(work, after)| Pending {
+            work,
+            entry: None,
+            frames: [None, None],
+            after,
+        }));
         pending
     }
 
@@ -510,7 +552,10 @@ impl ForumTask {
                         let _ = reply.send(ack_frame(request_id.clone(), &info, duplicate));
                     }
                 }
-                (Work::Attach { last_seq, reply, .. }, After::Joined { actor, token } | After::Attach { actor, token }) => {
+                (
+                    Work::Attach { last_seq, reply, .. },
+                    After::Joined { actor, token } | After::Attach { actor, token },
+                ) => {
                     let attached = self.attach(actor, token, *last_seq);
                     if let Some(reply) = reply.take() {
                         let _ = reply.send(Ok(attached));
@@ -660,9 +705,9 @@ impl ForumTask {
             }),
             _ => None,
         };
-        let replay: Option<Vec<Frame>> = last_seq.filter(|s| *s >= outlet.floor && *s <= head).map(|s| {
-            outlet.ring.iter().filter(|(seq, _)| *seq > s).map(|(_, f)| f.clone()).collect()
-        });
+        let replay: Option<Vec<Frame>> = last_seq
+            .filter(|s| *s >= outlet.floor && *s <= head)
+            .map(|s| outlet.ring.iter().filter(|(seq, _)| *seq > s).map(|(_, f)| f.clone()).collect());
         let welcome = ServerFrame::Welcome {
             role,
             forum_id: forum.id.clone(),
@@ -728,7 +773,10 @@ impl ForumTask {
             }
         }
         self.crowd.serve(shards, |poll_id| {
-            forum.polls.get(&poll_id).is_some_and(|p| p.status == PollStatus::Open && view::tally_visible(p, Audience::Public))
+            forum
+                .polls
+                .get(&poll_id)
+                .is_some_and(|p| p.status == PollStatus::Open && view::tally_visible(p, Audience::Public))
         });
     }
 

@@ -88,7 +88,13 @@ mod tests {
     #[test]
     fn chain_round_trips_and_detects_tampering() {
         let a = Entry::new(1, 10, GENESIS_HASH, None, Event::ForumStarted {});
-        let b = Entry::new(2, 11, &a.hash, Some(RequestKey { actor: "moderator".into(), id: "r1".into() }), Event::ForumClosed {});
+        let b = Entry::new(
+            2,
+            11,
+            &a.hash,
+            Some(RequestKey { actor: "moderator".into(), id: "r1".into() }),
+            Event::ForumClosed {},
+        );
         assert_eq!(Entry::decode(1, &a.encode(), GENESIS_HASH).unwrap(), a);
         assert_eq!(Entry::decode(2, &b.encode(), &a.hash).unwrap(), b);
         assert!(matches!(Entry::decode(2, &b.encode(), GENESIS_HASH), Err(JournalError::BrokenChain { seq: 2 })));
@@ -124,7 +130,8 @@ mod tests {
                 by_channel: None,
                 ranked: None,
             };
-            let outcome = Outcome { poll: PollId(1), title: "t".into(), method: PollMethod::Score {}, closed_at_ms: 1, tally };
+            let outcome =
+                Outcome { poll: PollId(1), title: "t".into(), method: PollMethod::Score {}, closed_at_ms: 1, tally };
             let entry = Entry::new(2, 1, GENESIS_HASH, None, Event::PollClosed { poll: PollId(1), outcome });
             assert_eq!(Entry::decode(2, &entry.encode(), GENESIS_HASH).expect("the chain holds"), entry);
         }

@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
-use madang_protocol::{Auth, Channel, Command, CreateForumRequest, CreateForumResponse, ForumView, JoinCodes, ServerFrame};
+use madang_protocol::{
+    Auth, Channel, Command, CreateForumRequest, CreateForumResponse, ForumView, JoinCodes, ServerFrame,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -141,7 +143,9 @@ impl Hub {
                     tracing::info!(forum = %id, title = %task.forum().title, "forum loaded");
                     hub.start(task);
                 }
-                Err(source) => tracing::error!(forum = %id, error = %source, "forum log cannot be replayed; not served"),
+                Err(source) => {
+                    tracing::error!(forum = %id, error = %source, "forum log cannot be replayed; not served")
+                }
             }
         }
         if store.shared() {
@@ -159,7 +163,8 @@ impl Hub {
         self.codes.insert(forum.hall_code.clone(), (forum.id.clone(), Channel::Hall));
         let (tx, rx) = mpsc::channel(self.config.request_queue);
         if self.store.shared() {
-            let tail = forum_task::tail(self.store.clone(), forum.id.clone(), task.head(), tx.clone(), self.shutdown.clone());
+            let tail =
+                forum_task::tail(self.store.clone(), forum.id.clone(), task.head(), tx.clone(), self.shutdown.clone());
             self.tasks.spawn(tail);
         }
         slot.insert(ForumHandle { requests: tx });
@@ -266,9 +271,7 @@ impl Hub {
         let remote = self.reserve_code(&id, Channel::Remote);
         let hall = self.reserve_code(&id, Channel::Hall);
         let (moderator_token, display_token) = (tokens::generate(&id), tokens::generate(&id));
-        let created = self
-            .persist_new_forum(&id, request, &remote, &hall, &moderator_token, &display_token)
-            .await;
+        let created = self.persist_new_forum(&id, request, &remote, &hall, &moderator_token, &display_token).await;
         match created {
             Ok(task) => {
                 self.start(task);
@@ -294,7 +297,10 @@ impl Hub {
     ) -> Result<ForumTask, HubError> {
         let invalid = |e: DomainError| HubError::Invalid(e.to_string());
         let language = request.language.unwrap_or_else(|| "ko".into());
-        if language.is_empty() || language.len() > 35 || !language.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if language.is_empty()
+            || language.len() > 35
+            || !language.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             return Err(HubError::Invalid("language must be a language tag such as `ko` or `en`".into()));
         }
         if request.agenda.len() > MAX_INITIAL_AGENDA {
@@ -313,7 +319,8 @@ impl Hub {
         let mut forum = Forum::from_created(&created).ok_or(HubError::Unavailable)?;
         let mut events = vec![created];
         for item in request.agenda {
-            let command = Command::AddItem { title: item.title, description: item.description, timebox_secs: item.timebox_secs };
+            let command =
+                Command::AddItem { title: item.title, description: item.description, timebox_secs: item.timebox_secs };
             let event = forum.decide(Actor::Moderator, &command, 0).map_err(invalid)?;
             forum.apply(&event);
             events.push(event);

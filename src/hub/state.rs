@@ -177,7 +177,11 @@ impl ForumState {
     }
 
     /// Continue from this state through `records` (the tail after a snapshot).
-    pub fn replay_tail(mut self, records: &[Record], mut visit: impl FnMut(&Forum, &Entry)) -> Result<ForumState, ReplayError> {
+    pub fn replay_tail(
+        mut self,
+        records: &[Record],
+        mut visit: impl FnMut(&Forum, &Entry),
+    ) -> Result<ForumState, ReplayError> {
         for record in records {
             let entry = self.apply_record(record)?;
             visit(&self.forum, &entry);
@@ -244,7 +248,13 @@ mod tests {
         let mut forum = Forum::from_created(&created).unwrap();
         let mut entries = vec![Entry::new(1, 1, GENESIS_HASH, None, created)];
         for (n, title) in ["One", "Two", "Three"].iter().enumerate() {
-            let event = forum.decide(Actor::Moderator, &Command::AddItem { title: title.to_string(), description: None, timebox_secs: None }, 5).unwrap();
+            let event = forum
+                .decide(
+                    Actor::Moderator,
+                    &Command::AddItem { title: title.to_string(), description: None, timebox_secs: None },
+                    5,
+                )
+                .unwrap();
             forum.apply(&event);
             let key = RequestKey { actor: "moderator".into(), id: format!("r{n}") };
             let prev = entries.last().unwrap().hash.clone();
@@ -280,7 +290,8 @@ mod tests {
     #[test]
     fn each_person_keeps_their_own_window_of_request_ids() {
         let key = |actor: &str, n: usize| RequestKey { actor: actor.into(), id: format!("req-{n}") };
-        let info = |seq: u64| AckInfo { seq, item: None, idea: None, poll: None, speaker: None, pair: None, pairs_left: None };
+        let info =
+            |seq: u64| AckInfo { seq, item: None, idea: None, poll: None, speaker: None, pair: None, pairs_left: None };
         let mut applied = Applied::default();
         applied.remember(key("p1", 0), info(1));
         // Someone else's flood does not push p1's request out.
@@ -308,7 +319,10 @@ mod tests {
     fn a_tail_that_does_not_follow_is_refused() {
         let records = log();
         let at_two = ForumState::replay(&records[..2], |_, _| {}).unwrap();
-        assert!(matches!(at_two.clone().replay_tail(&records[3..], |_, _| {}), Err(ReplayError::Gap { head: 2, got: 4 })));
+        assert!(matches!(
+            at_two.clone().replay_tail(&records[3..], |_, _| {}),
+            Err(ReplayError::Gap { head: 2, got: 4 })
+        ));
         let mut forged = records[2].clone();
         forged.payload = Bytes::from(String::from_utf8(forged.payload.to_vec()).unwrap().replace("Two", "Owt"));
         assert!(matches!(at_two.replay_tail(&[forged], |_, _| {}), Err(ReplayError::Journal(_))));

@@ -172,10 +172,9 @@ pub fn hall_check(forum: &Forum) -> HallCheck {
         .values()
         .filter(|p| p.status != PollStatus::Draft)
         .map(|p| {
-            let hall_ballots = p
-                .voters()
-                .filter(|id| forum.participants.get(id).is_some_and(|x| x.channel == Channel::Hall))
-                .count() as u32;
+            let hall_ballots =
+                p.voters().filter(|id| forum.participants.get(id).is_some_and(|x| x.channel == Channel::Hall)).count()
+                    as u32;
             let hand_counted = p.hall_count.as_ref().map_or(0, hall::people_counted);
             let total = hall_ballots.saturating_add(hand_counted);
             PollHallCheck {
@@ -235,9 +234,10 @@ pub fn forum_view(forum: &Forum, audience: Audience, seq: u64) -> ForumView {
 pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Update> {
     let poll_update = |poll| forum.polls.get(poll).map(|p| Update::Poll { poll: poll_view(forum, p, audience) });
     match event {
-        Event::ForumCreated { .. } | Event::ForumStarted {} | Event::ForumClosed {} | Event::PremoderationSet { .. } => {
-            Some(Update::Forum { forum: header(forum) })
-        }
+        Event::ForumCreated { .. }
+        | Event::ForumStarted {}
+        | Event::ForumClosed {}
+        | Event::PremoderationSet { .. } => Some(Update::Forum { forum: header(forum) }),
         Event::ItemAdded { .. }
         | Event::ItemEdited { .. }
         | Event::ItemMoved { .. }

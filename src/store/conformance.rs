@@ -75,10 +75,7 @@ pub fn records(first: u64, n: u64) -> Vec<Record> {
             let payload = if seq == 1 {
                 Bytes::new()
             } else {
-                Bytes::from(format!(
-                    "{{\"event\":{seq},\"pad\":\"{}\"}}",
-                    "x".repeat(seq as usize % 7)
-                ))
+                Bytes::from(format!("{{\"event\":{seq},\"pad\":\"{}\"}}", "x".repeat(seq as usize % 7)))
             };
             Record { seq, payload }
         })
@@ -87,11 +84,7 @@ pub fn records(first: u64, n: u64) -> Vec<Record> {
 
 fn assert_out_of_order(res: Result<(), StoreError>, forum: &str, expected: u64, got: u64) {
     match res {
-        Err(StoreError::OutOfOrder {
-            forum: f,
-            expected: e,
-            got: g,
-        }) => {
+        Err(StoreError::OutOfOrder { forum: f, expected: e, got: g }) => {
             assert_eq!((f.as_str(), e, g), (forum, expected, got));
         }
         other => panic!("expected OutOfOrder({forum}, {expected}, {got}), got {other:?}"),
@@ -185,10 +178,7 @@ pub async fn concurrent_appends_of_same_seq(factory: &dyn StoreFactory) {
     for i in 0..8u8 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let rec = Record {
-                seq: 2,
-                payload: Bytes::from(vec![i]),
-            };
+            let rec = Record { seq: 2, payload: Bytes::from(vec![i]) };
             store.append("f", &[rec]).await
         }));
     }
@@ -196,11 +186,7 @@ pub async fn concurrent_appends_of_same_seq(factory: &dyn StoreFactory) {
     for t in tasks {
         match t.await.expect("task") {
             Ok(()) => wins += 1,
-            Err(StoreError::OutOfOrder {
-                expected: 3,
-                got: 2,
-                ..
-            }) => {}
+            Err(StoreError::OutOfOrder { expected: 3, got: 2, .. }) => {}
             Err(e) => panic!("unexpected error {e:?}"),
         }
     }
@@ -212,15 +198,9 @@ pub async fn concurrent_appends_of_same_seq(factory: &dyn StoreFactory) {
 
 pub async fn empty_batch_is_a_noop(factory: &dyn StoreFactory) {
     let store = factory.open("empty-batch").await;
-    store
-        .append("f", &[])
-        .await
-        .expect("empty append on a new forum");
+    store.append("f", &[]).await.expect("empty append on a new forum");
     assert_eq!(store.head("f").await.expect("head"), 0);
-    assert!(
-        store.forums().await.expect("forums").is_empty(),
-        "an empty append creates no forum"
-    );
+    assert!(store.forums().await.expect("forums").is_empty(), "an empty append creates no forum");
     store.append("f", &records(1, 2)).await.expect("append");
     store.append("f", &[]).await.expect("empty append");
     assert_eq!(store.head("f").await.expect("head"), 2);
@@ -234,20 +214,11 @@ pub async fn forums_isolated_and_listed_sorted(factory: &dyn StoreFactory) {
     store.append("zeta", &records(1, 2)).await.expect("append");
     store.append("alpha", &records(1, 5)).await.expect("append");
     store.append("m-1", &records(1, 1)).await.expect("append");
-    assert_eq!(
-        store.forums().await.expect("forums"),
-        ["alpha", "m-1", "zeta"]
-    );
+    assert_eq!(store.forums().await.expect("forums"), ["alpha", "m-1", "zeta"]);
     assert_eq!(store.head("zeta").await.expect("head"), 2);
     assert_eq!(store.head("alpha").await.expect("head"), 5);
-    assert_eq!(
-        store.read_after("zeta", 0).await.expect("read"),
-        records(1, 2)
-    );
-    assert_eq!(
-        store.read_after("m-1", 0).await.expect("read"),
-        records(1, 1)
-    );
+    assert_eq!(store.read_after("zeta", 0).await.expect("read"), records(1, 2));
+    assert_eq!(store.read_after("m-1", 0).await.expect("read"), records(1, 1));
     // Each forum numbers on its own.
     assert_out_of_order(store.append("zeta", &records(6, 1)).await, "zeta", 3, 6);
     store.close().await.expect("close");
@@ -258,30 +229,15 @@ pub async fn invalid_forum_ids_rejected(factory: &dyn StoreFactory) {
     let too_long = "a".repeat(65);
     for bad in ["../x", "", "Upper", "a/b", "a.b", too_long.as_str()] {
         let is_invalid = |e: StoreError| matches!(e, StoreError::InvalidForumId(ref s) if s == bad);
-        assert!(
-            is_invalid(store.append(bad, &records(1, 1)).await.expect_err("append")),
-            "append {bad:?}"
-        );
-        assert!(
-            is_invalid(store.append(bad, &[]).await.expect_err("empty append")),
-            "empty append {bad:?}"
-        );
-        assert!(
-            is_invalid(store.read_after(bad, 0).await.expect_err("read")),
-            "read {bad:?}"
-        );
-        assert!(
-            is_invalid(store.head(bad).await.expect_err("head")),
-            "head {bad:?}"
-        );
+        assert!(is_invalid(store.append(bad, &records(1, 1)).await.expect_err("append")), "append {bad:?}");
+        assert!(is_invalid(store.append(bad, &[]).await.expect_err("empty append")), "empty append {bad:?}");
+        assert!(is_invalid(store.read_after(bad, 0).await.expect_err("read")), "read {bad:?}");
+        assert!(is_invalid(store.head(bad).await.expect_err("head")), "head {bad:?}");
     }
     assert!(store.forums().await.expect("forums").is_empty());
     // The longest valid id works.
     let longest = "a".repeat(64);
-    store
-        .append(&longest, &records(1, 1))
-        .await
-        .expect("64-char id");
+    store.append(&longest, &records(1, 1)).await.expect("64-char id");
     store.close().await.expect("close");
 }
 
@@ -301,10 +257,7 @@ pub async fn reopen_keeps_records(factory: &dyn StoreFactory) {
     assert_eq!(store.read_after("b", 0).await.expect("read"), records(1, 2));
     // Appending continues where the previous run stopped.
     assert_out_of_order(store.append("a", &records(1, 1)).await, "a", 5, 1);
-    store
-        .append("a", &records(5, 1))
-        .await
-        .expect("append after reopen");
+    store.append("a", &records(5, 1)).await.expect("append after reopen");
     store.close().await.expect("close");
     drop(store);
 

@@ -123,9 +123,7 @@ struct FileState {
 
 impl fmt::Debug for EmbeddedStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmbeddedStore")
-            .field("dir", &self.inner.dir)
-            .finish_non_exhaustive()
+        f.debug_struct("EmbeddedStore").field("dir", &self.inner.dir).finish_non_exhaustive()
     }
 }
 
@@ -143,12 +141,7 @@ impl EmbeddedStore {
         .await?;
         tracing::debug!(dir = %dir.display(), forums = forums.len(), "embedded store opened");
         Ok(Self {
-            inner: Arc::new(Inner {
-                dir,
-                forums_dir,
-                forums: Mutex::new(forums),
-                closed: AtomicBool::new(false),
-            }),
+            inner: Arc::new(Inner { dir, forums_dir, forums: Mutex::new(forums), closed: AtomicBool::new(false) }),
         })
     }
 
@@ -158,11 +151,7 @@ impl EmbeddedStore {
     }
 
     fn check_open(&self) -> Result<(), StoreError> {
-        if self.inner.closed.load(Ordering::Acquire) {
-            Err(closed_error())
-        } else {
-            Ok(())
-        }
+        if self.inner.closed.load(Ordering::Acquire) { Err(closed_error()) } else { Ok(()) }
     }
 
     fn forum(&self, id: &str) -> Result<Option<Arc<ForumLog>>, StoreError> {
@@ -172,13 +161,7 @@ impl EmbeddedStore {
     fn forum_or_insert(&self, id: &str) -> Result<Arc<ForumLog>, StoreError> {
         let mut forums = lock(&self.inner.forums)?;
         let log = forums.entry(id.to_owned()).or_insert_with(|| {
-            Arc::new(ForumLog::new(
-                id.to_owned(),
-                log_path(&self.inner.forums_dir, id),
-                None,
-                0,
-                0,
-            ))
+            Arc::new(ForumLog::new(id.to_owned(), log_path(&self.inner.forums_dir, id), None, 0, 0))
         });
         Ok(log.clone())
     }
@@ -237,9 +220,7 @@ impl EventStore for EmbeddedStore {
     async fn head(&self, forum: &str) -> Result<u64, StoreError> {
         validate_forum_id(forum)?;
         self.check_open()?;
-        Ok(self
-            .forum(forum)?
-            .map_or(0, |f| f.head.load(Ordering::Acquire)))
+        Ok(self.forum(forum)?.map_or(0, |f| f.head.load(Ordering::Acquire)))
     }
 
     async fn save_snapshot(&self, forum: &str, snapshot: &Snapshot) -> Result<(), StoreError> {
@@ -289,10 +270,7 @@ impl ForumLog {
             path,
             head: AtomicU64::new(head),
             len: AtomicU64::new(len),
-            file: Mutex::new(FileState {
-                file,
-                poisoned: false,
-            }),
+            file: Mutex::new(FileState { file, poisoned: false }),
         }
     }
 }
@@ -309,8 +287,7 @@ where
 }
 
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, StoreError> {
-    m.lock()
-        .map_err(|_| StoreError::Io(io::Error::other("store lock poisoned by an earlier panic")))
+    m.lock().map_err(|_| StoreError::Io(io::Error::other("store lock poisoned by an earlier panic")))
 }
 
 fn closed_error() -> StoreError {
@@ -421,9 +398,7 @@ fn open_dir(dir: &Path, forums_dir: &Path) -> Result<HashMap<String, Arc<ForumLo
         let entry = entry?;
         let path = entry.path();
         let id = match (path.file_stem().and_then(|s| s.to_str()), path.extension()) {
-            (Some(stem), Some(ext)) if ext == LOG_EXT && validate_forum_id(stem).is_ok() => {
-                stem.to_owned()
-            }
+            (Some(stem), Some(ext)) if ext == LOG_EXT && validate_forum_id(stem).is_ok() => stem.to_owned(),
             _ => {
                 tracing::warn!(path = %path.display(), "ignoring unexpected file in the forums directory");
                 continue;
@@ -454,13 +429,7 @@ fn open_log(id: &str, path: PathBuf) -> Result<ForumLog, StoreError> {
             "cut a torn tail off the forum log"
         );
     }
-    Ok(ForumLog::new(
-        id.to_owned(),
-        path,
-        Some(file),
-        scan.head,
-        scan.end,
-    ))
+    Ok(ForumLog::new(id.to_owned(), path, Some(file), scan.head, scan.end))
 }
 
 struct Scan {
@@ -499,11 +468,7 @@ fn scan_log(file: &File, forum: &str) -> Result<Scan, StoreError> {
                     "checksum mismatch".to_owned()
                 } else if h.seq != head + 1 {
                     // Well-formed but misnumbered: no crash produces this.
-                    return Err(corrupt(
-                        forum,
-                        off,
-                        format!("expected seq {}, found {}", head + 1, h.seq),
-                    ));
+                    return Err(corrupt(forum, off, format!("expected seq {}, found {}", head + 1, h.seq)));
                 } else {
                     head = h.seq;
                     off += HEADER_LEN as u64 + h.len;
@@ -512,19 +477,9 @@ fn scan_log(file: &File, forum: &str) -> Result<Scan, StoreError> {
             }
         };
         classify_damage(file, forum, off, file_len, head + 1, &damage)?;
-        return Ok(Scan {
-            head,
-            end: off,
-            file_len,
-            torn_reason: Some(damage),
-        });
+        return Ok(Scan { head, end: off, file_len, torn_reason: Some(damage) });
     }
-    Ok(Scan {
-        head,
-        end: off,
-        file_len,
-        torn_reason: None,
-    })
+    Ok(Scan { head, end: off, file_len, torn_reason: None })
 }
 
 /// Damage at `off`: Ok if it is a torn tail (safe to cut), Corrupt otherwise.
@@ -553,10 +508,7 @@ fn classify_damage(
         return Err(corrupt(
             forum,
             off,
-            format!(
-                "{damage}, followed by a valid record (seq {seq}) at byte {}",
-                off + at as u64
-            ),
+            format!("{damage}, followed by a valid record (seq {seq}) at byte {}", off + at as u64),
         ));
     }
     Ok(())
@@ -570,19 +522,13 @@ fn find_valid_record(tail: &[u8], min_seq: u64) -> Option<(usize, u64)> {
     (1..tail.len().saturating_sub(HEADER_LEN - 1)).find_map(|at| {
         let h = parse_header(&tail[at..at + HEADER_LEN]);
         let start = at + HEADER_LEN;
-        let plausible =
-            h.len <= (tail.len() - start) as u64 && (min_seq..=max_seq).contains(&h.seq);
-        (plausible && frame_crc(h.seq, &tail[start..start + h.len as usize]) == h.crc)
-            .then_some((at, h.seq))
+        let plausible = h.len <= (tail.len() - start) as u64 && (min_seq..=max_seq).contains(&h.seq);
+        (plausible && frame_crc(h.seq, &tail[start..start + h.len as usize]) == h.crc).then_some((at, h.seq))
     })
 }
 
 fn corrupt(forum: &str, offset: u64, reason: String) -> StoreError {
-    StoreError::Corrupt {
-        forum: forum.to_owned(),
-        offset,
-        reason,
-    }
+    StoreError::Corrupt { forum: forum.to_owned(), offset, reason }
 }
 
 // ------------------------------------------------------------------- append
@@ -605,11 +551,7 @@ fn append_blocking(inner: &Inner, log: &ForumLog, records: &[Record]) -> Result<
     for (i, r) in records.iter().enumerate() {
         let expected = head + 1 + i as u64;
         if r.seq != expected {
-            return Err(StoreError::OutOfOrder {
-                forum: log.id.clone(),
-                expected,
-                got: r.seq,
-            });
+            return Err(StoreError::OutOfOrder { forum: log.id.clone(), expected, got: r.seq });
         }
     }
 
@@ -623,11 +565,7 @@ fn append_blocking(inner: &Inner, log: &ForumLog, records: &[Record]) -> Result<
         Some(file) => file,
         slot @ None => {
             // create_new: a file we did not scan at open must not be appended to blindly.
-            let file = OpenOptions::new()
-                .read(true)
-                .append(true)
-                .create_new(true)
-                .open(&log.path)?;
+            let file = OpenOptions::new().read(true).append(true).create_new(true).open(&log.path)?;
             sync_dir(&inner.forums_dir)?;
             tracing::debug!(forum = %log.id, "created forum log");
             slot.insert(file)
@@ -647,8 +585,7 @@ fn append_blocking(inner: &Inner, log: &ForumLog, records: &[Record]) -> Result<
         return Err(e.into());
     }
     log.len.store(start + buf.len() as u64, Ordering::Release);
-    log.head
-        .store(head + records.len() as u64, Ordering::Release);
+    log.head.store(head + records.len() as u64, Ordering::Release);
     Ok(())
 }
 
@@ -682,10 +619,7 @@ fn read_records(path: &Path, forum: &str, len: u64, after: u64) -> Result<Vec<Re
             if frame_crc(h.seq, &payload) != h.crc {
                 return Err(bad("checksum mismatch".into()));
             }
-            out.push(Record {
-                seq: h.seq,
-                payload: Bytes::from(payload),
-            });
+            out.push(Record { seq: h.seq, payload: Bytes::from(payload) });
         }
         off += HEADER_LEN as u64 + h.len;
         expected += 1;
@@ -711,11 +645,7 @@ mod tests {
     #[async_trait::async_trait]
     impl StoreFactory for Factory {
         async fn open(&self, name: &str) -> Box<dyn EventStore> {
-            Box::new(
-                EmbeddedStore::open(self.0.path().join(name))
-                    .await
-                    .expect("open store"),
-            )
+            Box::new(EmbeddedStore::open(self.0.path().join(name)).await.expect("open store"))
         }
     }
 
@@ -753,9 +683,7 @@ mod tests {
 
     fn expect_corrupt(res: Result<EmbeddedStore, StoreError>, offset: u64) {
         match res {
-            Err(StoreError::Corrupt {
-                forum, offset: at, ..
-            }) => {
+            Err(StoreError::Corrupt { forum, offset: at, .. }) => {
                 assert_eq!((forum.as_str(), at), ("f", offset));
             }
             other => panic!("expected Corrupt at {offset}, got {other:?}"),
@@ -786,32 +714,16 @@ mod tests {
         for cut in last_start..good.len() {
             let dir = tmp.path().join(format!("cut-{cut}"));
             put_log(&dir, &good[..cut]);
-            let store = EmbeddedStore::open(&dir)
-                .await
-                .expect("torn tail must not fail open");
+            let store = EmbeddedStore::open(&dir).await.expect("torn tail must not fail open");
             assert_eq!(store.head("f").await.expect("head"), 2, "cut at {cut}");
-            assert_eq!(
-                store.read_after("f", 0).await.expect("read"),
-                recs[..2],
-                "cut at {cut}"
-            );
+            assert_eq!(store.read_after("f", 0).await.expect("read"), recs[..2], "cut at {cut}");
             let on_disk = fs::metadata(dir.join("forums/f.log")).expect("stat").len();
-            assert_eq!(
-                on_disk, last_start as u64,
-                "file truncated to the last good record"
-            );
+            assert_eq!(on_disk, last_start as u64, "file truncated to the last good record");
             // The log continues at the right seq.
-            store
-                .append("f", &recs[2..])
-                .await
-                .expect("append after recovery");
+            store.append("f", &recs[2..]).await.expect("append after recovery");
             store.close().await.expect("close");
             drop(store);
-            assert_eq!(
-                fs::read(dir.join("forums/f.log")).expect("read"),
-                good,
-                "cut at {cut}"
-            );
+            assert_eq!(fs::read(dir.join("forums/f.log")).expect("read"), good, "cut at {cut}");
         }
     }
 
@@ -842,10 +754,7 @@ mod tests {
         put_log(&dir, &bytes);
         let store = EmbeddedStore::open(&dir).await.expect("open");
         assert_eq!(store.read_after("f", 0).await.expect("read"), recs[..2]);
-        assert_eq!(
-            fs::metadata(dir.join("forums/f.log")).expect("stat").len(),
-            last_start as u64
-        );
+        assert_eq!(fs::metadata(dir.join("forums/f.log")).expect("stat").len(), last_start as u64);
         store.append("f", &recs[2..]).await.expect("append");
         assert_eq!(store.read_after("f", 0).await.expect("read"), recs);
     }
@@ -862,11 +771,7 @@ mod tests {
             put_log(&dir, &bytes);
             expect_corrupt(EmbeddedStore::open(&dir).await, 0);
             // Refusing to guess means not touching the file.
-            assert_eq!(
-                fs::read(dir.join("forums/f.log")).expect("read"),
-                bytes,
-                "flip at {pos}"
-            );
+            assert_eq!(fs::read(dir.join("forums/f.log")).expect("read"), bytes, "flip at {pos}");
         }
     }
 
@@ -875,11 +780,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let recs = three();
         let good = write_log(&tmp.path().join("orig"), &recs).await;
-        for garbage in [
-            &[0x5a_u8, 0xc3, 0x07][..],
-            &[0u8; 40][..],
-            &[0xff; HEADER_LEN][..],
-        ] {
+        for garbage in [&[0x5a_u8, 0xc3, 0x07][..], &[0u8; 40][..], &[0xff; HEADER_LEN][..]] {
             let mut bytes = good.clone();
             bytes.extend_from_slice(garbage);
             let dir = tmp.path().join(format!("garbage-{}", garbage.len()));
@@ -887,10 +788,7 @@ mod tests {
             let store = EmbeddedStore::open(&dir).await.expect("open");
             assert_eq!(store.read_after("f", 0).await.expect("read"), recs);
             assert_eq!(fs::read(dir.join("forums/f.log")).expect("read"), good);
-            store
-                .append("f", &[Record::new(4, &b"four"[..])])
-                .await
-                .expect("append");
+            store.append("f", &[Record::new(4, &b"four"[..])]).await.expect("append");
             assert_eq!(store.head("f").await.expect("head"), 4);
         }
     }
@@ -962,10 +860,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         writer.await.expect("writer");
-        assert_eq!(
-            store.read_after("f", 0).await.expect("read"),
-            records(1, 40)
-        );
+        assert_eq!(store.read_after("f", 0).await.expect("read"), records(1, 40));
     }
 
     fn batches() -> impl Strategy<Value = Vec<(bool, Vec<Vec<u8>>)>> {

@@ -33,10 +33,7 @@ pub struct Record {
 
 impl Record {
     pub fn new(seq: u64, payload: impl Into<Bytes>) -> Self {
-        Self {
-            seq,
-            payload: payload.into(),
-        }
+        Self { seq, payload: payload.into() }
     }
 }
 
@@ -46,18 +43,10 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     /// An append did not continue the log: records[0].seq must be head+1 and the batch contiguous.
     #[error("append out of order in forum {forum}: expected seq {expected}, got {got}")]
-    OutOfOrder {
-        forum: String,
-        expected: u64,
-        got: u64,
-    },
+    OutOfOrder { forum: String, expected: u64, got: u64 },
     /// Damage that is not a torn tail: the store refuses to guess.
     #[error("forum {forum} log is corrupt at byte {offset}: {reason}")]
-    Corrupt {
-        forum: String,
-        offset: u64,
-        reason: String,
-    },
+    Corrupt { forum: String, offset: u64, reason: String },
     #[error("invalid forum id {0:?}")]
     InvalidForumId(String),
     /// The backend cannot be reached now; the caller may retry. (Used by Redis later.)
@@ -151,14 +140,8 @@ pub struct OutcomeRecord {
 pub fn validate_forum_id(id: &str) -> Result<(), StoreError> {
     let ok = !id.is_empty()
         && id.len() <= MAX_FORUM_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::InvalidForumId(id.to_owned()))
-    }
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok { Ok(()) } else { Err(StoreError::InvalidForumId(id.to_owned())) }
 }
 
 #[cfg(test)]
@@ -170,18 +153,7 @@ mod tests {
         for good in ["a", "forum-1", "0", "-", &"a".repeat(64)] {
             assert!(validate_forum_id(good).is_ok(), "{good:?} should be valid");
         }
-        for bad in [
-            "",
-            "../x",
-            "Forum",
-            "a b",
-            "a.log",
-            "a/b",
-            "a\\b",
-            "a\0",
-            "é",
-            &"a".repeat(65),
-        ] {
+        for bad in ["", "../x", "Forum", "a b", "a.log", "a/b", "a\\b", "a\0", "é", &"a".repeat(65)] {
             assert!(
                 matches!(validate_forum_id(bad), Err(StoreError::InvalidForumId(ref s)) if s == bad),
                 "{bad:?} should be rejected"

@@ -323,7 +323,13 @@ async fn dial(ctx: &Ctx, i: usize, slow: bool) -> Result<Ws> {
 }
 
 /// Log in and wait for the welcome (or the peer's join ack); frames before it are handled by `on`.
-async fn login(ctx: &Ctx, ws: &mut Ws, cred: &Cred, last_seq: Option<u64>, st: &mut State) -> Result<(u64, Option<String>, bool)> {
+async fn login(
+    ctx: &Ctx,
+    ws: &mut Ws,
+    cred: &Cred,
+    last_seq: Option<u64>,
+    st: &mut State,
+) -> Result<(u64, Option<String>, bool)> {
     let target = ctx.args.target;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     if target == Target::Madang {
@@ -474,7 +480,13 @@ fn cred_for(ctx: &Ctx, role: Role, i: usize) -> Cred {
 /// One connection, from dial to stop.
 async fn conn_task(ctx: Arc<Ctx>, i: usize, role: Role, role_index: usize) -> ConnResult {
     // Request ids are unique per person, and the moderators are one person: number them by connection.
-    let mut st = State { role, res: ConnResult::default(), last_seq: 0, inflight: HashMap::new(), next_id: ((i as u64) << 24) + 1 };
+    let mut st = State {
+        role,
+        res: ConnResult::default(),
+        last_seq: 0,
+        inflight: HashMap::new(),
+        next_id: ((i as u64) << 24) + 1,
+    };
     let cred = cred_for(&ctx, role, if role == Role::Voter { role_index } else { i });
     let mut ws = {
         let _permit = ctx.connect_sem.acquire().await;
@@ -673,7 +685,8 @@ async fn conn_task(ctx: Arc<Ctx>, i: usize, role: Role, role_index: usize) -> Co
 
 /// The moderator of fan-out rounds: one change, wait until (nearly) everyone has it, next.
 async fn rounds_moderator(ctx: Arc<Ctx>, seen: Arc<AtomicU64>) -> ConnResult {
-    let mut st = State { role: Role::Moderator, res: ConnResult::default(), last_seq: 0, inflight: HashMap::new(), next_id: 1 };
+    let mut st =
+        State { role: Role::Moderator, res: ConnResult::default(), last_seq: 0, inflight: HashMap::new(), next_id: 1 };
     let cred = cred_for(&ctx, Role::Moderator, 0);
     let mut ws = match async {
         let mut ws = dial(&ctx, 0, false).await?;
@@ -811,11 +824,16 @@ async fn setup_madang(a: &RunArgs, open_poll: bool, people: usize) -> Result<(Fo
             let mut req = format!("ws://{server}/ws").into_client_request()?;
             req.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("madang.v1"));
             let (mut ws, _) = tokio_tungstenite::client_async(req, stream).await?;
-            ws.send(Message::text(json!({"type": "auth", "join_code": code, "name": format!("p{i}")}).to_string())).await?;
+            ws.send(Message::text(json!({"type": "auth", "join_code": code, "name": format!("p{i}")}).to_string()))
+                .await?;
             let t = tokio::time::timeout(Duration::from_secs(30), ws.next()).await;
             let Ok(Some(Ok(Message::Text(t)))) = t else { bail!("no welcome") };
             let v: Value = serde_json::from_str(&t)?;
-            let token = v.pointer("/participant/token").and_then(Value::as_str).ok_or_else(|| anyhow!("no token: {t}"))?.to_owned();
+            let token = v
+                .pointer("/participant/token")
+                .and_then(Value::as_str)
+                .ok_or_else(|| anyhow!("no token: {t}"))?
+                .to_owned();
             let _ = ws.close(None).await;
             Ok::<_, anyhow::Error>(token)
         }));
@@ -898,7 +916,18 @@ async fn run(a: RunArgs, nofile: u64, devices: tokio::runtime::Handle) -> Result
             let n = rand_u64(t_begin) % 1_000_000;
             let tokens = (0..people).map(|i| format!("p{n}-{i}")).collect();
             let id = format!("f{n}");
-            (Forum { id, remote_code: String::new(), moderator: "m".into(), display: "d".into(), poll: 1, item: 2, tokens }, None)
+            (
+                Forum {
+                    id,
+                    remote_code: String::new(),
+                    moderator: "m".into(),
+                    display: "d".into(),
+                    poll: 1,
+                    item: 2,
+                    tokens,
+                },
+                None,
+            )
         }
     };
     eprintln!(
@@ -1103,7 +1132,12 @@ async fn run(a: RunArgs, nofile: u64, devices: tokio::runtime::Handle) -> Result
         }
     }
     let tally_missing = acks.last().map_or(0, |&(last, _)| {
-        results.iter().filter(|(role, r)| *role == Role::Display && r.connected && r.tallies.last().is_none_or(|&(s, _)| s < last)).count()
+        results
+            .iter()
+            .filter(|(role, r)| {
+                *role == Role::Display && r.connected && r.tallies.last().is_none_or(|&(s, _)| s < last)
+            })
+            .count()
     });
 
     // Agenda change → every connection.
@@ -1224,19 +1258,50 @@ async fn run(a: RunArgs, nofile: u64, devices: tokio::runtime::Handle) -> Result
         row("fan-out frames/s (median round)", format!("{f:.0}"));
     }
     if slow > 0 {
-        row("normal p99 before/after slow", format!("{} / {}", fmt_pct(&result["agenda"]["normal_clients_before_slow"]), fmt_pct(&result["agenda"]["normal_clients_after_slow"])));
+        row(
+            "normal p99 before/after slow",
+            format!(
+                "{} / {}",
+                fmt_pct(&result["agenda"]["normal_clients_before_slow"]),
+                fmt_pct(&result["agenda"]["normal_clients_after_slow"])
+            ),
+        );
         row("slow readers closed 4008", format!("{slow_closed_4008} of {slow}"));
     }
     if a.reconnect_at_secs.is_some() {
         row("reconnected / by snapshot", format!("{reconnected} / {resumed_snapshot}"));
     }
     row("changes missed (conns)", format!("{missed} ({missed_conns})"));
-    row("errors", format!("rejected {} rate_limited {} conn {:?} closes {:?}", ctx.c.rejected.load(Relaxed), ctx.c.rate_limited.load(Relaxed), errors, closes));
+    row(
+        "errors",
+        format!(
+            "rejected {} rate_limited {} conn {:?} closes {:?}",
+            ctx.c.rejected.load(Relaxed),
+            ctx.c.rate_limited.load(Relaxed),
+            errors,
+            closes
+        ),
+    );
     if let Some(c) = run_cpu {
-        row("server CPU during run", format!("{:.0}% of one core, {:.0} acks/CPU-s, {:.0} frames/CPU-s", c / run_secs * 100.0, acks_run as f64 / c.max(1e-9), frames_run as f64 / c.max(1e-9)));
+        row(
+            "server CPU during run",
+            format!(
+                "{:.0}% of one core, {:.0} acks/CPU-s, {:.0} frames/CPU-s",
+                c / run_secs * 100.0,
+                acks_run as f64 / c.max(1e-9),
+                frames_run as f64 / c.max(1e-9)
+            ),
+        );
     }
     if let Some(m) = mem_per_conn {
-        row("server RSS per connection", format!("{:.1} KiB (RSS {:.0} MiB)", m / 1024.0, connected_sample.map_or(0.0, |s| s.rss as f64 / 1048576.0)));
+        row(
+            "server RSS per connection",
+            format!(
+                "{:.1} KiB (RSS {:.0} MiB)",
+                m / 1024.0,
+                connected_sample.map_or(0.0, |s| s.rss as f64 / 1048576.0)
+            ),
+        );
     }
     if let Some(out) = &a.out {
         if let Some(dir) = out.parent() {

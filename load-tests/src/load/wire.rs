@@ -26,12 +26,27 @@ pub enum Target {
 #[derive(Debug)]
 pub enum In {
     /// `welcome` (Madang) or the `join` ack (peer).
-    Welcome { head_seq: u64, token: Option<String>, snapshot: bool },
-    Ack { id: u64, seq: u64 },
-    Error { id: Option<u64>, code: String },
-    Tally { seq: u64 },
+    Welcome {
+        head_seq: u64,
+        token: Option<String>,
+        snapshot: bool,
+    },
+    Ack {
+        id: u64,
+        seq: u64,
+    },
+    Error {
+        id: Option<u64>,
+        code: String,
+    },
+    Tally {
+        seq: u64,
+    },
     /// An `event`; `agenda` when its update is an agenda change.
-    Event { seq: u64, agenda: bool },
+    Event {
+        seq: u64,
+        agenda: bool,
+    },
     /// Engine.IO ping: answer with a pong.
     Ping,
     /// Engine.IO open / Socket.IO connect, or anything else we do not measure.
@@ -88,7 +103,9 @@ fn parse_madang(text: &str) -> In {
             (Some(id), Some(seq)) => In::Ack { id, seq },
             _ => In::Other,
         },
-        "error" => In::Error { id: parse_id(f.id.as_deref()), code: f.code.map(|c| c.into_owned()).unwrap_or_default() },
+        "error" => {
+            In::Error { id: parse_id(f.id.as_deref()), code: f.code.map(|c| c.into_owned()).unwrap_or_default() }
+        }
         "tally" => In::Tally { seq: f.seq.unwrap_or(0) },
         "event" => In::Event { seq: f.seq.unwrap_or(0), agenda: f.update.is_some_and(|u| u.kind == "agenda") },
         "welcome" => In::Welcome {
@@ -116,10 +133,9 @@ fn parse_sio(text: &str) -> In {
             let seq = payload.get("seq").and_then(Value::as_u64).unwrap_or(0);
             match name {
                 "tally" => In::Tally { seq },
-                "event" => In::Event {
-                    seq,
-                    agenda: payload.pointer("/update/kind").and_then(Value::as_str) == Some("agenda"),
-                },
+                "event" => {
+                    In::Event { seq, agenda: payload.pointer("/update/kind").and_then(Value::as_str) == Some("agenda") }
+                }
                 _ => In::Other,
             }
         }
