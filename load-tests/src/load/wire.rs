@@ -28,7 +28,7 @@ pub enum In {
     /// `welcome` (Madang) or the `join` ack (peer).
     Welcome {
         head_seq: u64,
-        token: Option<String>,
+        /// Resumed with a snapshot rather than a replay of the missed events.
         snapshot: bool,
     },
     Ack {
@@ -68,19 +68,12 @@ struct MadangIn<'a> {
     #[serde(default)]
     head_seq: Option<u64>,
     #[serde(default)]
-    participant: Option<ParticipantHead>,
-    #[serde(default)]
     snapshot: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
 struct UpdateHead {
     kind: String,
-}
-
-#[derive(Deserialize)]
-struct ParticipantHead {
-    token: String,
 }
 
 fn parse_id(id: Option<&str>) -> Option<u64> {
@@ -108,11 +101,7 @@ fn parse_madang(text: &str) -> In {
         }
         "tally" => In::Tally { seq: f.seq.unwrap_or(0) },
         "event" => In::Event { seq: f.seq.unwrap_or(0), agenda: f.update.is_some_and(|u| u.kind == "agenda") },
-        "welcome" => In::Welcome {
-            head_seq: f.head_seq.unwrap_or(0),
-            token: f.participant.map(|p| p.token),
-            snapshot: f.snapshot.is_some(),
-        },
+        "welcome" => In::Welcome { head_seq: f.head_seq.unwrap_or(0), snapshot: f.snapshot.is_some() },
         _ => In::Other,
     }
 }
@@ -151,7 +140,7 @@ fn parse_sio(text: &str) -> In {
             }
             if let Some(head) = payload.get("head_seq").and_then(Value::as_u64) {
                 let replayed = payload.get("replayed").and_then(Value::as_u64).unwrap_or(0) as u32;
-                return In::Welcome { head_seq: head, token: None, snapshot: replayed == 0 };
+                return In::Welcome { head_seq: head, snapshot: replayed == 0 };
             }
             In::Ack { id, seq: payload.get("seq").and_then(Value::as_u64).unwrap_or(0) }
         }
