@@ -3,7 +3,7 @@
 //! Why: it is the smallest run that touches every moving part of the server
 //! (HTTP creation, the three roles, moderation, merging, a ranked poll with
 //! live tallies, ballot replacement, closing with an outcome), so it serves
-//! as a smoke test of a deployment and as the seed of the load generator.
+//! as a smoke test of a deployment.
 //! Every wait is bounded by `--timeout`, the whole run by `--deadline`; any
 //! refusal, unexpected frame or timeout ends the run with a non-zero exit.
 //!

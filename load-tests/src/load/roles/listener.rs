@@ -1,10 +1,10 @@
 //! The listener: an idle connection that only reads until the run stops.
 //!
 //! Why a loop of its own: most connections of a run are listeners. This loop
-//! waits on two things only, its socket and the stop signal registered once;
-//! the general loop creates a timer and a watch registration per frame, and
-//! with 20,000 listeners on one core that was the generator, not the server,
-//! setting the pace of a fan-out measurement.
+//! waits on two things only, its socket and the stop signal registered once.
+//! The general loop creates a timer and a watch registration per frame; with
+//! 20,000 listeners on one core, that would make the generator, not the
+//! server, set the pace of a fan-out measurement.
 
 use futures_util::StreamExt;
 use tokio::sync::watch;
