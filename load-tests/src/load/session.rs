@@ -85,13 +85,13 @@ impl Session {
         &mut self,
         ctx: &RunContext,
         ws: &mut Ws,
-        cred: &Cred,
+        credential: &Cred,
         last_seq: Option<u64>,
     ) -> Result<Welcomed> {
         let target = ctx.args.target;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         if target == Target::Madang {
-            ws.send(Message::text(wire::login(target, &ctx.forum.id, cred, last_seq))).await?;
+            ws.send(Message::text(wire::login(target, &ctx.forum.id, credential, last_seq))).await?;
         }
         loop {
             let message =
@@ -111,7 +111,7 @@ impl Session {
                     continue;
                 }
                 if text.starts_with("40") {
-                    ws.send(Message::text(wire::login(target, &ctx.forum.id, cred, last_seq))).await?;
+                    ws.send(Message::text(wire::login(target, &ctx.forum.id, credential, last_seq))).await?;
                     continue;
                 }
             }

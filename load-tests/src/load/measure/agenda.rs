@@ -116,3 +116,42 @@ fn receivers(reports: &[(Role, ConnectionReport)]) -> impl Iterator<Item = (Role
         .filter(|(role, report)| report.connected && *role != Role::Moderator)
         .map(|(role, report)| (*role, report))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_are_matched_to_receipts_and_missing_ones_counted() {
+        let moderator = ConnectionReport {
+            connected: true,
+            agenda_changes: vec![(10, 100, 150), (12, 300, 350)],
+            ..Default::default()
+        };
+        let everything =
+            ConnectionReport { connected: true, agenda_events: vec![(10, 160), (12, 380)], ..Default::default() };
+        // Joined at head 9, so it should have had both changes.
+        let missing_one = ConnectionReport {
+            connected: true,
+            first_head_seq: 9,
+            agenda_events: vec![(10, 170)],
+            ..Default::default()
+        };
+        // Joined at head 10: only the second change was due, and it came.
+        let late = ConnectionReport {
+            connected: true,
+            first_head_seq: 10,
+            agenda_events: vec![(12, 400)],
+            ..Default::default()
+        };
+        let reports =
+            vec![(Role::Moderator, moderator), (Role::Idle, everything), (Role::Idle, missing_one), (Role::Idle, late)];
+        let agenda = Agenda::of(&reports);
+        assert_eq!(agenda.changes.len(), 2);
+        assert_eq!(agenda.to_each_from_ack.len(), 4);
+        assert_eq!(agenda.to_each_from_send.max(), 100);
+        assert_eq!((agenda.missed_changes, agenda.conns_missing_changes), (1, 1));
+        assert_eq!(agenda.rounds[0]["received"], 2);
+        assert_eq!(agenda.rounds[1]["received"], 2);
+    }
+}

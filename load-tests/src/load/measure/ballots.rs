@@ -70,3 +70,28 @@ impl Ballots {
                "last_ack_after_open_ms": last.saturating_sub(opened_at) as f64 / 1000.0})
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(acks: &[(u64, u64)], tallies: &[(u64, u64)]) -> ConnectionReport {
+        ConnectionReport { connected: true, acks: acks.to_vec(), tallies: tallies.to_vec(), ..Default::default() }
+    }
+
+    #[test]
+    fn a_ballot_reaches_a_display_with_the_first_tally_that_counts_it() {
+        let reports = vec![
+            (Role::Voter, report(&[(5, 1_000), (7, 2_000)], &[])),
+            // Tally seq 6 counts the ballot acked at seq 5, not the one at 7.
+            (Role::Display, report(&[], &[(6, 1_500), (7, 2_100)])),
+            // This display never saw a tally counting seq 7.
+            (Role::Display, report(&[], &[(6, 1_200)])),
+        ];
+        let ballots = Ballots::of(&reports);
+        assert_eq!(ballots.acks, vec![(5, 1_000), (7, 2_000)]);
+        assert_eq!(ballots.ack_to_display_tally.len(), 3);
+        assert_eq!(ballots.ack_to_display_tally.max(), 500);
+        assert_eq!(ballots.displays_missing_last_tally, 1);
+    }
+}

@@ -33,6 +33,7 @@ pub(super) struct Player<'a> {
 }
 
 impl Player<'_> {
+    /// Act on the schedule and read until the run stops or the connection ends.
     pub(super) async fn play(
         mut self,
         mut ws: Ws,

@@ -151,3 +151,19 @@ async fn wait_for_start(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voters_then_displays_then_idle_with_the_slow_ones_last() {
+        let cast = Cast { conns: 10, voters: 3, displays: 2, slow: 2 };
+        let roles: Vec<_> = (0..10).map(|index| cast.role_of(index)).collect();
+        assert_eq!(roles[..3], [(Role::Voter, 0), (Role::Voter, 1), (Role::Voter, 2)]);
+        assert_eq!(roles[3..5], [(Role::Display, 0), (Role::Display, 1)]);
+        assert_eq!(roles[5..8], [(Role::Idle, 5), (Role::Idle, 6), (Role::Idle, 7)]);
+        assert_eq!(roles[8..], [(Role::Slow, 8), (Role::Slow, 9)]);
+        assert_eq!(cast.idle(), 5);
+    }
+}
