@@ -4,7 +4,7 @@
 //! Why apart from the roles: every role reads the same frames the same way
 //! (count them, match acks to requests, note tallies and agenda events); the
 //! roles differ only in what they send and when. The session knows nothing
-//! of schedules, and nothing of the wire beyond [`In`].
+//! of schedules, and nothing of the wire beyond [`Inbound`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use crate::context::RunContext;
 use crate::dial::Ws;
 use crate::roles::Role;
-use crate::wire::{self, Cred, In, Target};
+use crate::wire::{self, Credential, Inbound, Target};
 
 /// What one connection saw, handed to the analysis when it ends. Times are
 /// microseconds since the run's epoch.
@@ -85,7 +85,7 @@ impl Session {
         &mut self,
         ctx: &RunContext,
         ws: &mut Ws,
-        credential: &Cred,
+        credential: &Credential,
         last_seq: Option<u64>,
     ) -> Result<Welcomed> {
         let target = ctx.args.target;
@@ -116,8 +116,8 @@ impl Session {
                 }
             }
             match wire::parse(target, &text) {
-                In::Welcome { head_seq, snapshot, .. } => return Ok(Welcomed { head_seq, snapshot }),
-                In::Error { code, .. } => bail!("login refused: {code}"),
+                Inbound::Welcome { head_seq, snapshot, .. } => return Ok(Welcomed { head_seq, snapshot }),
+                Inbound::Error { code, .. } => bail!("login refused: {code}"),
                 other => self.on(ctx, other, ws).await?,
             }
         }
@@ -134,7 +134,7 @@ impl Session {
         let ended = match message {
             Some(Ok(Message::Text(text))) => {
                 let frame = wire::parse(ctx.args.target, &text);
-                if let In::Event { agenda: true, .. } = frame {
+                if let Inbound::Event { agenda: true, .. } = frame {
                     ctx.counters.agenda_frame_bytes.store(text.len() as u64, Relaxed);
                 }
                 self.on(ctx, frame, ws).await.is_err()
@@ -157,12 +157,12 @@ impl Session {
     }
 
     /// Answer or note one frame.
-    pub(crate) async fn on(&mut self, ctx: &RunContext, frame: In, ws: &mut Ws) -> Result<()> {
+    pub(crate) async fn on(&mut self, ctx: &RunContext, frame: Inbound, ws: &mut Ws) -> Result<()> {
         ctx.counters.frames_in.fetch_add(1, Relaxed);
         let now = ctx.now_micros();
         match frame {
-            In::Ping => ws.send(Message::text("3")).await?,
-            In::Ack { id, seq } => {
+            Inbound::Ping => ws.send(Message::text("3")).await?,
+            Inbound::Ack { id, seq } => {
                 if let Some(sent) = self.in_flight.remove(&id) {
                     match self.role {
                         Role::Moderator => self.report.agenda_changes.push((seq, sent, now)),
@@ -174,7 +174,7 @@ impl Session {
                     }
                 }
             }
-            In::Error { id, code } => {
+            Inbound::Error { id, code } => {
                 if let Some(id) = id {
                     self.in_flight.remove(&id);
                 }
@@ -185,18 +185,18 @@ impl Session {
                 }
                 print_first_error_frames(&code);
             }
-            In::Tally { seq } => {
+            Inbound::Tally { seq } => {
                 if self.role == Role::Display {
                     self.report.tallies.push((seq, now));
                 }
             }
-            In::Event { seq, agenda } => {
+            Inbound::Event { seq, agenda } => {
                 self.last_seq = self.last_seq.max(seq);
                 if agenda {
                     self.report.agenda_events.push((seq, now));
                 }
             }
-            In::Welcome { .. } | In::Other => {}
+            Inbound::Welcome { .. } | Inbound::Other => {}
         }
         Ok(())
     }
@@ -212,13 +212,13 @@ fn print_first_error_frames(code: &str) {
 
 /// Who connection `person` logs in as: the role's token, or the `person`th
 /// participant's (people are shared round-robin), or a fresh join.
-pub(crate) fn credential(ctx: &RunContext, role: Role, person: usize) -> Cred {
+pub(crate) fn credential(ctx: &RunContext, role: Role, person: usize) -> Credential {
     let forum = &ctx.forum;
     let tokens = &forum.participant_tokens;
     match role {
-        Role::Moderator => Cred::Token { token: forum.moderator_token.clone(), role: "moderator" },
-        Role::Display => Cred::Token { token: forum.display_token.clone(), role: "display" },
-        _ if tokens.is_empty() => Cred::Join { code: forum.remote_code.clone() },
-        _ => Cred::Token { token: tokens[person % tokens.len()].clone(), role: "participant" },
+        Role::Moderator => Credential::Token { token: forum.moderator_token.clone(), role: "moderator" },
+        Role::Display => Credential::Token { token: forum.display_token.clone(), role: "display" },
+        _ if tokens.is_empty() => Credential::Join { code: forum.remote_code.clone() },
+        _ => Credential::Token { token: tokens[person % tokens.len()].clone(), role: "participant" },
     }
 }

@@ -32,15 +32,15 @@ pub(crate) async fn forum(args: &RunArgs, people: usize, seed: u64) -> Result<(F
 
 /// The peer's forum: a random id and made-up tokens (the peer checks none).
 fn peer_forum(people: usize, seed: u64) -> Forum {
-    let n = splitmix64(seed) % 1_000_000;
+    let run_number = splitmix64(seed) % 1_000_000;
     Forum {
-        id: format!("f{n}"),
+        id: format!("f{run_number}"),
         remote_code: String::new(),
         moderator_token: "m".into(),
         display_token: "d".into(),
         poll: 1,
         item: 2,
-        participant_tokens: (0..people).map(|i| format!("p{n}-{i}")).collect(),
+        participant_tokens: (0..people).map(|i| format!("p{run_number}-{i}")).collect(),
     }
 }
 

@@ -19,7 +19,7 @@ use super::schedule::Schedule;
 use crate::context::{Phase, RunContext};
 use crate::dial::{self, Ws};
 use crate::session::{ConnectionReport, Session};
-use crate::wire::{self, Cred};
+use crate::wire::{self, Credential};
 
 /// A voter keeps at most this many ballots unanswered; a tick past it is skipped.
 const MAX_BALLOTS_IN_FLIGHT: usize = 8;
@@ -29,7 +29,7 @@ pub(super) struct Player<'a> {
     pub(super) session: Session,
     pub(super) index: usize,
     pub(super) role_index: usize,
-    pub(super) credential: Cred,
+    pub(super) credential: Credential,
 }
 
 impl Player<'_> {

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::context::{Phase, RunContext};
 use crate::dial::{self, Ws};
 use crate::session::{ConnectionReport, Session, credential};
-use crate::wire::{self, Cred};
+use crate::wire::{self, Credential};
 
 pub(crate) use rounds_moderator::{rounds_moderator, sample_frames_in};
 use schedule::Schedule;
@@ -92,7 +92,7 @@ pub(crate) async fn connection(ctx: Arc<RunContext>, index: usize, role: Role, r
 
 /// Dial and log in, within the connect timeout and while no more than the
 /// allowed handshakes are in flight. `None` when that failed (noted in the report).
-async fn open(ctx: &RunContext, index: usize, credential: &Cred, session: &mut Session) -> Option<Ws> {
+async fn open(ctx: &RunContext, index: usize, credential: &Credential, session: &mut Session) -> Option<Ws> {
     let _permit = ctx.connect_permits.acquire().await;
     let opened = async {
         let mut ws = dial::run_connection(ctx, index, session.role == Role::Slow).await?;
