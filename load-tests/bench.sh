@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command per load scenario (issue 7): starts the servers it needs on free
+# One command per load scenario: starts the servers it needs on free
 # loopback ports, pins them to CPU 0 and the generator to CPU 1 (taskset; on a
 # 2-core machine that keeps the generator from stealing the server's core),
 # runs `madang-load run` against each target in turn, stops what it started
@@ -11,7 +11,7 @@
 #
 # Build first: cargo build --release -p madang -p madang-load-tests
 # and (for the peer) npm ci in load-tests/peers/socketio.
-# Scale with N=… (connections), DURATION=…. The defaults are the issue's numbers,
+# Scale with N=… (connections), DURATION=…. The defaults are the scenarios' numbers,
 # except where one process cannot hold them: where the hard RLIMIT_NOFILE is
 # 20,000 and cannot be raised (no CAP_SYS_RESOURCE), a server holds at most
 # about 19,900 connections, so (a) and (b) default to 19,800 (set N=50000 on a

@@ -1,7 +1,7 @@
 //! One WebSocket connection to a Madang server, as a reusable async type.
 //!
-//! Why a type of its own: the interactive CLI, the end-to-end scenario and
-//! (later) the load generator all need the same thing: connect with the
+//! Why a type of its own: the interactive CLI and the end-to-end scenario
+//! both need the same thing: connect with the
 //! `madang.v1` subprotocol, authenticate, send commands and match their
 //! `ack`/`error` answers by request id while `event` and `tally` frames keep
 //! arriving in between. A reader task routes each answer to the command
@@ -11,7 +11,10 @@
 //!
 //! The pushed-frame channel is unbounded on purpose: a connection whose owner
 //! is busy elsewhere (a participant in the scenario that only sends commands)
-//! must never stall the reader, or acks would stop arriving too.
+//! must never stall the reader, or acks would stop arriving too. The load
+//! generator does not use this type: two tasks and a channel per connection
+//! are too much for tens of thousands of them, and it speaks the peer's
+//! dialect too (see `load/wire.rs`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,12 +23,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use madang_protocol::{
     Auth, Command, ErrorCode, ForumView, IdeaId, ItemId, JoinCodes, ParticipantSelf, PollId, Role, SUBPROTOCOL,
     ServerFrame,
 };
 use serde_json::Value;
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout, timeout_at};
@@ -35,6 +40,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The `welcome` frame, unpacked.
 #[derive(Debug, Clone)]
@@ -123,6 +129,10 @@ impl fmt::Display for CloseInfo {
 
 /// A frame the server pushed (or an answer nobody was waiting for).
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every value is a Frame: boxing it would add an allocation per frame and save nothing"
+)]
 pub enum Incoming {
     /// A frame that parses as a `madang.v1` server frame.
     Frame { frame: ServerFrame, raw: String },
@@ -146,8 +156,9 @@ enum Reply {
     Error(Rejection),
 }
 
+/// The commands waiting for their answer, shared by the caller and the reader task.
 #[derive(Default)]
-struct Pending {
+struct CommandWaiters {
     waiting: HashMap<String, oneshot::Sender<Reply>>,
     /// Set once the reader has stopped: why the connection ended.
     closed: Option<String>,
@@ -158,7 +169,7 @@ pub struct Client {
     label: String,
     timeout: Duration,
     out: mpsc::UnboundedSender<Message>,
-    pending: Arc<Mutex<Pending>>,
+    waiters: Arc<Mutex<CommandWaiters>>,
     incoming: mpsc::UnboundedReceiver<Incoming>,
     id_prefix: String,
     next_id: AtomicU64,
@@ -232,96 +243,18 @@ impl Client {
         tracing::debug!(conn = %label, join_code = ?auth.join_code, last_seq = ?auth.last_seq, "-> auth");
         sink.send(Message::text(auth_text)).await.with_context(|| format!("{label}: sending auth"))?;
 
-        let deadline = Instant::now() + limit;
-        let welcome = loop {
-            let msg = timeout_at(deadline, stream.next())
-                .await
-                .map_err(|_| anyhow!("{label}: no welcome within {limit:?} after auth"))?;
-            let text = match msg {
-                Some(Ok(Message::Text(t))) => t.as_str().to_owned(),
-                Some(Ok(Message::Close(frame))) => {
-                    bail!("{label}: server closed the connection instead of welcoming ({})", close_info(frame))
-                }
-                Some(Ok(Message::Binary(b))) => {
-                    bail!("{label}: unexpected binary frame ({} bytes) before welcome", b.len())
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(e).with_context(|| format!("{label}: connection failed before welcome")),
-                None => bail!("{label}: connection ended before welcome"),
-            };
-            tracing::debug!(conn = %label, "<- {text}");
-            let frame: ServerFrame = serde_json::from_str(&text)
-                .with_context(|| format!("{label}: first frame is not a madang.v1 frame: {text}"))?;
-            match frame {
-                ServerFrame::Welcome { role, forum_id, head_seq, participant, join_codes, snapshot, replayed } => {
-                    break Welcome { role, forum_id, head_seq, participant, join_codes, snapshot, replayed, raw: text };
-                }
-                ServerFrame::Error { code, message, rule, id } => {
-                    bail!("{label}: auth refused: {}", Rejection { id, code, message, rule })
-                }
-                _ => bail!("{label}: expected welcome, got {text}"),
-            }
-        };
-
-        let pending = Arc::new(Mutex::new(Pending::default()));
+        let welcome = read_welcome(&label, &mut stream, limit).await?;
+        let waiters = Arc::new(Mutex::new(CommandWaiters::default()));
         let (in_tx, in_rx) = mpsc::unbounded_channel();
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Message>();
-
-        let writer_label = label.clone();
-        let writer = tokio::spawn(async move {
-            while let Some(msg) = out_rx.recv().await {
-                if let Err(e) = sink.send(msg).await {
-                    tracing::debug!(conn = %writer_label, "send failed: {e}");
-                    break;
-                }
-            }
-        });
-
-        let reader_label = label.clone();
-        let reader_pending = pending.clone();
-        let reader = tokio::spawn(async move {
-            let mut info = None;
-            while let Some(msg) = stream.next().await {
-                match msg {
-                    Ok(Message::Text(t)) => {
-                        let text = t.as_str();
-                        tracing::debug!(conn = %reader_label, "<- {text}");
-                        route(text, &reader_pending, &in_tx);
-                    }
-                    Ok(Message::Binary(b)) => {
-                        let _ = in_tx.send(Incoming::Unparsed {
-                            raw: format!("<binary frame, {} bytes>", b.len()),
-                            error: "madang.v1 uses text frames only".into(),
-                        });
-                    }
-                    // Keep reading after a close: that lets tungstenite answer it.
-                    Ok(Message::Close(frame)) => info = Some(close_info(frame)),
-                    Ok(_) => {}
-                    Err(e) => {
-                        if info.is_none() {
-                            info = Some(CloseInfo { code: None, reason: e.to_string() });
-                        }
-                        break;
-                    }
-                }
-            }
-            let info =
-                info.unwrap_or(CloseInfo { code: None, reason: "connection ended without a close frame".into() });
-            tracing::debug!(conn = %reader_label, "closed: {info}");
-            {
-                let mut p = reader_pending.lock().unwrap_or_else(|e| e.into_inner());
-                p.closed = Some(info.to_string());
-                // Dropping the senders wakes every waiting command.
-                p.waiting.clear();
-            }
-            let _ = in_tx.send(Incoming::Closed(info));
-        });
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<Message>();
+        let writer = tokio::spawn(write_frames(label.clone(), sink, out_rx));
+        let reader = tokio::spawn(read_frames(label.clone(), stream, waiters.clone(), in_tx));
 
         let client = Client {
             label,
             timeout: limit,
             out: out_tx,
-            pending,
+            waiters,
             incoming: in_rx,
             id_prefix: id_prefix(),
             next_id: AtomicU64::new(1),
@@ -351,11 +284,11 @@ impl Client {
         let text = command_frame(id, command).map_err(|e| CommandError::Disconnected(format!("{e:#}")))?;
         let (tx, rx) = oneshot::channel();
         {
-            let mut p = self.lock();
-            if let Some(why) = &p.closed {
+            let mut waiters = self.lock();
+            if let Some(why) = &waiters.closed {
                 return Err(CommandError::Disconnected(why.clone()));
             }
-            p.waiting.insert(id.to_owned(), tx);
+            waiters.waiting.insert(id.to_owned(), tx);
         }
         tracing::debug!(conn = %self.label, "-> {text}");
         if self.out.send(Message::text(text)).is_err() {
@@ -454,8 +387,8 @@ impl Client {
         closed.ok_or_else(|| anyhow!("{label}: connection ended twice"))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, CommandWaiters> {
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -466,8 +399,107 @@ impl Drop for Client {
     }
 }
 
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Read frames until the `welcome`, within `limit`; anything else first is an error.
+async fn read_welcome(label: &str, stream: &mut SplitStream<Socket>, limit: Duration) -> Result<Welcome> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let msg = timeout_at(deadline, stream.next())
+            .await
+            .map_err(|_| anyhow!("{label}: no welcome within {limit:?} after auth"))?;
+        let text = match msg {
+            Some(Ok(Message::Text(t))) => t.as_str().to_owned(),
+            Some(Ok(Message::Close(frame))) => {
+                bail!("{label}: server closed the connection instead of welcoming ({})", close_info(frame))
+            }
+            Some(Ok(Message::Binary(b))) => {
+                bail!("{label}: unexpected binary frame ({} bytes) before welcome", b.len())
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e).with_context(|| format!("{label}: connection failed before welcome")),
+            None => bail!("{label}: connection ended before welcome"),
+        };
+        tracing::debug!(conn = %label, "<- {text}");
+        let frame: ServerFrame = serde_json::from_str(&text)
+            .with_context(|| format!("{label}: first frame is not a madang.v1 frame: {text}"))?;
+        match frame {
+            ServerFrame::Welcome { role, forum_id, head_seq, participant, join_codes, snapshot, replayed } => {
+                return Ok(Welcome {
+                    role,
+                    forum_id,
+                    head_seq,
+                    participant,
+                    join_codes,
+                    snapshot,
+                    replayed,
+                    raw: text,
+                });
+            }
+            ServerFrame::Error { code, message, rule, id } => {
+                bail!("{label}: auth refused: {}", Rejection { id, code, message, rule })
+            }
+            _ => bail!("{label}: expected welcome, got {text}"),
+        }
+    }
+}
+
+/// The writer task: send what the client queues until the channel or the socket closes.
+async fn write_frames(label: String, mut sink: SplitSink<Socket, Message>, mut out: mpsc::UnboundedReceiver<Message>) {
+    while let Some(msg) = out.recv().await {
+        if let Err(e) = sink.send(msg).await {
+            tracing::debug!(conn = %label, "send failed: {e}");
+            break;
+        }
+    }
+}
+
+/// The reader task: route every frame until the connection ends, then wake
+/// every waiting command and push [`Incoming::Closed`].
+async fn read_frames(
+    label: String,
+    mut stream: SplitStream<Socket>,
+    waiters: Arc<Mutex<CommandWaiters>>,
+    in_tx: mpsc::UnboundedSender<Incoming>,
+) {
+    let mut info = None;
+    while let Some(msg) = stream.next().await {
+        match msg {
+            Ok(Message::Text(t)) => {
+                let text = t.as_str();
+                tracing::debug!(conn = %label, "<- {text}");
+                route(text, &waiters, &in_tx);
+            }
+            Ok(Message::Binary(b)) => {
+                let _ = in_tx.send(Incoming::Unparsed {
+                    raw: format!("<binary frame, {} bytes>", b.len()),
+                    error: "madang.v1 uses text frames only".into(),
+                });
+            }
+            // Keep reading after a close: that lets tungstenite answer it.
+            Ok(Message::Close(frame)) => info = Some(close_info(frame)),
+            Ok(_) => {}
+            Err(e) => {
+                if info.is_none() {
+                    info = Some(CloseInfo { code: None, reason: e.to_string() });
+                }
+                break;
+            }
+        }
+    }
+    let info = info.unwrap_or(CloseInfo { code: None, reason: "connection ended without a close frame".into() });
+    tracing::debug!(conn = %label, "closed: {info}");
+    {
+        let mut waiters = waiters.lock().unwrap_or_else(|e| e.into_inner());
+        waiters.closed = Some(info.to_string());
+        // Dropping the senders wakes every waiting command.
+        waiters.waiting.clear();
+    }
+    let _ = in_tx.send(Incoming::Closed(info));
+}
+
 /// Hand an answer to the command waiting for it, or push the frame.
-fn route(text: &str, pending: &Mutex<Pending>, pushed: &mpsc::UnboundedSender<Incoming>) {
+fn route(text: &str, waiters: &Mutex<CommandWaiters>, pushed: &mpsc::UnboundedSender<Incoming>) {
     let frame = match serde_json::from_str::<ServerFrame>(text) {
         Ok(frame) => frame,
         Err(e) => {
@@ -477,7 +509,7 @@ fn route(text: &str, pending: &Mutex<Pending>, pushed: &mpsc::UnboundedSender<In
     };
     let answered = match &frame {
         ServerFrame::Ack { id, .. } | ServerFrame::Error { id: Some(id), .. } => {
-            pending.lock().unwrap_or_else(|e| e.into_inner()).waiting.remove(id)
+            waiters.lock().unwrap_or_else(|e| e.into_inner()).waiting.remove(id)
         }
         _ => None,
     };

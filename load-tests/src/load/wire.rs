@@ -4,7 +4,7 @@
 //! Why one module: every role (voter, display, idle, moderator) does the same
 //! things on both targets: log in, cast a ballot, change the agenda, and read
 //! acks, tallies and events. Only the bytes differ, so the roles are written
-//! once against [`In`] and the frame builders here.
+//! once against [`Inbound`] and the frame builders here.
 
 use std::borrow::Cow;
 
@@ -24,11 +24,11 @@ pub enum Target {
 
 /// A frame from the server, reduced to what the measurements need.
 #[derive(Debug)]
-pub enum In {
+pub enum Inbound {
     /// `welcome` (Madang) or the `join` ack (peer).
     Welcome {
         head_seq: u64,
-        token: Option<String>,
+        /// Resumed with a snapshot rather than a replay of the missed events.
         snapshot: bool,
     },
     Ack {
@@ -54,9 +54,9 @@ pub enum In {
 }
 
 #[derive(Deserialize)]
-struct MadangIn<'a> {
+struct MadangFrame<'a> {
     #[serde(rename = "type", borrow)]
-    t: Cow<'a, str>,
+    kind: Cow<'a, str>,
     #[serde(default, borrow)]
     id: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -68,8 +68,6 @@ struct MadangIn<'a> {
     #[serde(default)]
     head_seq: Option<u64>,
     #[serde(default)]
-    participant: Option<ParticipantHead>,
-    #[serde(default)]
     snapshot: Option<serde::de::IgnoredAny>,
 }
 
@@ -78,90 +76,86 @@ struct UpdateHead {
     kind: String,
 }
 
-#[derive(Deserialize)]
-struct ParticipantHead {
-    token: String,
-}
-
 fn parse_id(id: Option<&str>) -> Option<u64> {
     id.and_then(|s| s.parse().ok())
 }
 
 /// Parse one text frame of `target`.
-pub fn parse(target: Target, text: &str) -> In {
+pub fn parse(target: Target, text: &str) -> Inbound {
     match target {
         Target::Madang => parse_madang(text),
-        Target::Socketio => parse_sio(text),
-        Target::Ceiling => In::Other,
+        Target::Socketio => parse_socketio(text),
+        Target::Ceiling => Inbound::Other,
     }
 }
 
-fn parse_madang(text: &str) -> In {
-    let Ok(f) = serde_json::from_str::<MadangIn>(text) else { return In::Other };
-    match &*f.t {
-        "ack" => match (parse_id(f.id.as_deref()), f.seq) {
-            (Some(id), Some(seq)) => In::Ack { id, seq },
-            _ => In::Other,
+fn parse_madang(text: &str) -> Inbound {
+    let Ok(frame) = serde_json::from_str::<MadangFrame>(text) else { return Inbound::Other };
+    match &*frame.kind {
+        "ack" => match (parse_id(frame.id.as_deref()), frame.seq) {
+            (Some(id), Some(seq)) => Inbound::Ack { id, seq },
+            _ => Inbound::Other,
         },
-        "error" => {
-            In::Error { id: parse_id(f.id.as_deref()), code: f.code.map(|c| c.into_owned()).unwrap_or_default() }
-        }
-        "tally" => In::Tally { seq: f.seq.unwrap_or(0) },
-        "event" => In::Event { seq: f.seq.unwrap_or(0), agenda: f.update.is_some_and(|u| u.kind == "agenda") },
-        "welcome" => In::Welcome {
-            head_seq: f.head_seq.unwrap_or(0),
-            token: f.participant.map(|p| p.token),
-            snapshot: f.snapshot.is_some(),
+        "error" => Inbound::Error {
+            id: parse_id(frame.id.as_deref()),
+            code: frame.code.map(|code| code.into_owned()).unwrap_or_default(),
         },
-        _ => In::Other,
+        "tally" => Inbound::Tally { seq: frame.seq.unwrap_or(0) },
+        "event" => Inbound::Event {
+            seq: frame.seq.unwrap_or(0),
+            agenda: frame.update.is_some_and(|update| update.kind == "agenda"),
+        },
+        "welcome" => Inbound::Welcome { head_seq: frame.head_seq.unwrap_or(0), snapshot: frame.snapshot.is_some() },
+        _ => Inbound::Other,
     }
 }
 
-fn parse_sio(text: &str) -> In {
-    let b = text.as_bytes();
-    match b.first() {
-        Some(b'2') if b.len() == 1 => return In::Ping,
+fn parse_socketio(text: &str) -> Inbound {
+    let bytes = text.as_bytes();
+    match bytes.first() {
+        Some(b'2') if bytes.len() == 1 => return Inbound::Ping,
         Some(b'4') => {}
-        _ => return In::Other,
+        _ => return Inbound::Other,
     }
-    match b.get(1) {
+    match bytes.get(1) {
         Some(b'2') => {
             // 42["name",payload]
-            let Ok(Value::Array(arr)) = serde_json::from_str::<Value>(&text[2..]) else { return In::Other };
-            let name = arr.first().and_then(Value::as_str).unwrap_or("");
-            let payload = arr.get(1).cloned().unwrap_or(Value::Null);
+            let Ok(Value::Array(array)) = serde_json::from_str::<Value>(&text[2..]) else { return Inbound::Other };
+            let name = array.first().and_then(Value::as_str).unwrap_or("");
+            let payload = array.get(1).cloned().unwrap_or(Value::Null);
             let seq = payload.get("seq").and_then(Value::as_u64).unwrap_or(0);
             match name {
-                "tally" => In::Tally { seq },
-                "event" => {
-                    In::Event { seq, agenda: payload.pointer("/update/kind").and_then(Value::as_str) == Some("agenda") }
-                }
-                _ => In::Other,
+                "tally" => Inbound::Tally { seq },
+                "event" => Inbound::Event {
+                    seq,
+                    agenda: payload.pointer("/update/kind").and_then(Value::as_str) == Some("agenda"),
+                },
+                _ => Inbound::Other,
             }
         }
         Some(b'3') => {
             // 43<id>[payload]
             let rest = &text[2..];
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            let Ok(id) = rest[..digits].parse::<u64>() else { return In::Other };
-            let Ok(Value::Array(arr)) = serde_json::from_str::<Value>(&rest[digits..]) else { return In::Other };
-            let payload = arr.into_iter().next().unwrap_or(Value::Null);
+            let Ok(id) = rest[..digits].parse::<u64>() else { return Inbound::Other };
+            let Ok(Value::Array(array)) = serde_json::from_str::<Value>(&rest[digits..]) else { return Inbound::Other };
+            let payload = array.into_iter().next().unwrap_or(Value::Null);
             if let Some(code) = payload.get("error").and_then(Value::as_str) {
-                return In::Error { id: Some(id), code: code.to_owned() };
+                return Inbound::Error { id: Some(id), code: code.to_owned() };
             }
             if let Some(head) = payload.get("head_seq").and_then(Value::as_u64) {
                 let replayed = payload.get("replayed").and_then(Value::as_u64).unwrap_or(0) as u32;
-                return In::Welcome { head_seq: head, token: None, snapshot: replayed == 0 };
+                return Inbound::Welcome { head_seq: head, snapshot: replayed == 0 };
             }
-            In::Ack { id, seq: payload.get("seq").and_then(Value::as_u64).unwrap_or(0) }
+            Inbound::Ack { id, seq: payload.get("seq").and_then(Value::as_u64).unwrap_or(0) }
         }
-        _ => In::Other,
+        _ => Inbound::Other,
     }
 }
 
 /// Who logs in.
 #[derive(Debug, Clone)]
-pub enum Cred {
+pub enum Credential {
     /// A token: moderator, display or participant.
     Token { token: String, role: &'static str },
     /// A new person with a join code.
@@ -169,28 +163,28 @@ pub enum Cred {
 }
 
 /// The login frame (`auth`, or the peer's `join` with ack id 0).
-pub fn login(target: Target, forum: &str, cred: &Cred, last_seq: Option<u64>) -> String {
+pub fn login(target: Target, forum: &str, credential: &Credential, last_seq: Option<u64>) -> String {
     match target {
         Target::Madang => {
-            let mut v = match cred {
-                Cred::Token { token, .. } => json!({"type": "auth", "token": token}),
-                Cred::Join { code } => json!({"type": "auth", "join_code": code}),
+            let mut auth = match credential {
+                Credential::Token { token, .. } => json!({"type": "auth", "token": token}),
+                Credential::Join { code } => json!({"type": "auth", "join_code": code}),
             };
-            if let Some(s) = last_seq {
-                v["last_seq"] = json!(s);
+            if let Some(seq) = last_seq {
+                auth["last_seq"] = json!(seq);
             }
-            v.to_string()
+            auth.to_string()
         }
         Target::Socketio | Target::Ceiling => {
-            let (token, role) = match cred {
-                Cred::Token { token, role } => (token.as_str(), *role),
-                Cred::Join { code } => (code.as_str(), "participant"),
+            let (token, role) = match credential {
+                Credential::Token { token, role } => (token.as_str(), *role),
+                Credential::Join { code } => (code.as_str(), "participant"),
             };
-            let mut v = json!({"forum": forum, "token": token, "role": role});
-            if let Some(s) = last_seq {
-                v["last_seq"] = json!(s);
+            let mut join = json!({"forum": forum, "token": token, "role": role});
+            if let Some(seq) = last_seq {
+                join["last_seq"] = json!(seq);
             }
-            format!("420{}", json!(["join", v]))
+            format!("420{}", json!(["join", join]))
         }
     }
 }
@@ -219,17 +213,17 @@ mod tests {
 
     #[test]
     fn parses_both_dialects() {
-        assert!(matches!(parse(Target::Madang, r#"{"type":"ack","id":"7","seq":9}"#), In::Ack { id: 7, seq: 9 }));
+        assert!(matches!(parse(Target::Madang, r#"{"type":"ack","id":"7","seq":9}"#), Inbound::Ack { id: 7, seq: 9 }));
         assert!(matches!(
             parse(Target::Madang, r#"{"type":"event","seq":4,"at_ms":1,"update":{"kind":"agenda","agenda":[]}}"#),
-            In::Event { seq: 4, agenda: true }
+            Inbound::Event { seq: 4, agenda: true }
         ));
-        assert!(matches!(parse(Target::Socketio, r#"437[{"seq":12}]"#), In::Ack { id: 7, seq: 12 }));
-        assert!(matches!(parse(Target::Socketio, r#"42["tally",{"seq":3,"tally":{}}]"#), In::Tally { seq: 3 }));
-        assert!(matches!(parse(Target::Socketio, "2"), In::Ping));
+        assert!(matches!(parse(Target::Socketio, r#"437[{"seq":12}]"#), Inbound::Ack { id: 7, seq: 12 }));
+        assert!(matches!(parse(Target::Socketio, r#"42["tally",{"seq":3,"tally":{}}]"#), Inbound::Tally { seq: 3 }));
+        assert!(matches!(parse(Target::Socketio, "2"), Inbound::Ping));
         assert!(matches!(
             parse(Target::Socketio, r#"430[{"head_seq":5,"replayed":0}]"#),
-            In::Welcome { head_seq: 5, .. }
+            Inbound::Welcome { head_seq: 5, .. }
         ));
     }
 }

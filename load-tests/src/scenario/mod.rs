@@ -3,32 +3,35 @@
 //! Why: it is the smallest run that touches every moving part of the server
 //! (HTTP creation, the three roles, moderation, merging, a ranked poll with
 //! live tallies, ballot replacement, closing with an outcome), so it serves
-//! as a smoke test of a deployment and as the seed of the load generator.
+//! as a smoke test of a deployment.
 //! Every wait is bounded by `--timeout`, the whole run by `--deadline`; any
 //! refusal, unexpected frame or timeout ends the run with a non-zero exit.
 //!
 //! The final Borda tally is recomputed here from the ballots the scenario
 //! cast and compared with the server's outcome.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod checks;
+mod display;
+
+use std::collections::BTreeSet;
 use std::fmt::Display;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
+use anyhow::{Context, Result, anyhow, ensure};
 use clap::Args;
 use futures_util::future::{join_all, try_join_all};
 use madang_protocol::{
-    Auth, Ballot, Channel, Command, CreateForumRequest, IdeaId, IdeaStatus, ItemId, OptionId, Outcome, PollId,
-    PollMethod, PollOptionsSpec, PollStatus, PollView, RankedTally, ResultsVisibility, Role, ServerFrame, TallyResult,
-    Update,
+    Auth, Ballot, Channel, Command, CreateForumRequest, CreateForumResponse, IdeaId, IdeaStatus, ItemId, OptionId,
+    Outcome, PollId, PollMethod, PollOptionsSpec, PollStatus, PollView, RankedTally, ResultsVisibility, Role,
+    ServerFrame, Update,
 };
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
 
 use crate::ServerArgs;
-use crate::client::{Ack, Client, ConnectOptions, Incoming, Welcome};
+use crate::client::{Ack, Client, ConnectOptions};
 use crate::http::{create_forum, item, ws_url};
 use crate::rng::Rng;
+use checks::{check_borda, check_options, check_quiet, check_welcome};
+use display::DisplayWatcher;
 
 /// `scenario`: run a forum with a moderator, a display and some participants.
 #[derive(Debug, Args)]
@@ -137,26 +140,93 @@ struct Participant {
 
 async fn scenario(args: &ScenarioArgs) -> Result<Report> {
     let limit = args.server.timeout();
-    let server = &args.server.server;
-    let url = ws_url(server)?;
+    let url = ws_url(&args.server.server)?;
     let total = (args.remote + args.hall) as usize;
-    let opts = |label: &str| ConnectOptions { label: label.to_owned(), timeout: limit };
 
-    // The forum, with two agenda items.
+    let created = create(args, limit).await?;
+    let (mut moderator, item1) = connect_moderator(&url, &created, limit).await?;
+    // The display, counting tallies on its own task.
+    let (display, welcome) = Client::connect(&url, &token(&created.display_token), options("display", limit)).await?;
+    check_welcome(&welcome, Role::Display, &created.id)?;
+    let mut watcher = DisplayWatcher::spawn(display);
+    say("display connected");
+
+    acked("start_forum", moderator.command(&Command::StartForum {}).await)?;
+    acked("set_premoderation", moderator.command(&Command::SetPremoderation { enabled: true }).await)?;
+    acked("activate_item", moderator.command(&Command::ActivateItem { item: item1 }).await)?;
+    say(format_args!("forum started, premoderation on, item {item1} active"));
+
+    let mut participants = join(args, &url, &created, limit).await?;
+    let ideas = submit_and_moderate_ideas(&participants, &mut moderator, limit, item1).await?;
+    let (first, last) = (ideas[0], ideas[ideas.len() - 1]);
+    let (poll, options) = open_ranked_poll(&mut moderator, limit, item1, &ideas, last).await?;
+    let rankings = cast_ballots(&participants, args.seed, poll.id, &options).await?;
+
+    // The display must see every ballot counted, and never more.
+    let seen = watcher.wait_for_ballots(poll.id, total as u32, limit).await?;
+    say(format_args!("display saw a tally with {total} ballots ({} tally frames so far)", seen.tally_frames));
+
+    let outcome = close_poll(&mut moderator, limit, poll.id, total).await?;
+    let tally_checked = if poll.options.iter().all(|o| o.merged_into.is_none()) {
+        check_borda(&outcome.tally.result, &options, &rankings)?;
+        true
+    } else {
+        false
+    };
+    say(format_args!("poll {} closed; outcome received", poll.id));
+
+    // Nothing unexpected may have reached anyone meanwhile.
+    for p in &mut participants {
+        check_quiet(&mut p.client)?;
+    }
+    let (display, seen) = watcher.stop().await?;
+    let mut closing: Vec<Client> = participants.into_iter().map(|p| p.client).collect();
+    closing.push(moderator);
+    closing.extend(display);
+    close_all(closing).await;
+
+    Ok(Report {
+        forum_id: created.id,
+        remote: args.remote,
+        hall: args.hall,
+        ideas,
+        merged: (last, first),
+        poll,
+        ballots_cast: total,
+        tally_frames: seen.tally_frames,
+        tally_checked,
+        outcome,
+    })
+}
+
+fn options(label: &str, limit: Duration) -> ConnectOptions {
+    ConnectOptions { label: label.to_owned(), timeout: limit }
+}
+
+fn token(token: &str) -> Auth {
+    Auth { token: Some(token.to_owned()), ..Auth::default() }
+}
+
+/// The forum, with two agenda items.
+async fn create(args: &ScenarioArgs, limit: Duration) -> Result<CreateForumResponse> {
     let request = CreateForumRequest {
         title: format!("madang-client scenario (seed {})", args.seed),
         language: None,
         agenda: vec![item("Where should the new benches go?".into()), item("What should the square be called?".into())],
     };
-    let created = create_forum(server, &args.admin_token, &request, limit).await.context("creating the forum")?;
+    let created =
+        create_forum(&args.server.server, &args.admin_token, &request, limit).await.context("creating the forum")?;
     say(format_args!(
         "created forum {} (remote code {}, hall code {})",
         created.id, created.join_codes.remote, created.join_codes.hall
     ));
+    Ok(created)
+}
 
-    // The moderator, and the item ids from its snapshot.
-    let token = |t: &str| Auth { token: Some(t.to_owned()), ..Auth::default() };
-    let (mut moderator, welcome) = Client::connect(&url, &token(&created.moderator_token), opts("moderator")).await?;
+/// The moderator, and the first item's id from its snapshot.
+async fn connect_moderator(url: &str, created: &CreateForumResponse, limit: Duration) -> Result<(Client, ItemId)> {
+    let (moderator, welcome) =
+        Client::connect(url, &token(&created.moderator_token), options("moderator", limit)).await?;
     check_welcome(&welcome, Role::Moderator, &created.id)?;
     ensure!(
         welcome.join_codes.as_ref() == Some(&created.join_codes),
@@ -172,19 +242,17 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
     );
     let item1: ItemId = snapshot.agenda[0].id;
     say(format_args!("moderator connected (head seq {}, agenda items {})", welcome.head_seq, snapshot.agenda.len()));
+    Ok((moderator, item1))
+}
 
-    // The display, counting tallies on its own task.
-    let (display, welcome) = Client::connect(&url, &token(&created.display_token), opts("display")).await?;
-    check_welcome(&welcome, Role::Display, &created.id)?;
-    let mut watcher = DisplayWatcher::spawn(display);
-    say("display connected");
-
-    acked("start_forum", moderator.command(&Command::StartForum {}).await)?;
-    acked("set_premoderation", moderator.command(&Command::SetPremoderation { enabled: true }).await)?;
-    acked("activate_item", moderator.command(&Command::ActivateItem { item: item1 }).await)?;
-    say(format_args!("forum started, premoderation on, item {item1} active"));
-
-    // Participants join, each with the code of its channel.
+/// Participants join, each with the code of its channel.
+async fn join(
+    args: &ScenarioArgs,
+    url: &str,
+    created: &CreateForumResponse,
+    limit: Duration,
+) -> Result<Vec<Participant>> {
+    let total = (args.remote + args.hall) as usize;
     let joins = (0..total).map(|i| {
         let (channel, code, name) = if i < args.remote as usize {
             (Channel::Remote, &created.join_codes.remote, format!("remote-{}", i + 1))
@@ -192,7 +260,7 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
             (Channel::Hall, &created.join_codes.hall, format!("hall-{}", i + 1 - args.remote as usize))
         };
         let auth = Auth { join_code: Some(code.clone()), name: Some(name.clone()), ..Auth::default() };
-        let (url, opts, forum) = (&url, opts(&name), &created.id);
+        let (opts, forum) = (options(&name, limit), &created.id);
         async move {
             let (client, welcome) = Client::connect(url, &auth, opts).await?;
             check_welcome(&welcome, Role::Participant, forum)?;
@@ -201,10 +269,19 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
             anyhow::Ok(Participant { name, client })
         }
     });
-    let mut participants = try_join_all(joins).await?;
+    let participants = try_join_all(joins).await?;
     say(format_args!("{} participants joined ({} remote, {} hall)", total, args.remote, args.hall));
+    Ok(participants)
+}
 
-    // One idea each; with premoderation on they reach the moderator as pending.
+/// One idea each, pending under premoderation; the moderator approves them
+/// all and merges the last into the first. Returns the ideas, sorted.
+async fn submit_and_moderate_ideas(
+    participants: &[Participant],
+    moderator: &mut Client,
+    limit: Duration,
+    item1: ItemId,
+) -> Result<Vec<IdeaId>> {
     let submissions = participants.iter().map(|p| async move {
         let text = format!("An idea from {}", p.name);
         let ack = acked(&format!("{}: submit_idea", p.name), p.client.command(&Command::SubmitIdea { text }).await)?;
@@ -213,13 +290,13 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
     let mut ideas: Vec<IdeaId> = try_join_all(submissions).await?;
     ideas.sort();
     ensure!(ideas.iter().collect::<BTreeSet<_>>().len() == ideas.len(), "submit_idea acks repeat idea ids: {ideas:?}");
-    expect_ideas(&mut moderator, limit, &ideas, IdeaStatus::Pending, item1).await?;
+    expect_ideas(moderator, limit, &ideas, IdeaStatus::Pending, item1).await?;
     say(format_args!("{} ideas submitted, all pending for the moderator", ideas.len()));
 
     for &idea in &ideas {
         acked(&format!("approve_idea {idea}"), moderator.command(&Command::ApproveIdea { idea }).await)?;
     }
-    expect_ideas(&mut moderator, limit, &ideas, IdeaStatus::Approved, item1).await?;
+    expect_ideas(moderator, limit, &ideas, IdeaStatus::Approved, item1).await?;
     let (first, last) = (ideas[0], ideas[ideas.len() - 1]);
     acked("merge_idea", moderator.command(&Command::MergeIdea { idea: last, into: first }).await)?;
     moderator
@@ -239,8 +316,18 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
         })
         .await??;
     say(format_args!("ideas approved; idea {last} merged into idea {first}"));
+    Ok(ideas)
+}
 
-    // A ranked poll over the item's ideas, with live results.
+/// A ranked poll over the item's ideas, with live results, opened. Returns
+/// the poll as announced and the options a full ranking covers.
+async fn open_ranked_poll(
+    moderator: &mut Client,
+    limit: Duration,
+    item1: ItemId,
+    ideas: &[IdeaId],
+    merged: IdeaId,
+) -> Result<(PollView, Vec<OptionId>)> {
     let create = Command::CreatePoll {
         item: Some(item1),
         title: "Which idea first?".into(),
@@ -257,15 +344,25 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
         })
         .await?;
     ensure!(poll.status == PollStatus::Draft, "poll {poll_id}: created as {:?}, expected draft", poll.status);
-    let options = check_options(&poll, &ideas, last)?;
+    let options = check_options(&poll, ideas, merged)?;
     acked("open_poll", moderator.command(&Command::OpenPoll { poll: poll_id }).await)?;
     say(format_args!("poll {poll_id} created over {} options and opened", options.len()));
+    Ok((poll, options))
+}
 
-    // Ballots: a seeded random full ranking each, then one replaced.
-    let mut rng = Rng::new(args.seed);
-    let mut rankings: Vec<Vec<OptionId>> = (0..total)
+/// A seeded random full ranking from each participant, then the first one
+/// replaces theirs. Returns the rankings that count.
+async fn cast_ballots(
+    participants: &[Participant],
+    seed: u64,
+    poll_id: PollId,
+    options: &[OptionId],
+) -> Result<Vec<Vec<OptionId>>> {
+    let mut rng = Rng::new(seed);
+    let mut rankings: Vec<Vec<OptionId>> = participants
+        .iter()
         .map(|_| {
-            let mut r = options.clone();
+            let mut r = options.to_vec();
             rng.shuffle(&mut r);
             r
         })
@@ -276,12 +373,12 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
     let ack = cast(&participants[0], poll_id, replacement.clone()).await?;
     ensure!(!ack.duplicate, "{}: the replacing ballot was acked as a duplicate", participants[0].name);
     rankings[0] = replacement;
-    say(format_args!("{total} ballots cast; {} replaced theirs", participants[0].name));
+    say(format_args!("{} ballots cast; {} replaced theirs", participants.len(), participants[0].name));
+    Ok(rankings)
+}
 
-    // The display must see every ballot counted, and never more.
-    let seen = watcher.wait_for_ballots(poll_id, total as u32, limit).await?;
-    say(format_args!("display saw a tally with {total} ballots ({} tally frames so far)", seen.tally_frames));
-
+/// Close the poll and wait for its outcome, which must count one ballot a participant.
+async fn close_poll(moderator: &mut Client, limit: Duration, poll_id: PollId, total: usize) -> Result<Outcome> {
     acked("close_poll", moderator.command(&Command::ClosePoll { poll: poll_id }).await)?;
     let outcome = moderator
         .wait_for(limit, &format!("the outcome of poll {poll_id}"), |f| match f {
@@ -307,24 +404,13 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
         "outcome counts {} ballots, expected {total} (one per participant)",
         outcome.tally.ballots
     );
-    let tally_checked = if poll.options.iter().all(|o| o.merged_into.is_none()) {
-        check_borda(&outcome.tally.result, &options, &rankings)?;
-        true
-    } else {
-        false
-    };
-    say(format_args!("poll {poll_id} closed; outcome received"));
+    Ok(outcome)
+}
 
-    // Nothing unexpected may have reached anyone meanwhile.
-    for p in &mut participants {
-        check_quiet(&mut p.client)?;
-    }
-    let (display, seen) = watcher.stop().await?;
-    let mut closing: Vec<Client> = participants.into_iter().map(|p| p.client).collect();
-    closing.push(moderator);
-    closing.extend(display);
+/// Close every connection normally; a close that goes otherwise is only logged.
+async fn close_all(clients: Vec<Client>) {
     for (label, result) in
-        join_all(closing.into_iter().map(|c| async move { (c.label().to_owned(), c.close().await) })).await
+        join_all(clients.into_iter().map(|c| async move { (c.label().to_owned(), c.close().await) })).await
     {
         match result {
             Ok(info) if info.code == Some(madang_protocol::close_code::NORMAL) => {}
@@ -332,25 +418,6 @@ async fn scenario(args: &ScenarioArgs) -> Result<Report> {
             Err(e) => tracing::warn!("{e:#}"),
         }
     }
-
-    Ok(Report {
-        forum_id: created.id,
-        remote: args.remote,
-        hall: args.hall,
-        ideas,
-        merged: (last, first),
-        poll,
-        ballots_cast: total,
-        tally_frames: seen.tally_frames,
-        tally_checked,
-        outcome,
-    })
-}
-
-fn check_welcome(welcome: &Welcome, role: Role, forum: &str) -> Result<()> {
-    ensure!(welcome.role == role, "welcome: role {:?}, expected {role:?}", welcome.role);
-    ensure!(welcome.forum_id == forum, "welcome: forum {:?}, expected {forum:?}", welcome.forum_id);
-    Ok(())
 }
 
 async fn cast(p: &Participant, poll: PollId, ranking: Vec<OptionId>) -> Result<Ack> {
@@ -385,175 +452,4 @@ async fn expect_ideas(
             missing.is_empty().then_some(Ok(()))
         })
         .await?
-}
-
-/// The poll's options must be the approved ideas that were not merged away;
-/// returns the options a full ranking covers (those not merged into another).
-fn check_options(poll: &PollView, ideas: &[IdeaId], merged: IdeaId) -> Result<Vec<OptionId>> {
-    let live: Vec<_> = poll.options.iter().filter(|o| o.merged_into.is_none()).collect();
-    let got: BTreeSet<Option<IdeaId>> = live.iter().map(|o| o.idea).collect();
-    let want: BTreeSet<Option<IdeaId>> = ideas.iter().filter(|&&i| i != merged).map(|&i| Some(i)).collect();
-    ensure!(
-        got == want,
-        "poll {}: the options stand for ideas {got:?}, expected the approved, unmerged ideas {want:?}",
-        poll.id
-    );
-    Ok(live.iter().map(|o| o.id).collect())
-}
-
-/// Recompute the Borda tally from the ballots and compare with the server's.
-fn check_borda(result: &TallyResult, options: &[OptionId], rankings: &[Vec<OptionId>]) -> Result<()> {
-    let TallyResult::Ranked { borda, first_choices, ranking, .. } = result else {
-        bail!("outcome: expected a ranked tally, got {result:?}");
-    };
-    let n = options.len() as u64;
-    let mut want_borda: BTreeMap<OptionId, u64> = BTreeMap::new();
-    let mut want_first: BTreeMap<OptionId, u64> = BTreeMap::new();
-    for r in rankings {
-        for (rank, option) in r.iter().enumerate() {
-            *want_borda.entry(*option).or_default() += n - 1 - rank as u64;
-        }
-        if let Some(top) = r.first() {
-            *want_first.entry(*top).or_default() += 1;
-        }
-    }
-    let nonzero =
-        |m: BTreeMap<OptionId, u64>| -> BTreeMap<OptionId, u64> { m.into_iter().filter(|(_, c)| *c > 0).collect() };
-    let got_borda = nonzero(borda.iter().map(|c| (c.option, c.count)).collect());
-    let got_first = nonzero(first_choices.iter().map(|c| (c.option, c.count)).collect());
-    ensure!(got_borda == nonzero(want_borda.clone()), "outcome: Borda points {got_borda:?}, recomputed {want_borda:?}");
-    ensure!(
-        got_first == nonzero(want_first.clone()),
-        "outcome: first choices {got_first:?}, recomputed {want_first:?}"
-    );
-
-    // Tiers: equal points tie.
-    let mut by_points: BTreeMap<std::cmp::Reverse<u64>, BTreeSet<OptionId>> = BTreeMap::new();
-    for &o in options {
-        by_points.entry(std::cmp::Reverse(want_borda.get(&o).copied().unwrap_or(0))).or_default().insert(o);
-    }
-    let want_tiers: Vec<BTreeSet<OptionId>> = by_points.into_values().collect();
-    let got_tiers: Vec<BTreeSet<OptionId>> = ranking.iter().map(|t| t.iter().copied().collect()).collect();
-    ensure!(got_tiers == want_tiers, "outcome: ranking {got_tiers:?}, recomputed {want_tiers:?}");
-    Ok(())
-}
-
-/// Fail if a connection has received an error, an unparsable frame, or was closed.
-fn check_quiet(client: &mut Client) -> Result<()> {
-    while let Some(incoming) = client.try_next() {
-        match incoming {
-            Incoming::Frame { frame: ServerFrame::Error { .. } | ServerFrame::Ack { .. }, raw } => {
-                bail!("{}: unexpected frame: {raw}", client.label())
-            }
-            Incoming::Frame { .. } => {}
-            Incoming::Unparsed { raw, error } => {
-                bail!("{}: frame does not match madang.v1 ({error}): {raw}", client.label())
-            }
-            Incoming::Closed(info) => bail!("{}: the server closed the connection ({info})", client.label()),
-        }
-    }
-    Ok(())
-}
-
-/// What the display has seen so far.
-#[derive(Debug, Clone, Default)]
-struct DisplaySeen {
-    tally_frames: u64,
-    /// The latest and the largest ballot count per poll.
-    latest: HashMap<PollId, u32>,
-    most: HashMap<PollId, u32>,
-    failure: Option<String>,
-    /// The connection ended (the client is gone).
-    closed: bool,
-}
-
-/// The display connection, read on its own task.
-struct DisplayWatcher {
-    seen: watch::Receiver<DisplaySeen>,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Option<Client>>,
-}
-
-impl DisplayWatcher {
-    fn spawn(mut display: Client) -> DisplayWatcher {
-        let (tx, seen) = watch::channel(DisplaySeen::default());
-        let (stop, mut stopped) = oneshot::channel();
-        let fail = |tx: &watch::Sender<DisplaySeen>, why: String| {
-            tx.send_modify(|s| {
-                s.failure.get_or_insert(why);
-            })
-        };
-        let task = tokio::spawn(async move {
-            loop {
-                let incoming = tokio::select! {
-                    _ = &mut stopped => return Some(display),
-                    incoming = display.next() => incoming,
-                };
-                match incoming {
-                    Some(Incoming::Frame { frame: ServerFrame::Tally { tally, .. }, .. }) => tx.send_modify(|s| {
-                        s.tally_frames += 1;
-                        s.latest.insert(tally.poll, tally.ballots);
-                        let most = s.most.entry(tally.poll).or_default();
-                        *most = (*most).max(tally.ballots);
-                    }),
-                    Some(Incoming::Frame { frame: ServerFrame::Error { .. } | ServerFrame::Ack { .. }, raw }) => {
-                        fail(&tx, format!("display: unexpected frame: {raw}"))
-                    }
-                    Some(Incoming::Frame { .. }) => {}
-                    Some(Incoming::Unparsed { raw, error }) => {
-                        fail(&tx, format!("display: frame does not match madang.v1 ({error}): {raw}"))
-                    }
-                    Some(Incoming::Closed(info)) => {
-                        fail(&tx, format!("display: the server closed the connection ({info})"));
-                        tx.send_modify(|s| s.closed = true);
-                        return None;
-                    }
-                    None => return None,
-                }
-            }
-        });
-        DisplayWatcher { seen, stop: Some(stop), task }
-    }
-
-    /// Wait until a tally of `poll` counts `ballots`; fail if one ever counted more.
-    async fn wait_for_ballots(&mut self, poll: PollId, ballots: u32, limit: Duration) -> Result<DisplaySeen> {
-        let reached = tokio::time::timeout(
-            limit,
-            self.seen.wait_for(|s| s.failure.is_some() || s.latest.get(&poll) == Some(&ballots)),
-        )
-        .await
-        .map(|r| r.map(|_| ()));
-        let seen = self.seen.borrow().clone();
-        if let Some(why) = &seen.failure {
-            bail!("{why}");
-        }
-        match reached {
-            Err(_) => bail!(
-                "display: no tally of poll {poll} with {ballots} ballots within {limit:?} (latest: {:?}, {} tally frames)",
-                seen.latest.get(&poll),
-                seen.tally_frames
-            ),
-            Ok(Err(_)) => bail!("display: its reader stopped"),
-            Ok(Ok(_)) => {}
-        }
-        let most = seen.most.get(&poll).copied().unwrap_or(0);
-        ensure!(
-            most <= ballots,
-            "display: a tally of poll {poll} counted {most} ballots, more than the {ballots} participants"
-        );
-        Ok(seen)
-    }
-
-    /// Stop reading; hand back the client (unless the connection ended) and what was seen.
-    async fn stop(mut self) -> Result<(Option<Client>, DisplaySeen)> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let client = self.task.await.context("display task")?;
-        let seen = self.seen.borrow().clone();
-        if let Some(why) = &seen.failure {
-            bail!("{why}");
-        }
-        Ok((client, seen))
-    }
 }
