@@ -1,4 +1,4 @@
-//! Backend-independent tests of the [`EventStore`] contract.
+//! Backend-independent tests of the [`Store`] contracts.
 //!
 //! Every backend runs the same cases so that the hub can rely on the trait
 //! alone. A backend provides a [`StoreFactory`] and invokes
@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 
-use super::{EventStore, Record, StoreError};
+use super::{Record, Store, StoreError};
 
 /// Opens stores for the conformance cases.
 #[async_trait::async_trait]
@@ -16,7 +16,7 @@ pub trait StoreFactory: Send + Sync {
     /// Open (or reopen) the store called `name`. The same name must reach the
     /// same data (the previous handle will have been closed and dropped);
     /// different names must be independent of each other.
-    async fn open(&self, name: &str) -> Box<dyn EventStore>;
+    async fn open(&self, name: &str) -> Box<dyn Store>;
 }
 
 /// Expand to one `#[tokio::test]` per conformance case. `$factory` is
@@ -172,7 +172,7 @@ pub async fn rejected_batch_leaves_no_trace(factory: &dyn StoreFactory) {
 }
 
 pub async fn concurrent_appends_of_same_seq(factory: &dyn StoreFactory) {
-    let store: std::sync::Arc<dyn EventStore> = factory.open("concurrent").await.into();
+    let store: std::sync::Arc<dyn Store> = factory.open("concurrent").await.into();
     store.append("f", &records(1, 1)).await.expect("append");
     let mut tasks = Vec::new();
     for i in 0..8u8 {

@@ -1,8 +1,8 @@
 //! The Redis Streams event store: one stream per forum, shared by every hub node.
 //!
 //! Several Madang nodes can serve the same forums by pointing at one Redis (a
-//! single server or a Redis Cluster). The store is [`EventStore::shared`]: each
-//! node tails the forums it serves with [`EventStore::wait_after`].
+//! single server or a Redis Cluster). The store is [`EventLog::shared`]: each
+//! node tails the forums it serves with [`EventLog::wait_after`].
 //!
 //! # Key layout
 //!
@@ -21,7 +21,7 @@
 //! A forum id is added to `P:forums` when its seq 1 is appended, *before* the
 //! stream append (they live on different slots, so this cannot be one atomic
 //! step). A listed forum may therefore have no records yet (the append lost
-//! the race or failed); [`EventStore::forums`] returns only forums whose head is > 0.
+//! the race or failed); [`EventLog::forums`] returns only forums whose head is > 0.
 //!
 //! # Appends: explicit ids and a script
 //!
@@ -51,7 +51,7 @@
 //! (default 2 s). A connection error, a timeout or an error reply becomes
 //! [`StoreError::Unavailable`]; an append that failed this way may or may not
 //! have been applied (a retry of the same seqs then gets `OutOfOrder` if it
-//! was). [`EventStore::degraded`] reports the last failure until the next
+//! was). [`Backend::degraded`] reports the last failure until the next
 //! command succeeds. Connections reconnect in the background; the store never
 //! has to be recreated.
 //!
@@ -61,7 +61,7 @@
 //!
 //! # Blocking reads
 //!
-//! [`EventStore::wait_after`] uses `XREAD BLOCK`, which holds the connection
+//! [`EventLog::wait_after`] uses `XREAD BLOCK`, which holds the connection
 //! it runs on. It therefore never runs on the shared multiplexed connection
 //! but on a dedicated connection from a small pool (created on demand,
 //! returned after a clean reply, dropped after an error or timeout; at most
@@ -70,7 +70,7 @@
 //!
 //! # The outcomes stream
 //!
-//! [`EventStore::publish_outcome`] adds one entry to `P:outcomes` (auto id)
+//! [`OutcomeSink::publish_outcome`] adds one entry to `P:outcomes` (auto id)
 //! with the fields `forum`, `seq` (decimal), `poll` (decimal), `title`,
 //! `closed_at_ms` (decimal, Unix milliseconds) and `outcome` (JSON, the
 //! protocol's `Outcome`; see protocol/OUTCOMES.md), at least once per
@@ -89,7 +89,9 @@ use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Client, Cmd, RedisFuture, RedisResult, Value, cmd};
 
-use super::{EventStore, OutcomeRecord, Record, Snapshot, StoreError, validate_forum_id};
+use super::{
+    Backend, EventLog, OutcomeRecord, OutcomeSink, Record, Snapshot, SnapshotStore, StoreError, validate_forum_id,
+};
 
 /// The key prefix when none is configured.
 pub const DEFAULT_PREFIX: &str = "madang";
@@ -269,7 +271,7 @@ fn invalid_config(reason: String) -> StoreError {
 }
 
 /// Open a store on Redis. Lazy: returns without a connection when Redis is
-/// down (after at most `command_timeout`), reporting [`EventStore::degraded`]
+/// down (after at most `command_timeout`), reporting [`Backend::degraded`]
 /// until Redis answers. Fails only on an invalid configuration (bad URL or
 /// prefix), as [`StoreError::Io`] with kind `InvalidInput`.
 pub async fn connect(config: RedisConfig) -> Result<RedisStore, StoreError> {
@@ -483,7 +485,7 @@ impl RedisStore {
 }
 
 #[async_trait::async_trait]
-impl EventStore for RedisStore {
+impl EventLog for RedisStore {
     async fn forums(&self) -> Result<Vec<String>, StoreError> {
         let ids: Vec<String> = self.query("SMEMBERS", cmd("SMEMBERS").arg(self.forums_key()).to_owned()).await?;
         let ids: Vec<String> = ids
@@ -557,12 +559,6 @@ impl EventStore for RedisStore {
         Ok(last.first().map_or(0, |r| r.seq))
     }
 
-    async fn close(&self) -> Result<(), StoreError> {
-        self.closed.store(true, Ordering::Release);
-        lock(&self.blocking_pool).clear();
-        Ok(())
-    }
-
     fn shared(&self) -> bool {
         true
     }
@@ -595,7 +591,10 @@ impl EventStore for RedisStore {
         }
         Ok(records)
     }
+}
 
+#[async_trait::async_trait]
+impl SnapshotStore for RedisStore {
     async fn save_snapshot(&self, forum: &str, snapshot: &Snapshot) -> Result<(), StoreError> {
         validate_forum_id(forum)?;
         let mut c = cmd("HSET");
@@ -625,7 +624,10 @@ impl EventStore for RedisStore {
         let payload = fields.remove("payload").ok_or_else(|| corrupt("missing field payload"))?;
         Ok(Some(Snapshot { seq, payload: Bytes::from(payload) }))
     }
+}
 
+#[async_trait::async_trait]
+impl OutcomeSink for RedisStore {
     async fn publish_outcome(&self, outcome: &OutcomeRecord) -> Result<(), StoreError> {
         validate_forum_id(&outcome.forum)?;
         let published = self.published_key(&outcome.forum);
@@ -655,9 +657,18 @@ impl EventStore for RedisStore {
         self.query::<Value>("SADD published", c).await?;
         Ok(())
     }
+}
 
+#[async_trait::async_trait]
+impl Backend for RedisStore {
     fn degraded(&self) -> Option<String> {
         self.health.get()
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.closed.store(true, Ordering::Release);
+        lock(&self.blocking_pool).clear();
+        Ok(())
     }
 }
 
@@ -752,6 +763,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::store::Store;
     use crate::store::conformance::{StoreFactory, records};
     use crate::testing::{RedisCluster, RedisServer, free_port, query};
 
@@ -802,7 +814,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl StoreFactory for Factory {
-        async fn open(&self, name: &str) -> Box<dyn EventStore> {
+        async fn open(&self, name: &str) -> Box<dyn Store> {
             Box::new(connect(self.config(name)).await.expect("connect"))
         }
     }
@@ -844,7 +856,7 @@ mod tests {
 
     #[test]
     fn store_is_shared() {
-        fn is_shared(store: &dyn EventStore) -> bool {
+        fn is_shared(store: &dyn Store) -> bool {
             store.shared()
         }
         let rt = tokio::runtime::Runtime::new().expect("runtime");
