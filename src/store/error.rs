@@ -12,7 +12,7 @@ pub enum StoreError {
     /// configuration, oversized payload: `kind()` tells which).
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
-    /// An append did not continue the log: records[0].seq must be head+1 and the batch contiguous.
+    /// An append did not continue the log: `records[0].seq` must be head+1 and the batch contiguous.
     #[error("append out of order in forum {forum}: expected seq {expected}, got {got}")]
     OutOfOrder { forum: String, expected: u64, got: u64 },
     /// Damage that is not a torn tail: the store refuses to guess.

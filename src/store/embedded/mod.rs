@@ -9,10 +9,10 @@
 //! append to that forum. Other files in `forums/` are ignored (and logged).
 //! The directory must be used by one store at a time: nothing locks it.
 //!
-//! The pieces, one file each: [`framing`] (how a record is laid out),
-//! [`recovery`] (the scan on open: torn tail or corruption), [`append`] (one
-//! write and one fsync per batch, the fsync policy), [`read`] and
-//! [`snapshots`]. The store does not know what a record means: it checks only
+//! The pieces, one file each: `framing` (how a record is laid out),
+//! `recovery` (the scan on open: torn tail or corruption), `append` (one
+//! write and one fsync per batch, the fsync policy), `read` and
+//! `snapshots`. The store does not know what a record means: it checks only
 //! numbering and integrity.
 //!
 //! # Concurrency
