@@ -7,11 +7,11 @@
 use super::StoreError;
 
 /// Longest accepted forum id, in bytes.
-pub const MAX_FORUM_ID_LEN: usize = 64;
+const MAX_FORUM_ID_LEN: usize = 64;
 
 /// Forum ids are 1..=64 bytes of `[a-z0-9-]`: no `.`, `/`, `\` or NUL can
 /// ever get through.
-pub fn validate_forum_id(id: &str) -> Result<(), StoreError> {
+pub(crate) fn validate_forum_id(id: &str) -> Result<(), StoreError> {
     let ok = !id.is_empty()
         && id.len() <= MAX_FORUM_ID_LEN
         && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');

@@ -35,7 +35,7 @@ pub(crate) mod conformance;
 pub use backend::Backend;
 pub use error::StoreError;
 pub use event_log::{EventLog, Record};
-pub use forum_id::{MAX_FORUM_ID_LEN, validate_forum_id};
+pub(crate) use forum_id::validate_forum_id;
 pub use outcome_sink::{OutcomeRecord, OutcomeSink};
 pub use snapshot_store::{Snapshot, SnapshotStore};
 

@@ -3,17 +3,18 @@
 //! This is the zero-dependency backend: a forum server on a single machine
 //! needs nothing but a directory.
 //!
-//! # Layout
-//!
-//! `<dir>/forums/<forum-id>.log`, one file per forum, created by the first
-//! append to that forum. Other files in `forums/` are ignored (and logged).
-//! The directory must be used by one store at a time: nothing locks it.
-//!
 //! The pieces, one file each: `framing` (how a record is laid out),
 //! `recovery` (the scan on open: torn tail or corruption), `append` (one
 //! write and one fsync per batch, the fsync policy), `read` and
 //! `snapshots`. The store does not know what a record means: it checks only
 //! numbering and integrity.
+//!
+//! # Layout
+//!
+//! `<dir>/forums/<forum-id>.log`, one file per forum, created by the first
+//! append to that forum, and `<dir>/snapshots/<forum-id>.snap` beside them.
+//! Other files in `forums/` are ignored (and logged).
+//! The directory must be used by one store at a time: nothing locks it.
 //!
 //! # Concurrency
 //!
@@ -56,6 +57,7 @@ pub struct EmbeddedStore {
     inner: Arc<Inner>,
 }
 
+/// What every handle on one store shares.
 struct Inner {
     dir: PathBuf,
     forums_dir: PathBuf,
@@ -63,6 +65,7 @@ struct Inner {
     closed: AtomicBool,
 }
 
+/// One forum's log: its file, and how much of it is known durable.
 struct ForumLog {
     id: String,
     path: PathBuf,
@@ -75,6 +78,7 @@ struct ForumLog {
     file: Mutex<FileState>,
 }
 
+/// The appender's side of a log, behind the per-forum lock.
 struct FileState {
     /// `None` until the first append creates the file, and after `close`.
     file: Option<File>,
@@ -104,11 +108,6 @@ impl EmbeddedStore {
         Ok(Self {
             inner: Arc::new(Inner { dir, forums_dir, forums: Mutex::new(forums), closed: AtomicBool::new(false) }),
         })
-    }
-
-    /// The directory this store lives in.
-    pub fn dir(&self) -> &Path {
-        &self.inner.dir
     }
 
     fn check_open(&self) -> Result<(), StoreError> {

@@ -6,9 +6,9 @@ use std::time::Duration;
 use crate::store::StoreError;
 
 /// The key prefix when none is configured.
-pub const DEFAULT_PREFIX: &str = "madang";
+pub(crate) const DEFAULT_PREFIX: &str = "madang";
 /// The default bound on one Redis round trip.
-pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How to reach Redis.
 #[derive(Debug, Clone)]

@@ -51,8 +51,8 @@ mod tests;
 use redis::{Value, cmd};
 
 use self::append_script::AppendScript;
+pub use self::config::RedisConfig;
 use self::config::invalid_config;
-pub use self::config::{DEFAULT_COMMAND_TIMEOUT, DEFAULT_PREFIX, RedisConfig};
 use self::connection::Connections;
 use self::keys::KeyLayout;
 use super::{Backend, StoreError};

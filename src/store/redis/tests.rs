@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{DEFAULT_COMMAND_TIMEOUT, RedisConfig, RedisStore, connect};
+use super::config::DEFAULT_COMMAND_TIMEOUT;
+use super::{RedisConfig, RedisStore, connect};
 use crate::store::conformance::{StoreFactory, records};
 use crate::store::{Backend, EventLog, OutcomeRecord, OutcomeSink, Record, Snapshot, SnapshotStore, Store, StoreError};
 use crate::testing::{RedisCluster, RedisServer, free_port, query};
