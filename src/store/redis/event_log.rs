@@ -10,7 +10,7 @@ use redis::{Value, cmd};
 
 use super::RedisStore;
 use super::append_script::check_reply;
-use super::replies::{check_next, parse_entries, parse_xread};
+use super::replies::{extend_contiguous, parse_entries, parse_xread};
 use crate::store::{EventLog, Record, StoreError, validate_forum_id};
 
 /// Entries per `XRANGE` / `XREAD` page.
@@ -29,13 +29,9 @@ impl RedisStore {
             let mut range = cmd("XRANGE");
             range.arg(&key).arg(format!("(0-{last}")).arg("+").arg("COUNT").arg(PAGE);
             let page = parse_entries(forum, self.connections.query::<Value>("XRANGE", range).await?)?;
-            let n = page.len();
-            for record in page {
-                check_next(forum, last, &record)?;
-                last = record.seq;
-                out.push(record);
-            }
-            if n < PAGE {
+            let page_len = page.len();
+            last = extend_contiguous(forum, last, page, &mut out)?;
+            if page_len < PAGE {
                 break;
             }
         }
@@ -122,12 +118,7 @@ impl EventLog for RedisStore {
             .arg(format!("0-{after}"));
         let reply = self.connections.blocking_read(&read, max_wait.saturating_add(self.connections.timeout())).await?;
         let mut records = Vec::new();
-        let mut last = after;
-        for record in parse_xread(forum, reply)? {
-            check_next(forum, last, &record)?;
-            last = record.seq;
-            records.push(record);
-        }
+        let last = extend_contiguous(forum, after, parse_xread(forum, reply)?, &mut records)?;
         if records.len() >= PAGE {
             records.extend(self.range_after(forum, last).await?);
         }

@@ -10,6 +10,7 @@ use redis::Value;
 
 use crate::store::{Record, StoreError};
 
+/// Damage in a forum's keys; Redis has no byte offsets, so it is 0.
 pub(super) fn corrupt(forum: &str, reason: String) -> StoreError {
     StoreError::Corrupt { forum: forum.to_owned(), offset: 0, reason }
 }
@@ -24,11 +25,22 @@ pub(super) fn parse_id(forum: &str, id: &[u8]) -> Result<u64, StoreError> {
         .ok_or_else(|| corrupt(forum, format!("stream entry id {:?} is not 0-<seq>", String::from_utf8_lossy(id))))
 }
 
-pub(super) fn check_next(forum: &str, last: u64, record: &Record) -> Result<(), StoreError> {
-    if record.seq != last.wrapping_add(1) {
-        return Err(corrupt(forum, format!("stream has seq {} after {last}", record.seq)));
+/// Move `page` onto `out`, checking that it continues the log from `last`;
+/// returns the new last seq. A gap is damage: entry ids are seqs.
+pub(super) fn extend_contiguous(
+    forum: &str,
+    mut last: u64,
+    page: Vec<Record>,
+    out: &mut Vec<Record>,
+) -> Result<u64, StoreError> {
+    for record in page {
+        if record.seq != last.wrapping_add(1) {
+            return Err(corrupt(forum, format!("stream has seq {} after {last}", record.seq)));
+        }
+        last = record.seq;
+        out.push(record);
     }
-    Ok(())
+    Ok(last)
 }
 
 /// Stream entries (`XRANGE`/`XREVRANGE` reply, or one stream of an `XREAD` reply) as records.
