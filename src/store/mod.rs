@@ -11,7 +11,8 @@
 //! The contract comes in pieces, so that each caller can say which one it
 //! relies on and each can be read on its own:
 //!
-//! - [`EventLog`]: the ordered log itself (append, read, head, tailing);
+//! - [`EventLog`]: the ordered log itself (append, read, head), and whether
+//!   other processes append to it too (`shared`, then tailed with `wait_after`);
 //! - [`SnapshotStore`]: the latest state per forum, to shorten replay;
 //! - [`OutcomeSink`]: outcomes for systems outside Madang;
 //! - [`Backend`]: health and shutdown of the backend as a whole.
