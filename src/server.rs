@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::http::{AppState, app};
 use crate::hub::{Hub, HubConfig};
-use crate::store::EventStore;
+use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::redis::RedisConfig;
 use crate::ws::WsLimits;
@@ -44,7 +44,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store: Arc<dyn EventStore> = match &config.redis {
+    let store: Arc<dyn Store> = match &config.redis {
         Some(redis) => Arc::new(crate::store::redis::connect(redis.clone()).await.context("connecting to Redis")?),
         None => Arc::new(
             EmbeddedStore::open(&config.data_dir)

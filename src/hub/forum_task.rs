@@ -39,7 +39,7 @@ use super::state::{AckInfo, ForumState};
 use super::view::{self, Audience};
 use super::{Frame, HubConfig, encode_frame, tokens};
 use crate::domain::{Actor, DomainError, Event, Forum};
-use crate::store::{EventStore, OutcomeRecord, Record, StoreError};
+use crate::store::{EventLog, OutcomeRecord, Record, Store, StoreError};
 
 pub use super::state::ReplayError;
 
@@ -230,7 +230,7 @@ const TAIL_WAIT: Duration = Duration::from_secs(5);
 
 pub struct ForumTask {
     state: ForumState,
-    store: Arc<dyn EventStore>,
+    store: Arc<dyn Store>,
     config: Arc<HubConfig>,
     staff: Outlet,
     /// Public frames: its ring serves resumes; displays hear its channel,
@@ -262,21 +262,13 @@ pub struct ForumTask {
 impl ForumTask {
     /// Rebuild a forum from its latest snapshot and the records after it,
     /// or from the whole log when there is no usable snapshot.
-    pub async fn load(
-        store: Arc<dyn EventStore>,
-        forum_id: &str,
-        config: Arc<HubConfig>,
-    ) -> Result<ForumTask, ReplayError> {
+    pub async fn load(store: Arc<dyn Store>, forum_id: &str, config: Arc<HubConfig>) -> Result<ForumTask, ReplayError> {
         let (base, records) = read_state(store.as_ref(), forum_id).await?;
         Self::build(store, base, &records, config)
     }
 
     /// A forum whose creation entries were just appended.
-    pub fn created(
-        store: Arc<dyn EventStore>,
-        entries: &[Entry],
-        config: Arc<HubConfig>,
-    ) -> Result<ForumTask, ReplayError> {
+    pub fn created(store: Arc<dyn Store>, entries: &[Entry], config: Arc<HubConfig>) -> Result<ForumTask, ReplayError> {
         let records: Vec<Record> = entries.iter().map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
         Self::build(store, None, &records, config)
     }
@@ -284,7 +276,7 @@ impl ForumTask {
     /// Replay `records` after `base` (or from the start); the last
     /// `ring_capacity` of them also fill the resume buffers.
     fn build(
-        store: Arc<dyn EventStore>,
+        store: Arc<dyn Store>,
         base: Option<ForumState>,
         records: &[Record],
         config: Arc<HubConfig>,
@@ -876,7 +868,7 @@ enum Authenticated {
 
 /// The latest usable snapshot and the records after it. A snapshot that
 /// cannot be decoded is passed over: the log alone rebuilds the forum.
-async fn read_state(store: &dyn EventStore, forum_id: &str) -> Result<(Option<ForumState>, Vec<Record>), ReplayError> {
+async fn read_state(store: &dyn Store, forum_id: &str) -> Result<(Option<ForumState>, Vec<Record>), ReplayError> {
     let base = match store.load_snapshot(forum_id).await? {
         Some(snapshot) => match ForumState::from_snapshot(&snapshot) {
             Ok(state) => Some(state),
@@ -911,7 +903,7 @@ fn outcome_record(forum: &Forum, entry: &Entry) -> Option<OutcomeRecord> {
 
 /// Feed a forum task what other nodes append to a shared store, until shutdown.
 pub async fn tail(
-    store: Arc<dyn EventStore>,
+    store: Arc<dyn EventLog>,
     forum_id: String,
     mut after: u64,
     requests: mpsc::Sender<Request>,

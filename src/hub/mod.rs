@@ -29,7 +29,7 @@ pub use forum_task::{domain_error_frame, error_frame, now_ms};
 pub use view::Audience;
 
 use crate::domain::{Actor, DomainError, Event, Forum, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
-use crate::store::{EventStore, Record, StoreError};
+use crate::store::{Record, Store, StoreError};
 use forum_task::ForumTask;
 use journal::{Entry, GENESIS_HASH};
 
@@ -96,7 +96,7 @@ pub enum HubError {
 }
 
 pub struct Hub {
-    store: Arc<dyn EventStore>,
+    store: Arc<dyn Store>,
     config: Arc<HubConfig>,
     forums: DashMap<String, ForumHandle>,
     codes: DashMap<String, (String, Channel)>,
@@ -120,7 +120,7 @@ impl Hub {
     /// Load every stored forum and start its task. A forum whose log cannot
     /// be replayed is reported and left out; the others still serve.
     pub async fn open(
-        store: Arc<dyn EventStore>,
+        store: Arc<dyn Store>,
         config: HubConfig,
         shutdown: CancellationToken,
         tasks: TaskTracker,

@@ -1,0 +1,267 @@
+//! The embedded event store: one append-only log file per forum on local disk.
+//!
+//! This is the zero-dependency backend: a forum server on a single machine
+//! needs nothing but a directory.
+//!
+//! The pieces, one file each: `framing` (how a record is laid out),
+//! `recovery` (the scan on open: torn tail or corruption), `append` (one
+//! write and one fsync per batch, the fsync policy), `read` and
+//! `snapshots`. The store does not know what a record means: it checks only
+//! numbering and integrity.
+//!
+//! # Layout
+//!
+//! `<dir>/forums/<forum-id>.log`, one file per forum, created by the first
+//! append to that forum, and `<dir>/snapshots/<forum-id>.snap` beside them.
+//! Other files in `forums/` are ignored (and logged).
+//! The directory must be used by one store at a time: nothing locks it.
+//!
+//! # Concurrency
+//!
+//! All file I/O runs on tokio's blocking pool. Per forum the store keeps the
+//! open file, and the head seq and committed length in atomics, so `head()`
+//! never waits for an fsync in progress. Appends to one forum are serialized
+//! by a per-forum mutex that is only ever taken on the blocking pool; appends
+//! to different forums proceed in parallel. `read_after` opens the file
+//! separately and reads only up to the committed length, so it never sees a
+//! batch that is still being written.
+
+mod append;
+mod framing;
+mod read;
+mod recovery;
+mod snapshots;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use self::append::append_blocking;
+use self::framing::MAX_PAYLOAD;
+use self::read::read_records;
+use self::recovery::open_dir;
+use super::{Backend, EventLog, OutcomeRecord, OutcomeSink, Record, StoreError, validate_forum_id};
+
+const LOG_EXT: &str = "log";
+/// Buffer of the readers that scan and read logs.
+const READ_BUF: usize = 64 * 1024;
+
+/// See the module documentation.
+pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+}
+
+/// What every handle on one store shares.
+struct Inner {
+    dir: PathBuf,
+    forums_dir: PathBuf,
+    forums: Mutex<HashMap<String, Arc<ForumLog>>>,
+    closed: AtomicBool,
+}
+
+/// One forum's log: its file, and how much of it is known durable.
+struct ForumLog {
+    id: String,
+    path: PathBuf,
+    /// Last durable seq. Written only while `file` is locked.
+    head: AtomicU64,
+    /// Byte length of the durable records. Written only while `file` is
+    /// locked, and always before `head` so that a reader who sees a head also
+    /// sees the bytes behind it.
+    len: AtomicU64,
+    file: Mutex<FileState>,
+}
+
+/// The appender's side of a log, behind the per-forum lock.
+struct FileState {
+    /// `None` until the first append creates the file, and after `close`.
+    file: Option<File>,
+    /// A failed write could not be rolled back: the end of the file is unknown.
+    poisoned: bool,
+}
+
+impl fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbeddedStore").field("dir", &self.inner.dir).finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// Open (creating if needed) the store in `dir`, scanning and recovering
+    /// every forum log. Fails with [`StoreError::Corrupt`] if any log has
+    /// damage other than a torn tail.
+    pub async fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let dir = dir.into();
+        let (dir, forums_dir, forums) = blocking(move || {
+            let forums_dir = dir.join("forums");
+            let forums = open_dir(&dir, &forums_dir)?;
+            Ok((dir, forums_dir, forums))
+        })
+        .await?;
+        tracing::debug!(dir = %dir.display(), forums = forums.len(), "embedded store opened");
+        Ok(Self {
+            inner: Arc::new(Inner { dir, forums_dir, forums: Mutex::new(forums), closed: AtomicBool::new(false) }),
+        })
+    }
+
+    fn check_open(&self) -> Result<(), StoreError> {
+        if self.inner.closed.load(Ordering::Acquire) { Err(closed_error()) } else { Ok(()) }
+    }
+
+    fn forum(&self, id: &str) -> Result<Option<Arc<ForumLog>>, StoreError> {
+        Ok(lock(&self.inner.forums)?.get(id).cloned())
+    }
+
+    fn forum_or_insert(&self, id: &str) -> Result<Arc<ForumLog>, StoreError> {
+        let mut forums = lock(&self.inner.forums)?;
+        let log = forums.entry(id.to_owned()).or_insert_with(|| {
+            Arc::new(ForumLog::new(id.to_owned(), log_path(&self.inner.forums_dir, id), None, 0, 0))
+        });
+        Ok(log.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl EventLog for EmbeddedStore {
+    async fn forums(&self) -> Result<Vec<String>, StoreError> {
+        self.check_open()?;
+        let mut ids: Vec<String> = lock(&self.inner.forums)?
+            .values()
+            .filter(|f| f.head.load(Ordering::Acquire) > 0)
+            .map(|f| f.id.clone())
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    async fn append(&self, forum: &str, records: &[Record]) -> Result<(), StoreError> {
+        validate_forum_id(forum)?;
+        self.check_open()?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        if let Some(r) = records.iter().find(|r| r.payload.len() > MAX_PAYLOAD) {
+            return Err(StoreError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "record {} in forum {forum} has a {} byte payload; the limit is {MAX_PAYLOAD}",
+                    r.seq,
+                    r.payload.len()
+                ),
+            )));
+        }
+        let log = self.forum_or_insert(forum)?;
+        let inner = self.inner.clone();
+        let records = records.to_vec(); // cheap: payloads are refcounted
+        blocking(move || append_blocking(&inner, &log, &records)).await
+    }
+
+    async fn read_after(&self, forum: &str, after: u64) -> Result<Vec<Record>, StoreError> {
+        validate_forum_id(forum)?;
+        self.check_open()?;
+        let Some(log) = self.forum(forum)? else {
+            return Ok(Vec::new());
+        };
+        // head before len: see `ForumLog::len`.
+        let head = log.head.load(Ordering::Acquire);
+        let len = log.len.load(Ordering::Acquire);
+        if after >= head {
+            return Ok(Vec::new());
+        }
+        blocking(move || read_records(&log.path, &log.id, len, after)).await
+    }
+
+    async fn head(&self, forum: &str) -> Result<u64, StoreError> {
+        validate_forum_id(forum)?;
+        self.check_open()?;
+        Ok(self.forum(forum)?.map_or(0, |f| f.head.load(Ordering::Acquire)))
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for EmbeddedStore {
+    async fn close(&self) -> Result<(), StoreError> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let logs: Vec<Arc<ForumLog>> = lock(&self.inner.forums)?.values().cloned().collect();
+        blocking(move || {
+            // Appends already past the closed check finish first (they hold the lock).
+            let mut first_err = None;
+            for log in logs {
+                let Some(file) = lock(&log.file)?.file.take() else {
+                    continue;
+                };
+                if let Err(e) = file.sync_all() {
+                    tracing::error!(forum = %log.id, error = %e, "sync on close failed");
+                    first_err.get_or_insert(e);
+                }
+            }
+            first_err.map_or(Ok(()), |e| Err(e.into()))
+        })
+        .await
+    }
+}
+
+/// A single machine has no consumers of outcomes: they stay in the forum's log.
+#[async_trait::async_trait]
+impl OutcomeSink for EmbeddedStore {
+    async fn publish_outcome(&self, _outcome: &OutcomeRecord) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl ForumLog {
+    fn new(id: String, path: PathBuf, file: Option<File>, head: u64, len: u64) -> Self {
+        Self {
+            id,
+            path,
+            head: AtomicU64::new(head),
+            len: AtomicU64::new(len),
+            file: Mutex::new(FileState { file, poisoned: false }),
+        }
+    }
+}
+
+/// Run blocking work on tokio's blocking pool.
+async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Io(io::Error::other(format!("store task failed: {e}"))))?
+}
+
+fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, StoreError> {
+    m.lock().map_err(|_| StoreError::Io(io::Error::other("store lock poisoned by an earlier panic")))
+}
+
+fn closed_error() -> StoreError {
+    StoreError::Io(io::Error::other("event store is closed"))
+}
+
+fn log_path(forums_dir: &Path, id: &str) -> PathBuf {
+    forums_dir.join(format!("{id}.{LOG_EXT}"))
+}
+
+/// Make directory entries (new files, truncations of the listing) durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        // Directories cannot be opened as files here; NTFS journals metadata.
+        let _ = dir;
+        Ok(())
+    }
+}

@@ -1,0 +1,288 @@
+//! The embedded store's own tests: the conformance suite, then what only a
+//! file on disk can get wrong (framing, torn tails, corruption, closing).
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use tempfile::TempDir;
+
+use super::EmbeddedStore;
+use super::framing::{HEADER_LEN, MAX_PAYLOAD, checksum, encode_record};
+use crate::store::conformance::{self, StoreFactory, records};
+use crate::store::{Backend, EventLog, Record, Store, StoreError};
+
+struct Factory(TempDir);
+
+impl Factory {
+    fn new() -> Self {
+        Self(tempfile::tempdir().expect("tempdir"))
+    }
+}
+
+#[async_trait::async_trait]
+impl StoreFactory for Factory {
+    async fn open(&self, name: &str) -> Box<dyn Store> {
+        Box::new(EmbeddedStore::open(self.0.path().join(name)).await.expect("open store"))
+    }
+}
+
+mod conformance_suite {
+    use super::Factory;
+    use crate::store::conformance::conformance_tests;
+    conformance_tests!(Factory::new());
+}
+
+#[tokio::test]
+async fn run_all_conformance_in_one_go() {
+    conformance::run_all(&Factory::new()).await;
+}
+
+/// Write `recs` to forum "f" in a fresh store under `dir`; return the log's bytes.
+async fn write_log(dir: &Path, recs: &[Record]) -> Vec<u8> {
+    let store = EmbeddedStore::open(dir).await.expect("open");
+    store.append("f", recs).await.expect("append");
+    store.close().await.expect("close");
+    fs::read(dir.join("forums/f.log")).expect("read log")
+}
+
+fn put_log(dir: &Path, bytes: &[u8]) {
+    fs::create_dir_all(dir.join("forums")).expect("mkdir");
+    fs::write(dir.join("forums/f.log"), bytes).expect("write log");
+}
+
+fn three() -> Vec<Record> {
+    vec![
+        Record::new(1, &b"first payload"[..]),
+        Record::new(2, &b"second, a bit longer payload"[..]),
+        Record::new(3, &b"{\"third\":true,\"text\":\"hello forum\"}"[..]),
+    ]
+}
+
+fn expect_corrupt(res: Result<EmbeddedStore, StoreError>, offset: u64) {
+    match res {
+        Err(StoreError::Corrupt { forum, offset: at, .. }) => {
+            assert_eq!((forum.as_str(), at), ("f", offset));
+        }
+        other => panic!("expected Corrupt at {offset}, got {other:?}"),
+    }
+}
+
+#[test]
+fn framing_layout() {
+    let mut buf = Vec::new();
+    encode_record(7, b"abc", &mut buf);
+    assert_eq!(buf.len(), HEADER_LEN + 3);
+    assert_eq!(&buf[0..4], &3u32.to_le_bytes());
+    assert_eq!(&buf[4..8], &checksum(7, b"abc").to_le_bytes());
+    assert_eq!(&buf[8..16], &7u64.to_le_bytes());
+    assert_eq!(&buf[16..], b"abc");
+    let mut both = 7u64.to_le_bytes().to_vec();
+    both.extend_from_slice(b"abc");
+    assert_eq!(checksum(7, b"abc"), crc32fast::hash(&both));
+}
+
+#[tokio::test]
+async fn torn_tail_at_every_offset_of_last_record() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let recs = three();
+    let good = write_log(&tmp.path().join("orig"), &recs).await;
+    let last_start = good.len() - HEADER_LEN - recs[2].payload.len();
+
+    for cut in last_start..good.len() {
+        let dir = tmp.path().join(format!("cut-{cut}"));
+        put_log(&dir, &good[..cut]);
+        let store = EmbeddedStore::open(&dir).await.expect("torn tail must not fail open");
+        assert_eq!(store.head("f").await.expect("head"), 2, "cut at {cut}");
+        assert_eq!(store.read_after("f", 0).await.expect("read"), recs[..2], "cut at {cut}");
+        let on_disk = fs::metadata(dir.join("forums/f.log")).expect("stat").len();
+        assert_eq!(on_disk, last_start as u64, "file truncated to the last good record");
+        // The log continues at the right seq.
+        store.append("f", &recs[2..]).await.expect("append after recovery");
+        store.close().await.expect("close");
+        drop(store);
+        assert_eq!(fs::read(dir.join("forums/f.log")).expect("read"), good, "cut at {cut}");
+    }
+}
+
+#[tokio::test]
+async fn torn_first_record_leaves_an_empty_forum() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let good = write_log(&tmp.path().join("orig"), &three()[..1]).await;
+    for cut in [1, HEADER_LEN - 1, HEADER_LEN, good.len() - 1] {
+        let dir = tmp.path().join(format!("cut-{cut}"));
+        put_log(&dir, &good[..cut]);
+        let store = EmbeddedStore::open(&dir).await.expect("open");
+        assert_eq!(store.head("f").await.expect("head"), 0);
+        assert!(store.forums().await.expect("forums").is_empty());
+        store.append("f", &three()[..1]).await.expect("append");
+        assert_eq!(store.read_after("f", 0).await.expect("read"), three()[..1]);
+    }
+}
+
+#[tokio::test]
+async fn flipped_byte_in_last_payload_is_cut() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let recs = three();
+    let mut bytes = write_log(&tmp.path().join("orig"), &recs).await;
+    let last_start = bytes.len() - HEADER_LEN - recs[2].payload.len();
+    let n = bytes.len();
+    bytes[n - 5] ^= 0x20;
+    let dir = tmp.path().join("flipped");
+    put_log(&dir, &bytes);
+    let store = EmbeddedStore::open(&dir).await.expect("open");
+    assert_eq!(store.read_after("f", 0).await.expect("read"), recs[..2]);
+    assert_eq!(fs::metadata(dir.join("forums/f.log")).expect("stat").len(), last_start as u64);
+    store.append("f", &recs[2..]).await.expect("append");
+    assert_eq!(store.read_after("f", 0).await.expect("read"), recs);
+}
+
+#[tokio::test]
+async fn flipped_byte_in_first_record_is_corrupt() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let good = write_log(&tmp.path().join("orig"), &three()).await;
+    // Payload, seq, checksum and length fields of the first record.
+    for pos in [HEADER_LEN + 3, 9, 5, 0, 2] {
+        let mut bytes = good.clone();
+        bytes[pos] ^= 0x01;
+        let dir = tmp.path().join(format!("flip-{pos}"));
+        put_log(&dir, &bytes);
+        expect_corrupt(EmbeddedStore::open(&dir).await, 0);
+        // Refusing to guess means not touching the file.
+        assert_eq!(fs::read(dir.join("forums/f.log")).expect("read"), bytes, "flip at {pos}");
+    }
+}
+
+#[tokio::test]
+async fn garbage_after_valid_records_is_cut() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let recs = three();
+    let good = write_log(&tmp.path().join("orig"), &recs).await;
+    for garbage in [&[0x5a_u8, 0xc3, 0x07][..], &[0u8; 40][..], &[0xff; HEADER_LEN][..]] {
+        let mut bytes = good.clone();
+        bytes.extend_from_slice(garbage);
+        let dir = tmp.path().join(format!("garbage-{}", garbage.len()));
+        put_log(&dir, &bytes);
+        let store = EmbeddedStore::open(&dir).await.expect("open");
+        assert_eq!(store.read_after("f", 0).await.expect("read"), recs);
+        assert_eq!(fs::read(dir.join("forums/f.log")).expect("read"), good);
+        store.append("f", &[Record::new(4, &b"four"[..])]).await.expect("append");
+        assert_eq!(store.head("f").await.expect("head"), 4);
+    }
+}
+
+#[tokio::test]
+async fn well_formed_record_with_wrong_seq_is_corrupt() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut bytes = Vec::new();
+    encode_record(1, b"one", &mut bytes);
+    let second_at = bytes.len() as u64;
+    encode_record(3, b"three", &mut bytes); // skips 2, even at the tail
+    put_log(tmp.path(), &bytes);
+    expect_corrupt(EmbeddedStore::open(tmp.path()).await, second_at);
+}
+
+#[tokio::test]
+async fn oversized_payload_is_rejected() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    let big = Record::new(1, vec![0u8; MAX_PAYLOAD + 1]);
+    match store.append("f", &[big]).await {
+        Err(StoreError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::InvalidInput),
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+    assert_eq!(store.head("f").await.expect("head"), 0);
+    assert!(!tmp.path().join("forums/f.log").exists());
+}
+
+#[tokio::test]
+async fn stray_files_are_ignored() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let forums = tmp.path().join("forums");
+    fs::create_dir_all(forums.join("sub.log")).expect("mkdir");
+    fs::write(forums.join("README"), b"hello").expect("write");
+    fs::write(forums.join("Upper.log"), b"junk").expect("write");
+    fs::write(forums.join("f.log.tmp"), b"junk").expect("write");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    assert!(store.forums().await.expect("forums").is_empty());
+}
+
+#[tokio::test]
+async fn calls_after_close_fail() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    store.append("f", &records(1, 2)).await.expect("append");
+    store.close().await.expect("close");
+    store.close().await.expect("close twice is fine");
+    assert!(store.append("f", &records(3, 1)).await.is_err());
+    assert!(store.read_after("f", 0).await.is_err());
+    assert!(store.head("f").await.is_err());
+    assert!(store.forums().await.is_err());
+}
+
+#[tokio::test]
+async fn reads_see_only_committed_records_while_appending() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(EmbeddedStore::open(tmp.path()).await.expect("open"));
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for seq in 1..=40 {
+                store.append("f", &records(seq, 1)).await.expect("append");
+            }
+        })
+    };
+    while !writer.is_finished() {
+        let got = store.read_after("f", 0).await.expect("read");
+        assert_eq!(got, records(1, got.len() as u64));
+        tokio::task::yield_now().await;
+    }
+    writer.await.expect("writer");
+    assert_eq!(store.read_after("f", 0).await.expect("read"), records(1, 40));
+}
+
+fn batches() -> impl Strategy<Value = Vec<(bool, Vec<Vec<u8>>)>> {
+    let payload = prop::collection::vec(any::<u8>(), 0..200);
+    let batch = prop::collection::vec(payload, 0..5);
+    prop::collection::vec((any::<bool>(), batch), 0..8)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_batches_survive_reopen(batches in batches()) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let mut want: HashMap<&str, Vec<Record>> = HashMap::new();
+            let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+            for (which, payloads) in &batches {
+                let forum = if *which { "left" } else { "right" };
+                let log = want.entry(forum).or_default();
+                let batch: Vec<Record> = payloads
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| Record::new(log.len() as u64 + 1 + i as u64, p.clone()))
+                    .collect();
+                store.append(forum, &batch).await.expect("append");
+                log.extend(batch);
+            }
+            store.close().await.expect("close");
+            drop(store);
+
+            let store = EmbeddedStore::open(tmp.path()).await.expect("reopen");
+            let mut listed: Vec<&str> =
+                want.iter().filter(|(_, v)| !v.is_empty()).map(|(k, _)| *k).collect();
+            listed.sort_unstable();
+            assert_eq!(store.forums().await.expect("forums"), listed);
+            for (forum, log) in &want {
+                assert_eq!(store.head(forum).await.expect("head"), log.len() as u64);
+                assert_eq!(&store.read_after(forum, 0).await.expect("read"), log);
+            }
+        });
+    }
+}
