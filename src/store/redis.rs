@@ -753,7 +753,7 @@ mod tests {
 
     use super::*;
     use crate::store::conformance::{StoreFactory, records};
-    use crate::testing::{RedisCluster, RedisServer, free_port, query};
+    use madang_testkit::{RedisCluster, RedisServer, free_port, query};
 
     static SERVER: OnceLock<RedisServer> = OnceLock::new();
     static CLUSTER: OnceLock<RedisCluster> = OnceLock::new();

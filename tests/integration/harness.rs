@@ -1,5 +1,4 @@
 //! Test harness: a real server on an ephemeral port, real WebSocket clients.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -211,7 +210,7 @@ impl Client {
 }
 
 // ---------------------------------------------------------------------------
-// Several hub nodes on Redis (issue 3): in-process nodes on a `RedisConfig`,
+// Several hub nodes on Redis: in-process nodes on a `RedisConfig`,
 // the real binary as a child process, fallible clients, and raw Redis reads.
 // ---------------------------------------------------------------------------
 

@@ -1,18 +1,17 @@
-//! Two real `madang serve` processes on one `redis-server` (issue 3): node A
+//! Two real `madang serve` processes on one `redis-server`: node A
 //! is SIGKILLed in the middle of a vote. Its participants reconnect to node B
 //! with their participant tokens and resend what was not acknowledged, with
 //! the same request ids; A is restarted later. Every acknowledged ballot is
 //! counted exactly once, each participant's counted ballot is their last.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Client, Process, forum_log, get_json, unique_prefix};
-use madang::testing::RedisServer;
+use madang_testkit::RedisServer;
 use serde_json::{Value, json};
+
+use crate::harness::{Client, Process, forum_log, get_json, unique_prefix};
 
 const PEOPLE: usize = 100;
 const BALLOTS_EACH: usize = 10;
