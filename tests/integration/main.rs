@@ -15,7 +15,6 @@ mod hybrid;
 mod pairwise;
 mod redis_cluster;
 mod redis_faults;
-mod redis_node_kill;
 mod redis_nodes;
 mod redis_scenario;
 mod transcripts;

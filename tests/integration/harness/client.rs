@@ -2,11 +2,10 @@
 //! matched by id, and a backlog for frames that arrive while it waits for
 //! something else.
 //!
-//! The panicking methods are for a server that must stay up; the `try_`
-//! methods return `None` instead, for a node that a test kills.
+//! Every method panics when the server fails it: it is for a server that must
+//! stay up.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use madang_protocol::SUBPROTOCOL;
@@ -28,17 +27,17 @@ pub struct Client {
     pub backlog: Vec<Value>,
 }
 
-/// The opening handshake's request for `url`, asking for the subprotocol.
-fn handshake(url: &str) -> Result<Request, tungstenite::Error> {
-    let mut request = url.into_client_request()?;
-    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL));
-    Ok(request)
-}
-
 impl Client {
+    /// The opening handshake's request for `url`, asking for the subprotocol.
+    pub fn handshake(url: &str) -> Result<Request, tungstenite::Error> {
+        let mut request = url.into_client_request()?;
+        request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL));
+        Ok(request)
+    }
+
     /// Connect to `url`, asserting the server chose the subprotocol.
     pub async fn connect(url: &str) -> Client {
-        let request = handshake(url).expect("request");
+        let request = Client::handshake(url).expect("request");
         let (ws, response) = tokio_tungstenite::connect_async(request).await.expect("connect");
         assert_eq!(response.headers().get("sec-websocket-protocol").map(|v| v.to_str().unwrap()), Some(SUBPROTOCOL));
         Client { ws, backlog: Vec::new() }
@@ -147,60 +146,6 @@ impl Client {
                 Some(Ok(_)) => continue,
                 Some(Err(err)) => panic!("socket error before close: {err}"),
                 None => panic!("socket ended without a close frame"),
-            }
-        }
-    }
-}
-
-/// The fallible side, for nodes that may be killed under the client.
-impl Client {
-    /// Like `connect`, but `None` when the server cannot be reached or the
-    /// handshake fails within 5 s (a node that was killed).
-    pub async fn try_connect(url: &str) -> Option<Client> {
-        let request = handshake(url).ok()?;
-        let (ws, _) =
-            tokio::time::timeout(Duration::from_secs(5), tokio_tungstenite::connect_async(request)).await.ok()?.ok()?;
-        Some(Client { ws, backlog: Vec::new() })
-    }
-
-    /// Authenticate on a fresh connection; `None` on any connection failure.
-    /// Panics if the server answers with something other than `welcome`.
-    pub async fn try_join(url: &str, auth: Value) -> Option<(Client, Value)> {
-        let mut client = Client::try_connect(url).await?;
-        client.ws.send(Message::Text(auth.to_string().into())).await.ok()?;
-        let welcome = client.try_next(Duration::from_secs(10)).await?;
-        assert_eq!(welcome["type"], "welcome", "expected welcome, got {welcome}");
-        Some((client, welcome))
-    }
-
-    /// The next text frame, or `None` if the socket fails, closes or stays silent for `wait`.
-    pub async fn try_next(&mut self, wait: Duration) -> Option<Value> {
-        if !self.backlog.is_empty() {
-            return Some(self.backlog.remove(0));
-        }
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let message = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()??.ok()?;
-            match message {
-                Message::Text(text) => return Some(serde_json::from_str(&text).expect("JSON frame")),
-                Message::Close(_) => return None,
-                _ => continue,
-            }
-        }
-    }
-
-    /// Send `command` with request id `id` and wait up to `wait` for its
-    /// answer; `None` if the connection fails first (other frames are dropped).
-    pub async fn try_command(&mut self, id: &str, mut command: Value, wait: Duration) -> Option<Value> {
-        command["id"] = json!(id);
-        self.backlog.clear();
-        self.ws.send(Message::Text(command.to_string().into())).await.ok()?;
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let frame = self.try_next(left).await?;
-            if (frame["type"] == "ack" || frame["type"] == "error") && frame["id"] == json!(id) {
-                return Some(frame);
             }
         }
     }

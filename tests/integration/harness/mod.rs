@@ -8,7 +8,7 @@
 
 mod catch_up;
 mod client;
-mod http;
+pub mod http;
 mod process;
 mod redis_keys;
 mod server;
@@ -17,7 +17,6 @@ use std::time::Duration;
 
 pub use catch_up::{wait_for_view, wait_forum_known};
 pub use client::Client;
-pub use http::get_json;
 pub use process::Process;
 pub use redis_keys::{forum_log, redis_key_exists, redis_on_key, redis_single, stream_entries, unique_prefix};
 pub use server::{ADMIN, TestServer, fast_limits, test_hub};

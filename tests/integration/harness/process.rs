@@ -26,11 +26,6 @@ impl Process {
         Self::start_args(data_dir, &[]).await
     }
 
-    /// `madang serve --redis-url <url> --redis-prefix <prefix>`.
-    pub async fn start_redis(data_dir: &Path, url: &str, prefix: &str) -> Process {
-        Self::start_args(data_dir, &["--redis-url", url, "--redis-prefix", prefix]).await
-    }
-
     /// `madang serve` on an ephemeral loopback port with `extra` arguments;
     /// returns once the banner named the address.
     pub async fn start_args(data_dir: &Path, extra: &[&str]) -> Process {
