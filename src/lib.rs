@@ -8,7 +8,5 @@ pub mod http;
 pub mod hub;
 pub mod server;
 pub mod store;
-#[doc(hidden)]
-pub mod testing;
 pub mod web;
 pub mod ws;

@@ -1,18 +1,103 @@
-//! Two real `madang serve` processes on one `redis-server` (issue 3): node A
+//! Two real `madang serve` processes on one `redis-server`: node A
 //! is SIGKILLed in the middle of a vote. Its participants reconnect to node B
 //! with their participant tokens and resend what was not acknowledged, with
 //! the same request ids; A is restarted later. Every acknowledged ballot is
 //! counted exactly once, each participant's counted ballot is their last.
+//!
+//! A test binary of its own, not a module of `tests/integration`: it checks
+//! that the kill lands mid-vote, which holds only while the hundred
+//! participants join faster than the first ones finish voting. Sharing the
+//! machine with the other integration tests (libtest runs a binary's tests in
+//! parallel) slows the joins enough to break that on two cores; binaries run
+//! one after another, so here it has the machine to itself.
 
-mod common;
-
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Client, Process, forum_log, get_json, unique_prefix};
-use madang::testing::RedisServer;
+use futures_util::{SinkExt, StreamExt};
+use madang_testkit::RedisServer;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+// The harness is the integration binary's; that binary checks every part of
+// it is used, this one needs only the process side.
+#[allow(dead_code, unused_imports, reason = "only the process side of the harness is used here")]
+#[path = "integration/harness/mod.rs"]
+mod harness;
+
+use harness::http::get_json;
+use harness::{Client, Process, forum_log, unique_prefix};
+
+// ---------------------------------------------------------------------------
+// Node A dies under its clients: a fallible client, and nodes on Redis.
+// ---------------------------------------------------------------------------
+
+/// The fallible side of the client: `None` where the harness would panic.
+impl Client {
+    /// Like `connect`, but `None` when the server cannot be reached or the
+    /// handshake fails within 5 s (a node that was killed).
+    async fn try_connect(url: &str) -> Option<Client> {
+        let request = Client::handshake(url).ok()?;
+        let (ws, _) =
+            tokio::time::timeout(Duration::from_secs(5), tokio_tungstenite::connect_async(request)).await.ok()?.ok()?;
+        Some(Client { ws, backlog: Vec::new() })
+    }
+
+    /// Authenticate on a fresh connection; `None` on any connection failure.
+    /// Panics if the server answers with something other than `welcome`.
+    async fn try_join(url: &str, auth: Value) -> Option<(Client, Value)> {
+        let mut client = Client::try_connect(url).await?;
+        client.ws.send(Message::Text(auth.to_string().into())).await.ok()?;
+        let welcome = client.try_next(Duration::from_secs(10)).await?;
+        assert_eq!(welcome["type"], "welcome", "expected welcome, got {welcome}");
+        Some((client, welcome))
+    }
+
+    /// The next text frame, or `None` if the socket fails, closes or stays silent for `wait`.
+    async fn try_next(&mut self, wait: Duration) -> Option<Value> {
+        if !self.backlog.is_empty() {
+            return Some(self.backlog.remove(0));
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()??.ok()?;
+            match message {
+                Message::Text(text) => return Some(serde_json::from_str(&text).expect("JSON frame")),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Send `command` with request id `id` and wait up to `wait` for its
+    /// answer; `None` if the connection fails first (other frames are dropped).
+    async fn try_command(&mut self, id: &str, mut command: Value, wait: Duration) -> Option<Value> {
+        command["id"] = json!(id);
+        self.backlog.clear();
+        self.ws.send(Message::Text(command.to_string().into())).await.ok()?;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = self.try_next(left).await?;
+            if (frame["type"] == "ack" || frame["type"] == "error") && frame["id"] == json!(id) {
+                return Some(frame);
+            }
+        }
+    }
+}
+
+impl Process {
+    /// `madang serve --redis-url <url> --redis-prefix <prefix>`.
+    async fn start_redis(data_dir: &Path, url: &str, prefix: &str) -> Process {
+        Self::start_args(data_dir, &["--redis-url", url, "--redis-prefix", prefix]).await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The test
+// ---------------------------------------------------------------------------
 
 const PEOPLE: usize = 100;
 const BALLOTS_EACH: usize = 10;

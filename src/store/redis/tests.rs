@@ -16,7 +16,7 @@ use super::config::DEFAULT_COMMAND_TIMEOUT;
 use super::{RedisConfig, RedisStore, connect};
 use crate::store::conformance::{StoreFactory, records};
 use crate::store::{Backend, EventLog, OutcomeRecord, OutcomeSink, Record, Snapshot, SnapshotStore, Store, StoreError};
-use crate::testing::{RedisCluster, RedisServer, free_port, query};
+use madang_testkit::{RedisCluster, RedisServer, free_port, query};
 
 static SERVER: OnceLock<RedisServer> = OnceLock::new();
 static CLUSTER: OnceLock<RedisCluster> = OnceLock::new();

@@ -7,18 +7,17 @@
 //! directory; a failure names the file, the step index, the step, and the
 //! frames the client received that no step consumed.
 
-mod common;
-
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{ADMIN, Client, TestServer};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+use crate::harness::{ADMIN, Client, TestServer};
 
 /// How long an `expect` waits for its frame unless the step says otherwise.
 const EXPECT_TIMEOUT: Duration = Duration::from_secs(5);

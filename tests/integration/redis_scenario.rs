@@ -10,7 +10,9 @@ use madang::store::redis::RedisConfig;
 use madang_protocol::{AgendaItemSpec, CreateForumRequest};
 use serde_json::{Value, json};
 
-use crate::common::{Client, TestServer, WAIT, fast_limits, stream_entries, test_hub, wait_for_view, wait_forum_known};
+use crate::harness::{
+    Client, TestServer, WAIT, fast_limits, stream_entries, test_hub, wait_for_view, wait_forum_known,
+};
 
 /// Approval poll options.
 pub const LABELS: [&str; 4] = ["North", "South", "East", "West"];

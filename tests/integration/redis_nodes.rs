@@ -1,34 +1,32 @@
-//! Several hub nodes on one Redis server (issue 3): in-process nodes
+//! Several hub nodes on one Redis server: in-process nodes
 //! (`server::run` with a `RedisConfig`) on one real `redis-server`, real
 //! WebSocket clients. Each test has its own Redis server and key prefix.
-
-mod common;
-mod redis_scenario;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{
+use madang::hub::HubConfig;
+use madang_protocol::CreateForumRequest;
+use madang_testkit::RedisServer;
+use serde_json::{Value, json};
+
+use crate::harness::{
     Client, TestServer, WAIT, fast_limits, forum_log, redis_key_exists, redis_on_key, redis_single, test_hub,
     unique_prefix, wait_for_view, wait_forum_known,
 };
-use madang::hub::HubConfig;
-use madang::testing::RedisServer;
-use madang_protocol::CreateForumRequest;
-use redis_scenario::{
-    approval, approval_counts, check_outcome_entry, counts_of, forum_with_open_poll, outcome_entries,
+use crate::redis_scenario::{
+    approval, approval_counts, check_outcome_entry, counts_of, forum_with_open_poll, outcome_entries, two_nodes_vote,
 };
-use serde_json::{Value, json};
 
-/// Test 1 and 7: two nodes, one Redis, votes on both, one outcome.
+/// Two nodes, one Redis, votes on both, one outcome.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_one_redis_agree_on_tally_and_outcome() {
     let started = Instant::now();
     let redis = RedisServer::start();
     let config = redis_single(&redis.url, &unique_prefix("two-nodes"));
-    redis_scenario::two_nodes_vote(config, &[redis.port]).await;
+    two_nodes_vote(config, &[redis.port]).await;
     eprintln!("two nodes on one redis: {:?}", started.elapsed());
 }
 
@@ -75,7 +73,7 @@ async fn command_retrying(client: &mut Client, id: &str, command: Value) -> (Val
     panic!("{command} still unavailable after 20 sends")
 }
 
-/// Test 2: a node started after 2,500+ events serves the same state (from
+/// A node started after 2,500+ events serves the same state (from
 /// the snapshot in Redis and the tail), and a display that left node A
 /// resumes on node B with exactly the events it missed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,7 +228,7 @@ async fn a_late_node_catches_up_and_a_display_resumes_on_another_node() {
     c.stop().await;
 }
 
-/// Test 3 and 7: two moderators on two nodes close the same poll at the same
+/// Two moderators on two nodes close the same poll at the same
 /// moment: exactly one ack, the other `invalid_state`; one outcome published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_closes_on_two_nodes_are_acked_exactly_once() {
@@ -312,7 +310,7 @@ async fn concurrent_closes_on_two_nodes_are_acked_exactly_once() {
     b.stop().await;
 }
 
-/// Test 3: participants keep voting on node B while the moderator closes the
+/// Participants keep voting on node B while the moderator closes the
 /// poll on node A. Every ballot is either acked and counted, or refused
 /// `invalid_state`; never acked but left out of the outcome.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -396,7 +394,7 @@ async fn ballots_on_one_node_while_another_closes_are_acked_only_if_counted() {
     b.stop().await;
 }
 
-/// Test 3: a request acked on node A and resent with the same id on node B
+/// A request acked on node A and resent with the same id on node B
 /// (right away) is answered `duplicate: true` with the original seq, and is
 /// not applied again; for the moderator and for a participant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,12 +4,9 @@
 //! promised (protocol/SPEC.md §4, §7, §11–§13), and that the forum carries on
 //! for everyone else afterwards.
 
-mod common;
-
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use common::{ADMIN, Client, TestServer, WAIT};
 use futures_util::{SinkExt, Stream, StreamExt};
 use madang::hub::HubConfig;
 use madang::ws::WsLimits;
@@ -18,6 +15,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::harness::{ADMIN, Client, TestServer, WAIT};
 
 // ---------------------------------------------------------------------------
 // Helpers

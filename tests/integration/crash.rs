@@ -1,13 +1,12 @@
 //! The real `madang` binary, killed with SIGKILL in the middle of a poll and
 //! stopped with SIGTERM: nothing acknowledged is lost, nothing is counted twice.
 
-mod common;
-
 use std::time::Duration;
 
-use common::Process;
 use serde_json::{Value, json};
 use tokio::process::Child;
+
+use crate::harness::Process;
 
 fn pid(child: &Child) -> String {
     child.id().expect("running").to_string()

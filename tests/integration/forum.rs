@@ -1,11 +1,10 @@
 //! A whole forum, end to end, with real WebSocket clients against a real
 //! server on an ephemeral port; then a restart from the same data dir.
 
-mod common;
-
-use common::{Client, TestServer};
 use madang_protocol::{AgendaItemSpec, CreateForumRequest};
 use serde_json::{Value, json};
+
+use crate::harness::{Client, TestServer};
 
 fn kind(frame: &Value) -> (&str, &str) {
     (frame["type"].as_str().unwrap_or(""), frame["update"]["kind"].as_str().unwrap_or(""))

@@ -1,4 +1,4 @@
-//! A hub node on a real `redis-server` that fails under it (issue 3):
+//! A hub node on a real `redis-server` that fails under it:
 //! SIGKILLed and restarted (AOF, `appendfsync always`), or SIGSTOPped for a
 //! few seconds. No false ack, `unavailable` meanwhile, the node recovers by
 //! itself, and resending with the same ids never counts a ballot twice.
@@ -6,18 +6,17 @@
 //! Each participant sends one command at a time (resending the same id after
 //! `unavailable`), so the node never holds more than one command per client.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Client, TestServer, WAIT, fast_limits, forum_log, redis_single, test_hub, unique_prefix};
 use madang::store::redis::RedisConfig;
-use madang::testing::RedisServer;
 use madang_protocol::{AgendaItemSpec, CreateForumRequest};
+use madang_testkit::RedisServer;
 use serde_json::{Value, json};
+
+use crate::harness::{Client, TestServer, WAIT, fast_limits, forum_log, redis_single, test_hub, unique_prefix};
 
 const PEOPLE: usize = 10;
 const OPTIONS: usize = 4;
@@ -229,9 +228,7 @@ async fn finish(setup: Setup, redis: &RedisServer, quiet: (Instant, Instant)) ->
     Summary { acked, duplicates, unavailable, unavailable_in_fault, slowest }
 }
 
-/// What the voters saw (printed with `{:?}`).
-#[derive(Debug)]
-#[allow(dead_code)]
+/// What the voters saw, printed by each test.
 struct Summary {
     acked: usize,
     /// Acks with `duplicate: true`.
@@ -244,7 +241,18 @@ struct Summary {
     slowest: Duration,
 }
 
-/// Test 5a: Redis is SIGKILLed while ballots stream in, and restarted 6 s
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Summary { acked, duplicates, unavailable, unavailable_in_fault, slowest } = self;
+        write!(
+            f,
+            "{acked} acked ({duplicates} duplicates), {unavailable} unavailable \
+             ({unavailable_in_fault} during the fault), slowest answer {slowest:?}"
+        )
+    }
+}
+
+/// Redis is SIGKILLed while ballots stream in, and restarted 6 s
 /// later (longer than a catch-up read and an append may each wait, 2 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_and_restarted_mid_vote() {
@@ -276,7 +284,7 @@ async fn redis_killed_and_restarted_mid_vote() {
     let quiet = (degraded_at + Duration::from_millis(200), restart_at);
     let summary = finish(setup, &redis, quiet).await;
     eprintln!(
-        "redis kill: {summary:?} ({during} acked before the node noticed); degraded after {:?}, \
+        "redis kill: {summary} ({during} acked before the node noticed); degraded after {:?}, \
          healthy again at {recovered:?}; total {:?}",
         degraded_at.duration_since(killed_at),
         started.elapsed()
@@ -284,7 +292,7 @@ async fn redis_killed_and_restarted_mid_vote() {
     assert!(summary.unavailable_in_fault > 0, "commands during the outage are answered `unavailable`");
 }
 
-/// Test 5b: Redis is SIGSTOPped for 3 s while ballots stream in (command
+/// Redis is SIGSTOPped for 3 s while ballots stream in (command
 /// timeout 1 s), then SIGCONTed: appends that were waiting in Redis land
 /// late, and their resends are answered `duplicate: true`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,6 +315,6 @@ async fn redis_paused_mid_vote() {
     wait_acks(&setup.acks, now + 100, Duration::from_secs(30), "after the resume").await;
     let quiet = (paused_at + Duration::from_millis(200), resumed_at);
     let summary = finish(setup, &redis, quiet).await;
-    eprintln!("redis pause: {summary:?}; total {:?}", started.elapsed());
+    eprintln!("redis pause: {summary}; total {:?}", started.elapsed());
     assert!(summary.unavailable_in_fault > 0, "commands during the pause are answered `unavailable`");
 }

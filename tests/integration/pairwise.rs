@@ -2,13 +2,12 @@
 //! given pairs that cover every pair evenly, answer them, the display sees
 //! the Bradley–Terry tally, and the outcome follows the designed preference.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{Client, TestServer};
 use madang_protocol::{AgendaItemSpec, CreateForumRequest};
 use serde_json::{Value, json};
+
+use crate::harness::{Client, TestServer};
 
 fn ids(tiers: &Value) -> Vec<Vec<u64>> {
     tiers

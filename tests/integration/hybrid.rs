@@ -3,11 +3,10 @@
 //! headcount check, the speaker queue under each policy, agenda timers and
 //! the temperature check.
 
-mod common;
-
-use common::{Client, TestServer};
 use madang_protocol::{AgendaItemSpec, CreateForumRequest, CreateForumResponse};
 use serde_json::{Value, json};
+
+use crate::harness::{Client, TestServer};
 
 async fn forum(server: &TestServer) -> CreateForumResponse {
     server

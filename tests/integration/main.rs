@@ -1,0 +1,22 @@
+//! The integration tests: real servers on ephemeral ports, real WebSocket
+//! clients, real `redis-server` processes, the real binary.
+//!
+//! One test binary with one module per subject, so that the harness compiles
+//! once and the compiler reports any part of it no test uses. `harness` is the
+//! shared client and server plumbing; `redis_scenario` is the vote that both
+//! the single-server and the cluster tests run. The one test that needs the
+//! machine to itself, `tests/redis_node_kill.rs`, is a binary of its own and
+//! borrows this harness.
+
+mod bad_input;
+mod crash;
+mod differential;
+mod forum;
+mod harness;
+mod hybrid;
+mod pairwise;
+mod redis_cluster;
+mod redis_faults;
+mod redis_nodes;
+mod redis_scenario;
+mod transcripts;
