@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The pref_voting side of tests/differential.rs.
+"""The pref_voting side of tests/integration/differential.rs.
 
 Reads profiles as JSON lines on stdin:
 
@@ -10,7 +10,7 @@ Every list indexed by option is in the profile's own option order (the order
 of "options", which Madang keeps); every set of options is sorted ascending.
 
 Which pref_voting function stands for which Madang function (see also the
-module doc of tests/differential.rs):
+module doc of tests/integration/differential.rs):
 
 * pairwise       ProfileWithTies.support(a, b) after use_extended_strict_preference()
                  (a listed option is above every unlisted one; unlisted ones tie).
