@@ -18,6 +18,9 @@ pub enum StoreError {
     /// Damage that is not a torn tail: the store refuses to guess.
     #[error("forum {forum} log is corrupt at byte {offset}: {reason}")]
     Corrupt { forum: String, offset: u64, reason: String },
+    /// The embedded store's directory is in use by another process.
+    #[error("data directory {dir} is in use by another process{holder}; stop it first, or use another --data-dir")]
+    Locked { dir: String, holder: String },
     #[error("invalid forum id {0:?}")]
     InvalidForumId(String),
     /// The backend cannot be reached now; the caller may retry.

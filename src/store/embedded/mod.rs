@@ -14,7 +14,12 @@
 //! `<dir>/forums/<forum-id>.log`, one file per forum, created by the first
 //! append to that forum, and `<dir>/snapshots/<forum-id>.snap` beside them.
 //! Other files in `forums/` are ignored (and logged).
-//! The directory must be used by one store at a time: nothing locks it.
+//!
+//! One store at a time: opening takes an exclusive lock on `<dir>/lock` (an
+//! advisory `flock`, released by the kernel when the process ends, however
+//! it ends) and refuses with [`StoreError::Locked`] while another process
+//! holds it. Two writers numbering the same log would each ack records the
+//! other overwrites.
 //!
 //! # Concurrency
 //!
@@ -27,6 +32,7 @@
 //! batch that is still being written.
 
 mod append;
+mod dir_lock;
 mod framing;
 mod read;
 mod recovery;
@@ -43,6 +49,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use self::append::append_blocking;
+use self::dir_lock::DirLock;
 use self::framing::MAX_PAYLOAD;
 use self::read::read_records;
 use self::recovery::open_dir;
@@ -63,6 +70,8 @@ struct Inner {
     forums_dir: PathBuf,
     forums: Mutex<HashMap<String, Arc<ForumLog>>>,
     closed: AtomicBool,
+    /// Held from open to close, so that no other process opens the directory.
+    dir_lock: Mutex<Option<DirLock>>,
 }
 
 /// One forum's log: its file, and how much of it is known durable.
@@ -98,15 +107,24 @@ impl EmbeddedStore {
     /// damage other than a torn tail.
     pub async fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
-        let (dir, forums_dir, forums) = blocking(move || {
+        let (dir, forums_dir, forums, dir_lock) = blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            // Before the scan: a scan that cuts a torn tail writes.
+            let dir_lock = DirLock::acquire(&dir)?;
             let forums_dir = dir.join("forums");
             let forums = open_dir(&dir, &forums_dir)?;
-            Ok((dir, forums_dir, forums))
+            Ok((dir, forums_dir, forums, dir_lock))
         })
         .await?;
         tracing::debug!(dir = %dir.display(), forums = forums.len(), "embedded store opened");
         Ok(Self {
-            inner: Arc::new(Inner { dir, forums_dir, forums: Mutex::new(forums), closed: AtomicBool::new(false) }),
+            inner: Arc::new(Inner {
+                dir,
+                forums_dir,
+                forums: Mutex::new(forums),
+                closed: AtomicBool::new(false),
+                dir_lock: Mutex::new(Some(dir_lock)),
+            }),
         })
     }
 
@@ -205,7 +223,10 @@ impl Backend for EmbeddedStore {
             }
             first_err.map_or(Ok(()), |e| Err(e.into()))
         })
-        .await
+        .await?;
+        // Every file is synced and closed: another store may open the directory now.
+        lock(&self.inner.dir_lock)?.take();
+        Ok(())
     }
 }
 

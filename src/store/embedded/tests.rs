@@ -286,3 +286,24 @@ proptest! {
         });
     }
 }
+
+#[tokio::test]
+async fn a_second_store_on_the_same_directory_is_refused_until_the_first_closes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = EmbeddedStore::open(dir.path()).await.expect("open");
+    first.append("f1", &records(1, 2)).await.expect("append");
+
+    match EmbeddedStore::open(dir.path()).await {
+        Err(StoreError::Locked { holder, .. }) => {
+            assert_eq!(holder, format!(" (pid {})", std::process::id()), "the refusal names the holder");
+        }
+        other => panic!("a second open must be refused as locked, got {other:?}"),
+    }
+
+    first.close().await.expect("close");
+    let second = EmbeddedStore::open(dir.path()).await.expect("reopen after close");
+    assert_eq!(second.head("f1").await.expect("head"), 2, "nothing was lost by the refused open");
+    drop(second);
+    // Dropping without close releases the lock too (the file is closed).
+    EmbeddedStore::open(dir.path()).await.expect("reopen after drop");
+}
