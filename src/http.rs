@@ -29,7 +29,7 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Where displays' and moderators' connections run (`server::PriorityLane`);
     /// with `None`, on the main runtime like everyone's.
-    pub staff_lane: Option<tokio::runtime::Handle>,
+    pub priority_lane: Option<tokio::runtime::Handle>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -154,7 +154,7 @@ async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Resu
     if ws.selected_protocol().is_none() {
         return Err(ApiError::BadRequest(format!("request the WebSocket subprotocol `{SUBPROTOCOL}`")));
     }
-    let AppState { hub, ws_limits, shutdown, tasks, staff_lane, .. } = state;
+    let AppState { hub, ws_limits, shutdown, tasks, priority_lane, .. } = state;
     let upgrade = ws
         // Small buffers: thousands of mostly idle connections each hold them.
         // Client frames are small; a larger one grows the buffer as it comes.
@@ -163,5 +163,5 @@ async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Resu
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES);
-    Ok(upgrade.on_upgrade(move |socket| tasks.track_future(ws::serve(socket, hub, ws_limits, shutdown, staff_lane))))
+    Ok(upgrade.on_upgrade(move |socket| tasks.track_future(ws::serve(socket, hub, ws_limits, shutdown, priority_lane))))
 }

@@ -81,7 +81,7 @@ pub async fn serve(
     hub: Arc<Hub>,
     limits: WsLimits,
     shutdown: CancellationToken,
-    staff_lane: Option<tokio::runtime::Handle>,
+    priority_lane: Option<tokio::runtime::Handle>,
 ) {
     // Boxed, so that what authenticating needs is freed once it is done
     // rather than sized into every connection's future.
@@ -106,10 +106,10 @@ pub async fn serve(
         answers: Answers::default(),
         out: frames,
     };
-    match staff_lane.filter(|_| matches!(actor, Actor::Display | Actor::Moderator)) {
+    match priority_lane.filter(|_| matches!(actor, Actor::Display | Actor::Moderator)) {
         // This task waits for it: the connection stays tracked for shutdown.
-        Some(lane) => {
-            let _ = lane.spawn(async move { connection.run(&limits, &shutdown).await }).await;
+        Some(priority_lane) => {
+            let _ = priority_lane.spawn(async move { connection.run(&limits, &shutdown).await }).await;
         }
         None => connection.run(&limits, &shutdown).await,
     }

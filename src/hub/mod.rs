@@ -103,7 +103,7 @@ pub struct Hub {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     /// Where forum tasks run (`server::PriorityLane`); `None`: here.
-    lane: Option<tokio::runtime::Handle>,
+    priority_lane: Option<tokio::runtime::Handle>,
     /// When forums were last listed from a shared store (unix ms).
     last_discovery: AtomicU64,
     /// One discovery at a time.
@@ -124,7 +124,7 @@ impl Hub {
         config: HubConfig,
         shutdown: CancellationToken,
         tasks: TaskTracker,
-        lane: Option<tokio::runtime::Handle>,
+        priority_lane: Option<tokio::runtime::Handle>,
     ) -> Result<Arc<Hub>, HubError> {
         let hub = Arc::new(Hub {
             store: store.clone(),
@@ -133,7 +133,7 @@ impl Hub {
             codes: DashMap::new(),
             shutdown,
             tasks,
-            lane,
+            priority_lane,
             last_discovery: AtomicU64::new(0),
             discovery_gate: tokio::sync::Semaphore::new(1),
         });
@@ -169,8 +169,8 @@ impl Hub {
         }
         slot.insert(ForumHandle { requests: tx });
         let run = task.run(rx, self.shutdown.clone());
-        match &self.lane {
-            Some(lane) => self.tasks.spawn_on(run, lane),
+        match &self.priority_lane {
+            Some(priority_lane) => self.tasks.spawn_on(run, priority_lane),
             None => self.tasks.spawn(run),
         };
     }
