@@ -4,8 +4,10 @@
 //! channel, and join code → forum and channel. Forum state lives in the
 //! forum tasks (see `forum_task`); the hub never reads or writes it.
 
+mod clock;
 mod crowd;
 mod forum_task;
+pub(crate) mod frames;
 pub mod journal;
 mod state;
 pub mod tokens;
@@ -17,30 +19,20 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
-use madang_protocol::{
-    Auth, Channel, Command, CreateForumRequest, CreateForumResponse, ForumView, JoinCodes, ServerFrame,
-};
+use madang_protocol::{Auth, Channel, Command, CreateForumRequest, CreateForumResponse, ForumView, JoinCodes};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use forum_task::{AttachError, Attached, Credential, DEFAULT_TALLY_INTERVAL, ForumHandle, ReplayError, Request};
-pub use forum_task::{domain_error_frame, error_frame, now_ms};
 pub use view::Audience;
 
 use crate::domain::{Actor, DomainError, Event, Forum, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
 use crate::store::{EventStore, Record, StoreError};
+use clock::now_ms;
 use forum_task::ForumTask;
+pub use frames::Frame;
 use journal::{Entry, GENESIS_HASH};
-
-/// A serialized server frame, shared by every subscriber: cloning it bumps a
-/// reference count, so a broadcast is encoded once however many receive it.
-pub type Frame = axum::extract::ws::Utf8Bytes;
-
-pub fn encode_frame(frame: &ServerFrame) -> Frame {
-    // Our frame types are plain data with string keys: serializing cannot fail.
-    Frame::from(serde_json::to_string(frame).unwrap_or_default())
-}
 
 /// Tuning of the forum tasks.
 #[derive(Debug, Clone)]

@@ -25,19 +25,18 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use madang_protocol::{
-    Channel, Command, ErrorCode, ForumView, JoinCodes, ParticipantSelf, PollId, PollStatus, Role, ServerFrame,
-};
+use madang_protocol::{Channel, Command, ForumView, ParticipantSelf, PollId, PollStatus, Role, ServerFrame};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::clock::now_ms;
 use super::crowd::{self, Crowd};
 use super::journal::{Entry, RequestKey};
 use super::state::{AckInfo, ForumState};
 use super::view::{self, Audience};
-use super::{Frame, HubConfig, encode_frame, tokens};
+use super::{Frame, HubConfig, frames, tokens};
 use crate::domain::{Actor, DomainError, Event, Forum};
 use crate::store::{EventStore, OutcomeRecord, Record, StoreError};
 
@@ -128,44 +127,6 @@ fn actor_key(actor: Actor) -> String {
     }
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
-fn ack_frame(request_id: String, info: &AckInfo, duplicate: bool) -> ServerFrame {
-    ServerFrame::Ack {
-        id: request_id,
-        seq: info.seq,
-        duplicate,
-        item: info.item,
-        idea: info.idea,
-        poll: info.poll,
-        speaker: info.speaker,
-        pair: info.pair,
-        pairs_left: info.pairs_left,
-    }
-}
-
-pub fn error_frame(id: Option<String>, code: ErrorCode, message: String, rule: Option<String>) -> ServerFrame {
-    ServerFrame::Error { id, code, message, rule }
-}
-
-pub fn domain_error_frame(id: Option<String>, err: &DomainError) -> ServerFrame {
-    let (code, rule) = match err {
-        DomainError::Forbidden(_) => (ErrorCode::Forbidden, None),
-        DomainError::NotFound { .. } => (ErrorCode::NotFound, None),
-        DomainError::InvalidState(_) => (ErrorCode::InvalidState, None),
-        DomainError::Invalid(_) => (ErrorCode::Invalid, None),
-        DomainError::Ballot(b) => (ErrorCode::BallotInvalid, Some(b.rule.to_string())),
-    };
-    error_frame(id, code, err.to_string(), rule)
-}
-
-fn unavailable(request_id: String) -> ServerFrame {
-    let message = "the forum could not persist this command; it was not applied: retry with the same id";
-    error_frame(Some(request_id), ErrorCode::Unavailable, message.into(), None)
-}
-
 /// A request being worked on. Replies are taken once answered, so a batch
 /// can be decided again after a conflict without answering anyone twice.
 enum Work {
@@ -191,7 +152,7 @@ impl Work {
         match self {
             Work::Command { request_id, reply, .. } => {
                 if let Some(reply) = reply.take() {
-                    let _ = reply.send(unavailable(request_id.clone()));
+                    let _ = reply.send(frames::unavailable(Some(request_id.clone())));
                 }
             }
             Work::Attach { reply, .. } => {
@@ -299,7 +260,7 @@ impl ForumTask {
         let visit = |forum: &Forum, entry: &Entry| {
             if entry.seq > floor {
                 for (outlet, audience) in [(&mut staff, Audience::Staff), (&mut public, Audience::Public)] {
-                    if let Some(frame) = event_frame(forum, entry, audience) {
+                    if let Some(frame) = frames::event(forum, entry, audience) {
                         outlet.keep(entry.seq, frame, ring_capacity);
                     }
                 }
@@ -482,7 +443,7 @@ impl ForumTask {
                     match self.state.forum.decide(*actor, command, now) {
                         Err(err) => {
                             if let Some(reply) = reply.take() {
-                                let _ = reply.send(domain_error_frame(Some(request_id.clone()), &err));
+                                let _ = reply.send(frames::refused(Some(request_id.clone()), &err));
                             }
                         }
                         Ok(event) => {
@@ -549,7 +510,7 @@ impl ForumTask {
             match (&mut work[p.work], p.after) {
                 (Work::Command { request_id, reply, .. }, After::Ack { info, duplicate }) => {
                     if let Some(reply) = reply.take() {
-                        let _ = reply.send(ack_frame(request_id.clone(), &info, duplicate));
+                        let _ = reply.send(frames::ack(request_id.clone(), &info, duplicate));
                     }
                 }
                 (
@@ -604,8 +565,8 @@ impl ForumTask {
         self.state.apply_entry(&entry);
         self.mark_dirty(&entry.event);
         let frames = [
-            event_frame(&self.state.forum, &entry, Audience::Staff),
-            event_frame(&self.state.forum, &entry, Audience::Public),
+            frames::event(&self.state.forum, &entry, Audience::Staff),
+            frames::event(&self.state.forum, &entry, Audience::Public),
         ];
         (entry, frames)
     }
@@ -638,10 +599,10 @@ impl ForumTask {
                 }
             };
             self.mark_dirty(&entry.event);
-            if let Some(frame) = event_frame(&self.state.forum, &entry, Audience::Staff) {
+            if let Some(frame) = frames::event(&self.state.forum, &entry, Audience::Staff) {
                 self.staff.publish(entry.seq, frame, ring_capacity);
             }
-            if let Some(frame) = event_frame(&self.state.forum, &entry, Audience::Public) {
+            if let Some(frame) = frames::event(&self.state.forum, &entry, Audience::Public) {
                 self.crowd.send_event(&frame);
                 self.public.publish(entry.seq, frame, ring_capacity);
             }
@@ -708,36 +669,24 @@ impl ForumTask {
         let replay: Option<Vec<Frame>> = last_seq
             .filter(|s| *s >= outlet.floor && *s <= head)
             .map(|s| outlet.ring.iter().filter(|(seq, _)| *seq > s).map(|(_, f)| f.clone()).collect());
-        let welcome = ServerFrame::Welcome {
-            role,
-            forum_id: forum.id.clone(),
-            head_seq: head,
-            participant,
-            join_codes: (role != Role::Participant)
-                .then(|| JoinCodes { remote: forum.remote_code.clone(), hall: forum.hall_code.clone() }),
-            snapshot: match replay {
-                Some(_) => None,
-                None => Some(Box::new(view::forum_view(forum, audience, head))),
-            },
-            replayed: replay.as_ref().map_or(0, |r| r.len() as u32),
-        };
-        let mut frames = vec![encode_frame(&welcome)];
+        let welcome = frames::welcome(forum, head, role, audience, participant, replay.as_ref().map(Vec::len));
+        let mut sent_first = vec![welcome];
         if let Some(replayed) = replay {
-            frames.extend(replayed);
+            sent_first.extend(replayed);
             for poll in forum.polls.values() {
                 if poll.status == PollStatus::Open && view::tally_visible(poll, audience) {
-                    frames.push(encode_frame(&ServerFrame::Tally { seq: head, tally: forum.tally(poll) }));
+                    sent_first.push(frames::tally(head, forum.tally(poll)));
                 }
             }
             if let Some(temperature) = view::current_temperature(forum) {
-                frames.push(encode_frame(&ServerFrame::Temperature { seq: head, temperature }));
+                sent_first.push(frames::temperature(head, temperature));
             }
         }
         let updates = match actor {
             Actor::Participant(id) => self.crowd.subscribe(id),
             _ => outlet.tx.subscribe(),
         };
-        Attached { actor, frames, updates }
+        Attached { actor, frames: sent_first, updates }
     }
 
     /// Send the latest tally of every poll whose ballots changed since the
@@ -752,8 +701,8 @@ impl ForumTask {
         let shards = self.crowd_shards_per_tick();
         let forum = &self.state.forum;
         if std::mem::take(&mut self.temperature_dirty) {
-            let frame = view::current_temperature(forum)
-                .map(|temperature| encode_frame(&ServerFrame::Temperature { seq: self.state.head, temperature }));
+            let frame =
+                view::current_temperature(forum).map(|temperature| frames::temperature(self.state.head, temperature));
             if let Some(frame) = &frame {
                 let _ = self.staff.tx.send(frame.clone());
                 let _ = self.public.tx.send(frame.clone());
@@ -765,7 +714,7 @@ impl ForumTask {
             if poll.status != PollStatus::Open {
                 continue;
             }
-            let frame = encode_frame(&ServerFrame::Tally { seq: self.state.head, tally: forum.tally(poll) });
+            let frame = frames::tally(self.state.head, forum.tally(poll));
             let _ = self.staff.tx.send(frame.clone());
             if view::tally_visible(poll, Audience::Public) {
                 let _ = self.public.tx.send(frame.clone());
@@ -890,11 +839,6 @@ async fn read_state(store: &dyn EventStore, forum_id: &str) -> Result<(Option<Fo
     let after = base.as_ref().map_or(0, |b| b.head);
     let records = store.read_after(forum_id, after).await?;
     Ok((base, records))
-}
-
-fn event_frame(forum: &Forum, entry: &Entry, audience: Audience) -> Option<Frame> {
-    view::update_for(forum, &entry.event, audience)
-        .map(|update| encode_frame(&ServerFrame::Event { seq: entry.seq, at_ms: entry.at_ms, update }))
 }
 
 fn outcome_record(forum: &Forum, entry: &Entry) -> Option<OutcomeRecord> {
