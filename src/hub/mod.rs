@@ -24,15 +24,19 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use forum_task::{AttachError, Attached, Credential, DEFAULT_TALLY_INTERVAL, ForumHandle, ReplayError, Request};
+pub(crate) use forum_task::{AttachError, Attached, ForumHandle, Request};
+pub(crate) use frames::Frame;
 pub use view::Audience;
 
 use crate::domain::{Actor, DomainError, Event, Forum, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
 use crate::store::{EventStore, Record, StoreError};
 use clock::now_ms;
-use forum_task::ForumTask;
-pub use frames::Frame;
+use forum_task::{Credential, ForumTask};
 use journal::{Entry, GENESIS_HASH};
+use state::ReplayError;
+
+/// The default pacing of tally frames.
+pub const DEFAULT_TALLY_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Tuning of the forum tasks.
 #[derive(Debug, Clone)]
@@ -330,7 +334,7 @@ impl Hub {
     }
 
     /// Find the forum an `auth` frame is for, and attach to it.
-    pub async fn attach(&self, auth: Auth) -> Result<(ForumHandle, Attached), AttachError> {
+    pub(crate) async fn attach(&self, auth: Auth) -> Result<(ForumHandle, Attached), AttachError> {
         let (forum_id, credential) = match (auth.token, auth.join_code) {
             (Some(token), None) => {
                 let forum = tokens::forum_of(&token).ok_or(AttachError::Unauthorized)?.to_string();
