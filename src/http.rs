@@ -18,21 +18,21 @@ use crate::hub::{Audience, Hub, HubError, tokens};
 use crate::ws::{self, WsLimits};
 
 /// Largest HTTP request body accepted.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
-pub struct AppState {
-    pub hub: Arc<Hub>,
-    pub admin_token: Arc<str>,
-    pub ws_limits: WsLimits,
-    pub shutdown: CancellationToken,
-    pub tasks: TaskTracker,
+pub(crate) struct AppState {
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) admin_token: Arc<str>,
+    pub(crate) ws_limits: WsLimits,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tasks: TaskTracker,
     /// Where displays' and moderators' connections run (`server::PriorityLane`);
     /// with `None`, on the main runtime like everyone's.
-    pub priority_lane: Option<tokio::runtime::Handle>,
+    pub(crate) priority_lane: Option<tokio::runtime::Handle>,
 }
 
-pub fn app(state: AppState) -> Router {
+pub(crate) fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
@@ -46,7 +46,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     #[error("a valid admin token is required: Authorization: Bearer <token>")]
@@ -84,7 +84,6 @@ impl From<HubError> for ApiError {
         match err {
             HubError::Invalid(m) => ApiError::Invalid(m),
             HubError::NotFound => ApiError::NotFound("no such forum".into()),
-            HubError::Unauthorized => ApiError::Unauthorized,
             HubError::Unavailable | HubError::Store(_) => {
                 tracing::warn!(error = %err, "request refused: store unavailable");
                 ApiError::Unavailable("the forum store is unavailable; try again".into())

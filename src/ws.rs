@@ -74,7 +74,7 @@ static CLOCK: LazyLock<DefaultClock> = LazyLock::new(DefaultClock::default);
 /// One task per connection, which reads, writes and waits for answers in
 /// turn: a connection is mostly idle, and a task, its buffers and the
 /// channels between two halves were most of its memory (README, performance).
-pub async fn serve(
+pub(crate) async fn serve(
     mut socket: WebSocket,
     hub: Arc<Hub>,
     limits: WsLimits,

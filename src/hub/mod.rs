@@ -8,10 +8,10 @@ mod clock;
 mod crowd;
 mod forum_task;
 pub(crate) mod frames;
-pub mod journal;
+pub(crate) mod journal;
 mod state;
-pub mod tokens;
-pub mod view;
+pub(crate) mod tokens;
+pub(crate) mod view;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -26,7 +26,7 @@ use tokio_util::task::TaskTracker;
 
 pub(crate) use forum_task::{AttachError, Attached, ForumHandle, Request};
 pub(crate) use frames::Frame;
-pub use view::Audience;
+pub(crate) use view::Audience;
 
 use crate::domain::{Actor, DomainError, Event, Forum, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
 use crate::store::{EventStore, Record, StoreError};
@@ -36,7 +36,7 @@ use journal::{Entry, GENESIS_HASH};
 use state::ReplayError;
 
 /// The default pacing of tally frames.
-pub const DEFAULT_TALLY_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const DEFAULT_TALLY_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Tuning of the forum tasks.
 #[derive(Debug, Clone)]
@@ -76,13 +76,11 @@ impl Default for HubConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum HubError {
+pub(crate) enum HubError {
     #[error("{0}")]
     Invalid(String),
     #[error("no such forum")]
     NotFound,
-    #[error("the credential is not valid")]
-    Unauthorized,
     #[error("the forum is shutting down or cannot persist right now")]
     Unavailable,
     #[error(transparent)]
@@ -91,7 +89,7 @@ pub enum HubError {
     Replay { forum: String, source: ReplayError },
 }
 
-pub struct Hub {
+pub(crate) struct Hub {
     store: Arc<dyn EventStore>,
     config: Arc<HubConfig>,
     forums: DashMap<String, ForumHandle>,
@@ -115,7 +113,7 @@ const MAX_INITIAL_AGENDA: usize = 200;
 impl Hub {
     /// Load every stored forum and start its task. A forum whose log cannot
     /// be replayed is reported and left out; the others still serve.
-    pub async fn open(
+    pub(crate) async fn open(
         store: Arc<dyn EventStore>,
         config: HubConfig,
         shutdown: CancellationToken,
@@ -172,7 +170,7 @@ impl Hub {
     }
 
     /// Load forums other nodes created since we last looked (shared stores only).
-    pub async fn discover(&self) -> Result<(), HubError> {
+    pub(crate) async fn discover(&self) -> Result<(), HubError> {
         let started = now_ms();
         for id in self.store.forums().await? {
             if self.forums.contains_key(&id) {
@@ -237,11 +235,11 @@ impl Hub {
     }
 
     /// Why the store cannot serve right now, if it cannot.
-    pub fn degraded(&self) -> Option<String> {
+    pub(crate) fn degraded(&self) -> Option<String> {
         self.store.degraded()
     }
 
-    pub fn forum_count(&self) -> usize {
+    pub(crate) fn forum_count(&self) -> usize {
         self.forums.len()
     }
 
@@ -257,7 +255,7 @@ impl Hub {
     }
 
     /// Create a forum: its first events are persisted before it is announced.
-    pub async fn create_forum(&self, request: CreateForumRequest) -> Result<CreateForumResponse, HubError> {
+    pub(crate) async fn create_forum(&self, request: CreateForumRequest) -> Result<CreateForumResponse, HubError> {
         let id = loop {
             let id = tokens::forum_id();
             if !self.forums.contains_key(&id) {
@@ -367,7 +365,7 @@ impl Hub {
     }
 
     /// The forum as `audience` sees it, for HTTP.
-    pub async fn view(&self, forum_id: &str, audience: Audience) -> Result<ForumView, HubError> {
+    pub(crate) async fn view(&self, forum_id: &str, audience: Audience) -> Result<ForumView, HubError> {
         if self.lookup(forum_id).is_none() {
             self.load_on_miss(forum_id).await;
         }
