@@ -90,7 +90,7 @@ pub(crate) async fn serve(
         }
         attached = Box::pin(authenticate(&hub, &mut socket, &limits)) => attached,
     };
-    let Some((handle, Attached { actor, frames: first_frames, updates })) = attached else { return };
+    let Some((handle, Attached { actor, first_frames, updates })) = attached else { return };
     let connection = Connection {
         socket,
         handle,

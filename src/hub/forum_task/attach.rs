@@ -75,22 +75,22 @@ impl ForumTask {
         };
         let replay = last_seq.and_then(|last_seq| outlet.missed_since(last_seq, head));
         let welcome = frames::welcome(forum, head, role, audience, participant, replay.as_ref().map(Vec::len));
-        let mut sent_first = vec![welcome];
+        let mut first_frames = vec![welcome];
         if let Some(replayed) = replay {
-            sent_first.extend(replayed);
+            first_frames.extend(replayed);
             for poll in forum.polls.values() {
                 if poll.status == PollStatus::Open && view::tally_visible(poll, audience) {
-                    sent_first.push(frames::tally(head, forum.tally(poll)));
+                    first_frames.push(frames::tally(head, forum.tally(poll)));
                 }
             }
             if let Some(temperature) = view::current_temperature(forum) {
-                sent_first.push(frames::temperature(head, temperature));
+                first_frames.push(frames::temperature(head, temperature));
             }
         }
         let updates = match actor {
             Actor::Participant(id) => self.crowd.subscribe(id),
             _ => outlet.subscribe(),
         };
-        Attached { actor, frames: sent_first, updates }
+        Attached { actor, first_frames, updates }
     }
 }

@@ -25,7 +25,7 @@ pub(crate) enum Credential {
 /// subscription to the forum's broadcasts.
 pub(crate) struct Attached {
     pub(crate) actor: Actor,
-    pub(crate) frames: Vec<Frame>,
+    pub(crate) first_frames: Vec<Frame>,
     pub(crate) updates: broadcast::Receiver<Frame>,
 }
 
