@@ -18,21 +18,21 @@ use crate::hub::{Audience, Hub, HubError, tokens};
 use crate::ws::{self, WsLimits};
 
 /// Largest HTTP request body accepted.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
-pub struct AppState {
-    pub hub: Arc<Hub>,
-    pub admin_token: Arc<str>,
-    pub ws_limits: WsLimits,
-    pub shutdown: CancellationToken,
-    pub tasks: TaskTracker,
+pub(crate) struct AppState {
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) admin_token: Arc<str>,
+    pub(crate) ws_limits: WsLimits,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tasks: TaskTracker,
     /// Where displays' and moderators' connections run (`server::PriorityLane`);
     /// with `None`, on the main runtime like everyone's.
-    pub staff_lane: Option<tokio::runtime::Handle>,
+    pub(crate) priority_lane: Option<tokio::runtime::Handle>,
 }
 
-pub fn app(state: AppState) -> Router {
+pub(crate) fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
@@ -46,7 +46,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     #[error("a valid admin token is required: Authorization: Bearer <token>")]
@@ -84,7 +84,6 @@ impl From<HubError> for ApiError {
         match err {
             HubError::Invalid(m) => ApiError::Invalid(m),
             HubError::NotFound => ApiError::NotFound("no such forum".into()),
-            HubError::Unauthorized => ApiError::Unauthorized,
             HubError::Unavailable | HubError::Store(_) => {
                 tracing::warn!(error = %err, "request refused: store unavailable");
                 ApiError::Unavailable("the forum store is unavailable; try again".into())
@@ -154,7 +153,7 @@ async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Resu
     if ws.selected_protocol().is_none() {
         return Err(ApiError::BadRequest(format!("request the WebSocket subprotocol `{SUBPROTOCOL}`")));
     }
-    let AppState { hub, ws_limits, shutdown, tasks, staff_lane, .. } = state;
+    let AppState { hub, ws_limits, shutdown, tasks, priority_lane, .. } = state;
     let upgrade = ws
         // Small buffers: thousands of mostly idle connections each hold them.
         // Client frames are small; a larger one grows the buffer as it comes.
@@ -163,5 +162,5 @@ async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Resu
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES);
-    Ok(upgrade.on_upgrade(move |socket| tasks.track_future(ws::serve(socket, hub, ws_limits, shutdown, staff_lane))))
+    Ok(upgrade.on_upgrade(move |socket| tasks.track_future(ws::serve(socket, hub, ws_limits, shutdown, priority_lane))))
 }

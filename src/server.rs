@@ -52,10 +52,10 @@ pub async fn run(
                 .with_context(|| format!("opening the embedded store in {}", config.data_dir.display()))?,
         ),
     };
-    let lane = PriorityLane::start().context("starting the priority lane")?;
+    let priority_lane = PriorityLane::start().context("starting the priority lane")?;
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let hub = Hub::open(store.clone(), config.hub, cancel.clone(), tasks.clone(), Some(lane.handle()))
+    let hub = Hub::open(store.clone(), config.hub, cancel.clone(), tasks.clone(), Some(priority_lane.handle()))
         .await
         .context("loading forums")?;
     tracing::info!(address = %listener.local_addr()?, forums = hub.forum_count(), "serving");
@@ -65,7 +65,7 @@ pub async fn run(
         ws_limits: config.ws,
         shutdown: cancel.clone(),
         tasks: tasks.clone(),
-        staff_lane: Some(lane.handle()),
+        priority_lane: Some(priority_lane.handle()),
     };
     let stop = cancel.clone();
     axum::serve(listener, app(state))
@@ -82,7 +82,7 @@ pub async fn run(
         tracing::warn!(remaining = tasks.len(), "tasks still running after the grace period");
     }
     store.close().await.context("closing the store")?;
-    drop(lane);
+    drop(priority_lane);
     tracing::info!("stopped");
     Ok(())
 }

@@ -24,14 +24,12 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{FutureExt, SinkExt};
 use governor::clock::DefaultClock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use madang_protocol::{ClientFrame, ErrorCode, ServerFrame, close_code, parse_client_frame};
+use madang_protocol::{ClientFrame, ServerFrame, close_code, parse_client_frame};
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::Actor;
-use crate::hub::{
-    AttachError, Attached, ForumHandle, Frame, Hub, Request, domain_error_frame, encode_frame, error_frame,
-};
+use crate::hub::{AttachError, Attached, ForumHandle, Frame, Hub, Request, frames};
 
 /// Limits of one connection.
 #[derive(Debug, Clone)]
@@ -76,12 +74,12 @@ static CLOCK: LazyLock<DefaultClock> = LazyLock::new(DefaultClock::default);
 /// One task per connection, which reads, writes and waits for answers in
 /// turn: a connection is mostly idle, and a task, its buffers and the
 /// channels between two halves were most of its memory (README, performance).
-pub async fn serve(
+pub(crate) async fn serve(
     mut socket: WebSocket,
     hub: Arc<Hub>,
     limits: WsLimits,
     shutdown: CancellationToken,
-    staff_lane: Option<tokio::runtime::Handle>,
+    priority_lane: Option<tokio::runtime::Handle>,
 ) {
     // Boxed, so that what authenticating needs is freed once it is done
     // rather than sized into every connection's future.
@@ -92,7 +90,7 @@ pub async fn serve(
         }
         attached = Box::pin(authenticate(&hub, &mut socket, &limits)) => attached,
     };
-    let Some((handle, Attached { actor, frames, updates })) = attached else { return };
+    let Some((handle, Attached { actor, first_frames, updates })) = attached else { return };
     let connection = Connection {
         socket,
         handle,
@@ -104,12 +102,12 @@ pub async fn serve(
         ),
         refused: 0,
         answers: Answers::default(),
-        out: frames,
+        out: first_frames,
     };
-    match staff_lane.filter(|_| matches!(actor, Actor::Display | Actor::Moderator)) {
+    match priority_lane.filter(|_| matches!(actor, Actor::Display | Actor::Moderator)) {
         // This task waits for it: the connection stays tracked for shutdown.
-        Some(lane) => {
-            let _ = lane.spawn(async move { connection.run(&limits, &shutdown).await }).await;
+        Some(priority_lane) => {
+            let _ = priority_lane.spawn(async move { connection.run(&limits, &shutdown).await }).await;
         }
         None => connection.run(&limits, &shutdown).await,
     }
@@ -252,27 +250,21 @@ impl Connection {
             if self.refused >= limits.flood_close_after {
                 return Err(End::Close(close_code::FLOOD, "flooding"));
             }
-            let message = "too many messages: slow down".to_string();
             let id = madang_protocol::request_id(&text);
-            self.answers.push_back(Answer::now(error_frame(id, ErrorCode::RateLimited, message, None)));
+            self.answers.push_back(Answer::now(frames::rate_limited(id)));
             return Ok(());
         }
         let answer = match parse_client_frame(&text) {
-            Err(err) => Answer::now(error_frame(err.id, err.code, err.message, None)),
-            Ok(ClientFrame::Auth(_)) => Answer::now(error_frame(
-                None,
-                ErrorCode::BadRequest,
-                "this connection is already authenticated".into(),
-                None,
-            )),
-            Ok(ClientFrame::Ping { id }) => Answer::now(ServerFrame::Pong { id }),
+            Err(err) => Answer::now(frames::error(err.id, err.code, err.message, None)),
+            Ok(ClientFrame::Auth(_)) => Answer::now(frames::already_authenticated()),
+            Ok(ClientFrame::Ping { id }) => Answer::now(frames::pong(id)),
             Ok(ClientFrame::Command { id, command }) => {
                 let (tx, rx) = oneshot::channel();
                 let request = Request::Command { actor: self.actor, request_id: id.clone(), command, reply: tx };
                 // Waits only while the forum's queue is full: then this
                 // connection stops reading too, which is the backpressure.
                 match self.handle.requests.send(request).await {
-                    Err(_) => Answer::now(unavailable(Some(id))),
+                    Err(_) => Answer::now(frames::unavailable(Some(id))),
                     Ok(()) => Answer::Waiting { id, rx },
                 }
             }
@@ -283,11 +275,6 @@ impl Connection {
 }
 
 const TOO_SLOW: &str = "too slow: reconnect and resume";
-
-fn unavailable(id: Option<String>) -> ServerFrame {
-    let message = "the forum is not available right now; the command was not applied".to_string();
-    error_frame(id, ErrorCode::Unavailable, message, None)
-}
 
 /// Answers not yet written, in the order their frames came. Only the
 /// first is ever waited for: the others cannot be sent before it anyway.
@@ -331,7 +318,7 @@ enum Answer {
 
 impl Answer {
     fn now(frame: ServerFrame) -> Answer {
-        Answer::Now(std::future::ready(encode_frame(&frame)))
+        Answer::Now(std::future::ready(frames::encode(&frame)))
     }
 }
 
@@ -344,7 +331,7 @@ impl Future for Answer {
             // A forum task that stopped without answering: nothing was applied.
             Answer::Waiting { id, rx } => Pin::new(rx)
                 .poll(cx)
-                .map(|answer| encode_frame(&answer.unwrap_or_else(|_| unavailable(Some(id.clone()))))),
+                .map(|answer| frames::encode(&answer.unwrap_or_else(|_| frames::unavailable(Some(id.clone()))))),
         }
     }
 }
@@ -368,7 +355,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
 }
 
 async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) {
-    let _ = tokio::time::timeout(Duration::from_secs(2), socket.send(Message::Text(encode_frame(frame)))).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), socket.send(Message::Text(frames::encode(frame)))).await;
 }
 
 /// Whether a read error is an oversized message or frame.
@@ -405,13 +392,12 @@ async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> O
     let auth = match parse_client_frame(&first) {
         Ok(ClientFrame::Auth(auth)) => auth,
         Ok(_) => {
-            let message = "the first frame must be `auth`".to_string();
-            send_frame(socket, &error_frame(None, ErrorCode::Unauthorized, message, None)).await;
+            send_frame(socket, &frames::auth_required()).await;
             close(socket, close_code::AUTH_REQUIRED, "the first frame must be auth").await;
             return None;
         }
         Err(err) => {
-            send_frame(socket, &error_frame(err.id, err.code, err.message, None)).await;
+            send_frame(socket, &frames::error(err.id, err.code, err.message, None)).await;
             close(socket, close_code::AUTH_REQUIRED, "the first frame must be auth").await;
             return None;
         }
@@ -419,20 +405,12 @@ async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> O
     match hub.attach(auth).await {
         Ok(attached) => Some(attached),
         Err(err) => {
-            let (frame, code, reason) = match &err {
-                AttachError::Unauthorized => (
-                    error_frame(None, ErrorCode::Unauthorized, err.to_string(), None),
-                    close_code::UNAUTHORIZED,
-                    "unauthorized",
-                ),
-                AttachError::Refused(domain) => (domain_error_frame(None, domain), close_code::UNAUTHORIZED, "refused"),
-                AttachError::Unavailable => (
-                    error_frame(None, ErrorCode::Unavailable, err.to_string(), None),
-                    close_code::TRY_AGAIN_LATER,
-                    "try again later",
-                ),
+            let (code, reason) = match &err {
+                AttachError::Unauthorized => (close_code::UNAUTHORIZED, "unauthorized"),
+                AttachError::Refused(_) => (close_code::UNAUTHORIZED, "refused"),
+                AttachError::Unavailable => (close_code::TRY_AGAIN_LATER, "try again later"),
             };
-            send_frame(socket, &frame).await;
+            send_frame(socket, &frames::attach_refused(&err)).await;
             close(socket, code, reason).await;
             None
         }

@@ -4,12 +4,14 @@
 //! channel, and join code → forum and channel. Forum state lives in the
 //! forum tasks (see `forum_task`); the hub never reads or writes it.
 
+mod clock;
 mod crowd;
 mod forum_task;
-pub mod journal;
+pub(crate) mod frames;
+pub(crate) mod journal;
 mod state;
-pub mod tokens;
-pub mod view;
+pub(crate) mod tokens;
+pub(crate) mod view;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -17,30 +19,24 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
-use madang_protocol::{
-    Auth, Channel, Command, CreateForumRequest, CreateForumResponse, ForumView, JoinCodes, ServerFrame,
-};
+use madang_protocol::{Auth, Channel, Command, CreateForumRequest, CreateForumResponse, ForumView, JoinCodes};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use forum_task::{AttachError, Attached, Credential, DEFAULT_TALLY_INTERVAL, ForumHandle, ReplayError, Request};
-pub use forum_task::{domain_error_frame, error_frame, now_ms};
-pub use view::Audience;
+pub(crate) use forum_task::{AttachError, Attached, ForumHandle, Request};
+pub(crate) use frames::Frame;
+pub(crate) use view::Audience;
 
 use crate::domain::{Actor, DomainError, Event, Forum, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
 use crate::store::{Record, Store, StoreError};
-use forum_task::ForumTask;
+use clock::now_ms;
+use forum_task::{Credential, ForumTask};
 use journal::{Entry, GENESIS_HASH};
+use state::ReplayError;
 
-/// A serialized server frame, shared by every subscriber: cloning it bumps a
-/// reference count, so a broadcast is encoded once however many receive it.
-pub type Frame = axum::extract::ws::Utf8Bytes;
-
-pub fn encode_frame(frame: &ServerFrame) -> Frame {
-    // Our frame types are plain data with string keys: serializing cannot fail.
-    Frame::from(serde_json::to_string(frame).unwrap_or_default())
-}
+/// The default pacing of tally frames.
+pub(crate) const DEFAULT_TALLY_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Tuning of the forum tasks.
 #[derive(Debug, Clone)]
@@ -80,13 +76,11 @@ impl Default for HubConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum HubError {
+pub(crate) enum HubError {
     #[error("{0}")]
     Invalid(String),
     #[error("no such forum")]
     NotFound,
-    #[error("the credential is not valid")]
-    Unauthorized,
     #[error("the forum is shutting down or cannot persist right now")]
     Unavailable,
     #[error(transparent)]
@@ -95,7 +89,7 @@ pub enum HubError {
     Replay { forum: String, source: ReplayError },
 }
 
-pub struct Hub {
+pub(crate) struct Hub {
     store: Arc<dyn Store>,
     config: Arc<HubConfig>,
     forums: DashMap<String, ForumHandle>,
@@ -103,7 +97,7 @@ pub struct Hub {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     /// Where forum tasks run (`server::PriorityLane`); `None`: here.
-    lane: Option<tokio::runtime::Handle>,
+    priority_lane: Option<tokio::runtime::Handle>,
     /// When forums were last listed from a shared store (unix ms).
     last_discovery: AtomicU64,
     /// One discovery at a time.
@@ -119,12 +113,12 @@ const MAX_INITIAL_AGENDA: usize = 200;
 impl Hub {
     /// Load every stored forum and start its task. A forum whose log cannot
     /// be replayed is reported and left out; the others still serve.
-    pub async fn open(
+    pub(crate) async fn open(
         store: Arc<dyn Store>,
         config: HubConfig,
         shutdown: CancellationToken,
         tasks: TaskTracker,
-        lane: Option<tokio::runtime::Handle>,
+        priority_lane: Option<tokio::runtime::Handle>,
     ) -> Result<Arc<Hub>, HubError> {
         let hub = Arc::new(Hub {
             store: store.clone(),
@@ -133,7 +127,7 @@ impl Hub {
             codes: DashMap::new(),
             shutdown,
             tasks,
-            lane,
+            priority_lane,
             last_discovery: AtomicU64::new(0),
             discovery_gate: tokio::sync::Semaphore::new(1),
         });
@@ -169,14 +163,14 @@ impl Hub {
         }
         slot.insert(ForumHandle { requests: tx });
         let run = task.run(rx, self.shutdown.clone());
-        match &self.lane {
-            Some(lane) => self.tasks.spawn_on(run, lane),
+        match &self.priority_lane {
+            Some(priority_lane) => self.tasks.spawn_on(run, priority_lane),
             None => self.tasks.spawn(run),
         };
     }
 
     /// Load forums other nodes created since we last looked (shared stores only).
-    pub async fn discover(&self) -> Result<(), HubError> {
+    pub(crate) async fn discover(&self) -> Result<(), HubError> {
         let started = now_ms();
         for id in self.store.forums().await? {
             if self.forums.contains_key(&id) {
@@ -241,11 +235,11 @@ impl Hub {
     }
 
     /// Why the store cannot serve right now, if it cannot.
-    pub fn degraded(&self) -> Option<String> {
+    pub(crate) fn degraded(&self) -> Option<String> {
         self.store.degraded()
     }
 
-    pub fn forum_count(&self) -> usize {
+    pub(crate) fn forum_count(&self) -> usize {
         self.forums.len()
     }
 
@@ -261,7 +255,7 @@ impl Hub {
     }
 
     /// Create a forum: its first events are persisted before it is announced.
-    pub async fn create_forum(&self, request: CreateForumRequest) -> Result<CreateForumResponse, HubError> {
+    pub(crate) async fn create_forum(&self, request: CreateForumRequest) -> Result<CreateForumResponse, HubError> {
         let id = loop {
             let id = tokens::forum_id();
             if !self.forums.contains_key(&id) {
@@ -338,7 +332,7 @@ impl Hub {
     }
 
     /// Find the forum an `auth` frame is for, and attach to it.
-    pub async fn attach(&self, auth: Auth) -> Result<(ForumHandle, Attached), AttachError> {
+    pub(crate) async fn attach(&self, auth: Auth) -> Result<(ForumHandle, Attached), AttachError> {
         let (forum_id, credential) = match (auth.token, auth.join_code) {
             (Some(token), None) => {
                 let forum = tokens::forum_of(&token).ok_or(AttachError::Unauthorized)?.to_string();
@@ -371,7 +365,7 @@ impl Hub {
     }
 
     /// The forum as `audience` sees it, for HTTP.
-    pub async fn view(&self, forum_id: &str, audience: Audience) -> Result<ForumView, HubError> {
+    pub(crate) async fn view(&self, forum_id: &str, audience: Audience) -> Result<ForumView, HubError> {
         if self.lookup(forum_id).is_none() {
             self.load_on_miss(forum_id).await;
         }

@@ -1,0 +1,141 @@
+//! Fan-out: everything that leaves a forum task for its listeners.
+//!
+//! Events are rendered once per audience and published as soon as their batch
+//! is persisted: staff frames to moderators, public frames to displays and,
+//! through the crowd's shards, to participants. Tallies and temperature checks
+//! are conflated: an event only marks them dirty, and each tally tick sends
+//! the latest of each (participants' shards take turns, see `crowd`). Outcomes
+//! of closed polls are handed to the store for other systems. Ballots are never
+//! broadcast. This module does not decide who may see a tally: `view` does.
+
+use madang_protocol::PollStatus;
+
+use super::ForumTask;
+use crate::domain::{Event, Forum};
+use crate::hub::crowd;
+use crate::hub::frames::{self, Frame};
+use crate::hub::journal::Entry;
+use crate::hub::view::{self, Audience};
+use crate::store::OutcomeRecord;
+
+/// An event's frames for staff and for the public; `None` where it shows that audience nothing.
+pub(super) type EventFrames = [Option<Frame>; 2];
+
+impl ForumTask {
+    /// Render an applied entry once for each audience.
+    pub(super) fn render_event(&self, entry: &Entry) -> EventFrames {
+        [
+            frames::event(&self.state.forum, entry, Audience::Staff),
+            frames::event(&self.state.forum, entry, Audience::Public),
+        ]
+    }
+
+    /// Send a persisted event's frames and keep them for resumes.
+    pub(super) fn publish_event(&mut self, seq: u64, [staff, public]: EventFrames) {
+        let ring_capacity = self.config.ring_capacity;
+        if let Some(frame) = staff {
+            self.staff.publish(seq, frame, ring_capacity);
+        }
+        if let Some(frame) = public {
+            self.crowd.send_event(&frame);
+            self.public.publish(seq, frame, ring_capacity);
+        }
+    }
+
+    /// Note which tallies and temperature an applied event changed.
+    pub(super) fn mark_dirty(&mut self, event: &Event) {
+        let forum = &self.state.forum;
+        match event {
+            Event::BallotCast { poll, .. }
+            | Event::ComparisonCast { poll, .. }
+            | Event::HallCountEntered { poll, .. }
+            | Event::PollOpened { poll }
+            | Event::ResultsRevealed { poll } => {
+                self.dirty_polls.insert(*poll);
+            }
+            // A new current item starts with an empty temperature check.
+            Event::SignalSet { .. } | Event::ItemActivated { .. } => self.temperature_dirty = true,
+            Event::PollClosed { poll, .. } => {
+                self.dirty_polls.remove(poll);
+            }
+            Event::IdeaMerged { idea, .. } => {
+                for p in forum.polls.values() {
+                    if p.status == PollStatus::Open && p.options.iter().any(|o| o.idea == Some(*idea)) {
+                        self.dirty_polls.insert(p.id);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether a tick has anything to send: changed tallies, a changed
+    /// temperature check, or crowd shards still owed a turn.
+    pub(super) fn tallies_pending(&self) -> bool {
+        !self.dirty_polls.is_empty() || self.temperature_dirty || self.crowd.pending()
+    }
+
+    /// Send changed tallies and the temperature: to moderators and displays
+    /// at every tick; to participants a few shards at a time (`crowd`).
+    pub(super) fn publish_tallies(&mut self) {
+        let shards = self.crowd_shards_per_tick();
+        let forum = &self.state.forum;
+        if std::mem::take(&mut self.temperature_dirty) {
+            let frame =
+                view::current_temperature(forum).map(|temperature| frames::temperature(self.state.head, temperature));
+            if let Some(frame) = &frame {
+                self.staff.send(frame.clone());
+                self.public.send(frame.clone());
+            }
+            self.crowd.temperature_changed(frame);
+        }
+        for poll_id in std::mem::take(&mut self.dirty_polls) {
+            let Some(poll) = forum.polls.get(&poll_id) else { continue };
+            if poll.status != PollStatus::Open {
+                continue;
+            }
+            let frame = frames::tally(self.state.head, forum.tally(poll));
+            self.staff.send(frame.clone());
+            if view::tally_visible(poll, Audience::Public) {
+                self.public.send(frame.clone());
+                self.crowd.tally_changed(poll_id, frame);
+            }
+        }
+        self.crowd.serve(shards, |poll_id| {
+            forum
+                .polls
+                .get(&poll_id)
+                .is_some_and(|p| p.status == PollStatus::Open && view::tally_visible(p, Audience::Public))
+        });
+    }
+
+    /// How many of the crowd's shards hear tallies at this tick (`crowd::shards_due`).
+    fn crowd_shards_per_tick(&mut self) -> usize {
+        let listeners = self.crowd.listeners();
+        let (rate, tick) = (self.config.crowd_tally_frames_per_sec, self.config.tally_interval);
+        crowd::shards_due(&mut self.crowd_credit, listeners, rate, tick)
+    }
+
+    /// Hand closed polls' outcomes to the store.
+    pub(super) async fn publish_outcomes(&mut self) {
+        for outcome in std::mem::take(&mut self.outcomes) {
+            if let Err(err) = self.store.publish_outcome(&outcome).await {
+                // Other nodes, or this one at its next start, publish it again.
+                tracing::warn!(forum = %outcome.forum, seq = outcome.seq, %err, "outcome not published yet");
+            }
+        }
+    }
+}
+
+/// The outcome record of a poll's closing entry, for the store.
+pub(super) fn outcome_record(forum: &Forum, entry: &Entry) -> Option<OutcomeRecord> {
+    let Event::PollClosed { poll, outcome } = &entry.event else { return None };
+    Some(OutcomeRecord {
+        forum: forum.id.clone(),
+        seq: entry.seq,
+        poll: poll.0,
+        title: outcome.title.clone(),
+        closed_at_ms: outcome.closed_at_ms,
+        outcome_json: serde_json::to_string(outcome).unwrap_or_default(),
+    })
+}

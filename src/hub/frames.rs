@@ -1,0 +1,127 @@
+//! Every frame the server sends, built in one place.
+//!
+//! The forum task, the hub and the connections all answer clients; building
+//! their frames here gives each answer one wording (an `unavailable` reads the
+//! same whichever layer gives up) and one encoding. Answers to one request are
+//! `ServerFrame`s, encoded by the connection that writes them; broadcasts are
+//! encoded here, once, into a shared `Frame`. This module decides nothing: it
+//! knows the protocol's frame types, the domain's refusals and the views.
+
+use madang_protocol::{ErrorCode, JoinCodes, ParticipantSelf, Role, ServerFrame, Tally, TemperatureView};
+
+use super::AttachError;
+use super::journal::Entry;
+use super::state::AckInfo;
+use super::view::{self, Audience};
+use crate::domain::{DomainError, Forum};
+
+/// A serialized server frame, shared by every subscriber: cloning it bumps a
+/// reference count, so a broadcast is encoded once however many receive it.
+pub type Frame = axum::extract::ws::Utf8Bytes;
+
+pub(crate) fn encode(frame: &ServerFrame) -> Frame {
+    // Our frame types are plain data with string keys: serializing cannot fail.
+    Frame::from(serde_json::to_string(frame).unwrap_or_default())
+}
+
+pub(crate) fn ack(request_id: String, info: &AckInfo, duplicate: bool) -> ServerFrame {
+    ServerFrame::Ack {
+        id: request_id,
+        seq: info.seq,
+        duplicate,
+        item: info.item,
+        idea: info.idea,
+        poll: info.poll,
+        speaker: info.speaker,
+        pair: info.pair,
+        pairs_left: info.pairs_left,
+    }
+}
+
+pub(crate) fn pong(id: Option<String>) -> ServerFrame {
+    ServerFrame::Pong { id }
+}
+
+pub(crate) fn error(id: Option<String>, code: ErrorCode, message: String, rule: Option<String>) -> ServerFrame {
+    ServerFrame::Error { id, code, message, rule }
+}
+
+/// The domain refused a command or a join; the ballot rule it broke, if any, is named.
+pub(crate) fn refused(id: Option<String>, err: &DomainError) -> ServerFrame {
+    let (code, rule) = match err {
+        DomainError::Forbidden(_) => (ErrorCode::Forbidden, None),
+        DomainError::NotFound { .. } => (ErrorCode::NotFound, None),
+        DomainError::InvalidState(_) => (ErrorCode::InvalidState, None),
+        DomainError::Invalid(_) => (ErrorCode::Invalid, None),
+        DomainError::Ballot(b) => (ErrorCode::BallotInvalid, Some(b.rule.to_string())),
+    };
+    error(id, code, err.to_string(), rule)
+}
+
+/// A command that was not applied because the forum could not take or persist it.
+pub(crate) fn unavailable(id: Option<String>) -> ServerFrame {
+    let message = "the forum could not persist this command; it was not applied: retry with the same id";
+    error(id, ErrorCode::Unavailable, message.into(), None)
+}
+
+pub(crate) fn rate_limited(id: Option<String>) -> ServerFrame {
+    error(id, ErrorCode::RateLimited, "too many messages: slow down".into(), None)
+}
+
+/// An `auth` frame on a connection that is already authenticated.
+pub(crate) fn already_authenticated() -> ServerFrame {
+    error(None, ErrorCode::BadRequest, "this connection is already authenticated".into(), None)
+}
+
+/// A first frame that is not `auth`.
+pub(crate) fn auth_required() -> ServerFrame {
+    error(None, ErrorCode::Unauthorized, "the first frame must be `auth`".into(), None)
+}
+
+/// Why a connection could not attach: its credential, the domain, or the store.
+pub(crate) fn attach_refused(err: &AttachError) -> ServerFrame {
+    match err {
+        AttachError::Unauthorized => error(None, ErrorCode::Unauthorized, err.to_string(), None),
+        AttachError::Refused(domain) => refused(None, domain),
+        AttachError::Unavailable => error(None, ErrorCode::Unavailable, err.to_string(), None),
+    }
+}
+
+/// The first frame of an attached connection: who it is, and either the
+/// whole forum (`replayed: None`) or the count of missed frames that follow.
+pub(crate) fn welcome(
+    forum: &Forum,
+    head: u64,
+    role: Role,
+    audience: Audience,
+    participant: Option<ParticipantSelf>,
+    replayed: Option<usize>,
+) -> Frame {
+    encode(&ServerFrame::Welcome {
+        role,
+        forum_id: forum.id.clone(),
+        head_seq: head,
+        participant,
+        join_codes: (role != Role::Participant)
+            .then(|| JoinCodes { remote: forum.remote_code.clone(), hall: forum.hall_code.clone() }),
+        snapshot: match replayed {
+            Some(_) => None,
+            None => Some(Box::new(view::forum_view(forum, audience, head))),
+        },
+        replayed: replayed.map_or(0, |count| count as u32),
+    })
+}
+
+/// An event as `audience` sees it; `None` when it shows that audience nothing.
+pub(crate) fn event(forum: &Forum, entry: &Entry, audience: Audience) -> Option<Frame> {
+    view::update_for(forum, &entry.event, audience)
+        .map(|update| encode(&ServerFrame::Event { seq: entry.seq, at_ms: entry.at_ms, update }))
+}
+
+pub(crate) fn tally(seq: u64, tally: Tally) -> Frame {
+    encode(&ServerFrame::Tally { seq, tally })
+}
+
+pub(crate) fn temperature(seq: u64, temperature: TemperatureView) -> Frame {
+    encode(&ServerFrame::Temperature { seq, temperature })
+}
