@@ -6,17 +6,15 @@
 //! rules run the same in tests, in replay, and on every hub node.
 
 use madang_protocol::{
-    Channel, ChannelBreakdown, ChannelTally, Command, ForumStatus, IdeaId, IdeaStatus, ItemId, ItemState, PollId,
-    PollMethod, PollOptionsSpec, PollStatus, ResultsVisibility,
+    Channel, Command, ForumStatus, IdeaId, IdeaStatus, ItemId, ItemState, PollId, PollMethod, PollOptionsSpec,
+    PollStatus, ResultsVisibility,
 };
 
 use super::event::{Event, OptionSpec};
 use super::forum::{Forum, Idea, Item, Poll};
 use super::hall;
-use super::pairwise;
-use super::ranked;
+use super::method::{self, BallotError, pairwise};
 use super::speakers::MAX_WAITING;
-use super::tally::{self, BallotError, OptionSet};
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,17 +284,13 @@ impl Forum {
                 if p.status != PollStatus::Open {
                     return Err(DomainError::InvalidState(format!("poll {poll} is not open")));
                 }
-                let all = p.option_ids();
-                let canonical = self.canonical_options(p);
-                let map = |o| canonical.get(&o).copied().unwrap_or(o);
-                tally::validate_ballot(&p.method, &OptionSet { all: &all, canonical: &map }, ballot)?;
+                method::validate_ballot(&p.method, &self.option_index(p), ballot)?;
                 Ok(Event::BallotCast { poll: *poll, participant, ballot: ballot.clone() })
             }
             Command::NextPair { poll } => {
                 let participant = self.acting_participant(actor)?;
                 let p = self.open_pairwise_poll(*poll)?;
-                let rows = self.pairwise_rows(p);
-                match pairwise::next_pair(&rows, &p.comparisons, participant) {
+                match pairwise::next_pair(&self.option_index(p), &p.comparisons, participant) {
                     Some((pair, pairs_left)) => Ok(Event::PairOffered { poll: *poll, participant, pair, pairs_left }),
                     None => Err(DomainError::InvalidState(format!("you have answered every pair of poll {poll}"))),
                 }
@@ -304,25 +298,7 @@ impl Forum {
             Command::CastComparison { poll, winner, loser, skip } => {
                 let participant = self.acting_participant(actor)?;
                 let p = self.open_pairwise_poll(*poll)?;
-                let canonical = self.canonical_options(p);
-                for option in [*winner, *loser] {
-                    match canonical.get(&option) {
-                        None => {
-                            let message = format!("option {option} is not an option of this poll");
-                            return Err(BallotError { rule: "option.unknown", message }.into());
-                        }
-                        Some(target) if *target != option => {
-                            let message =
-                                format!("option {option} was merged into option {target}: compare option {target}");
-                            return Err(BallotError { rule: "pairwise.merged", message }.into());
-                        }
-                        Some(_) => {}
-                    }
-                }
-                if winner == loser {
-                    let message = format!("a pair is two different options (got option {winner} twice)");
-                    return Err(BallotError { rule: "pairwise.same_option", message }.into());
-                }
+                pairwise::validate_comparison(&self.option_index(p), *winner, *loser)?;
                 Ok(Event::ComparisonCast { poll: *poll, participant, winner: *winner, loser: *loser, skip: *skip })
             }
             Command::EnterHallCount { poll, counts } => {
@@ -345,10 +321,7 @@ impl Forum {
                         )));
                     }
                 }
-                let all = p.option_ids();
-                let canonical = self.canonical_options(p);
-                let map = |o| canonical.get(&o).copied().unwrap_or(o);
-                hall::validate(&p.method, &OptionSet { all: &all, canonical: &map }, counts)?;
+                method::validate_hall_count(&p.method, &self.option_index(p), counts)?;
                 Ok(Event::HallCountEntered { poll: *poll, counts: counts.clone() })
             }
             Command::SetHallHeadcount { count } => Ok(Event::HallHeadcountSet { count: hall::headcount(*count)? }),
@@ -459,104 +432,6 @@ impl Forum {
         };
         Ok(Event::ParticipantJoined { participant: self.next_participant_id(), channel, name, token_hash })
     }
-
-    /// The live tally of a poll: device ballots and the hall count merged,
-    /// and each channel counted alone under the same method.
-    pub fn tally(&self, poll: &Poll) -> madang_protocol::Tally {
-        if matches!(poll.method, PollMethod::Pairwise {}) {
-            return self.pairwise_tally(poll);
-        }
-        let all = poll.option_ids();
-        let canonical = self.canonical_options(poll);
-        let map = |o| canonical.get(&o).copied().unwrap_or(o);
-        let options = OptionSet { all: &all, canonical: &map };
-        // A ballot of a participant the forum does not know (never in a valid log) counts as remote.
-        let channel_of = |p| self.participants.get(p).map_or(Channel::Remote, |x: &super::Participant| x.channel);
-        let devices = |channel: Channel| {
-            poll.ballots.iter().filter(move |(p, _)| channel_of(p) == channel).map(|(_, b)| (b, 1u64))
-        };
-        let hand = poll.hall_count.as_ref().map(hall::weighted_ballots).unwrap_or_default();
-        let hand = || hand.iter().map(|(b, w)| (b, *w));
-        let hand_people = poll.hall_count.as_ref().map_or(0, hall::people_counted);
-        let live = poll.live.as_ref();
-        // Pairwise counts: the devices' are kept live; the few hand-entered rankings are added here.
-        let hand_matrix = live.map(|l| {
-            let mut m = ranked::PairwiseMatrix::new(l.remote.options());
-            for (ballot, weight) in hand() {
-                if let madang_protocol::Ballot::Ranked { ranking } = ballot {
-                    m.add(&tally::counted_ranking(&options, ranking), weight);
-                }
-            }
-            m
-        });
-        let merged_matrix = live.zip(hand_matrix.as_ref()).map(|(l, h)| {
-            let mut m = l.remote.clone();
-            m.absorb(&l.hall);
-            m.absorb(h);
-            m
-        });
-        let count = |ballots, matrix| tally::count_with(&poll.method, &options, ballots, matrix);
-        let remote_ballots = devices(Channel::Remote).count() as u32;
-        let hall_ballots = devices(Channel::Hall).count() as u32;
-        let all = || Box::new(poll.ballots.values().map(|b| (b, 1u64)).chain(hand())) as Box<dyn Iterator<Item = _>>;
-        madang_protocol::Tally {
-            poll: poll.id,
-            ballots: (poll.ballots.len() as u32).saturating_add(hand_people),
-            result: count(all(), merged_matrix.as_ref()),
-            by_channel: Some(ChannelBreakdown {
-                remote: ChannelTally {
-                    ballots: remote_ballots,
-                    result: count(Box::new(devices(Channel::Remote)), live.map(|l| &l.remote)),
-                },
-                hall: ChannelTally {
-                    ballots: hall_ballots,
-                    result: count(Box::new(devices(Channel::Hall)), live.map(|l| &l.hall)),
-                },
-                hall_count: ChannelTally {
-                    ballots: hand_people,
-                    result: count(Box::new(hand()), hand_matrix.as_ref()),
-                },
-            }),
-            ranked: tally::ranked_detail_with(&poll.method, &options, all(), merged_matrix.as_ref()).map(Box::new),
-        }
-    }
-
-    /// The canonical options of a pairwise poll and the row each option counts in.
-    fn pairwise_rows(&self, poll: &Poll) -> pairwise::Rows {
-        let canonical = self.canonical_options(poll);
-        pairwise::Rows::new(&poll.option_ids(), &|o| canonical.get(&o).copied().unwrap_or(o))
-    }
-
-    /// A pairwise poll's tally: everyone's comparisons, and each device
-    /// channel's alone; the hand-count channel is always empty.
-    fn pairwise_tally(&self, poll: &Poll) -> madang_protocol::Tally {
-        // A participant the forum does not know (never in a valid log) counts as remote.
-        let channel_of =
-            |p: &madang_protocol::ParticipantId| self.participants.get(p).map_or(Channel::Remote, |x| x.channel);
-        let rows = self.pairwise_rows(poll);
-        let answers = &poll.comparisons.answers;
-        let of = |channel: Option<Channel>| {
-            let people = || answers.iter().filter(|(p, _)| channel.is_none_or(|c| channel_of(p) == c));
-            let (wins, skipped) = pairwise::wins(&rows, people().map(|(_, a)| a));
-            (people().count() as u32, pairwise::result(&rows.canon, wins, skipped))
-        };
-        let (ballots, result) = of(None);
-        let (remote, remote_result) = of(Some(Channel::Remote));
-        let (hall, hall_result) = of(Some(Channel::Hall));
-        let k = rows.canon.len();
-        madang_protocol::Tally {
-            poll: poll.id,
-            ballots,
-            result,
-            by_channel: Some(ChannelBreakdown {
-                remote: ChannelTally { ballots: remote, result: remote_result },
-                hall: ChannelTally { ballots: hall, result: hall_result },
-                hall_count: ChannelTally { ballots: 0, result: pairwise::result(&rows.canon, vec![vec![0; k]; k], 0) },
-            }),
-            ranked: None,
-        }
-    }
-
     /// A poll that takes comparisons now: it exists, is pairwise and open, and the forum is live.
     fn open_pairwise_poll(&self, poll: PollId) -> Result<&Poll> {
         self.require_live()?;

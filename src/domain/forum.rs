@@ -14,10 +14,10 @@ use madang_protocol::{
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, OptionSpec};
-use super::pairwise::Comparisons;
-use super::ranked::PairwiseMatrix;
+use super::method::OptionIndex;
+use super::method::pairwise::Comparisons;
+use super::method::ranked::LivePairwise;
 use super::speakers::{Speaker, SpeakerQueue};
-use super::tally::{self, OptionSet};
 
 /// An item's timer. `deadline_ms` is set while running; otherwise
 /// `remaining_ms` is what is left.
@@ -86,14 +86,6 @@ pub struct Poll {
     /// date ballot by ballot. Derived from `ballots`, so never serialized.
     #[serde(skip)]
     pub live: Option<LivePairwise>,
-}
-
-/// Pairwise counts of a ranked poll's device ballots, per channel, so that a
-/// live tally does not recount every ballot (see `ranked::PairwiseMatrix`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LivePairwise {
-    pub remote: PairwiseMatrix,
-    pub hall: PairwiseMatrix,
 }
 
 impl Poll {
@@ -248,6 +240,18 @@ impl Forum {
                 (o.id, target)
             })
             .collect()
+    }
+
+    /// The channel a participant votes in; one the forum does not know (never
+    /// in a valid log) counts as remote.
+    pub(super) fn channel_of(&self, participant: &ParticipantId) -> Channel {
+        self.participants.get(participant).map_or(Channel::Remote, |x| x.channel)
+    }
+
+    /// The options of `poll` as its counts see them (see `canonical_options`).
+    pub fn option_index(&self, poll: &Poll) -> OptionIndex {
+        let canonical = self.canonical_options(poll);
+        OptionIndex::new(&poll.option_ids(), |o| canonical.get(&o).copied().unwrap_or(o))
     }
 
     /// Change the forum by one event.
@@ -411,23 +415,11 @@ impl Forum {
                 }
             }
             Event::BallotCast { poll, participant, ballot } => {
-                // How the old and the new ballot count, for the live pairwise counts.
-                let counted = self.polls.get(poll).filter(|p| p.live.is_some()).map(|p| {
-                    let (all, canonical) = (p.option_ids(), self.canonical_options(p));
-                    let map = |o| canonical.get(&o).copied().unwrap_or(o);
-                    let set = OptionSet { all: &all, canonical: &map };
-                    let counted = |b: &Ballot| match b {
-                        Ballot::Ranked { ranking } => Some(tally::counted_ranking(&set, ranking)),
-                        _ => None,
-                    };
-                    (p.ballots.get(participant).and_then(counted), counted(ballot))
-                });
-                let hall = self.participants.get(participant).is_some_and(|x| x.channel == Channel::Hall);
+                let options = self.polls.get(poll).filter(|p| p.live.is_some()).map(|p| self.option_index(p));
+                let in_hall = self.channel_of(participant) == Channel::Hall;
                 if let Some(p) = self.polls.get_mut(poll) {
-                    if let (Some(live), Some((old, new))) = (p.live.as_mut(), counted) {
-                        let matrix = if hall { &mut live.hall } else { &mut live.remote };
-                        old.iter().for_each(|r| matrix.remove(r, 1));
-                        new.iter().for_each(|r| matrix.add(r, 1));
+                    if let (Some(live), Some(options)) = (p.live.as_mut(), options) {
+                        live.replace(&options, p.ballots.get(participant), ballot, in_hall);
                     }
                     p.ballots.insert(*participant, ballot.clone());
                 }
@@ -497,18 +489,9 @@ impl Forum {
     fn rebuild_live(&mut self, poll: PollId) {
         let Some(p) = self.polls.get(&poll) else { return };
         let live = matches!(p.method, PollMethod::Ranked { .. }).then(|| {
-            let (all, canonical) = (p.option_ids(), self.canonical_options(p));
-            let map = |o| canonical.get(&o).copied().unwrap_or(o);
-            let set = OptionSet { all: &all, canonical: &map };
-            let options = tally::counted_options(&set);
-            let mut live = LivePairwise { remote: PairwiseMatrix::new(&options), hall: PairwiseMatrix::new(&options) };
-            for (participant, ballot) in &p.ballots {
-                let Ballot::Ranked { ranking } = ballot else { continue };
-                let hall = self.participants.get(participant).is_some_and(|x| x.channel == Channel::Hall);
-                let matrix = if hall { &mut live.hall } else { &mut live.remote };
-                matrix.add(&tally::counted_ranking(&set, ranking), 1);
-            }
-            live
+            let in_hall = |participant| self.channel_of(participant) == Channel::Hall;
+            let ballots = p.ballots.iter().map(|(participant, ballot)| (ballot, in_hall(participant)));
+            LivePairwise::recount(&self.option_index(p), ballots)
         });
         if let Some(p) = self.polls.get_mut(&poll) {
             p.live = live;

@@ -13,14 +13,16 @@ mod decide;
 mod event;
 mod forum;
 pub mod hall;
-pub mod pairwise;
-pub mod ranked;
+pub mod method;
 pub mod speakers;
-pub mod tally;
+mod tally;
+#[cfg(test)]
+mod test_support;
 
 pub use decide::{Actor, DomainError, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
 pub use event::{Event, OptionSpec};
 pub use forum::{Forum, Idea, Item, Participant, Poll, PollOption, Timer};
+pub use method::ranked::LivePairwise;
 pub use speakers::{Speaker, SpeakerQueue, Speech};
 
 #[cfg(test)]

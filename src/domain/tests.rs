@@ -13,7 +13,7 @@ use madang_protocol::{
     QueuePolicy, RankedTally, ResultsVisibility, SignalColor, SpeakerId, TallyResult, YesNoChoice,
 };
 
-use super::tally::BallotError;
+use super::method::BallotError;
 use super::*;
 
 // ---------------------------------------------------------------------------
