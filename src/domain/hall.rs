@@ -5,13 +5,62 @@
 //! that lives with each method (`method/`); this module holds what belongs to
 //! the hall itself.
 
-use super::DomainError;
-use super::method::{MAX_HALL_COUNT, checked_count};
+use madang_protocol::{Command, PollMethod, PollStatus};
+
+use super::decide::{Result, misrouted};
+use super::method::{self, MAX_HALL_COUNT, checked_count};
+use super::{DomainError, Event, Forum};
 
 pub use super::method::people_counted;
 
 /// A headcount from the wire.
-pub fn headcount(value: i64) -> Result<u32, DomainError> {
+pub fn headcount(value: i64) -> Result<u32> {
     // The bound is a u32, so the conversion cannot fail.
     checked_count("the headcount", value, u64::from(MAX_HALL_COUNT)).map(|n| u32::try_from(n).unwrap_or(MAX_HALL_COUNT))
+}
+
+impl Forum {
+    /// Decide a hand count or the hall's headcount.
+    pub(super) fn decide_hall(&self, command: &Command) -> Result<Event> {
+        match command {
+            Command::EnterHallCount { poll, counts } => {
+                let p = self.poll(*poll)?;
+                if matches!(p.method, PollMethod::Pairwise {}) {
+                    return Err(DomainError::InvalidState(format!(
+                        "poll {poll} is a pairwise poll: it takes no hall count (pairs cannot be counted by hand)"
+                    )));
+                }
+                match p.status {
+                    PollStatus::Open => {}
+                    PollStatus::Draft => {
+                        return Err(DomainError::InvalidState(format!(
+                            "poll {poll} is not open yet: hall counts are entered while it is open"
+                        )));
+                    }
+                    PollStatus::Closed => {
+                        return Err(DomainError::InvalidState(format!(
+                            "poll {poll} is closed: its hall count can no longer change"
+                        )));
+                    }
+                }
+                method::validate_hall_count(&p.method, &self.option_index(p), counts)?;
+                Ok(Event::HallCountEntered { poll: *poll, counts: counts.clone() })
+            }
+            Command::SetHallHeadcount { count } => Ok(Event::HallHeadcountSet { count: headcount(*count)? }),
+            other => Err(misrouted(other)),
+        }
+    }
+
+    /// Change a hand count or the headcount by one event.
+    pub(super) fn apply_hall(&mut self, event: &Event) {
+        match event {
+            Event::HallCountEntered { poll, counts } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.hall_count = Some(counts.clone());
+                }
+            }
+            Event::HallHeadcountSet { count } => self.hall_headcount = Some(*count),
+            _ => {}
+        }
+    }
 }

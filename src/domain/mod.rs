@@ -9,20 +9,30 @@
 //! framing or the wall clock. The value types (poll methods, ballots,
 //! tallies) come from `madang_protocol` so that they have one definition.
 
+mod agenda;
 mod decide;
 mod event;
 mod forum;
 pub mod hall;
+mod ideas;
+mod lifecycle;
 pub mod method;
+mod participants;
+mod polls;
+mod signals;
 pub mod speakers;
 mod tally;
 #[cfg(test)]
 mod test_support;
 
+pub use agenda::{Item, Timer};
 pub use decide::{Actor, DomainError, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
 pub use event::{Event, OptionSpec};
-pub use forum::{Forum, Idea, Item, Participant, Poll, PollOption, Timer};
+pub use forum::Forum;
+pub use ideas::Idea;
 pub use method::ranked::LivePairwise;
+pub use participants::Participant;
+pub use polls::{Poll, PollOption};
 pub use speakers::{Speaker, SpeakerQueue, Speech};
 
 #[cfg(test)]

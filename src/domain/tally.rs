@@ -7,8 +7,9 @@
 
 use madang_protocol::{Ballot, Channel, ChannelBreakdown, ChannelTally, PollMethod, Tally};
 
-use super::forum::{Forum, Poll};
+use super::forum::Forum;
 use super::method::{self, PairwiseMatrix, pairwise};
+use super::polls::Poll;
 
 impl Forum {
     /// The live tally of a poll: device ballots and the hall count merged,
