@@ -269,3 +269,6 @@ fn activation_deadline(item: &Item, now_ms: u64) -> Option<u64> {
         None => Some(now_ms.saturating_add(timer.remaining_ms)),
     }
 }
+
+#[cfg(test)]
+mod tests;

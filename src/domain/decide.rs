@@ -171,3 +171,6 @@ impl Forum {
 pub(super) fn misrouted(command: &Command) -> DomainError {
     DomainError::Invalid(format!("`{}` is not decided here", command.name()))
 }
+
+#[cfg(test)]
+mod tests;

@@ -150,3 +150,6 @@ impl Forum {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

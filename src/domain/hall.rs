@@ -64,3 +64,6 @@ impl Forum {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

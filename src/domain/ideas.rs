@@ -131,3 +131,6 @@ impl Forum {
         self.ideas.get(&id).ok_or(DomainError::NotFound { what: "idea", id: id.0 })
     }
 }
+
+#[cfg(test)]
+mod tests;

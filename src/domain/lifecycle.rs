@@ -34,3 +34,6 @@ impl Forum {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -34,6 +34,3 @@ pub use method::ranked::LivePairwise;
 pub use participants::Participant;
 pub use polls::{Poll, PollOption};
 pub use speakers::{Speaker, SpeakerQueue, Speech};
-
-#[cfg(test)]
-mod tests;

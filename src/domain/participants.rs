@@ -51,3 +51,6 @@ impl Forum {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

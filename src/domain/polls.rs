@@ -343,3 +343,6 @@ fn check_method(method: &PollMethod) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests;

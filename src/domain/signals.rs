@@ -24,3 +24,6 @@ impl Forum {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -323,3 +323,6 @@ impl Forum {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -94,3 +94,6 @@ impl Forum {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -64,3 +64,6 @@ pub(super) fn count<'b>(index: &OptionIndex, ballots: impl Iterator<Item = (&'b 
     let ranking = tiers(&index.canon, |a, b| counts[b].cmp(&counts[a]));
     TallyResult::Approval { counts: option_counts(&index.canon, &counts), ranking }
 }
+
+#[cfg(test)]
+mod tests;

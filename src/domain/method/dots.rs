@@ -72,3 +72,6 @@ pub(super) fn count<'b>(index: &OptionIndex, ballots: impl Iterator<Item = (&'b 
     let ranking = tiers(&index.canon, |a, b| counts[b].cmp(&counts[a]));
     TallyResult::Dots { counts: option_counts(&index.canon, &counts), ranking }
 }
+
+#[cfg(test)]
+mod tests;

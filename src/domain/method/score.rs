@@ -144,3 +144,6 @@ fn by_mean_desc(a: Option<(u128, u128)>, b: Option<(u128, u128)>) -> Ordering {
         (None, None) => Ordering::Equal,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -66,3 +66,6 @@ pub(super) fn count<'b>(rule: MajorityRule, ballots: impl Iterator<Item = (&'b B
     }
     TallyResult::YesNo { yes, no, abstain, rule, passed: passes(rule, yes, no, abstain), tie: yes == no }
 }
+
+#[cfg(test)]
+mod tests;
