@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::decide::{MAX_TITLE_CHARS, Result, check_secs, clean_text, misrouted};
 use super::{DomainError, Event, Forum};
 
-pub const MAX_DESCRIPTION_CHARS: usize = 2000;
-pub const MAX_AGENDA_ITEMS: usize = 200;
+pub(crate) const MAX_DESCRIPTION_CHARS: usize = 2000;
+pub(crate) const MAX_AGENDA_ITEMS: usize = 200;
 
 /// An item's timer. `deadline_ms` is set while running; otherwise
 /// `remaining_ms` is what is left.

@@ -4,7 +4,7 @@
 //! Deciding never changes the forum; the caller persists the event and then
 //! applies it. The time of the decision is passed in (`now_ms`), so these
 //! rules run the same in tests, in replay, and on every hub node.
-
+//!
 //! This file is the router: who may send what (`authorize`), then one
 //! aggregate per group of commands, each in its own module with both its
 //! decisions and its state changes (`agenda`, `ideas`, `polls`, `hall`,
@@ -21,9 +21,10 @@ use super::method::BallotError;
 pub enum Actor {
     Moderator,
     Display,
-    Participant(madang_protocol::ParticipantId),
+    Participant(ParticipantId),
 }
 
+/// Why a command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
     #[error("{0}")]
@@ -43,7 +44,7 @@ pub(super) type Result<T> = std::result::Result<T, DomainError>;
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_NAME_CHARS: usize = 40;
 /// A time box or extension longer than a day is a typo, not a plan.
-pub const MAX_TIMER_SECS: u32 = 24 * 60 * 60;
+pub(crate) const MAX_TIMER_SECS: u32 = 24 * 60 * 60;
 
 /// Trim and bound a piece of text; `what` names it in the error.
 pub fn clean_text(what: &str, text: &str, max_chars: usize) -> Result<String> {

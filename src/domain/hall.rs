@@ -11,7 +11,7 @@ use super::decide::{Result, misrouted};
 use super::method::{self, MAX_HALL_COUNT, checked_count};
 use super::{DomainError, Event, Forum};
 
-pub use super::method::people_counted;
+pub(crate) use super::method::people_counted;
 
 /// A headcount from the wire.
 pub fn headcount(value: i64) -> Result<u32> {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::decide::{Actor, Result, clean_text, misrouted};
 use super::{DomainError, Event, Forum};
 
-pub const MAX_IDEA_CHARS: usize = 500;
+pub(crate) const MAX_IDEA_CHARS: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Idea {

@@ -21,7 +21,7 @@ use super::method::ranked::LivePairwise;
 use super::method::{self, OptionIndex};
 use super::{DomainError, Event, Forum};
 
-pub const MAX_OPTIONS: usize = 100;
+pub(crate) const MAX_OPTIONS: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollOption {
@@ -93,7 +93,7 @@ impl Forum {
                 }
                 Ok(Event::PollClosed {
                     poll: *poll,
-                    outcome: madang_protocol::Outcome {
+                    outcome: Outcome {
                         poll: *poll,
                         title: p.title.clone(),
                         method: p.method.clone(),
@@ -327,7 +327,7 @@ impl Forum {
     }
 
     /// The options of `poll` as its counts see them (see `canonical_options`).
-    pub fn option_index(&self, poll: &Poll) -> OptionIndex {
+    pub(crate) fn option_index(&self, poll: &Poll) -> OptionIndex {
         let canonical = self.canonical_options(poll);
         OptionIndex::new(&poll.option_ids(), |o| canonical.get(&o).copied().unwrap_or(o))
     }

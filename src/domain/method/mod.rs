@@ -146,7 +146,11 @@ pub(super) fn canonical_duplicate(index: &OptionIndex, options: &[OptionId]) -> 
 
 /// Check a hand count against the poll's method and options. Numbers must
 /// be whole, not negative, and plausible for the people counted.
-pub fn validate_hall_count(method: &PollMethod, options: &OptionIndex, counts: &HallCounts) -> Result<(), DomainError> {
+pub(crate) fn validate_hall_count(
+    method: &PollMethod,
+    options: &OptionIndex,
+    counts: &HallCounts,
+) -> Result<(), DomainError> {
     match (method, counts) {
         (PollMethod::YesNo { .. }, HallCounts::YesNo { yes, no, abstain }) => {
             yes_no::validate_hall_count(*yes, *no, *abstain)
@@ -184,7 +188,7 @@ fn hall_count_kind(counts: &HallCounts) -> &'static str {
 /// How many hall people without a device a hand count stands for: for
 /// yes/no `yes + no + abstain`, for ranked polls the sum of the paper
 /// ballots' counts, otherwise the `people` entered.
-pub fn people_counted(counts: &HallCounts) -> u32 {
+pub(crate) fn people_counted(counts: &HallCounts) -> u32 {
     let total = match counts {
         HallCounts::YesNo { yes, no, abstain } => yes_no::people_counted(*yes, *no, *abstain),
         HallCounts::Approval { people, .. } | HallCounts::Dots { people, .. } | HallCounts::Score { people, .. } => {
@@ -197,7 +201,7 @@ pub fn people_counted(counts: &HallCounts) -> u32 {
 
 /// The hand count as weighted ballots that the tally counts exactly like the
 /// totals entered (see `hand_count`). Zero weights are left out.
-pub fn weighted_ballots(counts: &HallCounts) -> Vec<(Ballot, u64)> {
+pub(crate) fn weighted_ballots(counts: &HallCounts) -> Vec<(Ballot, u64)> {
     let mut out = Vec::new();
     match counts {
         HallCounts::YesNo { yes, no, abstain } => yes_no::weighted_ballots(*yes, *no, *abstain, &mut out),

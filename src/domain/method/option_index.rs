@@ -39,12 +39,12 @@ impl OptionIndex {
     }
 
     /// The options a poll's counts are over: its options that count for themselves, in poll order.
-    pub fn counted(&self) -> &[OptionId] {
+    pub(crate) fn counted(&self) -> &[OptionId] {
         &self.canon
     }
 
     /// The option `option` counts for; `None` when it is not an option of the poll.
-    pub fn counts_for(&self, option: OptionId) -> Option<OptionId> {
+    pub(crate) fn counts_for(&self, option: OptionId) -> Option<OptionId> {
         self.target.get(&option).copied()
     }
 

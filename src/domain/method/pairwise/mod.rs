@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use madang_protocol::{OptionId, PairwiseStat, ParticipantId, TallyResult};
 use serde::{Deserialize, Serialize};
 
-pub use bradley_terry::{Fit, MAX_ITERATIONS, TOLERANCE, fit};
-pub use pair_choice::{mix, next_pair};
+use bradley_terry::fit;
+pub(crate) use pair_choice::next_pair;
 
 use super::{BallotError, OptionIndex};
 
@@ -116,7 +116,7 @@ fn latest(options: &OptionIndex, answers: &[Answer]) -> BTreeMap<(usize, usize),
 }
 
 /// The wins matrix (rows in `options.canon` order) and the skips of the given participants' answers.
-pub fn wins<'a>(options: &OptionIndex, answers: impl Iterator<Item = &'a Vec<Answer>>) -> (Vec<Vec<u64>>, u64) {
+pub(crate) fn wins<'a>(options: &OptionIndex, answers: impl Iterator<Item = &'a Vec<Answer>>) -> (Vec<Vec<u64>>, u64) {
     let k = options.canon.len();
     let mut wins = vec![vec![0u64; k]; k];
     let mut skipped = 0u64;
@@ -139,7 +139,7 @@ fn round(x: f64) -> f64 {
 }
 
 /// The tally result of a wins matrix over `canon` (in its order).
-pub fn result(canon: &[OptionId], wins: Vec<Vec<u64>>, skipped: u64) -> TallyResult {
+pub(crate) fn result(canon: &[OptionId], wins: Vec<Vec<u64>>, skipped: u64) -> TallyResult {
     let fit = fit(&wins);
     let k = canon.len();
     let stats: Vec<PairwiseStat> = (0..k)

@@ -85,7 +85,7 @@ pub struct LivePairwise {
 
 impl LivePairwise {
     /// Count the device ballots afresh; `in_hall` says which channel a ballot came from.
-    pub fn recount<'b>(options: &OptionIndex, ballots: impl Iterator<Item = (&'b Ballot, bool)>) -> Self {
+    pub(crate) fn recount<'b>(options: &OptionIndex, ballots: impl Iterator<Item = (&'b Ballot, bool)>) -> Self {
         let counted = options.counted();
         let mut live = LivePairwise { remote: PairwiseMatrix::new(counted), hall: PairwiseMatrix::new(counted) };
         for (ballot, in_hall) in ballots {
@@ -96,7 +96,7 @@ impl LivePairwise {
     }
 
     /// A participant's ballot replaced by `new` (`old` is `None` for their first).
-    pub fn replace(&mut self, options: &OptionIndex, old: Option<&Ballot>, new: &Ballot, in_hall: bool) {
+    pub(crate) fn replace(&mut self, options: &OptionIndex, old: Option<&Ballot>, new: &Ballot, in_hall: bool) {
         let counted = |ballot: &Ballot| match ballot {
             Ballot::Ranked { ranking } => Some(counted_ranking(options, ranking)),
             _ => None,
