@@ -12,8 +12,7 @@
 
 use std::time::Instant;
 
-use madang::domain::ranked;
-use madang::domain::tally::{self, OptionSet};
+use madang::domain::method::{self, OptionIndex, ranked};
 use madang_protocol::{Ballot, OptionId, PollMethod, RankedTally};
 
 /// A small seeded generator, so every run counts the same profile.
@@ -50,14 +49,13 @@ fn main() {
     const OPTIONS: u32 = 50;
     let ballots = profile(BALLOTS, OPTIONS, 0x5eed);
     let all: Vec<OptionId> = (1..=OPTIONS).map(OptionId).collect();
-    let canonical = |o: OptionId| o;
-    let options = OptionSet { all: &all, canonical: &canonical };
+    let options = OptionIndex::new(&all, |o| o);
     println!("{BALLOTS} full ranked ballots over {OPTIONS} options");
     println!("{:<44} {:>12}", "step", "time");
     for method in [RankedTally::Borda, RankedTally::InstantRunoff, RankedTally::Schulze] {
         let poll = PollMethod::Ranked { max_ranks: None, tally: method };
         let start = Instant::now();
-        let result = tally::count(&poll, &options, ballots.iter().map(|b| (b, 1)));
+        let result = method::count(&poll, &options, ballots.iter().map(|b| (b, 1)), None);
         let elapsed = start.elapsed();
         std::hint::black_box(result);
         println!("{:<44} {:>9.1} ms", format!("decisive tally ({method:?})"), elapsed.as_secs_f64() * 1e3);
@@ -66,13 +64,13 @@ fn main() {
     for method in [RankedTally::Borda, RankedTally::InstantRunoff, RankedTally::Schulze] {
         let poll = PollMethod::Ranked { max_ranks: None, tally: method };
         let start = Instant::now();
-        let result = tally::count(&poll, &options, ballots.iter().map(|b| (b, 1)));
+        let result = method::count(&poll, &options, ballots.iter().map(|b| (b, 1)), None);
         madang.push(start.elapsed().as_secs_f64());
         std::hint::black_box(result);
     }
     let poll = PollMethod::Ranked { max_ranks: None, tally: RankedTally::Schulze };
     let start = Instant::now();
-    let detail = tally::ranked_detail(&poll, &options, ballots.iter().map(|b| (b, 1))).expect("ranked");
+    let detail = method::ranked_detail(&poll, &options, ballots.iter().map(|b| (b, 1)), None).expect("ranked");
     let elapsed = start.elapsed();
     println!("{:<44} {:>9.1} ms", "all three methods with their working", elapsed.as_secs_f64() * 1e3);
     println!(
@@ -85,7 +83,7 @@ fn main() {
     let mut matrix = ranked::PairwiseMatrix::new(&all);
     for ballot in &ballots {
         if let Ballot::Ranked { ranking } = ballot {
-            matrix.add(&tally::counted_ranking(&options, ranking), 1);
+            matrix.add(&method::counted_ranking(&options, ranking), 1);
         }
     }
     let folded = start.elapsed();
@@ -104,7 +102,7 @@ fn main() {
         let start = Instant::now();
         let mut checked = 0usize;
         for ballot in &ballots {
-            tally::validate_ballot(&poll, &options, ballot).expect("valid");
+            method::validate_ballot(&poll, &options, ballot).expect("valid");
             checked += 1;
         }
         let elapsed = start.elapsed();

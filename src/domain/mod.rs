@@ -8,20 +8,35 @@
 //! Architecture invariant: nothing here knows about sockets, storage, JSON
 //! framing or the wall clock. The value types (poll methods, ballots,
 //! tallies) come from `madang_protocol` so that they have one definition.
+//!
+//! Layout: `decide` (authorization and the command router) and `forum` (the
+//! state and the event router) route to one module per aggregate, each with
+//! both its decisions and its state changes: `lifecycle`, `agenda`, `ideas`,
+//! `polls`, `participants`, `hall`, `speakers`, `signals`. `tally` is a
+//! poll's live tally over its channels; `method/` is everything about each
+//! poll method, one module per method.
 
+mod agenda;
 mod decide;
 mod event;
 mod forum;
 pub mod hall;
-pub mod pairwise;
-pub mod ranked;
+mod ideas;
+mod lifecycle;
+pub mod method;
+mod participants;
+mod polls;
+mod signals;
 pub mod speakers;
-pub mod tally;
+mod tally;
+#[cfg(test)]
+mod test_support;
 
+pub use agenda::{Item, Timer};
 pub use decide::{Actor, DomainError, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
 pub use event::{Event, OptionSpec};
-pub use forum::{Forum, Idea, Item, Participant, Poll, PollOption, Timer};
+pub use forum::Forum;
+pub use ideas::Idea;
+pub use participants::Participant;
+pub use polls::{Poll, PollOption};
 pub use speakers::{Speaker, SpeakerQueue, Speech};
-
-#[cfg(test)]
-mod tests;

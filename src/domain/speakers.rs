@@ -9,8 +9,11 @@
 
 use std::collections::BTreeSet;
 
-use madang_protocol::{Channel, ParticipantId, QueuePolicy, SpeakerId};
+use madang_protocol::{Channel, Command, ParticipantId, QueuePolicy, SpeakerId};
 use serde::{Deserialize, Serialize};
+
+use super::decide::{Actor, MAX_NAME_CHARS, Result, check_secs, clean_text, misrouted};
+use super::{DomainError, Event, Forum};
 
 /// The most people waiting at once: beyond it the queue is not a queue.
 pub const MAX_WAITING: usize = 1_000;
@@ -206,3 +209,120 @@ pub fn calling_order(
     order.extend(skipped);
     order
 }
+
+impl Forum {
+    /// Decide a command on the speaker queue.
+    pub(super) fn decide_speakers(&self, actor: Actor, command: &Command, now_ms: u64) -> Result<Event> {
+        match command {
+            Command::RaiseHand {} => {
+                let participant = self.acting_participant(actor)?;
+                self.require_live()?;
+                if self.speakers.waiting_participant(participant).is_some() {
+                    return Err(DomainError::InvalidState("your hand is already raised".into()));
+                }
+                if self.speakers.current.as_ref().is_some_and(|s| s.speaker.participant == Some(participant)) {
+                    return Err(DomainError::InvalidState("you have the floor now".into()));
+                }
+                self.check_queue_room()?;
+                let channel = self
+                    .participants
+                    .get(&participant)
+                    .map(|p| p.channel)
+                    .ok_or(DomainError::NotFound { what: "participant", id: participant.0 })?;
+                Ok(Event::HandRaised { speaker: self.speakers.next_id(), participant, channel })
+            }
+            Command::LowerHand {} => {
+                let participant = self.acting_participant(actor)?;
+                match self.speakers.waiting_participant(participant) {
+                    Some(s) => Ok(Event::HandLowered { speaker: s.id }),
+                    None => Err(DomainError::InvalidState("your hand is not raised".into())),
+                }
+            }
+            Command::AddSpeaker { name } => {
+                self.require_live()?;
+                self.check_queue_room()?;
+                Ok(Event::SpeakerAdded {
+                    speaker: self.speakers.next_id(),
+                    name: clean_text("name", name, MAX_NAME_CHARS)?,
+                })
+            }
+            Command::CallNext {} => {
+                self.require_live()?;
+                let Some(next) = self.speakers.next() else {
+                    return Err(DomainError::InvalidState("nobody is waiting to speak".into()));
+                };
+                let deadline_ms = self.speakers.limit_secs.map(|s| now_ms.saturating_add(u64::from(s) * 1000));
+                Ok(Event::SpeakerCalled { speaker: next.id, at_ms: now_ms, deadline_ms })
+            }
+            Command::SkipSpeaker {} => match self.speakers.next() {
+                Some(next) => Ok(Event::SpeakerSkipped { speaker: next.id }),
+                None => Err(DomainError::InvalidState("nobody is waiting to speak".into())),
+            },
+            Command::RemoveSpeaker { speaker } => match self.speakers.position(*speaker) {
+                Some(_) => Ok(Event::SpeakerRemoved { speaker: *speaker }),
+                None => Err(DomainError::NotFound { what: "waiting speaker", id: speaker.0 }),
+            },
+            Command::MoveSpeaker { speaker, position } => {
+                if self.speakers.position(*speaker).is_none() {
+                    return Err(DomainError::NotFound { what: "waiting speaker", id: speaker.0 });
+                }
+                let waiting = self.speakers.waiting.len();
+                if *position as usize >= waiting {
+                    return Err(DomainError::Invalid(format!(
+                        "position {position} is past the end of the queue ({waiting} waiting)"
+                    )));
+                }
+                Ok(Event::SpeakerMoved { speaker: *speaker, position: *position })
+            }
+            Command::SetQueuePolicy { policy } => Ok(Event::QueuePolicySet { policy: *policy }),
+            Command::SetSpeakingLimit { secs } => {
+                Ok(Event::SpeakingLimitSet { secs: secs.map(|s| check_secs("secs", s)).transpose()? })
+            }
+            Command::EndSpeech {} => match self.speakers.current {
+                Some(_) => Ok(Event::SpeechEnded { at_ms: now_ms }),
+                None => Err(DomainError::InvalidState("nobody has the floor".into())),
+            },
+            other => Err(misrouted(other)),
+        }
+    }
+
+    fn check_queue_room(&self) -> Result<()> {
+        if self.speakers.waiting.len() >= MAX_WAITING {
+            return Err(DomainError::Invalid(format!("at most {MAX_WAITING} people can wait to speak")));
+        }
+        Ok(())
+    }
+
+    /// Change the speaker queue by one event.
+    pub(super) fn apply_speakers(&mut self, event: &Event) {
+        match event {
+            Event::HandRaised { speaker, participant, channel } => self.speakers.add(Speaker {
+                id: *speaker,
+                participant: Some(*participant),
+                name: self.participants.get(participant).and_then(|p| p.name.clone()),
+                channel: *channel,
+                skipped: false,
+            }),
+            Event::SpeakerAdded { speaker, name } => self.speakers.add(Speaker {
+                id: *speaker,
+                participant: None,
+                name: Some(name.clone()),
+                channel: Channel::HallCount,
+                skipped: false,
+            }),
+            Event::HandLowered { speaker } | Event::SpeakerRemoved { speaker } => {
+                self.speakers.remove(*speaker);
+            }
+            Event::SpeakerCalled { speaker, at_ms, deadline_ms } => self.speakers.call(*speaker, *at_ms, *deadline_ms),
+            Event::SpeakerSkipped { speaker } => self.speakers.skip(*speaker),
+            Event::SpeakerMoved { speaker, position } => self.speakers.move_to(*speaker, *position as usize),
+            Event::QueuePolicySet { policy } => self.speakers.policy = *policy,
+            Event::SpeakingLimitSet { secs } => self.speakers.limit_secs = *secs,
+            Event::SpeechEnded { at_ms } => self.speakers.end_speech(*at_ms),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,4 @@
-//! Differential test of the ranked-ballot counting (`madang::domain::ranked`)
+//! Differential test of the ranked-ballot counting (`madang::domain::method::ranked`)
 //! against an independent, well-known implementation: the Python package
 //! pref_voting (the version pinned in `tests/differential/requirements.txt`,
 //! which `tests/run` installs into a venv under `target/`), plus property
@@ -60,7 +60,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use madang::domain::ranked::{self, IrvResult, SchulzeResult, WeightedRanking};
+use madang::domain::method::ranked::{self, IrvResult, SchulzeResult, WeightedRanking};
 use madang_protocol::OptionId;
 use serde_json::{Value, json};
 

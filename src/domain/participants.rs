@@ -1,0 +1,56 @@
+//! Participants: who joined, on which channel, under which name.
+//!
+//! Joining is decided apart from commands: a participant who joins has no
+//! token yet, so there is no actor to authorize.
+
+use madang_protocol::{Channel, ForumStatus, ParticipantId};
+use serde::{Deserialize, Serialize};
+
+use super::decide::{MAX_NAME_CHARS, Result, clean_text};
+use super::{DomainError, Event, Forum};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    pub id: ParticipantId,
+    pub channel: Channel,
+    pub name: Option<String>,
+}
+
+impl Forum {
+    /// A new participant joining with a code of `channel`.
+    pub fn decide_join(&self, channel: Channel, name: Option<&str>, token_hash: String) -> Result<Event> {
+        if self.status == ForumStatus::Closed {
+            return Err(DomainError::InvalidState("the forum is closed".into()));
+        }
+        if channel == Channel::HallCount {
+            return Err(DomainError::Invalid("participants join as remote or hall".into()));
+        }
+        let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => Some(clean_text("name", n, MAX_NAME_CHARS)?),
+            None => None,
+        };
+        Ok(Event::ParticipantJoined { participant: self.next_participant_id(), channel, name, token_hash })
+    }
+
+    pub(super) fn next_participant_id(&self) -> ParticipantId {
+        ParticipantId(self.participants.len() as u32 + 1)
+    }
+
+    /// The channel a participant votes in; one the forum does not know (never
+    /// in a valid log) counts as remote.
+    pub(super) fn channel_of(&self, participant: &ParticipantId) -> Channel {
+        self.participants.get(participant).map_or(Channel::Remote, |x| x.channel)
+    }
+
+    /// Record a participant who joined.
+    pub(super) fn apply_joined(&mut self, event: &Event) {
+        if let Event::ParticipantJoined { participant, channel, name, token_hash } = event {
+            self.participants
+                .insert(*participant, Participant { id: *participant, channel: *channel, name: name.clone() });
+            self.participant_by_token.insert(token_hash.clone(), *participant);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

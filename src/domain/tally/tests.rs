@@ -1,0 +1,96 @@
+//! The live pairwise counts a ranked poll keeps: always equal to a recount.
+
+use madang_protocol::{Ballot, Channel, Command, OptionId, ParticipantId, PollMethod, RankedTally};
+
+use crate::domain::test_support::*;
+use crate::domain::*;
+
+mod live_pairwise {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A step of a ranked poll's life: a participant (re)casts a ranking, or the
+    /// moderator merges one idea into another.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Cast { voter: usize, ranking: Vec<u32> },
+        Merge { idea: u32, into: u32 },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (0usize..6, Just((1u32..=5).collect::<Vec<_>>()).prop_shuffle(), 1usize..=5)
+                .prop_map(|(voter, ranking, len)| Step::Cast { voter, ranking: ranking[..len].to_vec() }),
+            1 => (1u32..=5, 1u32..=5).prop_map(|(idea, into)| Step::Merge { idea, into }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        /// A live incremental tally equals a batch recount, after every step
+        /// (replacements and merges included), and survives a snapshot.
+        #[test]
+        fn live_tally_equals_a_batch_recount(steps in prop::collection::vec(step(), 1..40)) {
+            let method = PollMethod::Ranked { max_ranks: Some(5), tally: RankedTally::Schulze };
+            let mut f = poll_over_ideas(5, method);
+            let voters: Vec<ParticipantId> = (0..6)
+                .map(|n| {
+                    let channel = if n % 2 == 0 { Channel::Remote } else { Channel::Hall };
+                    let event = f.decide_join(channel, None, format!("t{n}")).expect("join");
+                    f.apply(&event);
+                    match event { Event::ParticipantJoined { participant, .. } => participant, _ => unreachable!() }
+                })
+                .collect();
+            let mut accepted = 0;
+            let total = steps.len();
+            let first_is_merge = matches!(steps.first(), Some(Step::Merge { .. }));
+            for step in steps {
+                let result = match step {
+                    Step::Cast { voter, ranking } => {
+                        let ballot = Ballot::Ranked { ranking: ranking.into_iter().map(OptionId).collect() };
+                        run(&mut f, Actor::Participant(voters[voter]), Command::CastBallot { poll: poll(1), ballot }, 1)
+                    }
+                    Step::Merge { idea: a, into: b } => {
+                        run(&mut f, MOD, Command::MergeIdea { idea: idea(a), into: idea(b) }, 1)
+                    }
+                };
+                // Refused steps (a merge into a merged idea, say) change nothing.
+                accepted += usize::from(result.is_ok());
+                let mut recounted = f.clone();
+                recounted.rebuild_derived();
+                prop_assert_eq!(&f.polls[&poll(1)].live, &recounted.polls[&poll(1)].live);
+                let mut batch = f.clone();
+                batch.polls.get_mut(&poll(1)).unwrap().live = None;
+                prop_assert_eq!(f.tally(&f.polls[&poll(1)]), batch.tally(&batch.polls[&poll(1)]));
+            }
+            // Ballots before any merge are always valid, so the live counts were exercised.
+            prop_assert!(accepted > 0 || first_is_merge, "none of {total} steps was accepted");
+        }
+    }
+
+    proptest! {
+        /// Replacing a ballot counts exactly as casting only the new one.
+        #[test]
+        fn replacing_a_ballot_equals_casting_only_the_new_one(
+            first in Just((1u32..=4).collect::<Vec<_>>()).prop_shuffle(),
+            second in Just((1u32..=4).collect::<Vec<_>>()).prop_shuffle(),
+            others in prop::collection::vec(Just((1u32..=4).collect::<Vec<_>>()).prop_shuffle(), 0..4),
+        ) {
+            let method = PollMethod::Ranked { max_ranks: None, tally: RankedTally::InstantRunoff };
+            let cast_all = |replace: bool| {
+                let mut f = poll_over_ideas(4, method.clone());
+                let voters: Vec<ParticipantId> = (0..=others.len()).map(|_| join(&mut f)).collect();
+                let ballot = |r: &[u32]| Ballot::Ranked { ranking: r.iter().copied().map(OptionId).collect() };
+                if replace {
+                    ok(&mut f, Actor::Participant(voters[0]), Command::CastBallot { poll: poll(1), ballot: ballot(&first) });
+                }
+                ok(&mut f, Actor::Participant(voters[0]), Command::CastBallot { poll: poll(1), ballot: ballot(&second) });
+                for (voter, r) in voters[1..].iter().zip(&others) {
+                    ok(&mut f, Actor::Participant(*voter), Command::CastBallot { poll: poll(1), ballot: ballot(r) });
+                }
+                f.tally(&f.polls[&poll(1)])
+            };
+            prop_assert_eq!(cast_all(true), cast_all(false));
+        }
+    }
+}
