@@ -129,10 +129,6 @@ impl fmt::Display for CloseInfo {
 
 /// A frame the server pushed (or an answer nobody was waiting for).
 #[derive(Debug, Clone)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "nearly every value is a Frame: boxing it would add an allocation per frame and save nothing"
-)]
 pub enum Incoming {
     /// A frame that parses as a `madang.v1` server frame.
     Frame { frame: ServerFrame, raw: String },

@@ -161,7 +161,7 @@ pub enum ServerFrame {
     /// (events it is not shown, such as ballots).
     Event { seq: u64, at_ms: u64, update: Update },
     /// The latest tally of a poll, sent at the tally cadence while it changes.
-    Tally { seq: u64, tally: Tally },
+    Tally { seq: u64, tally: Box<Tally> },
     /// The latest temperature check of the current item, sent at the tally
     /// cadence while it changes (signals are conflated like ballots).
     Temperature { seq: u64, temperature: TemperatureView },

@@ -296,7 +296,7 @@ pub enum Update {
     /// An idea is no longer visible to this audience.
     IdeaRemoved { idea: IdeaId },
     /// A poll was created or changed.
-    Poll { poll: PollView },
+    Poll { poll: Box<PollView> },
     /// Someone joined.
     Participants { participants: ParticipantCounts },
     /// The speaker queue changed: the whole queue.

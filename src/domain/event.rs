@@ -127,7 +127,7 @@ pub enum Event {
     /// Carries the outcome computed at close, so the record is self-contained.
     PollClosed {
         poll: PollId,
-        outcome: Outcome,
+        outcome: Box<Outcome>,
     },
     ResultsRevealed {
         poll: PollId,

@@ -93,13 +93,13 @@ impl Forum {
                 }
                 Ok(Event::PollClosed {
                     poll: *poll,
-                    outcome: Outcome {
+                    outcome: Box::new(Outcome {
                         poll: *poll,
                         title: p.title.clone(),
                         method: p.method.clone(),
                         closed_at_ms: now_ms,
                         tally: self.tally(p),
-                    },
+                    }),
                 })
             }
             Command::RevealResults { poll } => {
@@ -249,7 +249,7 @@ impl Forum {
             Event::PollClosed { poll, outcome } => {
                 if let Some(p) = self.polls.get_mut(poll) {
                     p.status = PollStatus::Closed;
-                    p.outcome = Some(outcome.clone());
+                    p.outcome = Some(Outcome::clone(outcome));
                 }
             }
             Event::ResultsRevealed { poll } => {

@@ -119,7 +119,7 @@ pub(crate) fn event(forum: &Forum, entry: &Entry, audience: Audience) -> Option<
 }
 
 pub(crate) fn tally(seq: u64, tally: Tally) -> Frame {
-    encode(&ServerFrame::Tally { seq, tally })
+    encode(&ServerFrame::Tally { seq, tally: Box::new(tally) })
 }
 
 pub(crate) fn temperature(seq: u64, temperature: TemperatureView) -> Frame {

@@ -132,7 +132,8 @@ mod tests {
             };
             let outcome =
                 Outcome { poll: PollId(1), title: "t".into(), method: PollMethod::Score {}, closed_at_ms: 1, tally };
-            let entry = Entry::new(2, 1, GENESIS_HASH, None, Event::PollClosed { poll: PollId(1), outcome });
+            let entry =
+                Entry::new(2, 1, GENESIS_HASH, None, Event::PollClosed { poll: PollId(1), outcome: Box::new(outcome) });
             assert_eq!(Entry::decode(2, &entry.encode(), GENESIS_HASH).expect("the chain holds"), entry);
         }
     }

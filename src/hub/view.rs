@@ -232,7 +232,8 @@ pub fn forum_view(forum: &Forum, audience: Audience, seq: u64) -> ForumView {
 /// What `audience` is told about `event`, already applied to `forum`.
 /// `None`: nothing (ballots are secret; pending ideas are not public).
 pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Update> {
-    let poll_update = |poll| forum.polls.get(poll).map(|p| Update::Poll { poll: poll_view(forum, p, audience) });
+    let poll_update =
+        |poll| forum.polls.get(poll).map(|p| Update::Poll { poll: Box::new(poll_view(forum, p, audience)) });
     match event {
         Event::ForumCreated { .. }
         | Event::ForumStarted {}

@@ -339,7 +339,9 @@ async fn open_ranked_poll(
     let poll_id = ack.poll.ok_or_else(|| anyhow!("the create_poll ack carries no `poll`"))?;
     let poll = moderator
         .wait_for(limit, &format!("poll {poll_id} to be announced"), |f| match f {
-            ServerFrame::Event { update: Update::Poll { poll }, .. } if poll.id == poll_id => Some(poll.clone()),
+            ServerFrame::Event { update: Update::Poll { poll }, .. } if poll.id == poll_id => {
+                Some(PollView::clone(poll))
+            }
             _ => None,
         })
         .await?;

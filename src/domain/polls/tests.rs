@@ -256,7 +256,7 @@ fn close_records_the_outcome_with_the_time_and_the_tally() {
     let closed = &f.polls[&poll(1)];
     assert_eq!(closed.status, PollStatus::Closed);
     let outcome = closed.outcome.as_ref().expect("an outcome");
-    assert_eq!(event, Event::PollClosed { poll: poll(1), outcome: outcome.clone() });
+    assert_eq!(event, Event::PollClosed { poll: poll(1), outcome: Box::new(outcome.clone()) });
     assert_eq!(outcome.poll, poll(1));
     assert_eq!(outcome.title, "Which?");
     assert_eq!(outcome.method, approval(2));
