@@ -4,9 +4,9 @@
 //! point for embedding and tests is [`server::run`].
 
 pub mod domain;
-pub mod http;
+mod http;
 pub mod hub;
 pub mod server;
 pub mod store;
-pub mod web;
+mod web;
 pub mod ws;
