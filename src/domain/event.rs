@@ -215,7 +215,65 @@ pub enum Event {
     },
 }
 
+/// The part of the forum an event changes. Each aggregate's module holds
+/// both its decisions and how its events change the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    Lifecycle,
+    Agenda,
+    Participants,
+    Ideas,
+    Polls,
+    Hall,
+    Speakers,
+    Signals,
+}
+
 impl Event {
+    /// Which aggregate this event belongs to: the one table that routes
+    /// events, so that a new event is placed once.
+    pub fn aggregate(&self) -> Aggregate {
+        match self {
+            Event::ForumCreated { .. }
+            | Event::ForumStarted {}
+            | Event::ForumClosed {}
+            | Event::PremoderationSet { .. } => Aggregate::Lifecycle,
+            Event::ItemAdded { .. }
+            | Event::ItemEdited { .. }
+            | Event::ItemMoved { .. }
+            | Event::ItemRemoved { .. }
+            | Event::ItemActivated { .. }
+            | Event::ItemCompleted { .. }
+            | Event::TimerStarted { .. }
+            | Event::TimerPaused { .. }
+            | Event::TimerExtended { .. } => Aggregate::Agenda,
+            Event::ParticipantJoined { .. } => Aggregate::Participants,
+            Event::IdeaSubmitted { .. }
+            | Event::IdeaApproved { .. }
+            | Event::IdeaHidden { .. }
+            | Event::IdeaMerged { .. } => Aggregate::Ideas,
+            Event::PollCreated { .. }
+            | Event::PollOpened { .. }
+            | Event::PollClosed { .. }
+            | Event::ResultsRevealed { .. }
+            | Event::BallotCast { .. }
+            | Event::PairOffered { .. }
+            | Event::ComparisonCast { .. } => Aggregate::Polls,
+            Event::HallCountEntered { .. } | Event::HallHeadcountSet { .. } => Aggregate::Hall,
+            Event::HandRaised { .. }
+            | Event::HandLowered { .. }
+            | Event::SpeakerAdded { .. }
+            | Event::SpeakerCalled { .. }
+            | Event::SpeakerSkipped { .. }
+            | Event::SpeakerRemoved { .. }
+            | Event::SpeakerMoved { .. }
+            | Event::QueuePolicySet { .. }
+            | Event::SpeakingLimitSet { .. }
+            | Event::SpeechEnded { .. } => Aggregate::Speakers,
+            Event::SignalSet { .. } => Aggregate::Signals,
+        }
+    }
+
     /// Whether the public audience (participants, displays) is shown this
     /// event at all. Ballots and comparisons are secret; joins are shown as counts.
     pub fn is_ballot(&self) -> bool {

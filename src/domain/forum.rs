@@ -14,7 +14,7 @@ use madang_protocol::{ForumStatus, IdeaId, ItemId, ParticipantId, PollId, Signal
 use serde::{Deserialize, Serialize};
 
 use super::agenda::Item;
-use super::event::Event;
+use super::event::{Aggregate, Event};
 use super::ideas::Idea;
 use super::participants::Participant;
 use super::polls::Poll;
@@ -107,46 +107,17 @@ impl Forum {
         PollId(self.next_poll)
     }
 
-    /// Change the forum by one event.
+    /// Change the forum by one event: the event's aggregate applies it.
     pub fn apply(&mut self, event: &Event) {
-        match event {
-            Event::ForumCreated { .. }
-            | Event::ForumStarted {}
-            | Event::ForumClosed {}
-            | Event::PremoderationSet { .. } => self.apply_lifecycle(event),
-            Event::ItemAdded { .. }
-            | Event::ItemEdited { .. }
-            | Event::ItemMoved { .. }
-            | Event::ItemRemoved { .. }
-            | Event::ItemActivated { .. }
-            | Event::ItemCompleted { .. }
-            | Event::TimerStarted { .. }
-            | Event::TimerPaused { .. }
-            | Event::TimerExtended { .. } => self.apply_agenda(event),
-            Event::ParticipantJoined { .. } => self.apply_joined(event),
-            Event::IdeaSubmitted { .. }
-            | Event::IdeaApproved { .. }
-            | Event::IdeaHidden { .. }
-            | Event::IdeaMerged { .. } => self.apply_ideas(event),
-            Event::PollCreated { .. }
-            | Event::PollOpened { .. }
-            | Event::PollClosed { .. }
-            | Event::ResultsRevealed { .. }
-            | Event::BallotCast { .. }
-            | Event::PairOffered { .. }
-            | Event::ComparisonCast { .. } => self.apply_polls(event),
-            Event::HallCountEntered { .. } | Event::HallHeadcountSet { .. } => self.apply_hall(event),
-            Event::HandRaised { .. }
-            | Event::SpeakerAdded { .. }
-            | Event::HandLowered { .. }
-            | Event::SpeakerRemoved { .. }
-            | Event::SpeakerCalled { .. }
-            | Event::SpeakerSkipped { .. }
-            | Event::SpeakerMoved { .. }
-            | Event::QueuePolicySet { .. }
-            | Event::SpeakingLimitSet { .. }
-            | Event::SpeechEnded { .. } => self.apply_speakers(event),
-            Event::SignalSet { .. } => self.apply_signal(event),
+        match event.aggregate() {
+            Aggregate::Lifecycle => self.apply_lifecycle(event),
+            Aggregate::Agenda => self.apply_agenda(event),
+            Aggregate::Participants => self.apply_joined(event),
+            Aggregate::Ideas => self.apply_ideas(event),
+            Aggregate::Polls => self.apply_polls(event),
+            Aggregate::Hall => self.apply_hall(event),
+            Aggregate::Speakers => self.apply_speakers(event),
+            Aggregate::Signals => self.apply_signal(event),
         }
     }
 }
