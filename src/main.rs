@@ -65,10 +65,20 @@ fn admin_token(given: Option<String>, data_dir: &Path) -> anyhow::Result<String>
     {
         return Ok(token.trim().to_string());
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    create_private_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let token = hex::encode(rand::random::<[u8; 24]>());
     write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
     Ok(token)
+}
+
+/// The data directory holds the forums' logs: private to the server's user
+/// (0700 on Unix), like the store makes it when it creates it itself.
+fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 #[cfg(unix)]
