@@ -238,6 +238,7 @@ impl Connection {
         let text = match message {
             None | Some(Ok(Message::Close(_))) => return Err(End::ClientClosed),
             Some(Err(err)) if is_too_big(&err) => return Err(End::Close(close_code::TOO_BIG, "frame too large")),
+            Some(Err(err)) if is_not_utf8(&err) => return Err(End::Close(close_code::INVALID_PAYLOAD, NOT_UTF8)),
             Some(Err(_)) => return Err(End::Broken),
             Some(Ok(Message::Binary(_))) => {
                 return Err(End::Close(close_code::UNSUPPORTED, "binary frames are not part of madang.v1"));
@@ -275,6 +276,7 @@ impl Connection {
 }
 
 const TOO_SLOW: &str = "too slow: reconnect and resume";
+const NOT_UTF8: &str = "a text frame must be UTF-8";
 
 /// Answers not yet written, in the order their frames came. Only the
 /// first is ever waited for: the others cannot be sent before it anyway.
@@ -364,6 +366,13 @@ fn is_too_big(err: &axum::Error) -> bool {
     text.contains("Space limit exceeded") || text.contains("too long") || text.contains("too big")
 }
 
+/// Whether a read error is a text frame whose payload is not UTF-8. The
+/// WebSocket layer reports it as an error, after which the socket can still
+/// send the close frame that tells the client why (RFC 6455 §8.1).
+fn is_not_utf8(err: &axum::Error) -> bool {
+    err.to_string().starts_with("UTF-8 encoding error")
+}
+
 /// Wait for the `auth` frame and attach to its forum; on failure, tell the
 /// client why and close.
 async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> Option<(ForumHandle, Attached)> {
@@ -376,6 +385,8 @@ async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> O
         Ok(Some(Err(err))) => {
             if is_too_big(&err) {
                 close(socket, close_code::TOO_BIG, "frame too large").await;
+            } else if is_not_utf8(&err) {
+                close(socket, close_code::INVALID_PAYLOAD, NOT_UTF8).await;
             }
             return None;
         }
