@@ -52,6 +52,10 @@ struct ServeArgs {
     /// Prefix of every Redis key, so that two deployments can share one Redis.
     #[arg(long, env = "MADANG_REDIS_PREFIX", default_value = "madang")]
     redis_prefix: String,
+    /// An origin besides this server's own whose pages may open WebSockets, like
+    /// https://forum.example.org (repeatable). Browsers on other origins are refused with 403.
+    #[arg(long, env = "MADANG_ALLOWED_ORIGIN", value_delimiter = ',', value_parser = madang::ws::allowed_origin)]
+    allowed_origin: Vec<String>,
 }
 
 /// The admin token: given, or kept in the data dir, or generated there.
@@ -158,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
             tally_interval: Duration::from_millis(1000 / u64::from(args.tally_hz)),
             ..HubConfig::default()
         },
-        ws: WsLimits::default(),
+        ws: WsLimits { allowed_origins: args.allowed_origin.into(), ..WsLimits::default() },
     };
     server::run(listener, config, shutdown_signal()).await
 }

@@ -42,6 +42,9 @@ pub struct WsLimits {
     pub flood_close_after: u32,
     /// How long one socket write may take before the peer is given up on.
     pub write_timeout: Duration,
+    /// Origins besides the server's own whose pages may open a WebSocket
+    /// (see [`origin_allowed`]), as [`allowed_origin`] normalises them.
+    pub allowed_origins: Arc<[String]>,
 }
 
 impl Default for WsLimits {
@@ -52,7 +55,52 @@ impl Default for WsLimits {
             burst: NonZeroU32::new(40).unwrap_or(NonZeroU32::MIN),
             flood_close_after: 100,
             write_timeout: Duration::from_secs(10),
+            allowed_origins: Arc::from([]),
         }
+    }
+}
+
+/// Whether a WebSocket upgrade with these request headers may proceed.
+///
+/// A browser sends `Origin` with every upgrade and lets any page open a
+/// WebSocket to any server, with no same-origin rule: without this check a
+/// page on another site, open on a hall laptop, could talk to the forum
+/// with whatever credential it got hold of. So a request whose `Origin` is
+/// present must come from the server's own origin (its host and port equal
+/// the `Host` header, which behind a proxy is the public name as long as the
+/// proxy keeps it) or be one of `allowed`. Clients that are not browsers
+/// (the load generator, scripts) send no `Origin` and are not affected; they
+/// could forge one anyway, which is why this protects browsers only.
+pub(crate) fn origin_allowed(headers: &axum::http::HeaderMap, allowed: &[String]) -> bool {
+    use axum::http::header;
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    matches!((authority, host), (Some(a), Some(h)) if !a.is_empty() && a.eq_ignore_ascii_case(h))
+}
+
+/// Why an `--allowed-origin` value is refused.
+#[derive(Debug, thiserror::Error)]
+#[error("an allowed origin is a scheme and a host with an optional port, like https://forum.example.org: {0:?}")]
+pub struct InvalidOrigin(String);
+
+/// An `--allowed-origin` value as browsers write an `Origin` header:
+/// lowercase, without a trailing slash.
+pub fn allowed_origin(value: &str) -> Result<String, InvalidOrigin> {
+    let origin = value.trim().trim_end_matches('/').to_ascii_lowercase();
+    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    match authority {
+        Some(a)
+            if !a.is_empty()
+                && a.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')) =>
+        {
+            Ok(origin)
+        }
+        _ => Err(InvalidOrigin(value.to_string())),
     }
 }
 
