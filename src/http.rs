@@ -33,7 +33,7 @@ pub(crate) struct AppState {
 }
 
 pub(crate) fn app(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/api/forums", post(create_forum))
@@ -42,7 +42,8 @@ pub(crate) fn app(state: AppState) -> Router {
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state);
+    crate::web::with_security_headers(router)
 }
 
 #[derive(Debug, thiserror::Error)]

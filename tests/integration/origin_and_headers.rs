@@ -64,3 +64,48 @@ async fn origins_allowed_on_the_command_line_may_open_websockets() {
     assert_eq!(upgrade_status(&url, Some("https://evil.example")).await, 403, "not allowed");
     assert_eq!(upgrade_status(&url, None).await, 101, "no Origin");
 }
+
+/// The headers every page, asset and answer carries, and what each is for.
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    // Nothing but this server's own scripts, styles, images and WebSocket, and no framing.
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+         font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    ),
+    // Browsers that predate frame-ancestors.
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    // `/j/<join code>` must not travel to another site in `Referer`.
+    ("referrer-policy", "no-referrer"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_and_asset_carries_the_security_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let http = reqwest::Client::new();
+    let paths = [
+        ("/", 200),
+        ("/console", 200),
+        ("/display", 200),
+        ("/join", 200),
+        ("/j/ABCDEF", 200),
+        ("/static/console.js", 200),
+        ("/static/app.css", 200),
+        ("/static/favicon.svg", 200),
+        ("/api/qr.svg?code=ABCDEF", 200),
+        ("/healthz", 200),
+        ("/static/missing.js", 404),
+        ("/no/such/route", 404),
+    ];
+    for (path, status) in paths {
+        let response = http.get(server.http(path)).send().await.expect("get");
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        for (name, value) in SECURITY_HEADERS {
+            let given = response.headers().get_all(name).iter().map(|v| v.to_str().unwrap()).collect::<Vec<_>>();
+            assert_eq!(given, [value], "{name} on {path}");
+        }
+    }
+    server.stop().await;
+}
