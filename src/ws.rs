@@ -475,3 +475,55 @@ async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> O
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::{allowed_origin, origin_allowed};
+
+    fn request(origin: Option<&'static str>, host: Option<&'static str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+        }
+        if let Some(host) = host {
+            headers.insert(header::HOST, HeaderValue::from_static(host));
+        }
+        headers
+    }
+
+    #[test]
+    fn an_origin_is_allowed_when_absent_own_or_listed() {
+        let listed = ["https://forum.example.org".to_string()];
+        assert!(origin_allowed(&request(None, Some("forum.example.org")), &[]));
+        assert!(origin_allowed(&request(Some("https://forum.example.org"), Some("forum.example.org")), &[]));
+        assert!(origin_allowed(&request(Some("http://10.0.0.5:8080"), Some("10.0.0.5:8080")), &[]));
+        assert!(origin_allowed(&request(Some("https://FORUM.example.org"), Some("proxy:8080")), &listed));
+    }
+
+    #[test]
+    fn another_origin_is_refused() {
+        let listed = ["https://forum.example.org".to_string()];
+        for (origin, host) in [
+            ("https://evil.example", Some("forum.example.org")),
+            ("null", Some("forum.example.org")),
+            ("http://10.0.0.5:8081", Some("10.0.0.5:8080")),
+            ("https://forum.example.org.evil.example", Some("forum.example.org")),
+            ("http://", Some("")),
+            ("https://forum.example.org", None),
+        ] {
+            assert!(!origin_allowed(&request(Some(origin), host), &[]), "{origin} to {host:?}");
+        }
+        assert!(!origin_allowed(&request(Some("http://forum.example.org"), Some("proxy")), &listed), "scheme");
+    }
+
+    #[test]
+    fn allowed_origins_are_normalised_and_checked() {
+        assert_eq!(allowed_origin(" https://Forum.Example.org/ ").unwrap(), "https://forum.example.org");
+        assert_eq!(allowed_origin("http://[::1]:8080").unwrap(), "http://[::1]:8080");
+        for bad in ["forum.example.org", "https://", "https://forum.example.org/path", "ftp://x", "*", "null"] {
+            assert!(allowed_origin(bad).is_err(), "{bad}");
+        }
+    }
+}
