@@ -33,7 +33,7 @@ pub(crate) struct AppState {
 }
 
 pub(crate) fn app(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/api/forums", post(create_forum))
@@ -42,7 +42,8 @@ pub(crate) fn app(state: AppState) -> Router {
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state);
+    crate::web::with_security_headers(router)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,8 @@ pub(crate) enum ApiError {
     BadRequest(String),
     #[error("a valid admin token is required: Authorization: Bearer <token>")]
     Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
@@ -68,6 +71,7 @@ impl IntoResponse for ApiError {
         let (status, code) = match &self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BadRequest),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid),
@@ -148,7 +152,14 @@ async fn get_forum(State(state): State<AppState>, Path(id): Path<String>) -> Res
     Ok(Json(view).into_response())
 }
 
-async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Result<Response, ApiError> {
+async fn ws_upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    if !ws::origin_allowed(&headers, &state.ws_limits.allowed_origins) {
+        return Err(ApiError::Forbidden("WebSocket connections are accepted from this server's own pages only".into()));
+    }
     let ws = ws.protocols([SUBPROTOCOL]);
     if ws.selected_protocol().is_none() {
         return Err(ApiError::BadRequest(format!("request the WebSocket subprotocol `{SUBPROTOCOL}`")));

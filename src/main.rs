@@ -52,6 +52,10 @@ struct ServeArgs {
     /// Prefix of every Redis key, so that two deployments can share one Redis.
     #[arg(long, env = "MADANG_REDIS_PREFIX", default_value = "madang")]
     redis_prefix: String,
+    /// An origin besides this server's own whose pages may open WebSockets, like
+    /// https://forum.example.org (repeatable). Browsers on other origins are refused with 403.
+    #[arg(long, env = "MADANG_ALLOWED_ORIGIN", value_delimiter = ',', value_parser = madang::ws::allowed_origin)]
+    allowed_origin: Vec<String>,
 }
 
 /// The admin token: given, or kept in the data dir, or generated there.
@@ -65,10 +69,20 @@ fn admin_token(given: Option<String>, data_dir: &Path) -> anyhow::Result<String>
     {
         return Ok(token.trim().to_string());
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    create_private_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let token = hex::encode(rand::random::<[u8; 24]>());
     write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
     Ok(token)
+}
+
+/// The data directory holds the forums' logs: private to the server's user
+/// (0700 on Unix), like the store makes it when it creates it itself.
+fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 #[cfg(unix)]
@@ -148,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
             tally_interval: Duration::from_millis(1000 / u64::from(args.tally_hz)),
             ..HubConfig::default()
         },
-        ws: WsLimits::default(),
+        ws: WsLimits { allowed_origins: args.allowed_origin.into(), ..WsLimits::default() },
     };
     server::run(listener, config, shutdown_signal()).await
 }

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rust_embed::RustEmbed;
 use serde::Deserialize;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::http::{ApiError, AppState};
 
@@ -20,11 +21,29 @@ use crate::http::{ApiError, AppState};
 #[folder = "web/"]
 struct Assets;
 
-/// Content Security Policy of every page: only this server's own scripts,
-/// styles, images and WebSocket.
+/// Content Security Policy of every response: only this server's own
+/// scripts, styles, images and WebSocket (`'self'` covers `ws:`/`wss:` to
+/// the same host in every current browser), no plugins, no `<base>`, and
+/// no other site may frame a page. The pages have no inline scripts or
+/// style attributes (`ui.js` styles through the DOM, which CSP allows).
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
                    frame-ancestors 'none'; form-action 'self'";
+
+/// Headers on every response, pages, assets, API answers and errors alike,
+/// so that none is missed when a route is added: the CSP; `X-Frame-Options`
+/// for browsers older than `frame-ancestors` (the console must not be
+/// framed by another site and clicked through); `nosniff`, so an asset is
+/// only ever what its `Content-Type` says; and `no-referrer`, because join
+/// codes are in the path of `/j/<code>` and must not leave in `Referer`
+/// (tokens are in URL fragments, which are never sent).
+pub(crate) fn with_security_headers(router: Router) -> Router {
+    router
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+}
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -61,11 +80,6 @@ fn embedded(path: &str) -> Result<Response, ApiError> {
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..12]));
     if let Ok(value) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, value);
-    }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    if path.ends_with(".html") {
-        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     }
     Ok(response)
 }
@@ -132,6 +146,5 @@ async fn qr_svg(headers: HeaderMap, Query(query): Query<QrQuery>) -> Result<Resp
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     Ok(response)
 }

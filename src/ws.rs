@@ -42,6 +42,9 @@ pub struct WsLimits {
     pub flood_close_after: u32,
     /// How long one socket write may take before the peer is given up on.
     pub write_timeout: Duration,
+    /// Origins besides the server's own whose pages may open a WebSocket
+    /// (see [`origin_allowed`]), as [`allowed_origin`] normalises them.
+    pub allowed_origins: Arc<[String]>,
 }
 
 impl Default for WsLimits {
@@ -52,7 +55,52 @@ impl Default for WsLimits {
             burst: NonZeroU32::new(40).unwrap_or(NonZeroU32::MIN),
             flood_close_after: 100,
             write_timeout: Duration::from_secs(10),
+            allowed_origins: Arc::from([]),
         }
+    }
+}
+
+/// Whether a WebSocket upgrade with these request headers may proceed.
+///
+/// A browser sends `Origin` with every upgrade and lets any page open a
+/// WebSocket to any server, with no same-origin rule: without this check a
+/// page on another site, open on a hall laptop, could talk to the forum
+/// with whatever credential it got hold of. So a request whose `Origin` is
+/// present must come from the server's own origin (its host and port equal
+/// the `Host` header, which behind a proxy is the public name as long as the
+/// proxy keeps it) or be one of `allowed`. Clients that are not browsers
+/// (the load generator, scripts) send no `Origin` and are not affected; they
+/// could forge one anyway, which is why this protects browsers only.
+pub(crate) fn origin_allowed(headers: &axum::http::HeaderMap, allowed: &[String]) -> bool {
+    use axum::http::header;
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    matches!((authority, host), (Some(a), Some(h)) if !a.is_empty() && a.eq_ignore_ascii_case(h))
+}
+
+/// Why an `--allowed-origin` value is refused.
+#[derive(Debug, thiserror::Error)]
+#[error("an allowed origin is a scheme and a host with an optional port, like https://forum.example.org: {0:?}")]
+pub struct InvalidOrigin(String);
+
+/// An `--allowed-origin` value as browsers write an `Origin` header:
+/// lowercase, without a trailing slash.
+pub fn allowed_origin(value: &str) -> Result<String, InvalidOrigin> {
+    let origin = value.trim().trim_end_matches('/').to_ascii_lowercase();
+    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    match authority {
+        Some(a)
+            if !a.is_empty()
+                && a.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')) =>
+        {
+            Ok(origin)
+        }
+        _ => Err(InvalidOrigin(value.to_string())),
     }
 }
 
@@ -238,6 +286,7 @@ impl Connection {
         let text = match message {
             None | Some(Ok(Message::Close(_))) => return Err(End::ClientClosed),
             Some(Err(err)) if is_too_big(&err) => return Err(End::Close(close_code::TOO_BIG, "frame too large")),
+            Some(Err(err)) if is_not_utf8(&err) => return Err(End::Close(close_code::INVALID_PAYLOAD, NOT_UTF8)),
             Some(Err(_)) => return Err(End::Broken),
             Some(Ok(Message::Binary(_))) => {
                 return Err(End::Close(close_code::UNSUPPORTED, "binary frames are not part of madang.v1"));
@@ -275,6 +324,7 @@ impl Connection {
 }
 
 const TOO_SLOW: &str = "too slow: reconnect and resume";
+const NOT_UTF8: &str = "a text frame must be UTF-8";
 
 /// Answers not yet written, in the order their frames came. Only the
 /// first is ever waited for: the others cannot be sent before it anyway.
@@ -364,6 +414,13 @@ fn is_too_big(err: &axum::Error) -> bool {
     text.contains("Space limit exceeded") || text.contains("too long") || text.contains("too big")
 }
 
+/// Whether a read error is a text frame whose payload is not UTF-8. The
+/// WebSocket layer reports it as an error, after which the socket can still
+/// send the close frame that tells the client why (RFC 6455 §8.1).
+fn is_not_utf8(err: &axum::Error) -> bool {
+    err.to_string().starts_with("UTF-8 encoding error")
+}
+
 /// Wait for the `auth` frame and attach to its forum; on failure, tell the
 /// client why and close.
 async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> Option<(ForumHandle, Attached)> {
@@ -376,6 +433,8 @@ async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> O
         Ok(Some(Err(err))) => {
             if is_too_big(&err) {
                 close(socket, close_code::TOO_BIG, "frame too large").await;
+            } else if is_not_utf8(&err) {
+                close(socket, close_code::INVALID_PAYLOAD, NOT_UTF8).await;
             }
             return None;
         }
@@ -413,6 +472,58 @@ async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> O
             send_frame(socket, &frames::attach_refused(&err)).await;
             close(socket, code, reason).await;
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::{allowed_origin, origin_allowed};
+
+    fn request(origin: Option<&'static str>, host: Option<&'static str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+        }
+        if let Some(host) = host {
+            headers.insert(header::HOST, HeaderValue::from_static(host));
+        }
+        headers
+    }
+
+    #[test]
+    fn an_origin_is_allowed_when_absent_own_or_listed() {
+        let listed = ["https://forum.example.org".to_string()];
+        assert!(origin_allowed(&request(None, Some("forum.example.org")), &[]));
+        assert!(origin_allowed(&request(Some("https://forum.example.org"), Some("forum.example.org")), &[]));
+        assert!(origin_allowed(&request(Some("http://10.0.0.5:8080"), Some("10.0.0.5:8080")), &[]));
+        assert!(origin_allowed(&request(Some("https://FORUM.example.org"), Some("proxy:8080")), &listed));
+    }
+
+    #[test]
+    fn another_origin_is_refused() {
+        let listed = ["https://forum.example.org".to_string()];
+        for (origin, host) in [
+            ("https://evil.example", Some("forum.example.org")),
+            ("null", Some("forum.example.org")),
+            ("http://10.0.0.5:8081", Some("10.0.0.5:8080")),
+            ("https://forum.example.org.evil.example", Some("forum.example.org")),
+            ("http://", Some("")),
+            ("https://forum.example.org", None),
+        ] {
+            assert!(!origin_allowed(&request(Some(origin), host), &[]), "{origin} to {host:?}");
+        }
+        assert!(!origin_allowed(&request(Some("http://forum.example.org"), Some("proxy")), &listed), "scheme");
+    }
+
+    #[test]
+    fn allowed_origins_are_normalised_and_checked() {
+        assert_eq!(allowed_origin(" https://Forum.Example.org/ ").unwrap(), "https://forum.example.org");
+        assert_eq!(allowed_origin("http://[::1]:8080").unwrap(), "http://[::1]:8080");
+        for bad in ["forum.example.org", "https://", "https://forum.example.org/path", "ftp://x", "*", "null"] {
+            assert!(allowed_origin(bad).is_err(), "{bad}");
         }
     }
 }

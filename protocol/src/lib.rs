@@ -143,6 +143,8 @@ pub mod close_code {
     pub const GOING_AWAY: u16 = 1001;
     /// A binary frame, or another frame the protocol has no use for.
     pub const UNSUPPORTED: u16 = 1003;
+    /// A text frame whose payload is not valid UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// A frame larger than [`crate::MAX_FRAME_BYTES`].
     pub const TOO_BIG: u16 = 1009;
     /// The server could not take the connection now (its store is unavailable); retry with backoff.

@@ -46,17 +46,49 @@ pub const MAX_NAME_CHARS: usize = 40;
 /// A time box or extension longer than a day is a typo, not a plan.
 pub(crate) const MAX_TIMER_SECS: u32 = 24 * 60 * 60;
 
-/// Trim and bound a piece of text; `what` names it in the error.
+/// Clean, trim and bound a piece of text that people will see on other
+/// people's screens; `what` names it in the error.
+///
+/// Removed: control characters other than line breaks and tabs (NUL, `\r`,
+/// C1 controls: they break terminals, logs and CSV files), and bidirectional
+/// formatting characters (embeddings, overrides, isolates, direction marks:
+/// they let one person's text reorder how the rest of a screen reads).
+/// Refused as empty: text with no visible character, such as only zero-width
+/// spaces or Hangul fillers. Zero-width joiners inside visible text stay:
+/// emoji sequences and some scripts need them.
 pub fn clean_text(what: &str, text: &str, max_chars: usize) -> Result<String> {
-    let trimmed = text.trim();
-    let chars = trimmed.chars().count();
-    if chars == 0 {
+    let cleaned: String = text.chars().filter(|&c| !is_removed(c)).collect();
+    let trimmed = cleaned.trim();
+    if !trimmed.chars().any(|c| !c.is_whitespace() && !is_invisible(c)) {
         return Err(DomainError::Invalid(format!("{what} must not be empty")));
     }
+    let chars = trimmed.chars().count();
     if chars > max_chars {
         return Err(DomainError::Invalid(format!("{what} is {chars} characters; at most {max_chars} are allowed")));
     }
     Ok(trimmed.to_string())
+}
+
+/// Characters [`clean_text`] removes wherever they are.
+fn is_removed(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that show nothing on their own: text made only of these (and
+/// whitespace) is empty.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' // soft hyphen
+            | '\u{034F}' // combining grapheme joiner
+            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+            | '\u{180E}' // Mongolian vowel separator
+            | '\u{200B}'..='\u{200D}' // zero-width space, non-joiner, joiner
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{FE00}'..='\u{FE0F}' // variation selectors
+            | '\u{FEFF}' // zero-width no-break space
+    )
 }
 
 pub(super) fn check_secs(what: &str, secs: u32) -> Result<u32> {

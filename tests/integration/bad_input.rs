@@ -14,6 +14,8 @@ use madang_protocol::{AgendaItemSpec, CreateForumRequest, CreateForumResponse, S
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::harness::{ADMIN, Client, TestServer, WAIT};
@@ -628,6 +630,31 @@ async fn a_binary_frame_closes_with_1003() {
     assert_eq!(ending, Ending::Close(1003), "after auth; frames {frames:?}");
 
     forum_carries_on(&mut moderator, &mut [&mut screen], "After binary frames").await;
+    server.stop().await;
+}
+
+/// A text frame whose payload is not UTF-8, sent raw (tungstenite would not build one as a `Message::Text`).
+fn invalid_utf8_text_frame() -> Message {
+    let payload: &[u8] = b"{\"type\":\"ping\",\"id\":\"\xff\xfe\"}";
+    Message::Frame(Frame::message(payload.to_vec(), OpCode::Data(Data::Text), true))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (created, mut moderator) = live_forum(&server).await;
+    let mut screen = display(&server, &created).await;
+
+    let mut client = Client::connect(&server.ws_url()).await;
+    let (frames, ending) = send_and_end(&mut client, invalid_utf8_text_frame()).await;
+    assert_eq!(ending, Ending::Close(1007), "before auth; frames {frames:?}");
+
+    let mut alice = join(&server, &created.join_codes.remote, "Alice").await;
+    let (frames, ending) = send_and_end(&mut alice, invalid_utf8_text_frame()).await;
+    assert_eq!(ending, Ending::Close(1007), "after auth; frames {frames:?}");
+
+    forum_carries_on(&mut moderator, &mut [&mut screen], "After invalid UTF-8").await;
     server.stop().await;
 }
 

@@ -6,6 +6,7 @@ import { h, $, replace, connectionBadge, renderTally, timerBlock, startCountdown
 import { formatNumber } from "./i18n.js";
 import { hallCountForm, reportHallCount, hallCountPeople } from "./hallcount.js";
 import { formatClock } from "./client.js";
+import { outcomeCsv } from "./csv.js";
 
 storedTheme();
 mountLanguageSwitch($("#lang"));
@@ -464,36 +465,8 @@ function outcomeDocument() {
   };
 }
 
-function csvCell(v) {
-  const text = String(v ?? "");
-  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-function outcomeCsv() {
-  const s = client.state;
-  const rows = [["poll", "poll_title", "method", "status", "ballots", "option", "label", "value", "position"]];
-  for (const p of [...s.polls.values()]) {
-    const tally = s.tallyOf(p.id);
-    if (!tally) continue;
-    const r = tally.result;
-    if (r.method === "yes_no") {
-      for (const k of ["yes", "no", "abstain"]) rows.push([p.id, p.title, r.method, p.status, tally.ballots, "", k, r[k], ""]);
-      continue;
-    }
-    const pos = new Map();
-    let n = 1;
-    for (const tier of r.ranking || []) {
-      for (const id of tier) pos.set(id, n);
-      n += tier.length;
-    }
-    const values = r.method === "score" ? r.stats.map((x) => [x.option, x.mean]) : (r.borda || r.counts).map((x) => [x.option, x.count]);
-    for (const [option, value] of values) rows.push([p.id, p.title, r.method, p.status, tally.ballots, option, p.options.find((o) => o.id === option)?.label, value, pos.get(option) ?? ""]);
-  }
-  return rows.map((r) => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
-}
-
 $("#export-json").addEventListener("click", () => client && download(`madang-${client.welcome?.forum_id}-outcome.json`, "application/json", JSON.stringify(outcomeDocument(), null, 2)));
-$("#export-csv").addEventListener("click", () => client && download(`madang-${client.welcome?.forum_id}-outcome.csv`, "text/csv", "\ufeff" + outcomeCsv()));
+$("#export-csv").addEventListener("click", () => client && download(`madang-${client.welcome?.forum_id}-outcome.csv`, "text/csv", "\ufeff" + outcomeCsv(client.state)));
 
 // Keyboard shortcuts (single keys, off while typing; can be turned off: WCAG 2.1.4)
 

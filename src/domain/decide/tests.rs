@@ -53,3 +53,49 @@ fn a_moderator_may_submit_an_idea() {
         Event::IdeaSubmitted { idea: idea(1), item: item(1), text: "Benches".into(), author: None, approved: true }
     );
 }
+
+// Text cleaning: what people type is shown on the projector and other
+// people's phones, so invisible and direction-changing characters must not
+// let one person disguise or reorder what others read.
+
+#[test]
+fn clean_text_strips_bidi_controls() {
+    let overridden = "\u{202E}evil\u{202C} \u{2066}idea\u{2069}\u{200F}";
+    assert_eq!(clean_text("idea", overridden, 500).expect("visible text remains"), "evil idea");
+}
+
+#[test]
+fn clean_text_strips_nul_and_other_controls_but_keeps_line_breaks() {
+    let text = "first\u{0}line\r\nsecond\u{7}\u{85}\u{7f} line\tend";
+    assert_eq!(clean_text("idea", text, 500).expect("visible text remains"), "firstline\nsecond line\tend");
+}
+
+#[test]
+fn clean_text_refuses_text_with_nothing_visible() {
+    for blank in [
+        "\u{200B}",
+        "\u{200B}\u{200C}\u{200D}",
+        " \u{2060}\u{FEFF} ",
+        "\u{0}\u{0}",
+        "\u{202E}",
+        "\u{3164}",
+        "\u{115F}\u{1160}",
+    ] {
+        let e = clean_text("name", blank, 40).unwrap_err();
+        assert_eq!(e, DomainError::Invalid("name must not be empty".into()), "{blank:?}");
+    }
+}
+
+#[test]
+fn clean_text_keeps_joiners_inside_visible_text() {
+    // Zero-width joiners build emoji sequences and some scripts' letters.
+    let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+    assert_eq!(clean_text("name", family, 40).expect("an emoji is visible"), family);
+    assert_eq!(clean_text("name", "  김민지  ", 40).expect("plain text"), "김민지");
+}
+
+#[test]
+fn clean_text_counts_characters_after_cleaning() {
+    let padded = format!("{}{}", "a".repeat(40), "\u{202E}".repeat(10));
+    assert_eq!(clean_text("name", &padded, 40).expect("controls do not count"), "a".repeat(40));
+}

@@ -10,12 +10,11 @@
 //! appends never follow a half-written record; if even that fails, the forum
 //! refuses further appends until the store is reopened (and recovery runs).
 
-use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
 
 use super::framing::{HEADER_LEN, encode_record};
-use super::{ForumLog, Inner, closed_error, lock, sync_dir};
+use super::{ForumLog, Inner, closed_error, lock, private_file, sync_dir};
 use crate::store::{Record, StoreError};
 
 /// Append `records` to `log`, blocking; runs on tokio's blocking pool.
@@ -51,7 +50,7 @@ pub(super) fn append_blocking(inner: &Inner, log: &ForumLog, records: &[Record])
         Some(file) => file,
         slot @ None => {
             // create_new: a file we did not scan at open must not be appended to blindly.
-            let file = OpenOptions::new().read(true).append(true).create_new(true).open(&log.path)?;
+            let file = private_file().read(true).append(true).create_new(true).open(&log.path)?;
             sync_dir(&inner.forums_dir)?;
             tracing::debug!(forum = %log.id, "created forum log");
             slot.insert(file)

@@ -5,7 +5,7 @@
 //! so a crash never leaves a stale lock behind; the pid written into the
 //! file only makes the refusal say who holds it.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -23,7 +23,7 @@ impl DirLock {
     /// Take the lock on `dir`, or refuse with [`StoreError::Locked`].
     pub(super) fn acquire(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+        let mut file = super::private_file().read(true).write(true).create(true).truncate(false).open(&path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

@@ -42,7 +42,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::File;
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -108,7 +108,7 @@ impl EmbeddedStore {
     pub async fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
         let (dir, forums_dir, forums, dir_lock) = blocking(move || {
-            std::fs::create_dir_all(&dir)?;
+            create_private_dir_all(&dir)?;
             // Before the scan: a scan that cuts a torn tail writes.
             let dir_lock = DirLock::acquire(&dir)?;
             let forums_dir = dir.join("forums");
@@ -271,6 +271,27 @@ fn closed_error() -> StoreError {
 
 fn log_path(forums_dir: &Path, id: &str) -> PathBuf {
     forums_dir.join(format!("{id}.{LOG_EXT}"))
+}
+
+/// Options for every file the store creates: the logs and snapshots hold
+/// what participants said and their names, so only the server's own user
+/// may read them (0600 on Unix; the mode applies when a file is created).
+fn private_file() -> OpenOptions {
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// `create_dir_all`, with the directories it creates private to the
+/// server's user (0700 on Unix), for the same reason as [`private_file`].
+fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    let mut builder = DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// Make directory entries (new files, truncations of the listing) durable.

@@ -23,13 +23,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::framing::{HEADER_LEN, MAX_PAYLOAD, checksum, parse_header};
-use super::{ForumLog, LOG_EXT, READ_BUF, sync_dir};
+use super::{ForumLog, LOG_EXT, READ_BUF, create_private_dir_all, sync_dir};
 use crate::store::{StoreError, validate_forum_id};
 
 /// Open every forum log in `forums_dir` (creating the layout if needed),
 /// recovering each one.
 pub(super) fn open_dir(dir: &Path, forums_dir: &Path) -> Result<HashMap<String, Arc<ForumLog>>, StoreError> {
-    fs::create_dir_all(forums_dir)?;
+    create_private_dir_all(forums_dir)?;
     // Cheap, and makes a freshly created layout itself durable.
     sync_dir(dir)?;
     sync_dir(forums_dir)?;

@@ -6,14 +6,14 @@
 //! is short or fails its checksum is ignored with a warning, since the log
 //! alone can always rebuild the forum.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 
 use bytes::Bytes;
 
 use super::framing::checksum;
-use super::{EmbeddedStore, blocking, sync_dir};
+use super::{EmbeddedStore, blocking, create_private_dir_all, private_file, sync_dir};
 use crate::store::{Snapshot, SnapshotStore, StoreError, validate_forum_id};
 
 const SNAPSHOT_DIR: &str = "snapshots";
@@ -40,9 +40,9 @@ impl SnapshotStore for EmbeddedStore {
 }
 
 fn write_snapshot(dir: &Path, path: &Path, snapshot: &Snapshot) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    create_private_dir_all(dir)?;
     let tmp = path.with_extension("tmp");
-    let mut file = File::create(&tmp)?;
+    let mut file = private_file().write(true).create(true).truncate(true).open(&tmp)?;
     file.write_all(&snapshot.seq.to_le_bytes())?;
     file.write_all(&checksum(snapshot.seq, &snapshot.payload).to_le_bytes())?;
     file.write_all(&snapshot.payload)?;

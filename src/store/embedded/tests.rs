@@ -307,3 +307,27 @@ async fn a_second_store_on_the_same_directory_is_refused_until_the_first_closes(
     // Dropping without close releases the lock too (the file is closed).
     EmbeddedStore::open(dir.path()).await.expect("reopen after drop");
 }
+
+/// Forum logs, snapshots and the lock file hold what participants said and
+/// who they are: only the server's own user may read them.
+#[cfg(unix)]
+#[tokio::test]
+async fn files_are_private_to_the_server_user() {
+    use std::os::unix::fs::PermissionsExt;
+
+    use crate::store::{Snapshot, SnapshotStore};
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data");
+    let store = EmbeddedStore::open(&dir).await.expect("open");
+    store.append("f", &three()).await.expect("append");
+    store.save_snapshot("f", &Snapshot { seq: 3, payload: bytes::Bytes::from_static(b"state") }).await.expect("save");
+    store.close().await.expect("close");
+    let mode = |path: &Path| fs::metadata(path).expect("stat").permissions().mode() & 0o777;
+    for file in ["forums/f.log", "snapshots/f.snap", "lock"] {
+        assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+    }
+    for sub in ["", "forums", "snapshots"] {
+        assert_eq!(mode(&dir.join(sub)), 0o700, "directory {sub:?}");
+    }
+}
