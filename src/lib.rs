@@ -6,6 +6,7 @@
 pub mod domain;
 pub mod http;
 pub mod hub;
+pub mod listener;
 pub mod server;
 pub mod store;
 pub mod web;

@@ -14,6 +14,7 @@ mod differential;
 mod forum;
 mod harness;
 mod hybrid;
+mod limits;
 mod pairwise;
 mod redis_cluster;
 mod redis_faults;
