@@ -14,7 +14,7 @@
 //!   more (`OVERFLOW_CONNECTIONS`) are served by the overflow router, which
 //!   answers `/healthz` and refuses everything else with 503, so that a load
 //!   balancer still learns how the node is; past those, a connection is closed
-//!   at once;
+//!   at once; an overflow connection must send its request within 2 s;
 //! - an accept error (`EMFILE`, …) backs off briefly and is logged at most
 //!   once per second.
 //!
@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -44,6 +44,10 @@ pub const RESERVED_FILES: u64 = 256;
 
 /// Connections served past `max_connections`, by the overflow router only.
 pub const OVERFLOW_CONNECTIONS: usize = 64;
+
+/// The longest an overflow connection may take to send its request head:
+/// the few overflow places are for quick health checks, not for holding.
+const OVERFLOW_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Pause after a failed `accept`, so that a full file table is not a busy loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -291,29 +295,27 @@ pub(crate) async fn serve(listener: TcpListener, routers: Routers, limits: HttpL
         };
         let router = if overflow { routers.overflow.clone() } else { routers.app.clone() };
         let io = Counted { stream, _place: place };
-        connections.spawn(serve_connection(io, router, overflow, limits.clone(), stop.clone(), peer));
+        connections.spawn(serve_connection(io, router, overflow, limits.clone(), stop.clone()));
     }
     drop(listener);
     connections.close();
     connections.wait().await;
 }
 
-async fn serve_connection(
-    io: Counted,
-    router: Router,
-    overflow: bool,
-    limits: HttpLimits,
-    stop: CancellationToken,
-    peer: SocketAddr,
-) {
+async fn serve_connection(io: Counted, router: Router, overflow: bool, limits: HttpLimits, stop: CancellationToken) {
+    let header_read_timeout = if overflow {
+        limits.header_read_timeout.min(OVERFLOW_HEADER_READ_TIMEOUT)
+    } else {
+        limits.header_read_timeout
+    };
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(!overflow);
+    builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).keep_alive(!overflow);
     let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router)).with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {
             if let Err(err) = result {
-                tracing::debug!(%err, %peer, "connection ended with an error");
+                tracing::debug!(%err, "connection ended with an error");
             }
             return;
         }

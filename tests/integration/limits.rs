@@ -209,6 +209,12 @@ async fn at_the_connection_cap_healthz_answers_and_the_rest_get_503() {
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     assert!(refused.contains(r#""code":"unavailable""#), "{refused}");
     assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    // An overflow place is not for holding: a silent one is closed soon,
+    // although the server's header timeout is a minute.
+    let mut silent = connect_from([127, 0, 0, 1], server.addr).await;
+    let started = Instant::now();
+    read_to_close(&mut silent, Duration::from_secs(4)).await;
+    assert!(started.elapsed() < Duration::from_secs(3), "held for {:?}", started.elapsed());
     server.stop().await;
 }
 
