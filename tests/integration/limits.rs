@@ -4,10 +4,12 @@
 //! still answers; the binary raises a low open-file limit.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use madang::listener::HttpLimits;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::harness::{ADMIN, Client, Process, TestServer};
@@ -233,4 +235,66 @@ async fn the_binary_raises_a_low_open_file_limit() {
     let health = get_from([127, 0, 0, 1], addr, "/healthz").await;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+}
+
+/// The binary with an open-file limit it cannot raise (soft and hard 96) and
+/// a connection cap above it, so that `accept` fails with `EMFILE`: it backs
+/// off instead of spinning, says so at most once per second, and accepts
+/// again as soon as files are free.
+#[tokio::test]
+async fn at_the_open_file_limit_accept_backs_off_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new("sh")
+        .args(["-c", "ulimit -n 96 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_madang")])
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin-token", "limits-admin", "--data-dir"])
+        .arg(dir.path())
+        .args(["--max-connections", "1000", "--max-connections-per-ip", "0"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start madang");
+    let mut banner = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), banner.next_line())
+        .await
+        .expect("banner in time")
+        .expect("read banner")
+        .expect("a banner line");
+    let addr: SocketAddr = first
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .parse()
+        .expect("address");
+    tokio::spawn(async move { while let Ok(Some(_)) = banner.next_line().await {} });
+    let accept_errors = Arc::new(AtomicUsize::new(0));
+    let mut log = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let counted = accept_errors.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = log.next_line().await {
+            if line.contains("cannot accept connections") {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+
+    // More sockets than the process has files: the kernel queues the rest.
+    let mut idle = Vec::new();
+    for _ in 0..150 {
+        idle.push(connect_from([127, 0, 0, 1], addr).await);
+    }
+    let logged = Instant::now();
+    let errors_before = accept_errors.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let errors = accept_errors.load(Ordering::Relaxed) - errors_before;
+    assert!(errors >= 1, "the server never said that it cannot accept");
+    let seconds = logged.elapsed().as_secs_f64();
+    assert!(errors as f64 <= seconds + 2.0, "{errors} accept errors logged in {seconds:.1} s");
+
+    drop(idle);
+    let started = Instant::now();
+    let health = get_from([127, 0, 0, 1], addr, "/healthz").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
 }
