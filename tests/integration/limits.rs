@@ -298,3 +298,22 @@ async fn at_the_open_file_limit_accept_backs_off_and_recovers() {
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
 }
+
+/// Sockets that hold the server (a silent one, one half-way through its
+/// request head) delay its shutdown by at most the shutdown grace, however
+/// long the header read timeout.
+#[tokio::test]
+async fn held_sockets_delay_a_graceful_stop_by_at_most_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = HttpLimits { shutdown_grace: Duration::from_millis(500), ..patient() };
+    let server = TestServer::start_http(dir.path(), limits).await;
+    let _silent = connect_from([127, 0, 0, 1], server.addr).await;
+    let mut half = connect_from([127, 0, 0, 1], server.addr).await;
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: mad").await.unwrap();
+    let health = get_from([127, 0, 0, 1], server.addr, "/healthz").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let started = Instant::now();
+    server.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(2), "stopping took {:?}", started.elapsed());
+    read_to_close(&mut half, Duration::from_secs(1)).await;
+}
