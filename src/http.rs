@@ -1,11 +1,17 @@
 //! HTTP: the router, the forum API, health, and the WebSocket upgrade.
 //!
 //! Every error is JSON `{"error": {"code", "message"}}` with a fitting status.
+//!
+//! A request body is read only once the request is known to be allowed (the
+//! admin token is an extractor that runs before the body's), and in bounded
+//! time: a stranger cannot make the server wait for a body it never sends.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path, State, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State, WebSocketUpgrade};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) hub: Arc<Hub>,
     pub(crate) admin_token: Arc<str>,
     pub(crate) ws_limits: WsLimits,
+    /// How long a request body may take to arrive, in all.
+    pub(crate) body_read_timeout: Duration,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tasks: TaskTracker,
     /// Where displays' and moderators' connections run (`server::PriorityLane`);
@@ -46,6 +54,16 @@ pub(crate) fn app(state: AppState) -> Router {
     crate::web::with_security_headers(router)
 }
 
+/// What connections past the connection cap are served (`listener`): the
+/// health check, so that the node can still be watched, and 503 for the rest.
+pub(crate) fn overflow_app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .fallback(|| async { ApiError::Unavailable("the server is at its connection limit; try again".into()) })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
     #[error("{0}")]
@@ -58,6 +76,8 @@ pub(crate) enum ApiError {
     NotFound(String),
     #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,
+    #[error("the request body did not arrive within {} s", .0.as_secs())]
+    BodyTimeout(Duration),
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
@@ -74,6 +94,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BadRequest),
+            ApiError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, ErrorCode::BadRequest),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
@@ -127,6 +148,30 @@ async fn healthz(State(state): State<AppState>) -> Response {
     Json(serde_json::json!({"status": "ok", "forums": state.hub.forum_count()})).into_response()
 }
 
+/// Proof that the request carries the admin token; checked from the headers
+/// alone, before any body is read.
+struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        check_admin(&parts.headers, &state.admin_token).map(|()| Admin)
+    }
+}
+
+/// The request's JSON body, read within the body timeout.
+async fn json_body<T>(request: Request, state: &AppState) -> Result<T, ApiError>
+where
+    Json<T>: FromRequest<(), Rejection = JsonRejection>,
+{
+    let limit = state.body_read_timeout;
+    match tokio::time::timeout(limit, Json::<T>::from_request(request, &())).await {
+        Ok(body) => Ok(body?.0),
+        Err(_) => Err(ApiError::BodyTimeout(limit)),
+    }
+}
+
 fn check_admin(headers: &HeaderMap, admin_token: &str) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
@@ -136,13 +181,8 @@ fn check_admin(headers: &HeaderMap, admin_token: &str) -> Result<(), ApiError> {
     if tokens::same_secret(given.trim(), admin_token) { Ok(()) } else { Err(ApiError::Unauthorized) }
 }
 
-async fn create_forum(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Json<CreateForumRequest>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    check_admin(&headers, &state.admin_token)?;
-    let Json(request) = body?;
+async fn create_forum(State(state): State<AppState>, _: Admin, request: Request) -> Result<Response, ApiError> {
+    let request: CreateForumRequest = json_body(request, &state).await?;
     let created = state.hub.create_forum(request).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }

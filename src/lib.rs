@@ -6,6 +6,7 @@
 pub mod domain;
 mod http;
 pub mod hub;
+pub mod listener;
 pub mod server;
 pub mod store;
 mod web;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use madang::hub::HubConfig;
+use madang::listener::{self, HttpLimits};
 use madang::server::{self, Config};
 use madang::store::redis::RedisConfig;
 use madang::ws::WsLimits;
@@ -56,6 +57,14 @@ struct ServeArgs {
     /// https://forum.example.org (repeatable). Browsers on other origins are refused with 403.
     #[arg(long, env = "MADANG_ALLOWED_ORIGIN", value_delimiter = ',', value_parser = madang::ws::allowed_origin)]
     allowed_origin: Vec<String>,
+    /// Connections open at once (WebSockets included); past it, /healthz still answers and
+    /// everything else gets 503. Default: the open-file limit less 256.
+    #[arg(long, env = "MADANG_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
+    /// Connections open at once from one IPv4 address or IPv6 /64; 0 for no such cap
+    /// (behind a reverse proxy, whose address every connection has).
+    #[arg(long, env = "MADANG_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    max_connections_per_ip: usize,
 }
 
 /// The admin token: given, or kept in the data dir, or generated there.
@@ -133,6 +142,18 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let Commands::Serve(args) = Cli::parse().command;
+    let open_files = match listener::raise_open_file_limit() {
+        Ok(limit) => limit,
+        Err(err) => {
+            tracing::warn!(%err, "cannot raise the open-file limit");
+            listener::open_file_limit()
+        }
+    };
+    let max_connections = match args.max_connections {
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        None => listener::max_connections_for(open_files),
+    };
+    tracing::info!(open_files, max_connections, "open-file limit");
     let admin_token = admin_token(args.admin_token, &args.data_dir)?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
@@ -163,6 +184,11 @@ async fn main() -> anyhow::Result<()> {
             ..HubConfig::default()
         },
         ws: WsLimits { allowed_origins: args.allowed_origin.into(), ..WsLimits::default() },
+        http: HttpLimits {
+            max_connections,
+            max_connections_per_ip: args.max_connections_per_ip,
+            ..HttpLimits::default()
+        },
     };
     server::run(listener, config, shutdown_signal()).await
 }

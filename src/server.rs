@@ -14,8 +14,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::http::{AppState, app};
+use crate::http::{AppState, app, overflow_app};
 use crate::hub::{Hub, HubConfig};
+use crate::listener::{self, HttpLimits, Routers};
 use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::redis::RedisConfig;
@@ -35,6 +36,7 @@ pub struct Config {
     pub admin_token: String,
     pub hub: HubConfig,
     pub ws: WsLimits,
+    pub http: HttpLimits,
 }
 
 /// Serve until `shutdown` resolves, then close every socket with 1001, let
@@ -58,24 +60,35 @@ pub async fn run(
     let hub = Hub::open(store.clone(), config.hub, cancel.clone(), tasks.clone(), Some(priority_lane.handle()))
         .await
         .context("loading forums")?;
-    tracing::info!(address = %listener.local_addr()?, forums = hub.forum_count(), "serving");
+    tracing::info!(
+        address = %listener.local_addr()?,
+        forums = hub.forum_count(),
+        max_connections = config.http.max_connections,
+        max_connections_per_ip = config.http.max_connections_per_ip,
+        "serving"
+    );
     let state = AppState {
         hub,
         admin_token: Arc::from(config.admin_token),
         ws_limits: config.ws,
+        body_read_timeout: config.http.body_read_timeout,
         shutdown: cancel.clone(),
         tasks: tasks.clone(),
         priority_lane: Some(priority_lane.handle()),
     };
     let stop = cancel.clone();
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            stop.cancel();
-        })
-        .await
-        .context("serving")?;
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        stop.cancel();
+    };
+    let routers = Routers { app: app(state.clone()), overflow: overflow_app(state) };
+    let serving = listener::serve(listener, routers, config.http, cancel.clone());
+    tokio::pin!(serving);
+    tokio::select! {
+        () = signal => serving.await,
+        () = &mut serving => {}
+    }
     cancel.cancel();
     tasks.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait()).await.is_err() {

@@ -14,6 +14,7 @@ mod differential;
 mod forum;
 mod harness;
 mod hybrid;
+mod limits;
 mod origin_and_headers;
 mod pairwise;
 mod redis_cluster;

@@ -29,7 +29,19 @@ impl Process {
     /// `madang serve` on an ephemeral loopback port with `extra` arguments;
     /// returns once the banner named the address.
     pub async fn start_args(data_dir: &Path, extra: &[&str]) -> Process {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_madang"))
+        Self::launch(tokio::process::Command::new(env!("CARGO_BIN_EXE_madang")), data_dir, extra).await
+    }
+
+    /// `madang serve` started with the soft open-file limit lowered to
+    /// `soft` (by the shell that `exec`s it), as on a distribution's defaults.
+    pub async fn start_with_soft_file_limit(data_dir: &Path, soft: u64, extra: &[&str]) -> Process {
+        let mut shell = tokio::process::Command::new("sh");
+        shell.args(["-c", &format!("ulimit -Sn {soft} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_madang")]);
+        Self::launch(shell, data_dir, extra).await
+    }
+
+    async fn launch(mut command: tokio::process::Command, data_dir: &Path, extra: &[&str]) -> Process {
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--admin-token", PROCESS_ADMIN, "--data-dir"])
             .arg(data_dir)
             .args(extra)

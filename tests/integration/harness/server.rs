@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use madang::hub::HubConfig;
+use madang::listener::HttpLimits;
 use madang::server::{self, Config};
 use madang::store::redis::RedisConfig;
 use madang::ws::WsLimits;
@@ -65,11 +66,26 @@ impl TestServer {
         Self::launch(data_dir, Some(redis), hub, ws).await
     }
 
+    /// A server on the embedded store with the given transport limits.
+    pub async fn start_http(data_dir: &Path, http: HttpLimits) -> TestServer {
+        Self::launch_with(data_dir, None, test_hub(), WsLimits::default(), http).await
+    }
+
     async fn launch(data_dir: &Path, redis: Option<RedisConfig>, hub: HubConfig, ws: WsLimits) -> TestServer {
+        Self::launch_with(data_dir, redis, hub, ws, HttpLimits::default()).await
+    }
+
+    async fn launch_with(
+        data_dir: &Path,
+        redis: Option<RedisConfig>,
+        hub: HubConfig,
+        ws: WsLimits,
+        http: HttpLimits,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let config = Config { data_dir: data_dir.to_path_buf(), redis, admin_token: ADMIN.into(), hub, ws };
+        let config = Config { data_dir: data_dir.to_path_buf(), redis, admin_token: ADMIN.into(), hub, ws, http };
         let handle = tokio::spawn(server::run(listener, config, async move {
             let _ = stopped.await;
         }));
