@@ -26,11 +26,8 @@ pub(super) fn append_blocking(inner: &Inner, log: &ForumLog, records: &[Record])
     if inner.closed.load(Ordering::Acquire) {
         return Err(closed_error());
     }
-    if state.poisoned {
-        return Err(StoreError::Io(io::Error::other(format!(
-            "forum {} log is in an unknown state after a failed write; reopen the store",
-            log.id
-        ))));
+    if let Some(why) = &state.poisoned {
+        return Err(StoreError::Io(io::Error::other(format!("forum {} refuses appends: {why}", log.id))));
     }
 
     let head = log.head.load(Ordering::Acquire);
@@ -65,7 +62,7 @@ pub(super) fn append_blocking(inner: &Inner, log: &ForumLog, records: &[Record])
             Ok(()) => tracing::warn!(forum = %log.id, error = %e, "append failed; rolled back"),
             Err(e2) => {
                 tracing::error!(forum = %log.id, error = %e, rollback_error = %e2, "append failed and could not be rolled back");
-                state.poisoned = true;
+                state.poisoned = Some("its log is in an unknown state after a failed write; reopen the store".into());
             }
         }
         return Err(e.into());

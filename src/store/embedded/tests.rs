@@ -62,15 +62,6 @@ fn three() -> Vec<Record> {
     ]
 }
 
-fn expect_corrupt(res: Result<EmbeddedStore, StoreError>, offset: u64) {
-    match res {
-        Err(StoreError::Corrupt { forum, offset: at, .. }) => {
-            assert_eq!((forum.as_str(), at), ("f", offset));
-        }
-        other => panic!("expected Corrupt at {offset}, got {other:?}"),
-    }
-}
-
 #[test]
 fn framing_layout() {
     let mut buf = Vec::new();
@@ -123,21 +114,63 @@ async fn torn_first_record_leaves_an_empty_forum() {
     }
 }
 
+/// Expect forum "f" quarantined at `offset`: every call on it refused as
+/// `Corrupt`, and the file left exactly as `bytes`.
+async fn expect_quarantined(store: &EmbeddedStore, dir: &Path, bytes: &[u8], offset: u64) {
+    for res in [
+        store.head("f").await.map(|_| ()),
+        store.read_after("f", 0).await.map(|_| ()),
+        store.append("f", &[Record::new(4, &b"four"[..])]).await,
+    ] {
+        match res {
+            Err(StoreError::Corrupt { forum, offset: at, .. }) => assert_eq!((forum.as_str(), at), ("f", offset)),
+            other => panic!("expected Corrupt at {offset}, got {other:?}"),
+        }
+    }
+    let listed = store.forums().await.expect("forums");
+    assert!(!listed.iter().any(|f| f == "f"), "a quarantined forum is not listed as served");
+    let damaged = store.damaged_forums();
+    assert_eq!(damaged.iter().map(|d| (d.forum.as_str(), d.offset)).collect::<Vec<_>>(), [("f", offset)]);
+    // Refusing to guess means not touching the file.
+    assert_eq!(fs::read(dir.join("forums/f.log")).expect("read"), bytes);
+}
+
 #[tokio::test]
-async fn flipped_byte_in_last_payload_is_cut() {
+async fn flipped_byte_in_last_complete_record_is_quarantined_not_cut() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let recs = three();
-    let mut bytes = write_log(&tmp.path().join("orig"), &recs).await;
-    let last_start = bytes.len() - HEADER_LEN - recs[2].payload.len();
-    let n = bytes.len();
-    bytes[n - 5] ^= 0x20;
-    let dir = tmp.path().join("flipped");
-    put_log(&dir, &bytes);
-    let store = EmbeddedStore::open(&dir).await.expect("open");
-    assert_eq!(store.read_after("f", 0).await.expect("read"), recs[..2]);
-    assert_eq!(fs::metadata(dir.join("forums/f.log")).expect("stat").len(), last_start as u64);
-    store.append("f", &recs[2..]).await.expect("append");
-    assert_eq!(store.read_after("f", 0).await.expect("read"), recs);
+    let good = write_log(&tmp.path().join("orig"), &recs).await;
+    let last_start = (good.len() - HEADER_LEN - recs[2].payload.len()) as u64;
+    // Payload, seq and checksum fields of the last record: complete, so no torn write.
+    for pos in [good.len() - 5, last_start as usize + 9, last_start as usize + 5] {
+        let mut bytes = good.clone();
+        bytes[pos] ^= 0x20;
+        let dir = tmp.path().join(format!("flip-{pos}"));
+        put_log(&dir, &bytes);
+        let store = EmbeddedStore::open(&dir).await.expect("a damaged log does not fail open");
+        expect_quarantined(&store, &dir, &bytes, last_start).await;
+    }
+}
+
+#[tokio::test]
+async fn a_damaged_forum_is_quarantined_and_the_others_serve() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    store.append("f", &three()).await.expect("append f");
+    store.append("g", &records(1, 3)).await.expect("append g");
+    store.close().await.expect("close");
+    drop(store);
+    let path = tmp.path().join("forums/f.log");
+    let mut bytes = fs::read(&path).expect("read");
+    bytes[2 * HEADER_LEN + 13 + 3] ^= 0x01; // the second record's payload
+    fs::write(&path, &bytes).expect("write");
+
+    let store = EmbeddedStore::open(tmp.path()).await.expect("one damaged log does not fail open");
+    expect_quarantined(&store, tmp.path(), &bytes, (HEADER_LEN + 13) as u64).await;
+    assert_eq!(store.forums().await.expect("forums"), ["g"]);
+    assert_eq!(store.read_after("g", 0).await.expect("read g"), records(1, 3));
+    store.append("g", &records(4, 1)).await.expect("the healthy forum takes appends");
+    assert_eq!(store.head("g").await.expect("head g"), 4);
 }
 
 #[tokio::test]
@@ -150,9 +183,8 @@ async fn flipped_byte_in_first_record_is_corrupt() {
         bytes[pos] ^= 0x01;
         let dir = tmp.path().join(format!("flip-{pos}"));
         put_log(&dir, &bytes);
-        expect_corrupt(EmbeddedStore::open(&dir).await, 0);
-        // Refusing to guess means not touching the file.
-        assert_eq!(fs::read(dir.join("forums/f.log")).expect("read"), bytes, "flip at {pos}");
+        let store = EmbeddedStore::open(&dir).await.expect("a damaged log does not fail open");
+        expect_quarantined(&store, &dir, &bytes, 0).await;
     }
 }
 
@@ -182,7 +214,8 @@ async fn well_formed_record_with_wrong_seq_is_corrupt() {
     let second_at = bytes.len() as u64;
     encode_record(3, b"three", &mut bytes); // skips 2, even at the tail
     put_log(tmp.path(), &bytes);
-    expect_corrupt(EmbeddedStore::open(tmp.path()).await, second_at);
+    let store = EmbeddedStore::open(tmp.path()).await.expect("a damaged log does not fail open");
+    expect_quarantined(&store, tmp.path(), &bytes, second_at).await;
 }
 
 #[tokio::test]
