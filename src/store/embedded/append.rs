@@ -9,8 +9,12 @@
 //! file is truncated back to where the batch began (best effort) so later
 //! appends never follow a half-written record; if even that fails, the forum
 //! refuses further appends until the store is reopened (and recovery runs).
+//! After the sync one `fstat` checks that the file still has a name: records
+//! synced into a file that was removed (by an operator, a cleanup job) would
+//! be gone at the next start, so they are refused, and so is every later
+//! append to that forum.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
 
@@ -67,7 +71,30 @@ pub(super) fn append_blocking(inner: &Inner, log: &ForumLog, records: &[Record])
         }
         return Err(e.into());
     }
+    // After the sync: a file removed before it holds nothing a restart will see.
+    if !still_linked(file)? {
+        tracing::error!(forum = %log.id, "forum log was removed while the server runs; refusing appends to it");
+        // The bytes went to a file nobody can open again: nothing to roll back.
+        state.poisoned = Some("its log file was removed while the server runs; restore it, then restart".into());
+        return Err(StoreError::Io(io::Error::other(format!(
+            "forum {} log file was removed while open; the records are not durable",
+            log.id
+        ))));
+    }
     log.len.store(start + buf.len() as u64, Ordering::Release);
     log.head.store(head + records.len() as u64, Ordering::Release);
     Ok(())
+}
+
+/// Whether the open file still has a name: one `fstat`.
+#[cfg(unix)]
+fn still_linked(file: &File) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(file.metadata()?.nlink() > 0)
+}
+
+/// Open files cannot be removed on Windows.
+#[cfg(not(unix))]
+fn still_linked(_file: &File) -> io::Result<bool> {
+    Ok(true)
 }

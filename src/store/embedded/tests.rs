@@ -340,3 +340,16 @@ async fn a_second_store_on_the_same_directory_is_refused_until_the_first_closes(
     // Dropping without close releases the lock too (the file is closed).
     EmbeddedStore::open(dir.path()).await.expect("reopen after drop");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_append_to_a_log_removed_under_the_store_fails_and_later_ones_too() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    store.append("f", &records(1, 2)).await.expect("append");
+    fs::remove_file(tmp.path().join("forums/f.log")).expect("unlink");
+    assert!(store.append("f", &records(3, 1)).await.is_err(), "an append into a removed file is not durable");
+    assert_eq!(store.head("f").await.expect("head"), 2, "the refused record is not counted");
+    assert!(store.append("f", &records(3, 1)).await.is_err(), "nor is any later one");
+    store.append("g", &records(1, 1)).await.expect("other forums are not affected");
+}
