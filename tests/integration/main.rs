@@ -15,6 +15,7 @@ mod forum;
 mod harness;
 mod hybrid;
 mod pairwise;
+mod quarantine;
 mod redis_cluster;
 mod redis_faults;
 mod redis_nodes;

@@ -205,9 +205,8 @@ fn damage_after_incomplete(
         return Ok(Some(format!("{incomplete}, followed by {tail_len} bytes, more than any single record")));
     }
     let tail = read_tail(file, off, file_len)?;
-    Ok(find_valid_record(&tail, next_seq).map(|(at, seq)| {
-        format!("{incomplete}, followed by a valid record (seq {seq}) at byte {}", off + at as u64)
-    }))
+    Ok(find_valid_record(&tail, next_seq)
+        .map(|(at, seq)| format!("{incomplete}, followed by a valid record (seq {seq}) at byte {}", off + at as u64)))
 }
 
 /// The bytes from `off` to the end of the file.

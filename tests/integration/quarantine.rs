@@ -1,0 +1,109 @@
+//! A damaged forum log is contained: the forum is quarantined (503
+//! `forum_damaged`, its connections refused) while every other forum serves;
+//! a log removed under a running server acks nothing more; `madang check`
+//! reports and repairs on the real binary.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Client, TestServer};
+
+/// A forum with an agenda of three items, so that its log has several records.
+fn forum_request(title: &str) -> Value {
+    json!({"title": title, "agenda": [{"title": "One"}, {"title": "Two"}, {"title": "Three"}]})
+}
+
+async fn create(server: &TestServer, title: &str) -> Value {
+    crate::harness::http::create_forum(&server.http("/api/forums"), crate::harness::ADMIN, &forum_request(title)).await
+}
+
+/// Flip one byte in the middle of `forum`'s log; the damaged bytes.
+fn flip_middle_byte(data_dir: &Path, forum: &str) -> Vec<u8> {
+    let path = data_dir.join("forums").join(format!("{forum}.log"));
+    let mut bytes = std::fs::read(&path).expect("read log");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x04;
+    std::fs::write(&path, &bytes).expect("write log");
+    bytes
+}
+
+/// Start the forum, open an approval poll; its id.
+async fn open_poll(moderator: &mut Client) -> Value {
+    moderator.ok(json!({"type": "start_forum"})).await;
+    moderator.ok(json!({"type": "activate_item", "item": 1})).await;
+    let options = json!({"from": "fixed", "labels": ["North", "South"]});
+    let poll = moderator
+        .ok(json!({"type": "create_poll", "title": "Where?", "method": {"kind": "approval", "max_choices": 1}, "options": options}))
+        .await;
+    moderator.ok(json!({"type": "open_poll", "poll": poll["poll"]})).await;
+    poll["poll"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_forum_log_is_quarantined_while_the_healthy_forum_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let damaged = create(&server, "Damaged").await;
+    let healthy = create(&server, "Healthy").await;
+    server.stop().await;
+    let damaged_id = damaged["id"].as_str().unwrap();
+    let bytes = flip_middle_byte(dir.path(), damaged_id);
+
+    let server = TestServer::start(dir.path()).await;
+
+    // The healthy forum serves and takes a ballot.
+    let (mut moderator, _) = server.connect(json!({"type": "auth", "token": healthy["moderator_token"]})).await;
+    let poll = open_poll(&mut moderator).await;
+    let (mut person, _) =
+        server.connect(json!({"type": "auth", "join_code": healthy["join_codes"]["remote"], "name": "Minji"})).await;
+    person.ok(json!({"type": "cast_ballot", "poll": poll, "ballot": {"kind": "approval", "options": [1]}})).await;
+
+    // The damaged one answers 503 `forum_damaged`, not 404.
+    let res = reqwest::get(server.http(&format!("/api/forums/{damaged_id}"))).await.expect("GET forum");
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.expect("error body");
+    assert_eq!(body["error"]["code"], "forum_damaged", "{body}");
+
+    // A connection to it is refused with the same code, and closed as "try again later".
+    let mut client = Client::connect(&server.ws_url()).await;
+    client.send(json!({"type": "auth", "token": damaged["moderator_token"]})).await;
+    let refusal = client.recv().await;
+    assert_eq!(
+        (refusal["type"].as_str(), refusal["code"].as_str()),
+        (Some("error"), Some("forum_damaged")),
+        "{refusal}"
+    );
+    assert_eq!(client.closed().await, 1013);
+
+    let (status, health) = server.healthz().await;
+    assert_eq!(status, 200, "one damaged forum does not take the node out of rotation");
+    assert_eq!(health["damaged_forums"], 1, "{health}");
+
+    server.stop().await;
+    let path = dir.path().join("forums").join(format!("{damaged_id}.log"));
+    assert_eq!(std::fs::read(path).expect("read log"), bytes, "the damaged log is never modified automatically");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_removed_under_the_running_server_acks_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let forum = create(&server, "Removed").await;
+    let (mut moderator, _) = server.connect(json!({"type": "auth", "token": forum["moderator_token"]})).await;
+    moderator.ok(json!({"type": "start_forum"})).await;
+
+    let id = forum["id"].as_str().unwrap();
+    std::fs::remove_file(dir.path().join("forums").join(format!("{id}.log"))).expect("unlink");
+
+    for item in [1, 2] {
+        let answer = moderator.command(json!({"type": "activate_item", "item": item})).await;
+        assert_eq!(
+            (answer["type"].as_str(), answer["code"].as_str()),
+            (Some("error"), Some("unavailable")),
+            "{answer}"
+        );
+    }
+    server.stop().await;
+}
