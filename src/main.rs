@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use madang::hub::HubConfig;
 use madang::server::{self, Config};
+use madang::store::embedded::{LogHealth, LogState, check_dir};
 use madang::store::redis::RedisConfig;
 use madang::ws::WsLimits;
 use tracing_subscriber::EnvFilter;
@@ -24,6 +25,19 @@ struct Cli {
 enum Commands {
     /// Serve forums over HTTP and WebSocket, on the embedded store in --data-dir (or on Redis).
     Serve(ServeArgs),
+    /// Check every forum log in --data-dir (the server must be stopped); exits non-zero if one is damaged.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The embedded store's directory, as given to `serve`.
+    #[arg(long, env = "MADANG_DATA_DIR", default_value = "./madang-data")]
+    data_dir: PathBuf,
+    /// Cut each damaged log at its last good record, after copying the original and a report
+    /// of what was removed to <data-dir>/damaged/.
+    #[arg(long)]
+    repair: bool,
 }
 
 #[derive(clap::Args)]
@@ -112,13 +126,57 @@ async fn shutdown_signal() {
     }
 }
 
+/// `madang check`: one line per forum log on stdout.
+async fn check(args: CheckArgs) -> anyhow::Result<()> {
+    let CheckArgs { data_dir, repair } = args;
+    let dir = data_dir.clone();
+    let logs = tokio::task::spawn_blocking(move || check_dir(&dir, repair))
+        .await
+        .context("the check did not finish")?
+        .with_context(|| format!("checking {}", data_dir.display()))?;
+    let mut damaged = 0;
+    for log in &logs {
+        let LogHealth { forum, bytes, records, state } = log;
+        let good = format!("{records} good records (head seq {records}), {bytes} bytes");
+        match state {
+            LogState::Healthy => println!("{forum}: ok, {good}"),
+            LogState::TornTail { offset, bytes: torn } => {
+                println!(
+                    "{forum}: ok, {good}; a torn tail of {torn} bytes at byte {offset} is cut when the server starts"
+                )
+            }
+            LogState::Damaged { offset, reason, records_after, repaired } => {
+                println!(
+                    "{forum}: damaged at byte {offset}: {reason}; {good}; {records_after} valid records after the damage"
+                );
+                match repaired {
+                    Some(r) => println!(
+                        "    repaired: cut at byte {offset}; original in {}, report in {}",
+                        r.original.display(),
+                        r.report.display()
+                    ),
+                    None => damaged += 1,
+                }
+            }
+        }
+    }
+    println!("{} forum logs checked, {damaged} damaged", logs.len());
+    if damaged > 0 {
+        anyhow::bail!("{damaged} damaged forum logs; `madang check --repair` cuts them after saving the originals");
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
-    let Commands::Serve(args) = Cli::parse().command;
+    let args = match Cli::parse().command {
+        Commands::Serve(args) => args,
+        Commands::Check(args) => return check(args).await,
+    };
     let admin_token = admin_token(args.admin_token, &args.data_dir)?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;

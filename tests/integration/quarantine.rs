@@ -107,3 +107,69 @@ async fn a_log_removed_under_the_running_server_acks_nothing_more() {
     }
     server.stop().await;
 }
+
+/// `madang check` with `args` on `data_dir`: exit success, stdout, stderr.
+async fn madang_check(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_madang"))
+        .args(["check", "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("run madang check");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn madang_check_reports_damage_and_repair_keeps_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let damaged = create(&server, "Damaged").await;
+    let healthy = create(&server, "Healthy").await;
+    server.stop().await;
+    let (damaged_id, healthy_id) = (damaged["id"].as_str().unwrap(), healthy["id"].as_str().unwrap());
+
+    let (ok, out, err) = madang_check(dir.path(), &[]).await;
+    assert!(ok, "healthy logs pass: {out} {err}");
+    assert!(out.contains(healthy_id) && out.contains(damaged_id), "{out}");
+
+    let bytes = flip_middle_byte(dir.path(), damaged_id);
+    let (ok, out, _) = madang_check(dir.path(), &[]).await;
+    assert!(!ok, "damage fails the check: {out}");
+    let line = out.lines().find(|l| l.contains(damaged_id)).expect("a line for the damaged forum");
+    assert!(line.contains("damaged at byte"), "{line}");
+    let path = dir.path().join("forums").join(format!("{damaged_id}.log"));
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "check alone changes nothing");
+
+    // A running server holds the directory: check refuses rather than race it.
+    let mut running = crate::harness::Process::start(dir.path()).await;
+    let (ok, _, err) = madang_check(dir.path(), &["--repair"]).await;
+    assert!(!ok && err.contains("in use"), "{err}");
+    // Reaped: the kernel has released its lock.
+    running.kill().await;
+
+    let (ok, out, err) = madang_check(dir.path(), &["--repair"]).await;
+    assert!(ok, "repaired: {out} {err}");
+    let saved: Vec<_> = std::fs::read_dir(dir.path().join("damaged"))
+        .expect("damaged/ exists")
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let copy = saved.iter().find(|n| n.starts_with(damaged_id) && n.ends_with(".log")).expect("the copy");
+    assert_eq!(std::fs::read(dir.path().join("damaged").join(copy)).unwrap(), bytes, "the original is kept");
+    let report = saved.iter().find(|n| n.ends_with(".report.txt")).expect("the report");
+    let report = std::fs::read_to_string(dir.path().join("damaged").join(report)).unwrap();
+    assert!(report.contains("cut at byte") && report.contains("bytes removed"), "{report}");
+    assert!(std::fs::metadata(&path).unwrap().len() < bytes.len() as u64, "the log was cut");
+
+    let (ok, out, _) = madang_check(dir.path(), &[]).await;
+    assert!(ok, "clean after the repair: {out}");
+    let server = TestServer::start(dir.path()).await;
+    server.forum_view(damaged_id).await;
+    server.forum_view(healthy_id).await;
+    server.stop().await;
+}

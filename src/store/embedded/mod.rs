@@ -6,8 +6,9 @@
 //! The pieces, one file each: `framing` (how a record is laid out),
 //! `recovery` (the scan on open: torn tail or corruption), `append` (one
 //! write and one fsync per batch, the fsync policy), `read` and
-//! `snapshots`. The store does not know what a record means: it checks only
-//! numbering and integrity.
+//! `snapshots`, and `check` (the operator's health check and repair). The
+//! store does not know what a record means: it checks only numbering and
+//! integrity.
 //!
 //! # Layout
 //!
@@ -32,6 +33,7 @@
 //! batch that is still being written.
 
 mod append;
+mod check;
 mod dir_lock;
 mod framing;
 mod read;
@@ -47,6 +49,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use self::check::{LogHealth, LogState, Repair, check_dir};
 
 use self::append::append_blocking;
 use self::dir_lock::DirLock;
