@@ -148,6 +148,9 @@ async fn madang_check_reports_damage_and_repair_keeps_the_original() {
 
     // A running server holds the directory: check refuses rather than race it.
     let mut running = crate::harness::Process::start(dir.path()).await;
+    // The banner comes before the store is opened; an answer comes after.
+    let (status, _) = crate::harness::http::healthz(&running.http("/healthz")).await;
+    assert_eq!(status, 200);
     let (ok, _, err) = madang_check(dir.path(), &["--repair"]).await;
     assert!(!ok && err.contains("in use"), "{err}");
     // Reaped: the kernel has released its lock.
