@@ -87,16 +87,23 @@ async fn a_damaged_forum_log_is_quarantined_while_the_healthy_forum_serves() {
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_log_removed_under_the_running_server_acks_nothing_more() {
+async fn a_log_removed_under_the_running_server_acks_nothing_more_and_is_damaged_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    // A snapshot after every event: the forum's state outlives its log.
+    let hub = madang::hub::HubConfig { snapshot_every: 1, ..crate::harness::test_hub() };
+    let server = TestServer::start_with(dir.path(), hub, madang::ws::WsLimits::default()).await;
     let forum = create(&server, "Removed").await;
     let (mut moderator, _) = server.connect(json!({"type": "auth", "token": forum["moderator_token"]})).await;
     moderator.ok(json!({"type": "start_forum"})).await;
-
     let id = forum["id"].as_str().unwrap();
-    std::fs::remove_file(dir.path().join("forums").join(format!("{id}.log"))).expect("unlink");
+    let snapshot = dir.path().join("snapshots").join(format!("{id}.snap"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !snapshot.exists() {
+        assert!(std::time::Instant::now() < deadline, "a snapshot is written");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 
+    std::fs::remove_file(dir.path().join("forums").join(format!("{id}.log"))).expect("unlink");
     for item in [1, 2] {
         let answer = moderator.command(json!({"type": "activate_item", "item": item})).await;
         assert_eq!(
@@ -105,6 +112,13 @@ async fn a_log_removed_under_the_running_server_acks_nothing_more() {
             "{answer}"
         );
     }
+    server.stop().await;
+
+    // Not a 404 as if the forum never existed: its records are lost, and that shows.
+    let server = TestServer::start(dir.path()).await;
+    let res = reqwest::get(server.http(&format!("/api/forums/{id}"))).await.expect("GET forum");
+    assert_eq!(res.status(), 503);
+    assert!(!dir.path().join("forums").join(format!("{id}.log")).exists(), "nothing is recreated");
     server.stop().await;
 }
 

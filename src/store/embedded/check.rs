@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::dir_lock::DirLock;
 use super::framing::{HEADER_LEN, checksum, parse_header};
-use super::recovery::{Ending, find_valid_record, forum_logs, read_tail, scan_log};
+use super::recovery::{Ending, LOG_MISSING, find_valid_record, forum_logs, logless_snapshots, read_tail, scan_log};
 use super::snapshots::snapshot_path;
 use super::sync_dir;
 use crate::store::StoreError;
@@ -87,7 +87,13 @@ pub fn check_dir(dir: &Path, repair: bool) -> Result<Vec<LogHealth>, StoreError>
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
-    for (forum, path) in forum_logs(&forums_dir)? {
+    let logs = forum_logs(&forums_dir)?;
+    for forum in logless_snapshots(dir, &logs)? {
+        let repaired = if repair { Some(set_snapshot_aside(dir, &forum)?) } else { None };
+        let state = LogState::Damaged { offset: 0, reason: LOG_MISSING.to_owned(), records_after: 0, repaired };
+        out.push(LogHealth { forum, bytes: 0, records: 0, state });
+    }
+    for (forum, path) in logs {
         let file = File::open(&path)?;
         let scan = scan_log(&file)?;
         let state = match scan.ending {
@@ -179,5 +185,27 @@ fn repair_log(dir: &Path, forum: &str, path: &Path, file_len: u64, damage: &Dama
     let log = OpenOptions::new().write(true).open(path)?;
     log.set_len(damage.offset)?;
     log.sync_all()?;
+    Ok(Repair { original, report })
+}
+
+/// The repair of a forum whose log is gone: its snapshot alone cannot
+/// rebuild it, so it is moved to `damaged/` with a report, and the forum is
+/// no longer known.
+fn set_snapshot_aside(dir: &Path, forum: &str) -> io::Result<Repair> {
+    let damaged_dir = dir.join(DAMAGED_DIR);
+    fs::create_dir_all(&damaged_dir)?;
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let original = damaged_dir.join(format!("{forum}.{stamp}.snap"));
+    let report = damaged_dir.join(format!("{forum}.{stamp}.report.txt"));
+    let mut text = String::new();
+    let _ = writeln!(text, "madang check --repair of forum {forum}");
+    let _ = writeln!(text, "damage: {LOG_MISSING}");
+    let _ = writeln!(text, "snapshot moved to: {}; the forum is no longer served", original.display());
+    let mut file = File::create(&report)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    fs::rename(snapshot_path(dir, forum), &original)?;
+    sync_dir(&damaged_dir)?;
+    sync_dir(&dir.join(super::snapshots::SNAPSHOT_DIR))?;
     Ok(Repair { original, report })
 }

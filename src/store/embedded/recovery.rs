@@ -20,6 +20,10 @@
 //!   every other forum serves, this one refuses every call with
 //!   [`StoreError::Corrupt`], an error names the forum, offset and reason, and
 //!   the file is not touched. An operator decides (`madang check --repair`).
+//!
+//! A forum with a snapshot but no log (the file was removed) is quarantined
+//! the same way, at offset 0: its records are gone, and answering as if the
+//! forum never existed would hide that.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -28,7 +32,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::framing::{HEADER_LEN, MAX_PAYLOAD, checksum, parse_header};
-use super::{ForumLog, LOG_EXT, READ_BUF, sync_dir};
+use super::snapshots::{SNAPSHOT_DIR, SNAPSHOT_EXT};
+use super::{ForumLog, LOG_EXT, READ_BUF, log_path, sync_dir};
 use crate::store::{DamagedForum, StoreError, validate_forum_id};
 
 /// Open every forum log in `forums_dir` (creating the layout if needed),
@@ -40,11 +45,50 @@ pub(super) fn open_dir(dir: &Path, forums_dir: &Path) -> Result<HashMap<String, 
     sync_dir(forums_dir)?;
 
     let mut forums = HashMap::new();
-    for (id, path) in forum_logs(forums_dir)? {
+    let logs = forum_logs(forums_dir)?;
+    for id in logless_snapshots(dir, &logs)? {
+        tracing::error!(
+            forum = %id,
+            reason = LOG_MISSING,
+            "forum log is missing: the forum is quarantined and not served (inspect it with `madang check`)"
+        );
+        let damage = DamagedForum { forum: id.clone(), offset: 0, reason: LOG_MISSING.to_owned() };
+        forums.insert(id.clone(), Arc::new(ForumLog::damaged(id.clone(), log_path(forums_dir, &id), damage)));
+    }
+    for (id, path) in logs {
         let log = open_log(&id, path)?;
         forums.insert(id, Arc::new(log));
     }
     Ok(forums)
+}
+
+/// Why a forum with a snapshot but no log is quarantined.
+pub(super) const LOG_MISSING: &str = "the log file is missing, but a snapshot of the forum exists";
+
+/// Forums that have a snapshot but no log, sorted. A log is written before
+/// any snapshot of its forum and never removed by the store, so its absence
+/// means it was lost: serving the forum as unknown (or, worse, as new) would
+/// hide that.
+pub(super) fn logless_snapshots(dir: &Path, logs: &[(String, PathBuf)]) -> io::Result<Vec<String>> {
+    let snapshots_dir = dir.join(SNAPSHOT_DIR);
+    let entries = match fs::read_dir(&snapshots_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut missing = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if let (Some(stem), Some(ext)) = (path.file_stem().and_then(|s| s.to_str()), path.extension())
+            && ext == SNAPSHOT_EXT
+            && validate_forum_id(stem).is_ok()
+            && !logs.iter().any(|(id, _)| id == stem)
+        {
+            missing.push(stem.to_owned());
+        }
+    }
+    missing.sort_unstable();
+    Ok(missing)
 }
 
 /// Every forum log in `forums_dir`, sorted by forum id; other entries are

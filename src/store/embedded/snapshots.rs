@@ -17,7 +17,7 @@ use super::{EmbeddedStore, blocking, sync_dir};
 use crate::store::{Snapshot, SnapshotStore, StoreError, validate_forum_id};
 
 pub(super) const SNAPSHOT_DIR: &str = "snapshots";
-const SNAPSHOT_EXT: &str = "snap";
+pub(super) const SNAPSHOT_EXT: &str = "snap";
 
 #[async_trait::async_trait]
 impl SnapshotStore for EmbeddedStore {

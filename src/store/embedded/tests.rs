@@ -13,7 +13,8 @@ use tempfile::TempDir;
 use super::EmbeddedStore;
 use super::framing::{HEADER_LEN, MAX_PAYLOAD, checksum, encode_record};
 use crate::store::conformance::{self, StoreFactory, records};
-use crate::store::{Backend, EventLog, Record, Store, StoreError};
+use crate::store::{Backend, EventLog, Record, Snapshot, SnapshotStore, Store, StoreError};
+use bytes::Bytes;
 
 struct Factory(TempDir);
 
@@ -352,4 +353,69 @@ async fn an_append_to_a_log_removed_under_the_store_fails_and_later_ones_too() {
     assert_eq!(store.head("f").await.expect("head"), 2, "the refused record is not counted");
     assert!(store.append("f", &records(3, 1)).await.is_err(), "nor is any later one");
     store.append("g", &records(1, 1)).await.expect("other forums are not affected");
+}
+
+#[tokio::test]
+async fn a_snapshot_without_its_log_quarantines_the_forum() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    store.append("f", &records(1, 3)).await.expect("append");
+    store.save_snapshot("f", &Snapshot { seq: 3, payload: Bytes::from_static(b"state") }).await.expect("snapshot");
+    store.close().await.expect("close");
+    drop(store);
+    fs::remove_file(tmp.path().join("forums/f.log")).expect("unlink");
+
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    let damaged = store.damaged_forums();
+    assert_eq!(damaged.iter().map(|d| (d.forum.as_str(), d.offset)).collect::<Vec<_>>(), [("f", 0)]);
+    assert!(matches!(store.head("f").await, Err(StoreError::Corrupt { .. })));
+    assert!(matches!(store.append("f", &records(1, 1)).await, Err(StoreError::Corrupt { .. })));
+    assert!(!tmp.path().join("forums/f.log").exists(), "nothing is recreated");
+}
+
+#[tokio::test]
+async fn check_reports_each_log_and_repair_cuts_only_after_saving() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    store.append("f", &three()).await.expect("append f");
+    store.append("g", &records(1, 2)).await.expect("append g");
+    store.append("h", &records(1, 1)).await.expect("append h");
+    store.save_snapshot("h", &Snapshot { seq: 1, payload: Bytes::from_static(b"state") }).await.expect("snapshot");
+    store.close().await.expect("close");
+    drop(store);
+    let forums = tmp.path().join("forums");
+    let mut f = fs::read(forums.join("f.log")).expect("read");
+    f[2 * HEADER_LEN + 13 + 3] ^= 0x01; // the second record's payload
+    fs::write(forums.join("f.log"), &f).expect("write");
+    let mut g = fs::read(forums.join("g.log")).expect("read");
+    let g_good = g.len() as u64;
+    g.extend_from_slice(&[7, 0, 0]);
+    fs::write(forums.join("g.log"), &g).expect("write");
+    fs::remove_file(forums.join("h.log")).expect("unlink");
+
+    let health = super::check_dir(tmp.path(), false).expect("check");
+    let states: Vec<(&str, &super::LogState)> = health.iter().map(|h| (h.forum.as_str(), &h.state)).collect();
+    assert!(matches!(states[0], ("h", super::LogState::Damaged { offset: 0, repaired: None, .. })), "{health:?}");
+    assert!(
+        matches!(states[1], ("f", super::LogState::Damaged { offset: 29, records_after: 1, repaired: None, .. })),
+        "{health:?}"
+    );
+    assert_eq!(*states[2].1, super::LogState::TornTail { offset: g_good, bytes: 3 });
+    assert_eq!(fs::read(forums.join("f.log")).expect("read"), f, "a check alone changes nothing");
+
+    let repaired = super::check_dir(tmp.path(), true).expect("repair");
+    let Some(super::LogState::Damaged { repaired: Some(repair), .. }) =
+        repaired.iter().find(|h| h.forum == "f").map(|h| &h.state)
+    else {
+        panic!("f repaired: {repaired:?}")
+    };
+    assert_eq!(fs::read(&repair.original).expect("copy"), f, "the original is kept");
+    assert!(fs::read_to_string(&repair.report).expect("report").contains("cut at byte 29"));
+    assert_eq!(fs::metadata(forums.join("f.log")).expect("stat").len(), 29);
+
+    let after = super::check_dir(tmp.path(), false).expect("check again");
+    assert!(after.iter().all(|h| !h.is_damaged()), "{after:?}");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    assert!(store.damaged_forums().is_empty());
+    assert_eq!(store.read_after("f", 0).await.expect("read f"), three()[..1]);
 }
