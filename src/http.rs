@@ -84,6 +84,8 @@ pub(crate) enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal,
+    #[error("this forum's stored log is damaged; it is not served until an operator repairs it")]
+    ForumDamaged,
 }
 
 impl IntoResponse for ApiError {
@@ -98,6 +100,7 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+            ApiError::ForumDamaged => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ForumDamaged),
         };
         let body = ErrorBody { error: ErrorDetail { code, message: self.to_string() } };
         (status, Json(body)).into_response()
@@ -109,6 +112,7 @@ impl From<HubError> for ApiError {
         match err {
             HubError::Invalid(m) => ApiError::Invalid(m),
             HubError::NotFound => ApiError::NotFound("no such forum".into()),
+            HubError::Damaged => ApiError::ForumDamaged,
             HubError::Unavailable | HubError::Store(_) => {
                 tracing::warn!(error = %err, "request refused: store unavailable");
                 ApiError::Unavailable("the forum store is unavailable; try again".into())
@@ -145,7 +149,13 @@ async fn healthz(State(state): State<AppState>) -> Response {
         let body = serde_json::json!({"status": "degraded", "reason": reason});
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
-    Json(serde_json::json!({"status": "ok", "forums": state.hub.forum_count()})).into_response()
+    // A damaged forum is an operator's matter, not a reason to take the node out of rotation.
+    let body = serde_json::json!({
+        "status": "ok",
+        "forums": state.hub.forum_count(),
+        "damaged_forums": state.hub.damaged_count(),
+    });
+    Json(body).into_response()
 }
 
 /// Proof that the request carries the admin token; checked from the headers

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use madang::hub::HubConfig;
 use madang::listener::{self, HttpLimits};
 use madang::server::{self, Config};
+use madang::store::embedded::{LogHealth, LogState, check_dir, create_private_dir_all};
 use madang::store::redis::RedisConfig;
 use madang::ws::WsLimits;
 use tracing_subscriber::EnvFilter;
@@ -25,6 +26,19 @@ struct Cli {
 enum Commands {
     /// Serve forums over HTTP and WebSocket, on the embedded store in --data-dir (or on Redis).
     Serve(ServeArgs),
+    /// Check every forum log in --data-dir (the server must be stopped); exits non-zero if one is damaged.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The embedded store's directory, as given to `serve`.
+    #[arg(long, env = "MADANG_DATA_DIR", default_value = "./madang-data")]
+    data_dir: PathBuf,
+    /// Cut each damaged log at its last good record, after copying the original and a report
+    /// of what was removed to <data-dir>/damaged/.
+    #[arg(long)]
+    repair: bool,
 }
 
 #[derive(clap::Args)]
@@ -84,16 +98,6 @@ fn admin_token(given: Option<String>, data_dir: &Path) -> anyhow::Result<String>
     Ok(token)
 }
 
-/// The data directory holds the forums' logs: private to the server's user
-/// (0700 on Unix), like the store makes it when it creates it itself.
-fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
 #[cfg(unix)]
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -135,13 +139,57 @@ async fn shutdown_signal() {
     }
 }
 
+/// `madang check`: one line per forum log on stdout.
+async fn check(args: CheckArgs) -> anyhow::Result<()> {
+    let CheckArgs { data_dir, repair } = args;
+    let dir = data_dir.clone();
+    let logs = tokio::task::spawn_blocking(move || check_dir(&dir, repair))
+        .await
+        .context("the check did not finish")?
+        .with_context(|| format!("checking {}", data_dir.display()))?;
+    let mut damaged = 0;
+    for log in &logs {
+        let LogHealth { forum, bytes, records, state } = log;
+        let good = format!("{records} good records (head seq {records}), {bytes} bytes");
+        match state {
+            LogState::Healthy => println!("{forum}: ok, {good}"),
+            LogState::TornTail { offset, bytes: torn } => {
+                println!(
+                    "{forum}: ok, {good}; a torn tail of {torn} bytes at byte {offset} is cut when the server starts"
+                )
+            }
+            LogState::Damaged { offset, reason, records_after, repaired } => {
+                println!(
+                    "{forum}: damaged at byte {offset}: {reason}; {good}; {records_after} valid records after the damage"
+                );
+                match repaired {
+                    Some(r) => println!(
+                        "    repaired: cut at byte {offset}; original in {}, report in {}",
+                        r.original.display(),
+                        r.report.display()
+                    ),
+                    None => damaged += 1,
+                }
+            }
+        }
+    }
+    println!("{} forum logs checked, {damaged} damaged", logs.len());
+    if damaged > 0 {
+        anyhow::bail!("{damaged} damaged forum logs; `madang check --repair` cuts them after saving the originals");
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
-    let Commands::Serve(args) = Cli::parse().command;
+    let args = match Cli::parse().command {
+        Commands::Serve(args) => args,
+        Commands::Check(args) => return check(args).await,
+    };
     let open_files = match listener::raise_open_file_limit() {
         Ok(limit) => limit,
         Err(err) => {

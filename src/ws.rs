@@ -468,6 +468,7 @@ async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> O
                 AttachError::Unauthorized => (close_code::UNAUTHORIZED, "unauthorized"),
                 AttachError::Refused(_) => (close_code::UNAUTHORIZED, "refused"),
                 AttachError::Unavailable => (close_code::TRY_AGAIN_LATER, "try again later"),
+                AttachError::Damaged => (close_code::TRY_AGAIN_LATER, "forum damaged"),
             };
             send_frame(socket, &frames::attach_refused(&err)).await;
             close(socket, code, reason).await;

@@ -133,6 +133,9 @@ pub enum ErrorCode {
     Unavailable,
     /// A bug on the server's side; the command was not applied.
     Internal,
+    /// The forum's stored log is damaged: the forum is quarantined until an
+    /// operator repairs it. Other forums on the server are not affected.
+    ForumDamaged,
 }
 
 /// WebSocket close codes the server uses.

@@ -84,6 +84,7 @@ pub(crate) fn attach_refused(err: &AttachError) -> ServerFrame {
         AttachError::Unauthorized => error(None, ErrorCode::Unauthorized, err.to_string(), None),
         AttachError::Refused(domain) => refused(None, domain),
         AttachError::Unavailable => error(None, ErrorCode::Unavailable, err.to_string(), None),
+        AttachError::Damaged => error(None, ErrorCode::ForumDamaged, err.to_string(), None),
     }
 }
 

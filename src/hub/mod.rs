@@ -13,6 +13,7 @@ mod state;
 pub(crate) mod tokens;
 pub(crate) mod view;
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -83,6 +84,8 @@ pub(crate) enum HubError {
     NotFound,
     #[error("the forum is shutting down or cannot persist right now")]
     Unavailable,
+    #[error("this forum's stored log is damaged; it is not served until an operator repairs it")]
+    Damaged,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("forum {forum}: {source}")]
@@ -102,6 +105,9 @@ pub(crate) struct Hub {
     last_discovery: AtomicU64,
     /// One discovery at a time.
     discovery_gate: tokio::sync::Semaphore,
+    /// Forums the store quarantined when it opened (damaged logs): answered
+    /// as damaged rather than unknown. Fixed for the life of the hub.
+    damaged: HashSet<String>,
 }
 
 /// How often a node on a shared store looks for forums other nodes created.
@@ -130,6 +136,8 @@ impl Hub {
             priority_lane,
             last_discovery: AtomicU64::new(0),
             discovery_gate: tokio::sync::Semaphore::new(1),
+            // The store has logged each one (forum, offset, reason) as it opened.
+            damaged: store.damaged_forums().into_iter().map(|d| d.forum).collect(),
         });
         for id in store.forums().await? {
             match ForumTask::load(store.clone(), &id, hub.config.clone()).await {
@@ -243,6 +251,11 @@ impl Hub {
         self.forums.len()
     }
 
+    /// How many forums are quarantined because their stored log is damaged.
+    pub(crate) fn damaged_count(&self) -> usize {
+        self.damaged.len()
+    }
+
     /// Reserve a fresh join code for `forum_id`.
     fn reserve_code(&self, forum_id: &str, channel: Channel) -> String {
         loop {
@@ -258,7 +271,7 @@ impl Hub {
     pub(crate) async fn create_forum(&self, request: CreateForumRequest) -> Result<CreateForumResponse, HubError> {
         let id = loop {
             let id = tokens::forum_id();
-            if !self.forums.contains_key(&id) {
+            if !self.forums.contains_key(&id) && !self.damaged.contains(&id) {
                 break id;
             }
         };
@@ -353,6 +366,9 @@ impl Hub {
             }
             _ => return Err(AttachError::Unauthorized),
         };
+        if self.damaged.contains(&forum_id) {
+            return Err(AttachError::Damaged);
+        }
         if self.lookup(&forum_id).is_none() {
             self.load_on_miss(&forum_id).await;
         }
@@ -366,6 +382,9 @@ impl Hub {
 
     /// The forum as `audience` sees it, for HTTP.
     pub(crate) async fn view(&self, forum_id: &str, audience: Audience) -> Result<ForumView, HubError> {
+        if self.damaged.contains(forum_id) {
+            return Err(HubError::Damaged);
+        }
         if self.lookup(forum_id).is_none() {
             self.load_on_miss(forum_id).await;
         }

@@ -15,7 +15,8 @@ pub enum StoreError {
     /// An append did not continue the log: `records[0].seq` must be head+1 and the batch contiguous.
     #[error("append out of order in forum {forum}: expected seq {expected}, got {got}")]
     OutOfOrder { forum: String, expected: u64, got: u64 },
-    /// Damage that is not a torn tail: the store refuses to guess.
+    /// Damage that is not a torn tail: the store refuses to guess. Every call
+    /// on a forum quarantined for it fails so (see `Backend::damaged_forums`).
     #[error("forum {forum} log is corrupt at byte {offset}: {reason}")]
     Corrupt { forum: String, offset: u64, reason: String },
     /// The embedded store's directory is in use by another process.

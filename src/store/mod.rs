@@ -33,7 +33,7 @@ pub mod redis;
 #[cfg(test)]
 pub(crate) mod conformance;
 
-pub use backend::Backend;
+pub use backend::{Backend, DamagedForum};
 pub use error::StoreError;
 pub use event_log::{EventLog, Record};
 pub(crate) use forum_id::validate_forum_id;

@@ -17,6 +17,7 @@ mod hybrid;
 mod limits;
 mod origin_and_headers;
 mod pairwise;
+mod quarantine;
 mod redis_cluster;
 mod redis_faults;
 mod redis_nodes;

@@ -37,6 +37,8 @@ pub(crate) enum AttachError {
     Refused(DomainError),
     #[error("the forum cannot persist right now; try again")]
     Unavailable,
+    #[error("this forum's stored log is damaged; it is not served until an operator repairs it")]
+    Damaged,
 }
 
 /// What a forum task is asked to do; each request carries where its answer goes.

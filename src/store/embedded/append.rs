@@ -9,7 +9,12 @@
 //! file is truncated back to where the batch began (best effort) so later
 //! appends never follow a half-written record; if even that fails, the forum
 //! refuses further appends until the store is reopened (and recovery runs).
+//! After the sync one `fstat` checks that the file still has a name: records
+//! synced into a file that was removed (by an operator, a cleanup job) would
+//! be gone at the next start, so they are refused, and so is every later
+//! append to that forum.
 
+use std::fs::File;
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
 
@@ -25,11 +30,8 @@ pub(super) fn append_blocking(inner: &Inner, log: &ForumLog, records: &[Record])
     if inner.closed.load(Ordering::Acquire) {
         return Err(closed_error());
     }
-    if state.poisoned {
-        return Err(StoreError::Io(io::Error::other(format!(
-            "forum {} log is in an unknown state after a failed write; reopen the store",
-            log.id
-        ))));
+    if let Some(why) = &state.poisoned {
+        return Err(StoreError::Io(io::Error::other(format!("forum {} refuses appends: {why}", log.id))));
     }
 
     let head = log.head.load(Ordering::Acquire);
@@ -64,12 +66,35 @@ pub(super) fn append_blocking(inner: &Inner, log: &ForumLog, records: &[Record])
             Ok(()) => tracing::warn!(forum = %log.id, error = %e, "append failed; rolled back"),
             Err(e2) => {
                 tracing::error!(forum = %log.id, error = %e, rollback_error = %e2, "append failed and could not be rolled back");
-                state.poisoned = true;
+                state.poisoned = Some("its log is in an unknown state after a failed write; reopen the store".into());
             }
         }
         return Err(e.into());
     }
+    // After the sync: a file removed before it holds nothing a restart will see.
+    if !still_linked(file)? {
+        tracing::error!(forum = %log.id, "forum log was removed while the server runs; refusing appends to it");
+        // The bytes went to a file nobody can open again: nothing to roll back.
+        state.poisoned = Some("its log file was removed while the server runs; restore it, then restart".into());
+        return Err(StoreError::Io(io::Error::other(format!(
+            "forum {} log file was removed while open; the records are not durable",
+            log.id
+        ))));
+    }
     log.len.store(start + buf.len() as u64, Ordering::Release);
     log.head.store(head + records.len() as u64, Ordering::Release);
     Ok(())
+}
+
+/// Whether the open file still has a name: one `fstat`.
+#[cfg(unix)]
+fn still_linked(file: &File) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(file.metadata()?.nlink() > 0)
+}
+
+/// Open files cannot be removed on Windows.
+#[cfg(not(unix))]
+fn still_linked(_file: &File) -> io::Result<bool> {
+    Ok(true)
 }

@@ -6,8 +6,9 @@
 //! The pieces, one file each: `framing` (how a record is laid out),
 //! `recovery` (the scan on open: torn tail or corruption), `append` (one
 //! write and one fsync per batch, the fsync policy), `read` and
-//! `snapshots`. The store does not know what a record means: it checks only
-//! numbering and integrity.
+//! `snapshots`, and `check` (the operator's health check and repair). The
+//! store does not know what a record means: it checks only numbering and
+//! integrity.
 //!
 //! # Layout
 //!
@@ -32,6 +33,7 @@
 //! batch that is still being written.
 
 mod append;
+mod check;
 mod dir_lock;
 mod framing;
 mod read;
@@ -48,12 +50,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use self::check::{LogHealth, LogState, Repair, check_dir};
+
 use self::append::append_blocking;
 use self::dir_lock::DirLock;
 use self::framing::MAX_PAYLOAD;
 use self::read::read_records;
 use self::recovery::open_dir;
-use super::{Backend, EventLog, OutcomeRecord, OutcomeSink, Record, StoreError, validate_forum_id};
+use super::{Backend, DamagedForum, EventLog, OutcomeRecord, OutcomeSink, Record, StoreError, validate_forum_id};
 
 const LOG_EXT: &str = "log";
 /// Buffer of the readers that scan and read logs.
@@ -85,14 +89,17 @@ struct ForumLog {
     /// sees the bytes behind it.
     len: AtomicU64,
     file: Mutex<FileState>,
+    /// Set when the scan on open found damage: every call on the forum fails.
+    damage: Option<DamagedForum>,
 }
 
 /// The appender's side of a log, behind the per-forum lock.
 struct FileState {
     /// `None` until the first append creates the file, and after `close`.
     file: Option<File>,
-    /// A failed write could not be rolled back: the end of the file is unknown.
-    poisoned: bool,
+    /// Why the forum refuses appends until the store is reopened: a failed
+    /// write that could not be rolled back, or a file that was removed.
+    poisoned: Option<String>,
 }
 
 impl fmt::Debug for EmbeddedStore {
@@ -103,8 +110,8 @@ impl fmt::Debug for EmbeddedStore {
 
 impl EmbeddedStore {
     /// Open (creating if needed) the store in `dir`, scanning and recovering
-    /// every forum log. Fails with [`StoreError::Corrupt`] if any log has
-    /// damage other than a torn tail.
+    /// every forum log. A log with damage other than a torn tail does not
+    /// fail the open: its forum is quarantined (see [`Backend::damaged_forums`]).
     pub async fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
         let (dir, forums_dir, forums, dir_lock) = blocking(move || {
@@ -151,7 +158,7 @@ impl EventLog for EmbeddedStore {
         self.check_open()?;
         let mut ids: Vec<String> = lock(&self.inner.forums)?
             .values()
-            .filter(|f| f.head.load(Ordering::Acquire) > 0)
+            .filter(|f| f.damage.is_none() && f.head.load(Ordering::Acquire) > 0)
             .map(|f| f.id.clone())
             .collect();
         ids.sort_unstable();
@@ -175,6 +182,7 @@ impl EventLog for EmbeddedStore {
             )));
         }
         let log = self.forum_or_insert(forum)?;
+        log.check_served()?;
         let inner = self.inner.clone();
         let records = records.to_vec(); // cheap: payloads are refcounted
         blocking(move || append_blocking(&inner, &log, &records)).await
@@ -186,6 +194,7 @@ impl EventLog for EmbeddedStore {
         let Some(log) = self.forum(forum)? else {
             return Ok(Vec::new());
         };
+        log.check_served()?;
         // head before len: see `ForumLog::len`.
         let head = log.head.load(Ordering::Acquire);
         let len = log.len.load(Ordering::Acquire);
@@ -198,12 +207,21 @@ impl EventLog for EmbeddedStore {
     async fn head(&self, forum: &str) -> Result<u64, StoreError> {
         validate_forum_id(forum)?;
         self.check_open()?;
-        Ok(self.forum(forum)?.map_or(0, |f| f.head.load(Ordering::Acquire)))
+        let Some(log) = self.forum(forum)? else { return Ok(0) };
+        log.check_served()?;
+        Ok(log.head.load(Ordering::Acquire))
     }
 }
 
 #[async_trait::async_trait]
 impl Backend for EmbeddedStore {
+    fn damaged_forums(&self) -> Vec<DamagedForum> {
+        let Ok(forums) = lock(&self.inner.forums) else { return Vec::new() };
+        let mut damaged: Vec<DamagedForum> = forums.values().filter_map(|f| f.damage.clone()).collect();
+        damaged.sort_unstable_by(|a, b| a.forum.cmp(&b.forum));
+        damaged
+    }
+
     async fn close(&self) -> Result<(), StoreError> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
@@ -245,7 +263,21 @@ impl ForumLog {
             path,
             head: AtomicU64::new(head),
             len: AtomicU64::new(len),
-            file: Mutex::new(FileState { file, poisoned: false }),
+            file: Mutex::new(FileState { file, poisoned: None }),
+            damage: None,
+        }
+    }
+
+    /// A forum whose log is damaged: quarantined, its file never opened for writing.
+    fn damaged(id: String, path: PathBuf, damage: DamagedForum) -> Self {
+        Self { damage: Some(damage), ..Self::new(id, path, None, 0, 0) }
+    }
+
+    /// Refuse every call on a quarantined forum.
+    fn check_served(&self) -> Result<(), StoreError> {
+        match &self.damage {
+            Some(d) => Err(StoreError::Corrupt { forum: d.forum.clone(), offset: d.offset, reason: d.reason.clone() }),
+            None => Ok(()),
         }
     }
 }
@@ -286,7 +318,7 @@ fn private_file() -> OpenOptions {
 
 /// `create_dir_all`, with the directories it creates private to the
 /// server's user (0700 on Unix), for the same reason as [`private_file`].
-fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
     let mut builder = DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

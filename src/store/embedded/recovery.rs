@@ -1,30 +1,40 @@
-//! The scan of every log when the store opens: torn tail or corruption.
+//! The scan of every log when the store opens: torn tail or damage.
 //!
 //! All logs are scanned when the store is opened (not lazily), so that
 //! `forums()` and `head()` are exact and damage is reported at start-up rather
 //! than in the middle of a deliberation. Every record is checked: sane length,
 //! matching checksum, and seq = previous + 1. What happens at the first bad
-//! record depends on what follows it:
+//! record depends on what it is and what follows it:
 //!
-//! * nothing valid follows (the record is incomplete, or its checksum fails,
-//!   and no plausible record lies after it): this is a **torn tail**, the
-//!   normal result of a crash during an unacknowledged append. The file is
+//! * an **incomplete** last record (its header or payload extends past the
+//!   end of the file) with nothing valid after it, or nothing but zero bytes
+//!   after the last good record (space the file system allocated but the
+//!   crash left unwritten): this is a **torn tail**, the normal result of a
+//!   crash during an append that was never acknowledged. The file is
 //!   truncated to the end of the last good record, fsynced, and a warning
 //!   names the forum, the offset and the number of bytes dropped;
-//! * a valid record follows, or more data follows than one record can hold,
-//!   or a well-formed record carries the wrong seq: this is damage the store
-//!   cannot explain, and `open` fails with [`StoreError::Corrupt`] without
-//!   touching the file. An operator has to look.
+//! * anything else (a complete record whose checksum fails, a well-formed
+//!   record with the wrong seq, a valid record after the damage, more data
+//!   than one record can hold): the record was acknowledged once, and cutting
+//!   it would drop it silently. The forum is **quarantined**: the store opens,
+//!   every other forum serves, this one refuses every call with
+//!   [`StoreError::Corrupt`], an error names the forum, offset and reason, and
+//!   the file is not touched. An operator decides (`madang check --repair`).
+//!
+//! A forum with a snapshot but no log (the file was removed) is quarantined
+//! the same way, at offset 0: its records are gone, and answering as if the
+//! forum never existed would hide that.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::framing::{HEADER_LEN, MAX_PAYLOAD, checksum, parse_header};
-use super::{ForumLog, LOG_EXT, READ_BUF, create_private_dir_all, sync_dir};
-use crate::store::{StoreError, validate_forum_id};
+use super::snapshots::{SNAPSHOT_DIR, SNAPSHOT_EXT};
+use super::{ForumLog, LOG_EXT, READ_BUF, create_private_dir_all, log_path, sync_dir};
+use crate::store::{DamagedForum, StoreError, validate_forum_id};
 
 /// Open every forum log in `forums_dir` (creating the layout if needed),
 /// recovering each one.
@@ -35,6 +45,56 @@ pub(super) fn open_dir(dir: &Path, forums_dir: &Path) -> Result<HashMap<String, 
     sync_dir(forums_dir)?;
 
     let mut forums = HashMap::new();
+    let logs = forum_logs(forums_dir)?;
+    for id in logless_snapshots(dir, &logs)? {
+        tracing::error!(
+            forum = %id,
+            reason = LOG_MISSING,
+            "forum log is missing: the forum is quarantined and not served (inspect it with `madang check`)"
+        );
+        let damage = DamagedForum { forum: id.clone(), offset: 0, reason: LOG_MISSING.to_owned() };
+        forums.insert(id.clone(), Arc::new(ForumLog::damaged(id.clone(), log_path(forums_dir, &id), damage)));
+    }
+    for (id, path) in logs {
+        let log = open_log(&id, path)?;
+        forums.insert(id, Arc::new(log));
+    }
+    Ok(forums)
+}
+
+/// Why a forum with a snapshot but no log is quarantined.
+pub(super) const LOG_MISSING: &str = "the log file is missing, but a snapshot of the forum exists";
+
+/// Forums that have a snapshot but no log, sorted. A log is written before
+/// any snapshot of its forum and never removed by the store, so its absence
+/// means it was lost: serving the forum as unknown (or, worse, as new) would
+/// hide that.
+pub(super) fn logless_snapshots(dir: &Path, logs: &[(String, PathBuf)]) -> io::Result<Vec<String>> {
+    let snapshots_dir = dir.join(SNAPSHOT_DIR);
+    let entries = match fs::read_dir(&snapshots_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut missing = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if let (Some(stem), Some(ext)) = (path.file_stem().and_then(|s| s.to_str()), path.extension())
+            && ext == SNAPSHOT_EXT
+            && validate_forum_id(stem).is_ok()
+            && !logs.iter().any(|(id, _)| id == stem)
+        {
+            missing.push(stem.to_owned());
+        }
+    }
+    missing.sort_unstable();
+    Ok(missing)
+}
+
+/// Every forum log in `forums_dir`, sorted by forum id; other entries are
+/// logged and skipped.
+pub(super) fn forum_logs(forums_dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
+    let mut logs = Vec::new();
     for entry in fs::read_dir(forums_dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -49,41 +109,66 @@ pub(super) fn open_dir(dir: &Path, forums_dir: &Path) -> Result<HashMap<String, 
             tracing::warn!(path = %path.display(), "ignoring non-file in the forums directory");
             continue;
         }
-        let log = open_log(&id, path)?;
-        forums.insert(id, Arc::new(log));
+        logs.push((id, path));
     }
-    Ok(forums)
+    logs.sort_unstable();
+    Ok(logs)
 }
 
-/// Open one forum log, validate it and cut a torn tail.
+/// Open one forum log, validate it and cut a torn tail, or quarantine it.
 fn open_log(id: &str, path: PathBuf) -> Result<ForumLog, StoreError> {
     let file = OpenOptions::new().read(true).append(true).open(&path)?;
-    let scan = scan_log(&file, id)?;
-    if scan.end < scan.file_len {
-        file.set_len(scan.end)?;
-        file.sync_all()?;
-        tracing::warn!(
-            forum = id,
-            offset = scan.end,
-            dropped_bytes = scan.file_len - scan.end,
-            reason = %scan.torn_reason.as_deref().unwrap_or("unknown"),
-            "cut a torn tail off the forum log"
-        );
+    let scan = scan_log(&file)?;
+    match scan.ending {
+        Ending::Clean => {}
+        Ending::Torn(reason) => {
+            file.set_len(scan.end)?;
+            file.sync_all()?;
+            tracing::warn!(
+                forum = id,
+                offset = scan.end,
+                dropped_bytes = scan.file_len - scan.end,
+                %reason,
+                "cut a torn tail off the forum log"
+            );
+        }
+        Ending::Damaged(reason) => {
+            tracing::error!(
+                forum = id,
+                offset = scan.end,
+                %reason,
+                "forum log is damaged: the forum is quarantined and not served; the file is left as it is \
+                 (inspect it with `madang check`)"
+            );
+            let damage = DamagedForum { forum: id.to_owned(), offset: scan.end, reason };
+            return Ok(ForumLog::damaged(id.to_owned(), path, damage));
+        }
     }
     Ok(ForumLog::new(id.to_owned(), path, Some(file), scan.head, scan.end))
 }
 
-struct Scan {
+/// The result of scanning one log.
+pub(super) struct Scan {
     /// Last good seq.
-    head: u64,
-    /// End of the last good record.
-    end: u64,
-    file_len: u64,
-    torn_reason: Option<String>,
+    pub(super) head: u64,
+    /// End of the last good record: where the damage or the torn tail starts.
+    pub(super) end: u64,
+    pub(super) file_len: u64,
+    pub(super) ending: Ending,
 }
 
-/// Validate every record of a log; decide torn tail vs corruption.
-fn scan_log(file: &File, forum: &str) -> Result<Scan, StoreError> {
+/// What follows the last good record.
+pub(super) enum Ending {
+    /// Nothing: every byte belongs to a good record.
+    Clean,
+    /// A torn tail, safe to cut; the reason.
+    Torn(String),
+    /// Damage no crash explains; the reason.
+    Damaged(String),
+}
+
+/// Validate every record of a log; decide torn tail vs damage.
+pub(super) fn scan_log(file: &File) -> io::Result<Scan> {
     let file_len = file.metadata()?.len();
     let mut r = BufReader::with_capacity(READ_BUF, file);
     r.seek(SeekFrom::Start(0))?;
@@ -93,7 +178,7 @@ fn scan_log(file: &File, forum: &str) -> Result<Scan, StoreError> {
 
     while off < file_len {
         let remaining = file_len - off;
-        let damage = if remaining < HEADER_LEN as u64 {
+        let incomplete = if remaining < HEADER_LEN as u64 {
             "incomplete record header".to_owned()
         } else {
             r.read_exact(&mut header)?;
@@ -105,60 +190,82 @@ fn scan_log(file: &File, forum: &str) -> Result<Scan, StoreError> {
             } else {
                 payload.resize(h.len as usize, 0);
                 r.read_exact(&mut payload)?;
-                if checksum(h.seq, &payload) != h.crc {
-                    "checksum mismatch".to_owned()
+                let ending = if checksum(h.seq, &payload) != h.crc {
+                    if tail_is_zeros(file, off, file_len)? {
+                        Ending::Torn("only zero bytes after the last record".to_owned())
+                    } else {
+                        Ending::Damaged("checksum mismatch in a complete record".to_owned())
+                    }
                 } else if h.seq != head + 1 {
                     // Well-formed but misnumbered: no crash produces this.
-                    return Err(corrupt(forum, off, format!("expected seq {}, found {}", head + 1, h.seq)));
+                    Ending::Damaged(format!("expected seq {}, found {}", head + 1, h.seq))
                 } else {
                     head = h.seq;
                     off += HEADER_LEN as u64 + h.len;
                     continue;
-                }
+                };
+                return Ok(Scan { head, end: off, file_len, ending });
             }
         };
-        classify_damage(file, forum, off, file_len, head + 1, &damage)?;
-        return Ok(Scan { head, end: off, file_len, torn_reason: Some(damage) });
+        let ending = match damage_after_incomplete(file, off, file_len, head + 1, &incomplete)? {
+            Some(damage) => Ending::Damaged(damage),
+            None => Ending::Torn(incomplete),
+        };
+        return Ok(Scan { head, end: off, file_len, ending });
     }
-    Ok(Scan { head, end: off, file_len, torn_reason: None })
+    Ok(Scan { head, end: off, file_len, ending: Ending::Clean })
 }
 
-/// Damage at `off`: Ok if it is a torn tail (safe to cut), Corrupt otherwise.
-fn classify_damage(
+/// Whether every byte from `off` to the end of the file is zero.
+fn tail_is_zeros(file: &File, off: u64, file_len: u64) -> io::Result<bool> {
+    let mut f = file;
+    f.seek(SeekFrom::Start(off))?;
+    let mut r = BufReader::with_capacity(READ_BUF, f.take(file_len - off));
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(true);
+        }
+        if chunk.iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        let n = chunk.len();
+        r.consume(n);
+    }
+}
+
+/// An incomplete record at `off`: `None` if it is a torn tail (safe to cut),
+/// else why it is damage.
+fn damage_after_incomplete(
     file: &File,
-    forum: &str,
     off: u64,
     file_len: u64,
     next_seq: u64,
-    damage: &str,
-) -> Result<(), StoreError> {
+    incomplete: &str,
+) -> io::Result<Option<String>> {
     let tail_len = file_len - off;
     // A torn write ends inside the record it tore, and no record is longer than this.
     if tail_len > (HEADER_LEN + MAX_PAYLOAD) as u64 {
-        return Err(corrupt(
-            forum,
-            off,
-            format!("{damage}, followed by {tail_len} bytes, more than any single record"),
-        ));
+        return Ok(Some(format!("{incomplete}, followed by {tail_len} bytes, more than any single record")));
     }
-    let mut tail = vec![0u8; tail_len as usize];
+    let tail = read_tail(file, off, file_len)?;
+    Ok(find_valid_record(&tail, next_seq)
+        .map(|(at, seq)| format!("{incomplete}, followed by a valid record (seq {seq}) at byte {}", off + at as u64)))
+}
+
+/// The bytes from `off` to the end of the file.
+pub(super) fn read_tail(file: &File, off: u64, file_len: u64) -> io::Result<Vec<u8>> {
+    let mut tail = vec![0u8; (file_len - off) as usize];
     let mut f = file;
     f.seek(SeekFrom::Start(off))?;
     f.read_exact(&mut tail)?;
-    if let Some((at, seq)) = find_valid_record(&tail, next_seq) {
-        return Err(corrupt(
-            forum,
-            off,
-            format!("{damage}, followed by a valid record (seq {seq}) at byte {}", off + at as u64),
-        ));
-    }
-    Ok(())
+    Ok(tail)
 }
 
 /// Look for any plausible, checksum-valid record starting after position 0
 /// of `tail`. Seqs below `min_seq` cannot follow the damage, and the seq
 /// range check makes the expensive checksum rare at random positions.
-fn find_valid_record(tail: &[u8], min_seq: u64) -> Option<(usize, u64)> {
+pub(super) fn find_valid_record(tail: &[u8], min_seq: u64) -> Option<(usize, u64)> {
     let max_seq = min_seq.saturating_add((tail.len() / HEADER_LEN) as u64);
     (1..tail.len().saturating_sub(HEADER_LEN - 1)).find_map(|at| {
         let h = parse_header(&tail[at..at + HEADER_LEN]);

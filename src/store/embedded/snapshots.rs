@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
@@ -16,8 +16,8 @@ use super::framing::checksum;
 use super::{EmbeddedStore, blocking, create_private_dir_all, private_file, sync_dir};
 use crate::store::{Snapshot, SnapshotStore, StoreError, validate_forum_id};
 
-const SNAPSHOT_DIR: &str = "snapshots";
-const SNAPSHOT_EXT: &str = "snap";
+pub(super) const SNAPSHOT_DIR: &str = "snapshots";
+pub(super) const SNAPSHOT_EXT: &str = "snap";
 
 #[async_trait::async_trait]
 impl SnapshotStore for EmbeddedStore {
@@ -33,10 +33,15 @@ impl SnapshotStore for EmbeddedStore {
     async fn load_snapshot(&self, forum: &str) -> Result<Option<Snapshot>, StoreError> {
         validate_forum_id(forum)?;
         self.check_open()?;
-        let path = self.inner.dir.join(SNAPSHOT_DIR).join(format!("{forum}.{SNAPSHOT_EXT}"));
+        let path = snapshot_path(&self.inner.dir, forum);
         let forum = forum.to_owned();
         blocking(move || read_snapshot(&forum, &path)).await
     }
+}
+
+/// Where the snapshot of `forum` lives in the store at `dir`.
+pub(super) fn snapshot_path(dir: &Path, forum: &str) -> PathBuf {
+    dir.join(SNAPSHOT_DIR).join(format!("{forum}.{SNAPSHOT_EXT}"))
 }
 
 fn write_snapshot(dir: &Path, path: &Path, snapshot: &Snapshot) -> io::Result<()> {

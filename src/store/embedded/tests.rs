@@ -13,7 +13,8 @@ use tempfile::TempDir;
 use super::EmbeddedStore;
 use super::framing::{HEADER_LEN, MAX_PAYLOAD, checksum, encode_record};
 use crate::store::conformance::{self, StoreFactory, records};
-use crate::store::{Backend, EventLog, Record, Store, StoreError};
+use crate::store::{Backend, EventLog, Record, Snapshot, SnapshotStore, Store, StoreError};
+use bytes::Bytes;
 
 struct Factory(TempDir);
 
@@ -60,15 +61,6 @@ fn three() -> Vec<Record> {
         Record::new(2, &b"second, a bit longer payload"[..]),
         Record::new(3, &b"{\"third\":true,\"text\":\"hello forum\"}"[..]),
     ]
-}
-
-fn expect_corrupt(res: Result<EmbeddedStore, StoreError>, offset: u64) {
-    match res {
-        Err(StoreError::Corrupt { forum, offset: at, .. }) => {
-            assert_eq!((forum.as_str(), at), ("f", offset));
-        }
-        other => panic!("expected Corrupt at {offset}, got {other:?}"),
-    }
 }
 
 #[test]
@@ -123,21 +115,63 @@ async fn torn_first_record_leaves_an_empty_forum() {
     }
 }
 
+/// Expect forum "f" quarantined at `offset`: every call on it refused as
+/// `Corrupt`, and the file left exactly as `bytes`.
+async fn expect_quarantined(store: &EmbeddedStore, dir: &Path, bytes: &[u8], offset: u64) {
+    for res in [
+        store.head("f").await.map(|_| ()),
+        store.read_after("f", 0).await.map(|_| ()),
+        store.append("f", &[Record::new(4, &b"four"[..])]).await,
+    ] {
+        match res {
+            Err(StoreError::Corrupt { forum, offset: at, .. }) => assert_eq!((forum.as_str(), at), ("f", offset)),
+            other => panic!("expected Corrupt at {offset}, got {other:?}"),
+        }
+    }
+    let listed = store.forums().await.expect("forums");
+    assert!(!listed.iter().any(|f| f == "f"), "a quarantined forum is not listed as served");
+    let damaged = store.damaged_forums();
+    assert_eq!(damaged.iter().map(|d| (d.forum.as_str(), d.offset)).collect::<Vec<_>>(), [("f", offset)]);
+    // Refusing to guess means not touching the file.
+    assert_eq!(fs::read(dir.join("forums/f.log")).expect("read"), bytes);
+}
+
 #[tokio::test]
-async fn flipped_byte_in_last_payload_is_cut() {
+async fn flipped_byte_in_last_complete_record_is_quarantined_not_cut() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let recs = three();
-    let mut bytes = write_log(&tmp.path().join("orig"), &recs).await;
-    let last_start = bytes.len() - HEADER_LEN - recs[2].payload.len();
-    let n = bytes.len();
-    bytes[n - 5] ^= 0x20;
-    let dir = tmp.path().join("flipped");
-    put_log(&dir, &bytes);
-    let store = EmbeddedStore::open(&dir).await.expect("open");
-    assert_eq!(store.read_after("f", 0).await.expect("read"), recs[..2]);
-    assert_eq!(fs::metadata(dir.join("forums/f.log")).expect("stat").len(), last_start as u64);
-    store.append("f", &recs[2..]).await.expect("append");
-    assert_eq!(store.read_after("f", 0).await.expect("read"), recs);
+    let good = write_log(&tmp.path().join("orig"), &recs).await;
+    let last_start = (good.len() - HEADER_LEN - recs[2].payload.len()) as u64;
+    // Payload, seq and checksum fields of the last record: complete, so no torn write.
+    for pos in [good.len() - 5, last_start as usize + 9, last_start as usize + 5] {
+        let mut bytes = good.clone();
+        bytes[pos] ^= 0x20;
+        let dir = tmp.path().join(format!("flip-{pos}"));
+        put_log(&dir, &bytes);
+        let store = EmbeddedStore::open(&dir).await.expect("a damaged log does not fail open");
+        expect_quarantined(&store, &dir, &bytes, last_start).await;
+    }
+}
+
+#[tokio::test]
+async fn a_damaged_forum_is_quarantined_and_the_others_serve() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    store.append("f", &three()).await.expect("append f");
+    store.append("g", &records(1, 3)).await.expect("append g");
+    store.close().await.expect("close");
+    drop(store);
+    let path = tmp.path().join("forums/f.log");
+    let mut bytes = fs::read(&path).expect("read");
+    bytes[2 * HEADER_LEN + 13 + 3] ^= 0x01; // the second record's payload
+    fs::write(&path, &bytes).expect("write");
+
+    let store = EmbeddedStore::open(tmp.path()).await.expect("one damaged log does not fail open");
+    expect_quarantined(&store, tmp.path(), &bytes, (HEADER_LEN + 13) as u64).await;
+    assert_eq!(store.forums().await.expect("forums"), ["g"]);
+    assert_eq!(store.read_after("g", 0).await.expect("read g"), records(1, 3));
+    store.append("g", &records(4, 1)).await.expect("the healthy forum takes appends");
+    assert_eq!(store.head("g").await.expect("head g"), 4);
 }
 
 #[tokio::test]
@@ -150,9 +184,8 @@ async fn flipped_byte_in_first_record_is_corrupt() {
         bytes[pos] ^= 0x01;
         let dir = tmp.path().join(format!("flip-{pos}"));
         put_log(&dir, &bytes);
-        expect_corrupt(EmbeddedStore::open(&dir).await, 0);
-        // Refusing to guess means not touching the file.
-        assert_eq!(fs::read(dir.join("forums/f.log")).expect("read"), bytes, "flip at {pos}");
+        let store = EmbeddedStore::open(&dir).await.expect("a damaged log does not fail open");
+        expect_quarantined(&store, &dir, &bytes, 0).await;
     }
 }
 
@@ -182,7 +215,8 @@ async fn well_formed_record_with_wrong_seq_is_corrupt() {
     let second_at = bytes.len() as u64;
     encode_record(3, b"three", &mut bytes); // skips 2, even at the tail
     put_log(tmp.path(), &bytes);
-    expect_corrupt(EmbeddedStore::open(tmp.path()).await, second_at);
+    let store = EmbeddedStore::open(tmp.path()).await.expect("a damaged log does not fail open");
+    expect_quarantined(&store, tmp.path(), &bytes, second_at).await;
 }
 
 #[tokio::test]
@@ -330,4 +364,82 @@ async fn files_are_private_to_the_server_user() {
     for sub in ["", "forums", "snapshots"] {
         assert_eq!(mode(&dir.join(sub)), 0o700, "directory {sub:?}");
     }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_append_to_a_log_removed_under_the_store_fails_and_later_ones_too() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    store.append("f", &records(1, 2)).await.expect("append");
+    fs::remove_file(tmp.path().join("forums/f.log")).expect("unlink");
+    assert!(store.append("f", &records(3, 1)).await.is_err(), "an append into a removed file is not durable");
+    assert_eq!(store.head("f").await.expect("head"), 2, "the refused record is not counted");
+    assert!(store.append("f", &records(3, 1)).await.is_err(), "nor is any later one");
+    store.append("g", &records(1, 1)).await.expect("other forums are not affected");
+}
+
+#[tokio::test]
+async fn a_snapshot_without_its_log_quarantines_the_forum() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    store.append("f", &records(1, 3)).await.expect("append");
+    store.save_snapshot("f", &Snapshot { seq: 3, payload: Bytes::from_static(b"state") }).await.expect("snapshot");
+    store.close().await.expect("close");
+    drop(store);
+    fs::remove_file(tmp.path().join("forums/f.log")).expect("unlink");
+
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    let damaged = store.damaged_forums();
+    assert_eq!(damaged.iter().map(|d| (d.forum.as_str(), d.offset)).collect::<Vec<_>>(), [("f", 0)]);
+    assert!(matches!(store.head("f").await, Err(StoreError::Corrupt { .. })));
+    assert!(matches!(store.append("f", &records(1, 1)).await, Err(StoreError::Corrupt { .. })));
+    assert!(!tmp.path().join("forums/f.log").exists(), "nothing is recreated");
+}
+
+#[tokio::test]
+async fn check_reports_each_log_and_repair_cuts_only_after_saving() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    store.append("f", &three()).await.expect("append f");
+    store.append("g", &records(1, 2)).await.expect("append g");
+    store.append("h", &records(1, 1)).await.expect("append h");
+    store.save_snapshot("h", &Snapshot { seq: 1, payload: Bytes::from_static(b"state") }).await.expect("snapshot");
+    store.close().await.expect("close");
+    drop(store);
+    let forums = tmp.path().join("forums");
+    let mut f = fs::read(forums.join("f.log")).expect("read");
+    f[2 * HEADER_LEN + 13 + 3] ^= 0x01; // the second record's payload
+    fs::write(forums.join("f.log"), &f).expect("write");
+    let mut g = fs::read(forums.join("g.log")).expect("read");
+    let g_good = g.len() as u64;
+    g.extend_from_slice(&[7, 0, 0]);
+    fs::write(forums.join("g.log"), &g).expect("write");
+    fs::remove_file(forums.join("h.log")).expect("unlink");
+
+    let health = super::check_dir(tmp.path(), false).expect("check");
+    let states: Vec<(&str, &super::LogState)> = health.iter().map(|h| (h.forum.as_str(), &h.state)).collect();
+    assert!(matches!(states[0], ("h", super::LogState::Damaged { offset: 0, repaired: None, .. })), "{health:?}");
+    assert!(
+        matches!(states[1], ("f", super::LogState::Damaged { offset: 29, records_after: 1, repaired: None, .. })),
+        "{health:?}"
+    );
+    assert_eq!(*states[2].1, super::LogState::TornTail { offset: g_good, bytes: 3 });
+    assert_eq!(fs::read(forums.join("f.log")).expect("read"), f, "a check alone changes nothing");
+
+    let repaired = super::check_dir(tmp.path(), true).expect("repair");
+    let Some(super::LogState::Damaged { repaired: Some(repair), .. }) =
+        repaired.iter().find(|h| h.forum == "f").map(|h| &h.state)
+    else {
+        panic!("f repaired: {repaired:?}")
+    };
+    assert_eq!(fs::read(&repair.original).expect("copy"), f, "the original is kept");
+    assert!(fs::read_to_string(&repair.report).expect("report").contains("cut at byte 29"));
+    assert_eq!(fs::metadata(forums.join("f.log")).expect("stat").len(), 29);
+
+    let after = super::check_dir(tmp.path(), false).expect("check again");
+    assert!(after.iter().all(|h| !h.is_damaged()), "{after:?}");
+    let store = EmbeddedStore::open(tmp.path()).await.expect("open");
+    assert!(store.damaged_forums().is_empty());
+    assert_eq!(store.read_after("f", 0).await.expect("read f"), three()[..1]);
 }
