@@ -46,7 +46,8 @@ pub(crate) fn error(id: Option<String>, code: ErrorCode, message: String, rule: 
     ServerFrame::Error { id, code, message, rule }
 }
 
-/// The domain refused a command or a join; the ballot rule it broke, if any, is named.
+/// The domain refused a command or a join; the ballot rule or the cap it
+/// broke, if any, is named.
 pub(crate) fn refused(id: Option<String>, err: &DomainError) -> ServerFrame {
     let (code, rule) = match err {
         DomainError::Forbidden(_) => (ErrorCode::Forbidden, None),
@@ -54,6 +55,7 @@ pub(crate) fn refused(id: Option<String>, err: &DomainError) -> ServerFrame {
         DomainError::InvalidState(_) => (ErrorCode::InvalidState, None),
         DomainError::Invalid(_) => (ErrorCode::Invalid, None),
         DomainError::Ballot(b) => (ErrorCode::BallotInvalid, Some(b.rule.to_string())),
+        DomainError::Limit { rule, .. } => (ErrorCode::Invalid, Some(rule.to_string())),
     };
     error(id, code, err.to_string(), rule)
 }
