@@ -29,6 +29,9 @@ pub struct Limits {
     pub agenda_items: usize,
     /// Polls in a forum.
     pub polls: usize,
+    /// Options of all the polls of a forum together: a poll's view and its
+    /// ranked outcome grow with its options (the outcome with their square).
+    pub poll_options: usize,
     /// Participants who may join a forum.
     pub participants: usize,
     /// People waiting to speak at once.
@@ -39,10 +42,11 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             ideas_per_participant: 20,
-            pending_ideas: 500,
-            ideas: 1_000,
+            pending_ideas: 200,
+            ideas: 500,
             agenda_items: 100,
             polls: 100,
+            poll_options: 500,
             participants: 20_000,
             speaker_queue: 1_000,
         }
@@ -56,14 +60,20 @@ pub mod rule {
     pub const IDEAS: &str = "limit.ideas";
     pub const AGENDA_ITEMS: &str = "limit.agenda_items";
     pub const POLLS: &str = "limit.polls";
+    pub const POLL_OPTIONS: &str = "limit.poll_options";
     pub const PARTICIPANTS: &str = "limit.participants";
     pub const SPEAKER_QUEUE: &str = "limit.speaker_queue";
 }
 
 impl Limits {
-    /// `Ok` while `count` is below `cap`; otherwise the refusal for `rule`.
+    /// Room for one more beside `count`; otherwise the refusal for `rule`.
     pub(super) fn check(count: usize, cap: usize, rule: &'static str, what: &str) -> Result<(), DomainError> {
-        if count < cap {
+        Self::check_total(count.saturating_add(1), cap, rule, what)
+    }
+
+    /// `Ok` when `total` is within `cap`; otherwise the refusal for `rule`.
+    pub(super) fn check_total(total: usize, cap: usize, rule: &'static str, what: &str) -> Result<(), DomainError> {
+        if total <= cap {
             return Ok(());
         }
         Err(DomainError::Limit { rule, message: format!("{what}: at most {cap}") })

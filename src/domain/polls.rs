@@ -187,6 +187,13 @@ impl Forum {
             }
             _ => {}
         }
+        let existing: usize = self.polls.values().map(|p| p.options.len()).sum();
+        Limits::check_total(
+            existing + options.len(),
+            self.limits.poll_options,
+            rule::POLL_OPTIONS,
+            "the polls of a forum have this many options together",
+        )?;
         Ok(Event::PollCreated { poll: self.next_poll_id(), item, title, method: method.clone(), options, results })
     }
 

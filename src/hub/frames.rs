@@ -15,6 +15,11 @@ use super::state::AckInfo;
 use super::view::{self, Audience};
 use crate::domain::{DomainError, Forum};
 
+/// The largest frame a forum held to the default `Limits` can cause, with
+/// room to spare (the tests build that forum and measure). The WebSocket
+/// write buffer is this large: a frame over it would drop the socket.
+pub(crate) const LARGEST_FRAME_BYTES: usize = 8 * 1024 * 1024;
+
 /// A serialized server frame, shared by every subscriber: cloning it bumps a
 /// reference count, so a broadcast is encoded once however many receive it.
 pub type Frame = axum::extract::ws::Utf8Bytes;
@@ -128,3 +133,6 @@ pub(crate) fn tally(seq: u64, tally: Tally) -> Frame {
 pub(crate) fn temperature(seq: u64, temperature: TemperatureView) -> Frame {
     encode(&ServerFrame::Temperature { seq, temperature })
 }
+
+#[cfg(test)]
+mod tests;

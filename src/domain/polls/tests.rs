@@ -694,3 +694,13 @@ fn a_forum_holds_at_most_the_polls_cap() {
     let refused = err(&mut f, MOD, create_poll(None, simple_yes_no(), PollOptionsSpec::None {}));
     assert_limit(refused, limits::rule::POLLS);
 }
+
+#[test]
+fn a_forum_holds_at_most_the_poll_options_cap_across_its_polls() {
+    let mut f = live_with_item();
+    f.limits.poll_options = 5;
+    ok(&mut f, MOD, create_poll(None, approval(1), fixed(&["a", "b", "c"])));
+    let refused = err(&mut f, MOD, create_poll(None, approval(1), fixed(&["d", "e", "f"])));
+    assert_limit(refused, limits::rule::POLL_OPTIONS);
+    ok(&mut f, MOD, create_poll(None, approval(1), fixed(&["d", "e"])));
+}
