@@ -1,8 +1,11 @@
 //! No participant can lock a forum with size, probed through real sockets:
 //! one participant flooding ideas is refused past the cap with the rule
 //! named, and once the forum's views are larger than a megabyte, new
-//! displays, moderators and participants still get their welcome.
+//! displays, moderators and participants still get their welcome. The
+//! resume buffer holds no more bytes than it is given: a client behind what
+//! it kept gets a snapshot.
 
+use madang::hub::HubConfig;
 use madang_protocol::{AgendaItemSpec, CreateForumRequest, CreateForumResponse};
 use serde_json::{Value, json};
 
@@ -64,6 +67,33 @@ async fn a_participant_flooding_ideas_is_capped_and_everyone_still_gets_in() {
         assert_eq!(welcome["snapshot"]["ideas"].as_array().map(Vec::len), Some(500), "{}", welcome["role"]);
         let size = welcome.to_string().len();
         assert!(size > 1024 * 1024, "a {} welcome of {size} bytes does not test a large frame", welcome["role"]);
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resume_buffer_is_bounded_in_bytes_and_a_client_behind_it_gets_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = HubConfig { ring_bytes: 400_000, ..test_hub() };
+    let server = TestServer::start_with(dir.path(), hub, fast_limits()).await;
+    let created =
+        server.create_forum(&CreateForumRequest { title: "Agenda".into(), language: None, agenda: vec![] }).await;
+    let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
+    // Each item makes the agenda frame about 5 KB larger: the last ones are about 100 KB.
+    let mut head = 0;
+    for _ in 0..20 {
+        let added = moderator.ok(json!({"type": "add_item", "title": "Item", "description": wide(1_000)})).await;
+        head = added["seq"].as_u64().unwrap();
+    }
+    for token in [&created.display_token, &created.moderator_token] {
+        // Just behind: the missed frame is replayed.
+        let (_, welcome) = server.connect(json!({"type": "auth", "token": token, "last_seq": head - 1})).await;
+        assert_eq!(welcome["replayed"], 1, "{welcome}");
+        assert!(welcome.get("snapshot").is_none());
+        // Ten frames of about 100 KB are more than the 400 KB kept: a snapshot.
+        let (_, welcome) = server.connect(json!({"type": "auth", "token": token, "last_seq": head - 10})).await;
+        assert_eq!(welcome["replayed"], 0, "{}", welcome["role"]);
+        assert_eq!(welcome["snapshot"]["agenda"].as_array().map(Vec::len), Some(20), "{}", welcome["role"]);
     }
     server.stop().await;
 }
