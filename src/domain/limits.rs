@@ -11,13 +11,11 @@
 //! A refusal names its rule (`Limits::refuse`), so pages can say which cap
 //! was reached.
 
-use serde::{Deserialize, Serialize};
-
 use super::DomainError;
 
 /// The caps of one forum. The defaults suit a large citizen forum; an
 /// operator can change them through `HubConfig`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Ideas one participant may submit to a forum (hidden and merged ones count too).
     pub ideas_per_participant: usize,

@@ -62,7 +62,9 @@ pub struct HubConfig {
     /// (displays and moderators get every tick); see `hub::crowd`.
     pub crowd_tally_frames_per_sec: u32,
     /// How large each forum may grow (ideas, agenda, polls, participants,
-    /// speaker queue): what bounds the largest frame.
+    /// speaker queue): what bounds the largest frame. The WebSocket write
+    /// buffer (`frames::LARGEST_FRAME_BYTES`) is sized for the defaults:
+    /// raising a cap can make a frame too large to send.
     pub limits: Limits,
 }
 
