@@ -20,6 +20,7 @@ use madang_protocol::{CreateForumRequest, ErrorBody, ErrorCode, ErrorDetail, MAX
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::hub::frames::LARGEST_FRAME_BYTES;
 use crate::hub::{Audience, Hub, HubError, tokens};
 use crate::ws::{self, WsLimits};
 
@@ -218,9 +219,11 @@ async fn ws_upgrade(
     let upgrade = ws
         // Small buffers: thousands of mostly idle connections each hold them.
         // Client frames are small; a larger one grows the buffer as it comes.
+        // The write buffer may grow to the largest frame the forum limits
+        // allow: a frame over it would fail its write and drop the socket.
         .read_buffer_size(512)
         .write_buffer_size(8 * 1024)
-        .max_write_buffer_size(1024 * 1024)
+        .max_write_buffer_size(LARGEST_FRAME_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES);
     Ok(upgrade.on_upgrade(move |socket| tasks.track_future(ws::serve(socket, hub, ws_limits, shutdown, priority_lane))))

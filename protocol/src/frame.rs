@@ -194,7 +194,8 @@ pub enum ServerFrame {
         id: Option<String>,
         code: ErrorCode,
         message: String,
-        /// For `ballot_invalid`: the rule the ballot broke, such as `approval.max_choices`.
+        /// For `ballot_invalid`: the rule the ballot broke, such as `approval.max_choices`;
+        /// for `invalid` when a forum limit is reached: the limit, such as `limit.ideas`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rule: Option<String>,
     },

@@ -8,10 +8,10 @@ use madang_protocol::{Command, ItemId, ItemState};
 use serde::{Deserialize, Serialize};
 
 use super::decide::{MAX_TITLE_CHARS, Result, check_secs, clean_text, misrouted};
+use super::limits::{Limits, rule};
 use super::{DomainError, Event, Forum};
 
 pub(crate) const MAX_DESCRIPTION_CHARS: usize = 2000;
-pub(crate) const MAX_AGENDA_ITEMS: usize = 200;
 
 /// An item's timer. `deadline_ms` is set while running; otherwise
 /// `remaining_ms` is what is left.
@@ -45,9 +45,12 @@ impl Forum {
     pub(super) fn decide_agenda(&self, command: &Command, now_ms: u64) -> Result<Event> {
         match command {
             Command::AddItem { title, description, timebox_secs } => {
-                if self.agenda.len() >= MAX_AGENDA_ITEMS {
-                    return Err(DomainError::Invalid(format!("an agenda holds at most {MAX_AGENDA_ITEMS} items")));
-                }
+                Limits::check(
+                    self.agenda.len(),
+                    self.limits.agenda_items,
+                    rule::AGENDA_ITEMS,
+                    "an agenda holds this many items",
+                )?;
                 Ok(Event::ItemAdded {
                     item: self.next_item_id(),
                     title: clean_text("title", title, MAX_TITLE_CHARS)?,

@@ -37,6 +37,9 @@ pub enum DomainError {
     Invalid(String),
     #[error(transparent)]
     Ballot(#[from] BallotError),
+    /// A cap of `Limits` was reached; `rule` names it.
+    #[error("{message}")]
+    Limit { rule: &'static str, message: String },
 }
 
 pub(super) type Result<T> = std::result::Result<T, DomainError>;

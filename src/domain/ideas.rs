@@ -9,6 +9,7 @@ use madang_protocol::{Command, IdeaId, IdeaStatus, ItemId, ParticipantId};
 use serde::{Deserialize, Serialize};
 
 use super::decide::{Actor, Result, clean_text, misrouted};
+use super::limits::{Limits, rule};
 use super::{DomainError, Event, Forum};
 
 pub(crate) const MAX_IDEA_CHARS: usize = 500;
@@ -36,6 +37,7 @@ impl Forum {
                     Actor::Participant(p) => Some(p),
                     _ => None,
                 };
+                self.check_idea_room(author)?;
                 Ok(Event::IdeaSubmitted {
                     idea: self.next_idea_id(),
                     item,
@@ -57,6 +59,25 @@ impl Forum {
             Command::MergeIdea { idea, into } => self.decide_merge(*idea, *into),
             other => Err(misrouted(other)),
         }
+    }
+
+    /// Refuse a new idea past a cap. Hidden and merged ideas count: they stay
+    /// in the moderators' view, so hiding must not make room for more.
+    fn check_idea_room(&self, author: Option<ParticipantId>) -> Result<()> {
+        let limits = &self.limits;
+        Limits::check(self.ideas.len(), limits.ideas, rule::IDEAS, "a forum holds this many ideas")?;
+        if let Some(author) = author {
+            let pending = self.ideas.values().filter(|i| i.status == IdeaStatus::Pending).count();
+            let mine = self.ideas.values().filter(|i| i.author == Some(author)).count();
+            Limits::check(
+                mine,
+                limits.ideas_per_participant,
+                rule::IDEAS_PER_PARTICIPANT,
+                "each participant may submit this many ideas",
+            )?;
+            Limits::check(pending, limits.pending_ideas, rule::PENDING_IDEAS, "this many ideas may await approval")?;
+        }
+        Ok(())
     }
 
     fn decide_merge(&self, idea: IdeaId, into: IdeaId) -> Result<Event> {

@@ -12,7 +12,8 @@
 //! Layout: `decide` (authorization and the command router) and `forum` (the
 //! state and the event router) route to one module per aggregate, each with
 //! both its decisions and its state changes: `lifecycle`, `agenda`, `ideas`,
-//! `polls`, `participants`, `hall`, `speakers`, `signals`. `tally` is a
+//! `polls`, `participants`, `hall`, `speakers`, `signals`. `limits` caps
+//! what a forum may hold, so that no one can grow it without bound. `tally` is a
 //! poll's live tally over its channels; `method/` is everything about each
 //! poll method, one module per method.
 
@@ -23,6 +24,7 @@ mod forum;
 pub mod hall;
 mod ideas;
 mod lifecycle;
+pub mod limits;
 pub mod method;
 mod participants;
 mod polls;
@@ -37,6 +39,7 @@ pub use decide::{Actor, DomainError, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text
 pub use event::{Event, OptionSpec};
 pub use forum::Forum;
 pub use ideas::Idea;
+pub use limits::Limits;
 pub use participants::Participant;
 pub use polls::{Poll, PollOption};
 pub use speakers::{Speaker, SpeakerQueue, Speech};

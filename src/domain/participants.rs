@@ -7,6 +7,7 @@ use madang_protocol::{Channel, ForumStatus, ParticipantId};
 use serde::{Deserialize, Serialize};
 
 use super::decide::{MAX_NAME_CHARS, Result, clean_text};
+use super::limits::{Limits, rule};
 use super::{DomainError, Event, Forum};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +26,12 @@ impl Forum {
         if channel == Channel::HallCount {
             return Err(DomainError::Invalid("participants join as remote or hall".into()));
         }
+        Limits::check(
+            self.participants.len(),
+            self.limits.participants,
+            rule::PARTICIPANTS,
+            "this forum has as many participants as it can take",
+        )?;
         let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
             Some(n) => Some(clean_text("name", n, MAX_NAME_CHARS)?),
             None => None,

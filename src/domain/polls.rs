@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::decide::{Actor, MAX_TITLE_CHARS, Result, clean_text, misrouted};
 use super::event::OptionSpec;
+use super::limits::{Limits, rule};
 use super::method::pairwise::{self, Comparisons};
 use super::method::ranked::LivePairwise;
 use super::method::{self, OptionIndex};
@@ -76,6 +77,7 @@ impl Forum {
     pub(super) fn decide_polls(&self, actor: Actor, command: &Command, now_ms: u64) -> Result<Event> {
         match command {
             Command::CreatePoll { item, title, method, options, results } => {
+                Limits::check(self.polls.len(), self.limits.polls, rule::POLLS, "a forum holds this many polls")?;
                 self.decide_create_poll(*item, title, method, options, *results)
             }
             Command::OpenPoll { poll } => {
@@ -185,6 +187,13 @@ impl Forum {
             }
             _ => {}
         }
+        let existing: usize = self.polls.values().map(|p| p.options.len()).sum();
+        Limits::check_total(
+            existing + options.len(),
+            self.limits.poll_options,
+            rule::POLL_OPTIONS,
+            "the polls of a forum have this many options together",
+        )?;
         Ok(Event::PollCreated { poll: self.next_poll_id(), item, title, method: method.clone(), options, results })
     }
 

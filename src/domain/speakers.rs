@@ -13,10 +13,8 @@ use madang_protocol::{Channel, Command, ParticipantId, QueuePolicy, SpeakerId};
 use serde::{Deserialize, Serialize};
 
 use super::decide::{Actor, MAX_NAME_CHARS, Result, check_secs, clean_text, misrouted};
+use super::limits::{Limits, rule};
 use super::{DomainError, Event, Forum};
-
-/// The most people waiting at once: beyond it the queue is not a queue.
-pub const MAX_WAITING: usize = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Speaker {
@@ -287,10 +285,12 @@ impl Forum {
     }
 
     fn check_queue_room(&self) -> Result<()> {
-        if self.speakers.waiting.len() >= MAX_WAITING {
-            return Err(DomainError::Invalid(format!("at most {MAX_WAITING} people can wait to speak")));
-        }
-        Ok(())
+        Limits::check(
+            self.speakers.waiting.len(),
+            self.limits.speaker_queue,
+            rule::SPEAKER_QUEUE,
+            "this many people can wait to speak",
+        )
     }
 
     /// Change the speaker queue by one event.

@@ -237,6 +237,15 @@ pub(crate) fn assert_invalid(e: DomainError, fragment: &str) {
     }
 }
 
+/// A refusal by a cap of `Limits`, naming `rule`.
+#[track_caller]
+pub(crate) fn assert_limit(e: DomainError, rule: &str) {
+    match e {
+        DomainError::Limit { rule: got, .. } => assert_eq!(got, rule),
+        other => panic!("expected the limit {rule:?}, got {other:?}"),
+    }
+}
+
 #[track_caller]
 pub(crate) fn assert_forbidden(e: DomainError, fragment: &str) {
     match e {

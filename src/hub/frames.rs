@@ -15,6 +15,11 @@ use super::state::AckInfo;
 use super::view::{self, Audience};
 use crate::domain::{DomainError, Forum};
 
+/// The largest frame a forum held to the default `Limits` can cause, with
+/// room to spare (the tests build that forum and measure). The WebSocket
+/// write buffer is this large: a frame over it would drop the socket.
+pub(crate) const LARGEST_FRAME_BYTES: usize = 8 * 1024 * 1024;
+
 /// A serialized server frame, shared by every subscriber: cloning it bumps a
 /// reference count, so a broadcast is encoded once however many receive it.
 pub type Frame = axum::extract::ws::Utf8Bytes;
@@ -46,7 +51,8 @@ pub(crate) fn error(id: Option<String>, code: ErrorCode, message: String, rule: 
     ServerFrame::Error { id, code, message, rule }
 }
 
-/// The domain refused a command or a join; the ballot rule it broke, if any, is named.
+/// The domain refused a command or a join; the ballot rule or the cap it
+/// broke, if any, is named.
 pub(crate) fn refused(id: Option<String>, err: &DomainError) -> ServerFrame {
     let (code, rule) = match err {
         DomainError::Forbidden(_) => (ErrorCode::Forbidden, None),
@@ -54,6 +60,7 @@ pub(crate) fn refused(id: Option<String>, err: &DomainError) -> ServerFrame {
         DomainError::InvalidState(_) => (ErrorCode::InvalidState, None),
         DomainError::Invalid(_) => (ErrorCode::Invalid, None),
         DomainError::Ballot(b) => (ErrorCode::BallotInvalid, Some(b.rule.to_string())),
+        DomainError::Limit { rule, .. } => (ErrorCode::Invalid, Some(rule.to_string())),
     };
     error(id, code, err.to_string(), rule)
 }
@@ -126,3 +133,6 @@ pub(crate) fn tally(seq: u64, tally: Tally) -> Frame {
 pub(crate) fn temperature(seq: u64, temperature: TemperatureView) -> Frame {
     encode(&ServerFrame::Temperature { seq, temperature })
 }
+
+#[cfg(test)]
+mod tests;

@@ -29,7 +29,7 @@ pub(crate) use forum_task::{AttachError, Attached, ForumHandle, Request};
 pub(crate) use frames::Frame;
 pub(crate) use view::Audience;
 
-use crate::domain::{Actor, DomainError, Event, Forum, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
+use crate::domain::{Actor, DomainError, Event, Forum, Limits, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
 use crate::store::{Record, Store, StoreError};
 use clock::now_ms;
 use forum_task::{Credential, ForumTask};
@@ -46,6 +46,9 @@ pub struct HubConfig {
     pub tally_interval: Duration,
     /// Events kept per forum and audience for resume, across restarts too.
     pub ring_capacity: usize,
+    /// Bytes of those events' frames kept per forum and audience, at most:
+    /// the oldest go first, and a client further behind gets a snapshot.
+    pub ring_bytes: usize,
     /// Frames a subscriber may fall behind before it is closed as too slow.
     pub broadcast_capacity: usize,
     /// Requests a forum task takes at once (one append, one fsync).
@@ -58,6 +61,11 @@ pub struct HubConfig {
     /// Tally and temperature frames per second to participants, at most
     /// (displays and moderators get every tick); see `hub::crowd`.
     pub crowd_tally_frames_per_sec: u32,
+    /// How large each forum may grow (ideas, agenda, polls, participants,
+    /// speaker queue): what bounds the largest frame. The WebSocket write
+    /// buffer (`frames::LARGEST_FRAME_BYTES`) is sized for the defaults:
+    /// raising a cap can make a frame too large to send.
+    pub limits: Limits,
 }
 
 impl Default for HubConfig {
@@ -65,6 +73,7 @@ impl Default for HubConfig {
         HubConfig {
             tally_interval: DEFAULT_TALLY_INTERVAL,
             ring_capacity: 4096,
+            ring_bytes: 4 * 1024 * 1024,
             broadcast_capacity: 1024,
             // Large enough that a burst of ballots shares one fsync: the
             // embedded store's fsync, not deciding, bounds a forum's rate.
@@ -72,6 +81,7 @@ impl Default for HubConfig {
             request_queue: 8192,
             snapshot_every: 1000,
             crowd_tally_frames_per_sec: 20_000,
+            limits: Limits::default(),
         }
     }
 }
@@ -112,9 +122,6 @@ pub(crate) struct Hub {
 
 /// How often a node on a shared store looks for forums other nodes created.
 const DISCOVERY_INTERVAL: Duration = Duration::from_secs(2);
-
-/// The most agenda items a forum may be created with.
-const MAX_INITIAL_AGENDA: usize = 200;
 
 impl Hub {
     /// Load every stored forum and start its task. A forum whose log cannot
@@ -310,8 +317,9 @@ impl Hub {
         {
             return Err(HubError::Invalid("language must be a language tag such as `ko` or `en`".into()));
         }
-        if request.agenda.len() > MAX_INITIAL_AGENDA {
-            return Err(HubError::Invalid(format!("an agenda holds at most {MAX_INITIAL_AGENDA} items")));
+        let max_agenda = self.config.limits.agenda_items;
+        if request.agenda.len() > max_agenda {
+            return Err(HubError::Invalid(format!("an agenda holds at most {max_agenda} items")));
         }
         let created = Event::ForumCreated {
             id: id.to_string(),
@@ -324,6 +332,7 @@ impl Hub {
         };
         // Agenda items go through the same rules as `add_item` commands.
         let mut forum = Forum::from_created(&created).ok_or(HubError::Unavailable)?;
+        forum.limits = self.config.limits;
         let mut events = vec![created];
         for item in request.agenda {
             let command =

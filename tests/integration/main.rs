@@ -22,4 +22,5 @@ mod redis_cluster;
 mod redis_faults;
 mod redis_nodes;
 mod redis_scenario;
+mod size_limits;
 mod transcripts;

@@ -317,6 +317,10 @@ const en = {
   "console.edit_item": "Edit {title}",
   "console.item_edited": "Item edited",
   "error.generic": "Something went wrong: {message}",
+  "limit.ideas_per_participant": "You have put forward as many ideas as one person may in this forum.",
+  "limit.pending_ideas": "Many ideas are waiting for the moderator: try again once some are approved.",
+  "limit.ideas": "This forum holds as many ideas as it can.",
+  "limit.participants": "This forum is full: it takes no more participants.",
 };
 
 const ko = {
@@ -631,6 +635,10 @@ const ko = {
   "console.edit_item": "{title} 고치기",
   "console.item_edited": "안건 수정",
   "error.generic": "문제가 생겼습니다: {message}",
+  "limit.ideas_per_participant": "이 포럼에서 한 사람이 낼 수 있는 의견을 모두 냈습니다.",
+  "limit.pending_ideas": "진행자의 승인을 기다리는 의견이 많습니다. 승인된 뒤에 다시 보내 주세요.",
+  "limit.ideas": "이 포럼은 더 이상 의견을 받을 수 없습니다.",
+  "limit.participants": "이 포럼은 정원이 찼습니다.",
 };
 
 export const catalogs = { en, ko };

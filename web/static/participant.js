@@ -93,6 +93,7 @@ function onRefused(error) {
   storage.write(identityKey(), null);
   identity = null;
   if (error?.code === "invalid_state") showJoin(t("join.closed"));
+  else if (error?.rule === "limit.participants") showJoin(t(error.rule));
   else showJoin(hadToken || error?.code === "unauthorized" ? t("join.refused") : t("error.generic", { message: error?.message || "" }));
 }
 
@@ -122,7 +123,8 @@ function onError(frame, command) {
       updateBallotState(command.poll);
     }
   } else if (command?.type === "submit_idea") {
-    $("#idea-toast").textContent = t("error.generic", { message: frame.message });
+    // A forum limit has its own words; anything else shows the server's message.
+    $("#idea-toast").textContent = frame.rule?.startsWith("limit.") ? t(frame.rule) : t("error.generic", { message: frame.message });
   }
 }
 

@@ -83,18 +83,20 @@ fn add_item_timebox_must_be_between_1_and_86400_seconds() {
 }
 
 #[test]
-fn agenda_holds_at_most_200_items() {
+fn agenda_holds_at_most_the_agenda_items_cap() {
     let mut f = forum();
-    for n in 1..=200 {
+    let cap = Limits::default().agenda_items;
+    assert_eq!(cap, 100);
+    for n in 1..=cap {
         ok(&mut f, MOD, add_item(&format!("Item {n}")));
     }
-    assert_eq!(f.agenda.len(), 200);
-    assert_invalid(err(&mut f, MOD, add_item("One too many")), "at most 200 items");
+    assert_eq!(f.agenda.len(), cap);
+    assert_limit(err(&mut f, MOD, add_item("One too many")), limits::rule::AGENDA_ITEMS);
     // Removing one frees a place.
     ok(&mut f, MOD, Command::RemoveItem { item: item(7) });
     assert_eq!(
         ok(&mut f, MOD, add_item("Again")),
-        Event::ItemAdded { item: item(201), title: "Again".into(), description: None, timebox_secs: None }
+        Event::ItemAdded { item: item(cap as u32 + 1), title: "Again".into(), description: None, timebox_secs: None }
     );
 }
 

@@ -237,3 +237,58 @@ fn a_merge_target_may_itself_be_merged_later_and_root_idea_follows_the_chain() {
     // An unknown idea is its own root.
     assert_eq!(f.root_idea(idea(42)), idea(42));
 }
+
+// --- caps --------------------------------------------------------------------
+
+#[test]
+fn a_participant_submits_at_most_the_ideas_per_participant_cap() {
+    let mut f = live_with_item();
+    f.limits.ideas_per_participant = 3;
+    let (me, other) = (join(&mut f), join(&mut f));
+    for n in 1..=3 {
+        ok(&mut f, Actor::Participant(me), submit(&format!("Idea {n}")));
+    }
+    // Hiding one does not free a place: hidden ideas stay in every staff view.
+    ok(&mut f, MOD, Command::HideIdea { idea: idea(1) });
+    assert_limit(err(&mut f, Actor::Participant(me), submit("Fourth")), limits::rule::IDEAS_PER_PARTICIPANT);
+    // Others and the moderator are not held to this participant's count.
+    ok(&mut f, Actor::Participant(other), submit("Theirs"));
+    ok(&mut f, MOD, submit("The moderator's"));
+}
+
+#[test]
+fn pending_ideas_are_capped_and_approving_frees_a_place() {
+    let mut f = live_with_item();
+    f.limits.pending_ideas = 2;
+    ok(&mut f, MOD, Command::SetPremoderation { enabled: true });
+    let (a, b) = (join(&mut f), join(&mut f));
+    ok(&mut f, Actor::Participant(a), submit("One"));
+    ok(&mut f, Actor::Participant(a), submit("Two"));
+    assert_limit(err(&mut f, Actor::Participant(b), submit("Three")), limits::rule::PENDING_IDEAS);
+    ok(&mut f, MOD, Command::ApproveIdea { idea: idea(1) });
+    ok(&mut f, Actor::Participant(b), submit("Three"));
+}
+
+#[test]
+fn a_forum_holds_at_most_the_ideas_cap_whoever_submits() {
+    let mut f = live_with_item();
+    f.limits.ideas = 4;
+    let me = join(&mut f);
+    for n in 1..=2 {
+        ok(&mut f, Actor::Participant(me), submit(&format!("Mine {n}")));
+        ok(&mut f, MOD, submit(&format!("Moderator's {n}")));
+    }
+    assert_limit(err(&mut f, Actor::Participant(me), submit("Five")), limits::rule::IDEAS);
+    assert_limit(err(&mut f, MOD, submit("Five")), limits::rule::IDEAS);
+}
+
+#[test]
+fn the_default_caps_hold_for_ideas() {
+    let mut f = live_with_item();
+    let me = join(&mut f);
+    let cap = Limits::default().ideas_per_participant;
+    for n in 0..cap {
+        ok(&mut f, Actor::Participant(me), submit(&format!("Idea {n}")));
+    }
+    assert_limit(err(&mut f, Actor::Participant(me), submit("One too many")), limits::rule::IDEAS_PER_PARTICIPANT);
+}

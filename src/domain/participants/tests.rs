@@ -67,3 +67,13 @@ fn participants_never_join_as_hall_count() {
     let f = live();
     assert_invalid(f.decide_join(Channel::HallCount, None, "t".into()).unwrap_err(), "remote or hall");
 }
+
+#[test]
+fn a_forum_takes_at_most_the_participants_cap() {
+    let mut f = forum();
+    f.limits.participants = 2;
+    join(&mut f);
+    join(&mut f);
+    let refused = f.decide_join(Channel::Remote, None, "hash-3".into()).expect_err("a third join");
+    assert_limit(refused, limits::rule::PARTICIPANTS);
+}

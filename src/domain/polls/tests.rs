@@ -683,3 +683,24 @@ fn replaying_pairwise_events_gives_the_same_tally_bytes() {
     assert_eq!((comparisons, skipped), (9, 3));
     assert_eq!(ranking, tiers_of(&[&[1], &[2], &[3], &[4]]));
 }
+
+#[test]
+fn a_forum_holds_at_most_the_polls_cap() {
+    let mut f = live_with_item();
+    f.limits.polls = 2;
+    for _ in 0..2 {
+        ok(&mut f, MOD, create_poll(None, simple_yes_no(), PollOptionsSpec::None {}));
+    }
+    let refused = err(&mut f, MOD, create_poll(None, simple_yes_no(), PollOptionsSpec::None {}));
+    assert_limit(refused, limits::rule::POLLS);
+}
+
+#[test]
+fn a_forum_holds_at_most_the_poll_options_cap_across_its_polls() {
+    let mut f = live_with_item();
+    f.limits.poll_options = 5;
+    ok(&mut f, MOD, create_poll(None, approval(1), fixed(&["a", "b", "c"])));
+    let refused = err(&mut f, MOD, create_poll(None, approval(1), fixed(&["d", "e", "f"])));
+    assert_limit(refused, limits::rule::POLL_OPTIONS);
+    ok(&mut f, MOD, create_poll(None, approval(1), fixed(&["d", "e"])));
+}

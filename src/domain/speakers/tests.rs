@@ -195,3 +195,14 @@ fn a_named_hall_person_counts_as_having_spoken_by_name() {
     let ids: Vec<u32> = f.speakers.order().iter().map(|s| s.id.0).collect();
     assert_eq!(ids, [3, 2]);
 }
+
+#[test]
+fn the_speaker_queue_holds_at_most_its_cap_from_hands_and_names() {
+    let mut f = live();
+    f.limits.speaker_queue = 2;
+    let (a, b) = (join(&mut f), join(&mut f));
+    ok(&mut f, Actor::Participant(a), Command::RaiseHand {});
+    ok(&mut f, MOD, Command::AddSpeaker { name: "Mrs Kim".into() });
+    assert_limit(err(&mut f, Actor::Participant(b), Command::RaiseHand {}), limits::rule::SPEAKER_QUEUE);
+    assert_limit(err(&mut f, MOD, Command::AddSpeaker { name: "Mr Lee".into() }), limits::rule::SPEAKER_QUEUE);
+}

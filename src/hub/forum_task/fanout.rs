@@ -32,13 +32,12 @@ impl ForumTask {
 
     /// Send a persisted event's frames and keep them for resumes.
     pub(super) fn publish_event(&mut self, seq: u64, [staff, public]: EventFrames) {
-        let ring_capacity = self.config.ring_capacity;
         if let Some(frame) = staff {
-            self.staff.publish(seq, frame, ring_capacity);
+            self.staff.publish(seq, frame);
         }
         if let Some(frame) = public {
             self.crowd.send_event(&frame);
-            self.public.publish(seq, frame, ring_capacity);
+            self.public.publish(seq, frame);
         }
     }
 

@@ -44,7 +44,7 @@ use super::view::Audience;
 use crate::domain::Forum;
 use crate::store::{OutcomeRecord, Record, Store};
 use batch::BatchRequest;
-use outlet::Outlet;
+use outlet::{Outlet, RingBudget};
 
 pub(crate) use replication::tail;
 pub(crate) use request::{AttachError, Attached, Credential, ForumHandle, Request};
@@ -105,7 +105,7 @@ impl ForumTask {
     }
 
     /// Replay `records` after `base` (or from the start); the last
-    /// `ring_capacity` of them also fill the resume buffers.
+    /// `ring_capacity` of them (within `ring_bytes`) also fill the resume buffers.
     fn build(
         store: Arc<dyn Store>,
         base: Option<ForumState>,
@@ -114,25 +114,26 @@ impl ForumTask {
     ) -> Result<ForumTask, ReplayError> {
         let start = base.as_ref().map_or(0, |b| b.head);
         let floor = start + (records.len() as u64).saturating_sub(config.ring_capacity as u64);
-        let mut staff = Outlet::new(config.broadcast_capacity, floor);
-        let mut public = Outlet::new(config.broadcast_capacity, floor);
+        let budget = RingBudget { frames: config.ring_capacity, bytes: config.ring_bytes };
+        let mut staff = Outlet::new(config.broadcast_capacity, floor, budget);
+        let mut public = Outlet::new(config.broadcast_capacity, floor, budget);
         let mut outcomes = Vec::new();
-        let ring_capacity = config.ring_capacity;
         let broadcast_capacity = config.broadcast_capacity;
         let visit = |forum: &Forum, entry: &Entry| {
             if entry.seq > floor {
                 for (outlet, audience) in [(&mut staff, Audience::Staff), (&mut public, Audience::Public)] {
                     if let Some(frame) = frames::event(forum, entry, audience) {
-                        outlet.keep(entry.seq, frame, ring_capacity);
+                        outlet.keep(entry.seq, frame);
                     }
                 }
             }
             outcomes.extend(fanout::outcome_record(forum, entry));
         };
-        let state = match base {
+        let mut state = match base {
             Some(base) => base.replay_tail(records, visit)?,
             None => ForumState::replay(records, visit)?,
         };
+        state.forum.limits = config.limits;
         let snapshot_seq = start;
         Ok(ForumTask {
             state,

@@ -3,6 +3,11 @@
 //! An outlet is where the forum task's frames leave it for one audience. It
 //! does not know which audience it serves or what its frames say: the forum
 //! task decides what goes where (see `fanout`).
+//!
+//! The resume ring is bounded twice: in frames, and in bytes. Frames differ
+//! in size by a factor of thousands (a participant count against a whole
+//! agenda), so a count alone would let large frames hold gigabytes; the
+//! oldest frames go first, and a client further behind gets a snapshot.
 
 use std::collections::VecDeque;
 
@@ -10,33 +15,53 @@ use tokio::sync::broadcast;
 
 use crate::hub::Frame;
 
+/// How much of the recent past an outlet keeps for resumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RingBudget {
+    pub(super) frames: usize,
+    pub(super) bytes: usize,
+}
+
 pub(super) struct Outlet {
     tx: broadcast::Sender<Frame>,
     /// (seq, frame), oldest first.
     ring: VecDeque<(u64, Frame)>,
+    /// The bytes of the frames in `ring`.
+    ring_bytes: usize,
+    budget: RingBudget,
     /// Every frame after this seq is in `ring`.
     floor: u64,
 }
 
 impl Outlet {
-    pub(super) fn new(capacity: usize, floor: u64) -> Outlet {
-        Outlet { tx: broadcast::channel(capacity).0, ring: VecDeque::new(), floor }
+    pub(super) fn new(capacity: usize, floor: u64, budget: RingBudget) -> Outlet {
+        Outlet { tx: broadcast::channel(capacity).0, ring: VecDeque::new(), ring_bytes: 0, budget, floor }
     }
 
     /// Keep an event's frame for resumes without sending it (replay at start).
-    pub(super) fn keep(&mut self, seq: u64, frame: Frame, ring_capacity: usize) {
-        if self.ring.len() >= ring_capacity
-            && let Some((old, _)) = self.ring.pop_front()
-        {
+    /// Older frames go until it fits; a frame larger than the whole byte
+    /// budget is not kept, and every resume from before it gets a snapshot.
+    pub(super) fn keep(&mut self, seq: u64, frame: Frame) {
+        let size = frame.len();
+        if size > self.budget.bytes {
+            self.ring.clear();
+            self.ring_bytes = 0;
+            self.floor = seq;
+            return;
+        }
+        while self.ring.len() >= self.budget.frames.max(1) || self.ring_bytes + size > self.budget.bytes {
+            let Some((old, dropped)) = self.ring.pop_front() else { break };
+            self.ring_bytes -= dropped.len();
             self.floor = old;
         }
+        self.ring_bytes += size;
         self.ring.push_back((seq, frame));
     }
 
     /// Send an event's frame and keep it for resumes.
-    pub(super) fn publish(&mut self, seq: u64, frame: Frame, ring_capacity: usize) {
+    pub(super) fn publish(&mut self, seq: u64, frame: Frame) {
         self.send(frame.clone());
-        self.keep(seq, frame, ring_capacity);
+        self.keep(seq, frame);
     }
 
     /// Send a frame that is not kept: tallies and temperatures are conflated,
@@ -55,5 +80,65 @@ impl Outlet {
     pub(super) fn missed_since(&self, last_seq: u64, head: u64) -> Option<Vec<Frame>> {
         (last_seq >= self.floor && last_seq <= head)
             .then(|| self.ring.iter().filter(|(seq, _)| *seq > last_seq).map(|(_, f)| f.clone()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KB_100: usize = 100 * 1000;
+
+    fn frame(seq: u64, size: usize) -> Frame {
+        let mut text = format!("{seq:08}");
+        text.push_str(&"x".repeat(size - text.len()));
+        Frame::from(text)
+    }
+
+    fn outlet(frames: usize, bytes: usize) -> Outlet {
+        Outlet::new(16, 0, RingBudget { frames, bytes })
+    }
+
+    fn seqs(frames: &[Frame]) -> Vec<u64> {
+        frames.iter().map(|f| f.as_str()[..8].parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn large_frames_are_kept_within_the_byte_budget() {
+        let mut out = outlet(4096, 1024 * 1024);
+        for seq in 1..=100 {
+            out.keep(seq, frame(seq, KB_100));
+            assert!(out.ring_bytes <= 1024 * 1024, "the ring holds {} bytes at seq {seq}", out.ring_bytes);
+        }
+        assert_eq!(out.ring_bytes, out.ring.iter().map(|(_, f)| f.len()).sum::<usize>());
+        // 1 MiB holds ten frames of 100 KB: the last ten.
+        assert_eq!(out.ring.len(), 10);
+        assert_eq!(seqs(&out.missed_since(95, 100).expect("kept")), vec![96, 97, 98, 99, 100]);
+        assert_eq!(seqs(&out.missed_since(90, 100).expect("kept")), (91..=100).collect::<Vec<_>>());
+        // Behind the kept window: a snapshot.
+        assert_eq!(out.missed_since(89, 100), None);
+        assert_eq!(out.missed_since(1, 100), None);
+    }
+
+    #[test]
+    fn the_frame_count_still_bounds_small_frames() {
+        let mut out = outlet(3, 1024 * 1024);
+        for seq in 1..=10 {
+            out.keep(seq, frame(seq, 100));
+        }
+        assert_eq!(seqs(&out.missed_since(7, 10).expect("kept")), vec![8, 9, 10]);
+        assert_eq!(out.missed_since(6, 10), None);
+    }
+
+    #[test]
+    fn a_frame_larger_than_the_budget_is_not_kept_and_resumes_before_it_get_a_snapshot() {
+        let mut out = outlet(4096, 250_000);
+        out.keep(1, frame(1, KB_100));
+        out.keep(2, frame(2, 300_000));
+        assert_eq!(out.ring_bytes, 0);
+        assert_eq!(out.missed_since(1, 2), None);
+        assert_eq!(out.missed_since(2, 2), Some(vec![]));
+        out.keep(3, frame(3, KB_100));
+        assert_eq!(seqs(&out.missed_since(2, 3).expect("kept")), vec![3]);
     }
 }
