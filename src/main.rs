@@ -87,9 +87,9 @@ struct ServeArgs {
     #[arg(long, env = "MADANG_JOINS_PER_IP_PER_MINUTE", default_value_t = 120)]
     joins_per_ip_per_minute: u32,
     /// Wrong credentials (unknown join codes, forged tokens) one IPv4 address or IPv6 /64 may
-    /// present per minute; past it the address is locked out for 1 minute, doubling with each
-    /// lockout up to an hour. 0 for no limit.
-    #[arg(long, env = "MADANG_FAILED_AUTHS_PER_IP_PER_MINUTE", default_value_t = 20)]
+    /// present per minute, twice as many at once; past it the address is locked out for 1
+    /// minute, doubling with each lockout up to an hour. 0 for no limit.
+    #[arg(long, env = "MADANG_FAILED_AUTHS_PER_IP_PER_MINUTE", default_value_t = 10)]
     failed_auths_per_ip_per_minute: u32,
 }
 
@@ -245,7 +245,7 @@ async fn main() -> anyhow::Result<()> {
                 joins_per_minute: args.joins_per_ip_per_minute,
                 join_burst: args.joins_per_ip_per_minute.div_ceil(2),
                 failed_auths_per_minute: args.failed_auths_per_ip_per_minute,
-                failed_auth_burst: args.failed_auths_per_ip_per_minute,
+                failed_auth_burst: args.failed_auths_per_ip_per_minute.saturating_mul(2),
             },
             ..HubConfig::default()
         },

@@ -158,7 +158,7 @@ async fn wrong_credentials_lock_an_address_out_without_telling_which_codes_exist
             _ => panic!("a wrong credential is refused: {first}"),
         }
     }
-    assert!((20..=21).contains(&unauthorized), "20 wrong credentials a minute are answered: {unauthorized}");
+    assert!((20..=21).contains(&unauthorized), "20 wrong credentials at once are answered: {unauthorized}");
     assert_eq!(limited, 30 - unauthorized);
 
     // Locked out: the right code is refused exactly like a wrong one.
