@@ -67,6 +67,26 @@ pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The address a WebSocket's limits count under: the socket's peer, or,
+/// with `trust_forwarded_for`, the last entry of the last `X-Forwarded-For`
+/// header. A reverse proxy appends the address it saw to whatever the
+/// client sent, so only that last entry is the proxy's word; the rest is
+/// the client's. Trusted only by option, since without a proxy in front a
+/// client could write any address there.
+pub(crate) fn client_address(peer: IpAddr, headers: &axum::http::HeaderMap, trust_forwarded_for: bool) -> IpAddr {
+    if !trust_forwarded_for {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .and_then(|last| last.trim().parse().ok())
+        .unwrap_or(peer)
+}
+
 /// Who a person is, for the per-person limit: the same key on every one of
 /// their connections.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -286,6 +306,21 @@ mod tests {
         assert_ne!(address_key(a), address_key(other));
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
         assert_eq!(address_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn a_trusted_forwarded_for_gives_the_proxys_last_entry() {
+        use axum::http::{HeaderMap, HeaderValue};
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        assert_eq!(client_address(peer, &headers, true), peer, "no header: the peer");
+        headers.append("x-forwarded-for", HeaderValue::from_static("198.51.100.9, 203.0.113.1"));
+        assert_eq!(client_address(peer, &headers, false), peer, "not trusted");
+        assert_eq!(client_address(peer, &headers, true), "203.0.113.1".parse::<IpAddr>().unwrap());
+        headers.append("x-forwarded-for", HeaderValue::from_static("2001:db8::7"));
+        assert_eq!(client_address(peer, &headers, true), "2001:db8::7".parse::<IpAddr>().unwrap());
+        headers.append("x-forwarded-for", HeaderValue::from_static("unknown"));
+        assert_eq!(client_address(peer, &headers, true), peer, "unreadable: the peer");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use madang_protocol::{CreateForumRequest, ErrorBody, ErrorCode, ErrorDetail, MAX
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::abuse::PersonLimiter;
+use crate::abuse::{self, PersonLimiter};
 use crate::hub::{Audience, Hub, HubError, tokens};
 use crate::ws::{self, WsLimits};
 
@@ -221,6 +221,7 @@ async fn ws_upgrade(
     if ws.selected_protocol().is_none() {
         return Err(ApiError::BadRequest(format!("request the WebSocket subprotocol `{SUBPROTOCOL}`")));
     }
+    let peer = abuse::client_address(peer.ip(), &headers, state.ws_limits.trust_forwarded_for);
     let AppState { hub, people, ws_limits, shutdown, tasks, priority_lane, .. } = state;
     let upgrade = ws
         // Small buffers: thousands of mostly idle connections each hold them.

@@ -91,6 +91,11 @@ struct ServeArgs {
     /// minute, doubling with each lockout up to an hour. 0 for no limit.
     #[arg(long, env = "MADANG_FAILED_AUTHS_PER_IP_PER_MINUTE", default_value_t = 10)]
     failed_auths_per_ip_per_minute: u32,
+    /// Count WebSockets under the address a reverse proxy gives in X-Forwarded-For (its last
+    /// entry) for the limits on joins and wrong credentials. Only when every connection comes
+    /// through your proxy: otherwise a client can write any address there.
+    #[arg(long, env = "MADANG_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
 }
 
 /// The admin token: given, or kept in the data dir, or generated there.
@@ -249,7 +254,11 @@ async fn main() -> anyhow::Result<()> {
             },
             ..HubConfig::default()
         },
-        ws: WsLimits { allowed_origins: args.allowed_origin.into(), ..WsLimits::default() },
+        ws: WsLimits {
+            allowed_origins: args.allowed_origin.into(),
+            trust_forwarded_for: args.trust_forwarded_for,
+            ..WsLimits::default()
+        },
         http: HttpLimits {
             max_connections,
             max_connections_per_ip: args.max_connections_per_ip,

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -45,6 +45,10 @@ pub struct WsLimits {
     pub flood_close_after: u32,
     /// How long one socket write may take before the peer is given up on.
     pub write_timeout: Duration,
+    /// Whether a WebSocket's address, for the limits per address, is the
+    /// last `X-Forwarded-For` entry (behind a reverse proxy) rather than the
+    /// socket's peer (see `abuse::client_address`).
+    pub trust_forwarded_for: bool,
     /// Origins besides the server's own whose pages may open a WebSocket
     /// (see [`origin_allowed`]), as [`allowed_origin`] normalises them.
     pub allowed_origins: Arc<[String]>,
@@ -59,6 +63,7 @@ impl Default for WsLimits {
             per_person: PersonLimits::default(),
             flood_close_after: 100,
             write_timeout: Duration::from_secs(10),
+            trust_forwarded_for: false,
             allowed_origins: Arc::from([]),
         }
     }
@@ -123,7 +128,7 @@ const MAX_BURST: usize = 64;
 /// channels between two halves were most of its memory (README, performance).
 pub(crate) async fn serve(
     mut socket: WebSocket,
-    peer: SocketAddr,
+    peer: IpAddr,
     hub: Arc<Hub>,
     people: Arc<PersonLimiter>,
     limits: WsLimits,
@@ -434,7 +439,7 @@ fn is_not_utf8(err: &axum::Error) -> bool {
 async fn authenticate(
     hub: &Hub,
     socket: &mut WebSocket,
-    peer: SocketAddr,
+    peer: IpAddr,
     limits: &WsLimits,
 ) -> Option<(String, ForumHandle, Attached)> {
     let first = match tokio::time::timeout(limits.auth_timeout, socket.recv()).await {
@@ -474,7 +479,7 @@ async fn authenticate(
             return None;
         }
     };
-    match hub.attach(auth, peer.ip()).await {
+    match hub.attach(auth, peer).await {
         Ok(attached) => Some(attached),
         Err(err) => {
             let (code, reason) = match &err {

@@ -12,7 +12,11 @@ use tokio::net::TcpSocket;
 use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::{Client, TestServer};
+use madang::abuse::AddressLimits;
+use madang::hub::HubConfig;
+use madang::ws::WsLimits;
+
+use crate::harness::{Client, TestServer, test_hub};
 
 /// A WebSocket to `server` whose socket is bound to the loopback address `from`.
 async fn connect_from(from: [u8; 4], server: &TestServer) -> Client {
@@ -172,5 +176,47 @@ async fn wrong_credentials_lock_an_address_out_without_telling_which_codes_exist
     // Another address still joins with the right code.
     let (_other, welcome) = auth_from([127, 0, 0, 5], &server, right).await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
+    server.stop().await;
+}
+
+/// Join `forum` over a socket from 127.0.0.1 whose upgrade carries
+/// `X-Forwarded-For: forwarded`; the server's first frame.
+async fn join_forwarded(server: &TestServer, code: &str, forwarded: &str) -> Value {
+    let mut request = Client::handshake(&server.ws_url()).expect("request");
+    request.headers_mut().insert("X-Forwarded-For", forwarded.parse().expect("header"));
+    let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("handshake");
+    let mut client = Client { ws, backlog: Vec::new() };
+    client.send(json!({"type": "auth", "join_code": code})).await;
+    client.recv().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_joins_count_per_forwarded_address() {
+    let few_joins = || HubConfig {
+        addresses: AddressLimits { joins_per_minute: 1, join_burst: 2, ..AddressLimits::default() },
+        ..test_hub()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let proxied = WsLimits { trust_forwarded_for: true, ..WsLimits::default() };
+    let server = TestServer::start_with(dir.path(), few_joins(), proxied).await;
+    let code = forum(&server).await.join_codes.hall;
+    for _ in 0..2 {
+        assert_eq!(join_forwarded(&server, &code, "203.0.113.1").await["type"], "welcome");
+    }
+    assert!(is_rate_limited(&join_forwarded(&server, &code, "203.0.113.1").await), "the third from one client");
+    // What a client wrote into the header itself is to the left of what the proxy appended.
+    let forged = join_forwarded(&server, &code, "198.51.100.9, 203.0.113.1").await;
+    assert!(is_rate_limited(&forged), "the proxy's entry counts, not the client's: {forged}");
+    assert_eq!(join_forwarded(&server, &code, "198.51.100.9, 203.0.113.2").await["type"], "welcome");
+    server.stop().await;
+
+    // Without the option the header is the client's word and is ignored.
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(dir.path(), few_joins(), WsLimits::default()).await;
+    let code = forum(&server).await.join_codes.hall;
+    for n in 0..2 {
+        assert_eq!(join_forwarded(&server, &code, &format!("203.0.113.{n}")).await["type"], "welcome");
+    }
+    assert!(is_rate_limited(&join_forwarded(&server, &code, "203.0.113.9").await), "all from 127.0.0.1");
     server.stop().await;
 }
