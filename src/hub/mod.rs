@@ -361,16 +361,20 @@ impl Hub {
     /// the forum's id, its handle and the attached connection.
     ///
     /// A locked-out address is refused before its credential is looked at;
-    /// a wrong credential counts towards locking it out; a new participant
-    /// counts towards the address's joins, before anything is persisted.
+    /// a wrong token or an unknown join code counts towards locking it out;
+    /// a new participant counts towards the address's joins, before anything
+    /// is persisted. A known code with a participant token the forum refuses
+    /// is not counted: it is a phone coming back with a token of another or
+    /// an older forum, which drops the token and joins again (SPEC §4).
     pub(crate) async fn attach(
         &self,
         auth: Auth,
         peer: IpAddr,
     ) -> Result<(String, ForumHandle, Attached), AttachError> {
         self.addresses.check_locked_out(peer).map_err(AttachError::Limited)?;
+        let by_token = auth.join_code.is_none();
         let attached = self.attach_from(auth, peer).await;
-        if matches!(attached, Err(AttachError::Unauthorized)) {
+        if by_token && matches!(attached, Err(AttachError::Unauthorized)) {
             self.addresses.failed(peer);
         }
         attached
@@ -387,7 +391,10 @@ impl Hub {
                 if self.lookup_code(&code).is_none() {
                     self.discover_on_miss().await;
                 }
-                let (forum, channel) = self.lookup_code(&code).ok_or(AttachError::Unauthorized)?;
+                let Some((forum, channel)) = self.lookup_code(&code) else {
+                    self.addresses.failed(peer);
+                    return Err(AttachError::Unauthorized);
+                };
                 if auth.name.as_deref().is_some_and(|n| n.chars().count() > MAX_NAME_CHARS) {
                     return Err(AttachError::Refused(DomainError::Invalid(format!(
                         "name is longer than {MAX_NAME_CHARS} characters"

@@ -220,3 +220,25 @@ async fn behind_a_trusted_proxy_joins_count_per_forwarded_address() {
     assert!(is_rate_limited(&join_forwarded(&server, &code, "203.0.113.9").await), "all from 127.0.0.1");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_right_code_with_a_stale_participant_token_is_not_a_guess() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let created = forum(&server).await;
+    let other = forum(&server).await;
+    let (_, welcome) = server.connect(json!({"type": "auth", "join_code": other.join_codes.hall})).await;
+    let foreign = welcome["participant"]["token"].clone();
+
+    // A hall's phones coming back with a token of yesterday's forum: each is
+    // told to drop it (unauthorized), and the hall's address is not locked out.
+    let stale = json!({"type": "auth", "join_code": created.join_codes.hall, "participant_token": foreign});
+    for _ in 0..30 {
+        let (_, first) = auth_from([127, 0, 0, 6], &server, stale.clone()).await;
+        assert_eq!(first["code"], "unauthorized", "{first}");
+    }
+    let (_, welcome) =
+        auth_from([127, 0, 0, 6], &server, json!({"type": "auth", "join_code": created.join_codes.hall})).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    server.stop().await;
+}
