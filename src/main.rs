@@ -82,8 +82,8 @@ struct ServeArgs {
     max_connections_per_ip: usize,
     /// New participants (joins with a code and no participant token) one IPv4 address or IPv6 /64
     /// may create per minute, half of them at once; past it a join is refused with rate_limited.
-    /// The default lets a hall of 200 phones behind one NAT address in within 70 s. 0 for no limit
-    /// (behind a reverse proxy, whose address every participant has).
+    /// The default lets a hall of 200 phones behind one NAT address in within 70 s. Behind a
+    /// reverse proxy, whose address every participant has, see --trust-forwarded-for. 0 for no limit.
     #[arg(long, env = "MADANG_JOINS_PER_IP_PER_MINUTE", default_value_t = 120)]
     joins_per_ip_per_minute: u32,
     /// Wrong credentials (unknown join codes, forged tokens) one IPv4 address or IPv6 /64 may
