@@ -6,11 +6,14 @@
 //! admin token is an extractor that runs before the body's), and in bounded
 //! time: a stranger cannot make the server wait for a body it never sends.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State, WebSocketUpgrade};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State, WebSocketUpgrade,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -20,6 +23,7 @@ use madang_protocol::{CreateForumRequest, ErrorBody, ErrorCode, ErrorDetail, MAX
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::abuse::{self, PersonLimiter};
 use crate::hub::frames::LARGEST_FRAME_BYTES;
 use crate::hub::{Audience, Hub, HubError, tokens};
 use crate::ws::{self, WsLimits};
@@ -32,6 +36,8 @@ pub(crate) struct AppState {
     pub(crate) hub: Arc<Hub>,
     pub(crate) admin_token: Arc<str>,
     pub(crate) ws_limits: WsLimits,
+    /// Frames per person, over all of their connections.
+    pub(crate) people: Arc<PersonLimiter>,
     /// How long a request body may take to arrive, in all.
     pub(crate) body_read_timeout: Duration,
     pub(crate) shutdown: CancellationToken,
@@ -205,6 +211,7 @@ async fn get_forum(State(state): State<AppState>, Path(id): Path<String>) -> Res
 
 async fn ws_upgrade(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
@@ -215,7 +222,8 @@ async fn ws_upgrade(
     if ws.selected_protocol().is_none() {
         return Err(ApiError::BadRequest(format!("request the WebSocket subprotocol `{SUBPROTOCOL}`")));
     }
-    let AppState { hub, ws_limits, shutdown, tasks, priority_lane, .. } = state;
+    let peer = abuse::client_address(peer.ip(), &headers, state.ws_limits.trust_forwarded_for);
+    let AppState { hub, people, ws_limits, shutdown, tasks, priority_lane, .. } = state;
     let upgrade = ws
         // Small buffers: thousands of mostly idle connections each hold them.
         // Client frames are small; a larger one grows the buffer as it comes.
@@ -226,5 +234,7 @@ async fn ws_upgrade(
         .max_write_buffer_size(LARGEST_FRAME_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES);
-    Ok(upgrade.on_upgrade(move |socket| tasks.track_future(ws::serve(socket, hub, ws_limits, shutdown, priority_lane))))
+    Ok(upgrade.on_upgrade(move |socket| {
+        tasks.track_future(ws::serve(socket, peer, hub, people, ws_limits, shutdown, priority_lane))
+    }))
 }

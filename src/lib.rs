@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the bird's-eye view and the code map. The entry
 //! point for embedding and tests is [`server::run`].
 
+pub mod abuse;
 pub mod domain;
 mod http;
 pub mod hub;

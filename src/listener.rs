@@ -24,19 +24,23 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+use crate::abuse::address_key;
 
 /// File descriptors kept free of connections for the store's files, Redis,
 /// the overflow connections and the process itself.
@@ -172,19 +176,6 @@ impl Drop for Place {
     }
 }
 
-/// The address a per-address cap counts under: an IPv4 address (also when
-/// mapped into IPv6), or the /64 prefix of an IPv6 address, since one
-/// subscriber typically gets a whole /64.
-fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
-        },
-    }
-}
-
 /// A socket that holds its connection's place for as long as it is open,
 /// through a WebSocket upgrade too.
 struct Counted {
@@ -295,14 +286,23 @@ pub(crate) async fn serve(listener: TcpListener, routers: Routers, limits: HttpL
         };
         let router = if overflow { routers.overflow.clone() } else { routers.app.clone() };
         let io = Counted { stream, _place: place };
-        connections.spawn(serve_connection(io, router, overflow, limits.clone(), stop.clone()));
+        connections.spawn(serve_connection(io, peer, router, overflow, limits.clone(), stop.clone()));
     }
     drop(listener);
     connections.close();
     connections.wait().await;
 }
 
-async fn serve_connection(io: Counted, router: Router, overflow: bool, limits: HttpLimits, stop: CancellationToken) {
+/// Serve one connection's requests; each carries the peer's address as
+/// [`ConnectInfo`], for the limits per address.
+async fn serve_connection(
+    io: Counted,
+    peer: SocketAddr,
+    router: Router,
+    overflow: bool,
+    limits: HttpLimits,
+    stop: CancellationToken,
+) {
     let header_read_timeout = if overflow {
         limits.header_read_timeout.min(OVERFLOW_HEADER_READ_TIMEOUT)
     } else {
@@ -310,7 +310,11 @@ async fn serve_connection(io: Counted, router: Router, overflow: bool, limits: H
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).keep_alive(!overflow);
-    let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router)).with_upgrades();
+    let service = router.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    });
+    let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service)).with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {
@@ -335,17 +339,6 @@ fn is_connection_error(err: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ipv6_addresses_count_by_their_64_prefix() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
-        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(address_key(a), address_key(b));
-        assert_ne!(address_key(a), address_key(other));
-        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
-        assert_eq!(address_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
-    }
 
     #[test]
     fn the_default_cap_leaves_files_for_the_store() {

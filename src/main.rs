@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use madang::abuse::AddressLimits;
 use madang::hub::HubConfig;
 use madang::listener::{self, HttpLimits};
 use madang::server::{self, Config};
@@ -79,6 +80,22 @@ struct ServeArgs {
     /// (behind a reverse proxy, whose address every connection has).
     #[arg(long, env = "MADANG_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     max_connections_per_ip: usize,
+    /// New participants (joins with a code and no participant token) one IPv4 address or IPv6 /64
+    /// may create per minute, half of them at once; past it a join is refused with rate_limited.
+    /// The default lets a hall of 200 phones behind one NAT address in within 70 s. Behind a
+    /// reverse proxy, whose address every participant has, see --trust-forwarded-for. 0 for no limit.
+    #[arg(long, env = "MADANG_JOINS_PER_IP_PER_MINUTE", default_value_t = 120)]
+    joins_per_ip_per_minute: u32,
+    /// Wrong credentials (unknown join codes, forged tokens) one IPv4 address or IPv6 /64 may
+    /// present per minute, twice as many at once; past it the address is locked out for 1
+    /// minute, doubling with each lockout up to an hour. 0 for no limit.
+    #[arg(long, env = "MADANG_FAILED_AUTHS_PER_IP_PER_MINUTE", default_value_t = 10)]
+    failed_auths_per_ip_per_minute: u32,
+    /// Count WebSockets under the address a reverse proxy gives in X-Forwarded-For (its last
+    /// entry) for the limits on joins and wrong credentials. Only when every connection comes
+    /// through your proxy: otherwise a client can write any address there.
+    #[arg(long, env = "MADANG_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
 }
 
 /// The admin token: given, or kept in the data dir, or generated there.
@@ -229,9 +246,19 @@ async fn main() -> anyhow::Result<()> {
         admin_token,
         hub: HubConfig {
             tally_interval: Duration::from_millis(1000 / u64::from(args.tally_hz)),
+            addresses: AddressLimits {
+                joins_per_minute: args.joins_per_ip_per_minute,
+                join_burst: args.joins_per_ip_per_minute.div_ceil(2),
+                failed_auths_per_minute: args.failed_auths_per_ip_per_minute,
+                failed_auth_burst: args.failed_auths_per_ip_per_minute.saturating_mul(2),
+            },
             ..HubConfig::default()
         },
-        ws: WsLimits { allowed_origins: args.allowed_origin.into(), ..WsLimits::default() },
+        ws: WsLimits {
+            allowed_origins: args.allowed_origin.into(),
+            trust_forwarded_for: args.trust_forwarded_for,
+            ..WsLimits::default()
+        },
         http: HttpLimits {
             max_connections,
             max_connections_per_ip: args.max_connections_per_ip,

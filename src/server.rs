@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::abuse::{self, PersonLimiter};
 use crate::http::{AppState, app, overflow_app};
 use crate::hub::{Hub, HubConfig};
 use crate::listener::{self, HttpLimits, Routers};
@@ -67,8 +68,11 @@ pub async fn run(
         max_connections_per_ip = config.http.max_connections_per_ip,
         "serving"
     );
+    let people = Arc::new(PersonLimiter::new(&config.ws.per_person));
+    tasks.spawn(abuse::sweep(people.clone(), hub.addresses(), cancel.clone()));
     let state = AppState {
         hub,
+        people,
         admin_token: Arc::from(config.admin_token),
         ws_limits: config.ws,
         body_read_timeout: config.http.body_read_timeout,

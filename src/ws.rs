@@ -14,20 +14,21 @@
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{FutureExt, SinkExt};
-use governor::clock::DefaultClock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use madang_protocol::{ClientFrame, ServerFrame, close_code, parse_client_frame};
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::abuse::{CLOCK, Person, PersonLimiter, PersonLimits};
 use crate::domain::Actor;
 use crate::hub::{AttachError, Attached, ForumHandle, Frame, Hub, Request, frames};
 
@@ -38,10 +39,16 @@ pub struct WsLimits {
     /// Frames per second, sustained.
     pub rate_per_sec: NonZeroU32,
     pub burst: NonZeroU32,
+    /// Frames per person over all of their connections (`abuse`).
+    pub per_person: PersonLimits,
     /// Frames refused for the rate limit before the connection is closed.
     pub flood_close_after: u32,
     /// How long one socket write may take before the peer is given up on.
     pub write_timeout: Duration,
+    /// Whether a WebSocket's address, for the limits per address, is the
+    /// last `X-Forwarded-For` entry (behind a reverse proxy) rather than the
+    /// socket's peer (see `abuse::client_address`).
+    pub trust_forwarded_for: bool,
     /// Origins besides the server's own whose pages may open a WebSocket
     /// (see [`origin_allowed`]), as [`allowed_origin`] normalises them.
     pub allowed_origins: Arc<[String]>,
@@ -53,8 +60,10 @@ impl Default for WsLimits {
             auth_timeout: Duration::from_secs(10),
             rate_per_sec: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
             burst: NonZeroU32::new(40).unwrap_or(NonZeroU32::MIN),
+            per_person: PersonLimits::default(),
             flood_close_after: 100,
             write_timeout: Duration::from_secs(10),
+            trust_forwarded_for: false,
             allowed_origins: Arc::from([]),
         }
     }
@@ -112,11 +121,6 @@ const MAX_IN_FLIGHT: usize = 64;
 /// Frames written to the socket in one go before new input is looked at.
 const MAX_BURST: usize = 64;
 
-/// One clock for every connection's rate limiter: making a new one runs
-/// `cpuid`, which a virtual machine traps, at a cost that showed up in
-/// profiles of connection storms.
-static CLOCK: LazyLock<DefaultClock> = LazyLock::new(DefaultClock::default);
-
 /// Serve one upgraded socket until either side ends it or the server shuts down.
 ///
 /// One task per connection, which reads, writes and waits for answers in
@@ -124,7 +128,9 @@ static CLOCK: LazyLock<DefaultClock> = LazyLock::new(DefaultClock::default);
 /// channels between two halves were most of its memory (README, performance).
 pub(crate) async fn serve(
     mut socket: WebSocket,
+    peer: IpAddr,
     hub: Arc<Hub>,
+    people: Arc<PersonLimiter>,
     limits: WsLimits,
     shutdown: CancellationToken,
     priority_lane: Option<tokio::runtime::Handle>,
@@ -136,13 +142,15 @@ pub(crate) async fn serve(
             close(&mut socket, close_code::GOING_AWAY, "server shutting down").await;
             return;
         }
-        attached = Box::pin(authenticate(&hub, &mut socket, &limits)) => attached,
+        attached = Box::pin(authenticate(&hub, &mut socket, peer, &limits)) => attached,
     };
-    let Some((handle, Attached { actor, first_frames, updates })) = attached else { return };
+    let Some((forum, handle, Attached { actor, first_frames, updates })) = attached else { return };
     let connection = Connection {
         socket,
         handle,
         actor,
+        person: Person::new(&forum, actor),
+        people,
         updates,
         limiter: RateLimiter::direct_with_clock(
             Quota::per_second(limits.rate_per_sec).allow_burst(limits.burst),
@@ -165,6 +173,9 @@ struct Connection {
     socket: WebSocket,
     handle: ForumHandle,
     actor: Actor,
+    /// Who this connection's person is, for the limit over all of their connections.
+    person: Person,
+    people: Arc<PersonLimiter>,
     updates: broadcast::Receiver<Frame>,
     limiter: DefaultDirectRateLimiter,
     /// Frames refused for the rate limit so far.
@@ -294,7 +305,9 @@ impl Connection {
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(_)) => return Ok(()), // pings are answered by the WebSocket layer
         };
-        if self.limiter.check().is_err() {
+        // The connection's own limit first: a frame it refuses does not
+        // use up the person's allowance on their other connections.
+        if self.limiter.check().is_err() || !self.people.allow(&self.person) {
             self.refused += 1;
             if self.refused >= limits.flood_close_after {
                 return Err(End::Close(close_code::FLOOD, "flooding"));
@@ -423,7 +436,12 @@ fn is_not_utf8(err: &axum::Error) -> bool {
 
 /// Wait for the `auth` frame and attach to its forum; on failure, tell the
 /// client why and close.
-async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> Option<(ForumHandle, Attached)> {
+async fn authenticate(
+    hub: &Hub,
+    socket: &mut WebSocket,
+    peer: IpAddr,
+    limits: &WsLimits,
+) -> Option<(String, ForumHandle, Attached)> {
     let first = match tokio::time::timeout(limits.auth_timeout, socket.recv()).await {
         Err(_) => {
             close(socket, close_code::AUTH_REQUIRED, "no auth frame in time").await;
@@ -461,7 +479,7 @@ async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> O
             return None;
         }
     };
-    match hub.attach(auth).await {
+    match hub.attach(auth, peer).await {
         Ok(attached) => Some(attached),
         Err(err) => {
             let (code, reason) = match &err {
@@ -469,6 +487,7 @@ async fn authenticate(hub: &Hub, socket: &mut WebSocket, limits: &WsLimits) -> O
                 AttachError::Refused(_) => (close_code::UNAUTHORIZED, "refused"),
                 AttachError::Unavailable => (close_code::TRY_AGAIN_LATER, "try again later"),
                 AttachError::Damaged => (close_code::TRY_AGAIN_LATER, "forum damaged"),
+                AttachError::Limited(_) => (close_code::TRY_AGAIN_LATER, "rate limited"),
             };
             send_frame(socket, &frames::attach_refused(&err)).await;
             close(socket, code, reason).await;

@@ -92,6 +92,7 @@ pub(crate) fn attach_refused(err: &AttachError) -> ServerFrame {
         AttachError::Refused(domain) => refused(None, domain),
         AttachError::Unavailable => error(None, ErrorCode::Unavailable, err.to_string(), None),
         AttachError::Damaged => error(None, ErrorCode::ForumDamaged, err.to_string(), None),
+        AttachError::Limited(_) => error(None, ErrorCode::RateLimited, err.to_string(), None),
     }
 }
 

@@ -14,6 +14,7 @@ pub(crate) mod tokens;
 pub(crate) mod view;
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -29,6 +30,7 @@ pub(crate) use forum_task::{AttachError, Attached, ForumHandle, Request};
 pub(crate) use frames::Frame;
 pub(crate) use view::Audience;
 
+use crate::abuse::{AddressGuard, AddressLimits};
 use crate::domain::{Actor, DomainError, Event, Forum, Limits, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
 use crate::store::{Record, Store, StoreError};
 use clock::now_ms;
@@ -66,6 +68,8 @@ pub struct HubConfig {
     /// buffer (`frames::LARGEST_FRAME_BYTES`) is sized for the defaults:
     /// raising a cap can make a frame too large to send.
     pub limits: Limits,
+    /// New participants and wrong credentials per address (`abuse`).
+    pub addresses: AddressLimits,
 }
 
 impl Default for HubConfig {
@@ -82,6 +86,7 @@ impl Default for HubConfig {
             snapshot_every: 1000,
             crowd_tally_frames_per_sec: 20_000,
             limits: Limits::default(),
+            addresses: AddressLimits::default(),
         }
     }
 }
@@ -118,6 +123,8 @@ pub(crate) struct Hub {
     /// Forums the store quarantined when it opened (damaged logs): answered
     /// as damaged rather than unknown. Fixed for the life of the hub.
     damaged: HashSet<String>,
+    /// Joins and wrong credentials per address.
+    addresses: Arc<AddressGuard>,
 }
 
 /// How often a node on a shared store looks for forums other nodes created.
@@ -135,7 +142,7 @@ impl Hub {
     ) -> Result<Arc<Hub>, HubError> {
         let hub = Arc::new(Hub {
             store: store.clone(),
-            config: Arc::new(config),
+            config: Arc::new(config.clone()),
             forums: DashMap::new(),
             codes: DashMap::new(),
             shutdown,
@@ -145,6 +152,7 @@ impl Hub {
             discovery_gate: tokio::sync::Semaphore::new(1),
             // The store has logged each one (forum, offset, reason) as it opened.
             damaged: store.damaged_forums().into_iter().map(|d| d.forum).collect(),
+            addresses: Arc::new(AddressGuard::new(&config.addresses)),
         });
         for id in store.forums().await? {
             match ForumTask::load(store.clone(), &id, hub.config.clone()).await {
@@ -353,8 +361,35 @@ impl Hub {
             .map_err(|source| HubError::Replay { forum: id.to_string(), source })
     }
 
-    /// Find the forum an `auth` frame is for, and attach to it.
-    pub(crate) async fn attach(&self, auth: Auth) -> Result<(ForumHandle, Attached), AttachError> {
+    /// The per-address limits' state, which the server sweeps.
+    pub(crate) fn addresses(&self) -> Arc<AddressGuard> {
+        self.addresses.clone()
+    }
+
+    /// Find the forum an `auth` frame from `peer` is for, and attach to it;
+    /// the forum's id, its handle and the attached connection.
+    ///
+    /// A locked-out address is refused before its credential is looked at;
+    /// a wrong token or an unknown join code counts towards locking it out;
+    /// a new participant counts towards the address's joins, before anything
+    /// is persisted. A known code with a participant token the forum refuses
+    /// is not counted: it is a phone coming back with a token of another or
+    /// an older forum, which drops the token and joins again (SPEC §4).
+    pub(crate) async fn attach(
+        &self,
+        auth: Auth,
+        peer: IpAddr,
+    ) -> Result<(String, ForumHandle, Attached), AttachError> {
+        self.addresses.check_locked_out(peer).map_err(AttachError::Limited)?;
+        let by_token = auth.join_code.is_none();
+        let attached = self.attach_from(auth, peer).await;
+        if by_token && matches!(attached, Err(AttachError::Unauthorized)) {
+            self.addresses.failed(peer);
+        }
+        attached
+    }
+
+    async fn attach_from(&self, auth: Auth, peer: IpAddr) -> Result<(String, ForumHandle, Attached), AttachError> {
         let (forum_id, credential) = match (auth.token, auth.join_code) {
             (Some(token), None) => {
                 let forum = tokens::forum_of(&token).ok_or(AttachError::Unauthorized)?.to_string();
@@ -365,11 +400,17 @@ impl Hub {
                 if self.lookup_code(&code).is_none() {
                     self.discover_on_miss().await;
                 }
-                let (forum, channel) = self.lookup_code(&code).ok_or(AttachError::Unauthorized)?;
+                let Some((forum, channel)) = self.lookup_code(&code) else {
+                    self.addresses.failed(peer);
+                    return Err(AttachError::Unauthorized);
+                };
                 if auth.name.as_deref().is_some_and(|n| n.chars().count() > MAX_NAME_CHARS) {
                     return Err(AttachError::Refused(DomainError::Invalid(format!(
                         "name is longer than {MAX_NAME_CHARS} characters"
                     ))));
+                }
+                if auth.participant_token.is_none() {
+                    self.addresses.join(peer).map_err(AttachError::Limited)?;
                 }
                 (forum, Credential::Join { channel, name: auth.name, participant_token: auth.participant_token })
             }
@@ -386,7 +427,7 @@ impl Hub {
         let request = Request::Attach { credential, last_seq: auth.last_seq, reply };
         handle.requests.send(request).await.map_err(|_| AttachError::Unavailable)?;
         let attached = answer.await.map_err(|_| AttachError::Unavailable)??;
-        Ok((handle, attached))
+        Ok((forum_id, handle, attached))
     }
 
     /// The forum as `audience` sees it, for HTTP.

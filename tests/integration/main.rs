@@ -8,6 +8,7 @@
 //! machine to itself, `tests/redis_node_kill.rs`, is a binary of its own and
 //! borrows this harness.
 
+mod abuse_limits;
 mod bad_input;
 mod crash;
 mod differential;

@@ -7,6 +7,7 @@
 use madang_protocol::{Channel, Command, ForumView, ServerFrame};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::abuse::AddressRefusal;
 use crate::domain::{Actor, DomainError};
 use crate::hub::Frame;
 use crate::hub::view::Audience;
@@ -39,6 +40,9 @@ pub(crate) enum AttachError {
     Unavailable,
     #[error("this forum's stored log is damaged; it is not served until an operator repairs it")]
     Damaged,
+    /// A limit per address (`abuse`): too many joins or wrong credentials.
+    #[error(transparent)]
+    Limited(#[from] AddressRefusal),
 }
 
 /// What a forum task is asked to do; each request carries where its answer goes.

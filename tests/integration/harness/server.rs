@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use madang::abuse::PersonLimits;
 use madang::hub::HubConfig;
 use madang::listener::HttpLimits;
 use madang::server::{self, Config};
@@ -30,9 +31,16 @@ pub fn test_hub() -> HubConfig {
 
 /// Rate limits high enough for a test that drives thousands of commands.
 pub fn fast_limits() -> WsLimits {
+    let fast = std::num::NonZeroU32::new(100_000).unwrap();
     WsLimits {
-        rate_per_sec: std::num::NonZeroU32::new(100_000).unwrap(),
-        burst: std::num::NonZeroU32::new(100_000).unwrap(),
+        rate_per_sec: fast,
+        burst: fast,
+        per_person: PersonLimits {
+            participant_per_sec: fast,
+            participant_burst: fast,
+            staff_per_sec: fast,
+            staff_burst: fast,
+        },
         ..WsLimits::default()
     }
 }
