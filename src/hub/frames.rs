@@ -64,6 +64,15 @@ pub(crate) fn unavailable(id: Option<String>) -> ServerFrame {
     error(id, ErrorCode::Unavailable, message.into(), None)
 }
 
+/// A command whose append the store did not confirm: it may have landed
+/// (a shared store that timed out may still apply it). Resending the same id
+/// tells which: the original ack with `duplicate: true`, or it is applied now.
+pub(crate) fn outcome_unknown(id: Option<String>) -> ServerFrame {
+    let message = "the store did not confirm this command; it may have been applied: \
+                   resend it with the same id to learn its outcome";
+    error(id, ErrorCode::Unavailable, message.into(), None)
+}
+
 pub(crate) fn rate_limited(id: Option<String>) -> ServerFrame {
     error(id, ErrorCode::RateLimited, "too many messages: slow down".into(), None)
 }

@@ -4,7 +4,9 @@
 //! see earlier ones) and its frames are rendered against the state at its own
 //! sequence number; the batch's entries then go to the store in one append
 //! (one fsync on the embedded store). Only once that returns are acks sent and
-//! frames published. A refusal is answered at once: it changes nothing.
+//! frames published. Refusals wait for the append too: a refusal may rest on
+//! an earlier command of the batch (a ballot after a `close_poll`), which
+//! holds only if that command lands.
 //!
 //! On a shared store another node may append first; the batch is then undone
 //! (`recovery`), the task catches up (`replication`), and the batch is decided
@@ -75,12 +77,17 @@ impl BatchRequest {
 
     /// Answer that nothing was applied: the forum could not persist.
     pub(super) fn refuse(&mut self) {
+        self.answer_unavailable(frames::unavailable);
+    }
+
+    /// Answer that the store did not confirm the append: it may have landed.
+    fn unconfirmed(&mut self) {
+        self.answer_unavailable(frames::outcome_unknown);
+    }
+
+    fn answer_unavailable(&mut self, frame: fn(Option<String>) -> ServerFrame) {
         match self {
-            BatchRequest::Command { request_id, reply, .. } => {
-                if let Some(reply) = reply.take() {
-                    let _ = reply.send(frames::unavailable(Some(request_id.clone())));
-                }
-            }
+            BatchRequest::Command { request_id, reply, .. } => reply_once(reply, frame(Some(request_id.clone()))),
             BatchRequest::Attach { reply, .. } => reply_once(reply, Err(AttachError::Unavailable)),
             BatchRequest::View { .. } => {}
         }
@@ -107,6 +114,10 @@ enum Answer {
         token: String,
     },
     View,
+    /// The domain refused a command.
+    Refused(ServerFrame),
+    /// The domain or the credential refused an attach.
+    AttachRefused(AttachError),
 }
 
 /// A request decided in this batch: the entry it appends, if any, that
@@ -174,7 +185,11 @@ impl ForumTask {
                 }
                 Err(err) => {
                     tracing::error!(forum = %self.state.forum.id, %err, "append failed; refusing the batch");
-                    requests.iter_mut().for_each(BatchRequest::refuse);
+                    if append_may_have_landed(&err) {
+                        requests.iter_mut().for_each(BatchRequest::unconfirmed);
+                    } else {
+                        requests.iter_mut().for_each(BatchRequest::refuse);
+                    }
                     // On a shared store, what may have landed arrives with the next catch-up.
                     self.undo_batch(checkpoint, head_before).await;
                     return;
@@ -186,7 +201,7 @@ impl ForumTask {
     }
 
     /// Decide every unanswered request of the batch, applying as it goes.
-    /// Refusals are answered at once; the rest wait for the append.
+    /// Every answer, refusals included, waits for the append.
     fn decide_all(&mut self, requests: &mut [BatchRequest], now: u64) -> Vec<Decided> {
         let mut decided = Vec::new();
         let mut deferred = Vec::new();
@@ -195,17 +210,17 @@ impl ForumTask {
                 BatchRequest::Command { reply: None, .. }
                 | BatchRequest::Attach { reply: None, .. }
                 | BatchRequest::View { reply: None, .. } => {}
-                BatchRequest::Command { actor, request_id, command, reply } => {
-                    decided.extend(self.decide_command(index, *actor, request_id, command, reply, now));
+                BatchRequest::Command { actor, request_id, command, .. } => {
+                    decided.push(self.decide_command(index, *actor, request_id, command, now));
                 }
-                BatchRequest::Attach { credential, reply, .. } => match self.authenticate(credential) {
+                BatchRequest::Attach { credential, .. } => match self.authenticate(credential) {
                     Ok(Authenticated::Known { actor, token }) => {
                         deferred.push(Decided::answer_only(index, Answer::Welcome { actor, token }))
                     }
                     Ok(Authenticated::Newcomer { channel, name }) => {
-                        decided.extend(self.decide_join(index, channel, name, reply, now));
+                        decided.push(self.decide_join(index, channel, name, now));
                     }
-                    Err(err) => reply_once(reply, Err(err)),
+                    Err(err) => decided.push(Decided::answer_only(index, Answer::AttachRefused(err))),
                 },
                 BatchRequest::View { .. } => deferred.push(Decided::answer_only(index, Answer::View)),
             }
@@ -216,53 +231,38 @@ impl ForumTask {
         decided
     }
 
-    fn decide_command(
-        &mut self,
-        index: usize,
-        actor: Actor,
-        request_id: &str,
-        command: &Command,
-        reply: &mut Option<oneshot::Sender<ServerFrame>>,
-        now: u64,
-    ) -> Option<Decided> {
+    fn decide_command(&mut self, index: usize, actor: Actor, request_id: &str, command: &Command, now: u64) -> Decided {
         let key = RequestKey { actor: actor_key(actor), id: request_id.to_string() };
         if let Some(info) = self.state.applied.get(&key) {
             // Answered only after this batch persists, in case the original is in it.
-            return Some(Decided::answer_only(index, Answer::Ack { info: info.clone(), duplicate: true }));
+            return Decided::answer_only(index, Answer::Ack { info: info.clone(), duplicate: true });
         }
         match self.state.forum.decide(actor, command, now) {
             Err(err) => {
-                reply_once(reply, frames::refused(Some(request_id.to_string()), &err));
-                None
+                Decided::answer_only(index, Answer::Refused(frames::refused(Some(request_id.to_string()), &err)))
             }
             Ok(event) => {
                 let (entry, event_frames) = self.apply_new(now, Some(key), event);
                 let answer = Answer::Ack { info: AckInfo::of(&entry), duplicate: false };
-                Some(Decided { request: index, entry: Some(entry), frames: event_frames, answer })
+                Decided { request: index, entry: Some(entry), frames: event_frames, answer }
             }
         }
     }
 
-    fn decide_join(
-        &mut self,
-        index: usize,
-        channel: Channel,
-        name: Option<String>,
-        reply: &mut Option<oneshot::Sender<Result<Attached, AttachError>>>,
-        now: u64,
-    ) -> Option<Decided> {
+    fn decide_join(&mut self, index: usize, channel: Channel, name: Option<String>, now: u64) -> Decided {
         let token = tokens::generate(&self.state.forum.id);
         match self.state.forum.decide_join(channel, name.as_deref(), tokens::hash(&token)) {
             Ok(event) => {
+                // Checked before applying: whatever is applied must also be appended and answered.
+                let Event::ParticipantJoined { participant, .. } = event else {
+                    tracing::error!(forum = %self.state.forum.id, "a join decided as another event; not applied");
+                    return Decided::answer_only(index, Answer::AttachRefused(AttachError::Unavailable));
+                };
                 let (entry, event_frames) = self.apply_new(now, None, event);
-                let Event::ParticipantJoined { participant, .. } = entry.event else { return None };
                 let answer = Answer::Welcome { actor: Actor::Participant(participant), token };
-                Some(Decided { request: index, entry: Some(entry), frames: event_frames, answer })
+                Decided { request: index, entry: Some(entry), frames: event_frames, answer }
             }
-            Err(err) => {
-                reply_once(reply, Err(AttachError::Refused(err)));
-                None
-            }
+            Err(err) => Decided::answer_only(index, Answer::AttachRefused(AttachError::Refused(err))),
         }
     }
 
@@ -290,6 +290,8 @@ impl ForumTask {
                     let attached = self.attach(actor, token, *last_seq);
                     reply_once(reply, Ok(attached));
                 }
+                (BatchRequest::Command { reply, .. }, Answer::Refused(frame)) => reply_once(reply, frame),
+                (BatchRequest::Attach { reply, .. }, Answer::AttachRefused(err)) => reply_once(reply, Err(err)),
                 (BatchRequest::View { audience, reply }, Answer::View) => {
                     reply_once(reply, view::forum_view(&self.state.forum, *audience, self.state.head));
                 }
@@ -298,4 +300,11 @@ impl ForumTask {
             }
         }
     }
+}
+
+/// Whether a failed append may still have landed: only a store that did not
+/// answer leaves that open (see `EventLog`'s errors); every other failure
+/// wrote nothing.
+fn append_may_have_landed(err: &StoreError) -> bool {
+    matches!(err, StoreError::Unavailable(_))
 }

@@ -26,6 +26,8 @@ mod recovery;
 mod replication;
 mod request;
 mod snapshot;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

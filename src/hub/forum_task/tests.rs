@@ -1,0 +1,205 @@
+//! The forum task against a store that fails on purpose: what each failed
+//! append is answered with, and what is answered before an append returns.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use madang_protocol::{AgendaItemSpec, Auth, Command, CreateForumRequest, CreateForumResponse, ErrorCode, ServerFrame};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{ForumHandle, Request};
+use crate::domain::Actor;
+use crate::hub::{Hub, HubConfig};
+use crate::store::embedded::EmbeddedStore;
+use crate::store::{
+    Backend, DamagedForum, EventLog, OutcomeRecord, OutcomeSink, Record, Snapshot, SnapshotStore, StoreError,
+};
+
+/// How the next append fails.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// The records land, but the caller hears that the store did not answer
+    /// (a shared store's timeout after the write reached it).
+    LandedUnconfirmed,
+    /// Nothing lands, and the store says so.
+    Refused,
+}
+
+/// The embedded store, with appends that fail when told to.
+struct FaultyStore {
+    inner: EmbeddedStore,
+    next_append: Mutex<Option<Fault>>,
+}
+
+impl FaultyStore {
+    fn fail_next_append(&self, fault: Fault) {
+        *self.next_append.lock().unwrap() = Some(fault);
+    }
+}
+
+#[async_trait::async_trait]
+impl EventLog for FaultyStore {
+    async fn forums(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.forums().await
+    }
+    async fn append(&self, forum: &str, records: &[Record]) -> Result<(), StoreError> {
+        let fault = self.next_append.lock().unwrap().take();
+        match fault {
+            None => self.inner.append(forum, records).await,
+            Some(Fault::LandedUnconfirmed) => {
+                self.inner.append(forum, records).await?;
+                Err(StoreError::Unavailable("no answer within the command timeout".into()))
+            }
+            Some(Fault::Refused) => Err(StoreError::Io(std::io::Error::other("no space left on device"))),
+        }
+    }
+    async fn read_after(&self, forum: &str, after: u64) -> Result<Vec<Record>, StoreError> {
+        self.inner.read_after(forum, after).await
+    }
+    async fn head(&self, forum: &str) -> Result<u64, StoreError> {
+        self.inner.head(forum).await
+    }
+}
+
+#[async_trait::async_trait]
+impl SnapshotStore for FaultyStore {
+    async fn save_snapshot(&self, forum: &str, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.inner.save_snapshot(forum, snapshot).await
+    }
+    async fn load_snapshot(&self, forum: &str) -> Result<Option<Snapshot>, StoreError> {
+        self.inner.load_snapshot(forum).await
+    }
+}
+
+#[async_trait::async_trait]
+impl OutcomeSink for FaultyStore {
+    async fn publish_outcome(&self, outcome: &OutcomeRecord) -> Result<(), StoreError> {
+        self.inner.publish_outcome(outcome).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for FaultyStore {
+    fn damaged_forums(&self) -> Vec<DamagedForum> {
+        self.inner.damaged_forums()
+    }
+    async fn close(&self) -> Result<(), StoreError> {
+        self.inner.close().await
+    }
+}
+
+/// A hub on a faulty store, with one forum of one item whose moderator is attached.
+struct Setup {
+    _dir: tempfile::TempDir,
+    store: Arc<FaultyStore>,
+    hub: Arc<Hub>,
+    created: CreateForumResponse,
+    forum: ForumHandle,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = EmbeddedStore::open(dir.path()).await.unwrap();
+    let store = Arc::new(FaultyStore { inner, next_append: Mutex::new(None) });
+    let config = HubConfig { tally_interval: Duration::from_millis(20), ..HubConfig::default() };
+    let hub = Hub::open(store.clone(), config, CancellationToken::new(), TaskTracker::new(), None).await.unwrap();
+    let request = CreateForumRequest {
+        title: "Faults".into(),
+        language: None,
+        agenda: vec![AgendaItemSpec { title: "Vote".into(), description: None, timebox_secs: None }],
+    };
+    let created = hub.create_forum(request).await.unwrap();
+    let auth = Auth { token: Some(created.moderator_token.clone()), ..Auth::default() };
+    let (forum, _) = hub.attach(auth).await.unwrap();
+    Setup { _dir: dir, store, hub, created, forum }
+}
+
+impl Setup {
+    /// Queue a command without waiting: commands queued together are decided in one batch.
+    fn queue(&self, actor: Actor, id: &str, command: Value) -> oneshot::Receiver<ServerFrame> {
+        let command: Command = serde_json::from_value(command).expect("a valid command");
+        let (reply, answer) = oneshot::channel();
+        let request = Request::Command { actor, request_id: id.into(), command, reply };
+        self.forum.requests.try_send(request).unwrap_or_else(|_| panic!("the forum takes request {id}"));
+        answer
+    }
+
+    async fn command(&self, actor: Actor, id: &str, command: Value) -> ServerFrame {
+        self.queue(actor, id, command).await.expect("the forum answers")
+    }
+
+    async fn ok(&self, actor: Actor, id: &str, command: Value) -> u64 {
+        match self.command(actor, id, command).await {
+            ServerFrame::Ack { seq, duplicate: false, .. } => seq,
+            other => panic!("{id}: expected an ack, got {other:?}"),
+        }
+    }
+
+    async fn join(&self) -> Actor {
+        let auth = Auth { join_code: Some(self.created.join_codes.remote.clone()), ..Auth::default() };
+        self.hub.attach(auth).await.unwrap_or_else(|_| panic!("a participant joins")).1.actor
+    }
+
+    /// A live forum with an open approval poll of two options; its id.
+    async fn open_poll(&self) -> u64 {
+        self.ok(Actor::Moderator, "start", json!({"type": "start_forum"})).await;
+        self.ok(Actor::Moderator, "activate", json!({"type": "activate_item", "item": 1})).await;
+        let create = json!({"type": "create_poll", "title": "Which?", "method": {"kind": "approval", "max_choices": 1},
+            "options": {"from": "fixed", "labels": ["A", "B"]}});
+        let ServerFrame::Ack { poll: Some(poll), .. } = self.command(Actor::Moderator, "create", create).await else {
+            panic!("the poll is created")
+        };
+        self.ok(Actor::Moderator, "open", json!({"type": "open_poll", "poll": poll})).await;
+        u64::from(poll.0)
+    }
+}
+
+fn unavailable_message(frame: &ServerFrame) -> &str {
+    match frame {
+        ServerFrame::Error { code: ErrorCode::Unavailable, message, .. } => message,
+        other => panic!("expected `unavailable`, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unconfirmed_append_is_answered_as_unknown_and_a_resend_tells() {
+    let setup = setup().await;
+    setup.store.fail_next_append(Fault::LandedUnconfirmed);
+    let answer = setup.command(Actor::Moderator, "start", json!({"type": "start_forum"})).await;
+    let message = unavailable_message(&answer);
+    assert!(!message.contains("not applied"), "the outcome is unknown, not `not applied`: {message}");
+    assert!(message.contains("may have been applied"), "{message}");
+    let resent = setup.command(Actor::Moderator, "start", json!({"type": "start_forum"})).await;
+    assert!(matches!(resent, ServerFrame::Ack { duplicate: true, .. }), "it had landed: {resent:?}");
+}
+
+#[tokio::test]
+async fn a_refused_append_is_answered_as_not_applied_and_a_resend_applies_it() {
+    let setup = setup().await;
+    setup.store.fail_next_append(Fault::Refused);
+    let answer = setup.command(Actor::Moderator, "start", json!({"type": "start_forum"})).await;
+    let message = unavailable_message(&answer);
+    assert!(message.contains("not applied"), "{message}");
+    let resent = setup.command(Actor::Moderator, "start", json!({"type": "start_forum"})).await;
+    assert!(matches!(resent, ServerFrame::Ack { duplicate: false, .. }), "applied now: {resent:?}");
+}
+
+/// A ballot decided after a `close_poll` of the same batch is refused as
+/// "not open" only once that close has landed.
+#[tokio::test]
+async fn a_refusal_waits_for_the_batch_it_was_decided_against() {
+    let setup = setup().await;
+    let poll = setup.open_poll().await;
+    let voter = setup.join().await;
+    setup.store.fail_next_append(Fault::Refused);
+    let close = setup.queue(Actor::Moderator, "close", json!({"type": "close_poll", "poll": poll}));
+    let ballot = json!({"type": "cast_ballot", "poll": poll, "ballot": {"kind": "approval", "options": [1]}});
+    let vote = setup.queue(voter, "vote", ballot.clone());
+    unavailable_message(&close.await.unwrap());
+    unavailable_message(&vote.await.unwrap());
+    // The poll is still open: the same ballot is accepted now.
+    setup.ok(voter, "vote", ballot).await;
+}
