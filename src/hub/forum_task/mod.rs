@@ -86,14 +86,20 @@ pub(crate) struct ForumTask {
 
 impl ForumTask {
     /// Rebuild a forum from its latest snapshot and the records after it,
-    /// or from the whole log when there is no usable snapshot.
+    /// or from the whole log when there is no usable snapshot. Entries from
+    /// before the snapshot refill the resume buffers (SPEC §6.2 keeps the
+    /// last `ring_capacity` events across restarts).
     pub(crate) async fn load(
         store: Arc<dyn Store>,
         forum_id: &str,
         config: Arc<HubConfig>,
     ) -> Result<ForumTask, ReplayError> {
         let (base, records) = snapshot::read_state(store.as_ref(), forum_id).await?;
-        Self::build(store, base, &records, config)
+        let before = match &base {
+            Some(base) => snapshot::entries_before(store.as_ref(), base, config.ring_capacity).await,
+            None => Vec::new(),
+        };
+        Self::build(store, base, &before, &records, config)
     }
 
     /// A forum whose creation entries were just appended.
@@ -103,25 +109,31 @@ impl ForumTask {
         config: Arc<HubConfig>,
     ) -> Result<ForumTask, ReplayError> {
         let records: Vec<Record> = entries.iter().map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
-        Self::build(store, None, &records, config)
+        Self::build(store, None, &[], &records, config)
     }
 
     /// Replay `records` after `base` (or from the start); the last
-    /// `ring_capacity` of them also fill the resume buffers.
+    /// `ring_capacity` of `before` (the entries up to `base`) and `records`
+    /// also fill the resume buffers. The entries of `before` are rendered
+    /// against `base`, the only state of theirs at hand: each shows what it
+    /// touched as it stood at the snapshot, so a client that resumes through
+    /// them ends where live clients are.
     fn build(
         store: Arc<dyn Store>,
         base: Option<ForumState>,
+        before: &[Entry],
         records: &[Record],
         config: Arc<HubConfig>,
     ) -> Result<ForumTask, ReplayError> {
         let start = base.as_ref().map_or(0, |b| b.head);
-        let floor = start + (records.len() as u64).saturating_sub(config.ring_capacity as u64);
+        let kept = (before.len() + records.len()) as u64;
+        let floor = start - before.len() as u64 + kept.saturating_sub(config.ring_capacity as u64);
         let mut staff = Outlet::new(config.broadcast_capacity, floor);
         let mut public = Outlet::new(config.broadcast_capacity, floor);
         let mut outcomes = Vec::new();
         let ring_capacity = config.ring_capacity;
         let broadcast_capacity = config.broadcast_capacity;
-        let visit = |forum: &Forum, entry: &Entry| {
+        let mut keep = |forum: &Forum, entry: &Entry| {
             if entry.seq > floor {
                 for (outlet, audience) in [(&mut staff, Audience::Staff), (&mut public, Audience::Public)] {
                     if let Some(frame) = frames::event(forum, entry, audience) {
@@ -129,6 +141,12 @@ impl ForumTask {
                     }
                 }
             }
+        };
+        if let Some(base) = &base {
+            before.iter().for_each(|entry| keep(&base.forum, entry));
+        }
+        let visit = |forum: &Forum, entry: &Entry| {
+            keep(forum, entry);
             outcomes.extend(fanout::outcome_record(forum, entry));
         };
         let state = match base {
