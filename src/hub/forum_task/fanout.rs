@@ -8,7 +8,7 @@
 //! of closed polls are handed to the store for other systems. Ballots are never
 //! broadcast. This module does not decide who may see a tally: `view` does.
 
-use madang_protocol::PollStatus;
+use madang_protocol::{IdeaId, PollStatus};
 
 use super::ForumTask;
 use crate::domain::{Event, Forum};
@@ -58,9 +58,14 @@ impl ForumTask {
             Event::PollClosed { poll, .. } => {
                 self.dirty_polls.remove(poll);
             }
+            // A merge moves the ballots of every option whose idea's merge
+            // chain passes through the merged idea: the option's own idea, or
+            // one merged into it earlier (a chain that now reaches an option).
             Event::IdeaMerged { idea, .. } => {
                 for p in forum.polls.values() {
-                    if p.status == PollStatus::Open && p.options.iter().any(|o| o.idea == Some(*idea)) {
+                    if p.status == PollStatus::Open
+                        && p.options.iter().filter_map(|o| o.idea).any(|start| merges_through(forum, start, *idea))
+                    {
                         self.dirty_polls.insert(p.id);
                     }
                 }
@@ -125,6 +130,22 @@ impl ForumTask {
             }
         }
     }
+}
+
+/// Whether `idea` is `start` or on the chain of merges that `start` was absorbed along.
+fn merges_through(forum: &Forum, start: IdeaId, idea: IdeaId) -> bool {
+    let mut current = start;
+    // Merges form a forest, but bound the walk so a damaged log cannot loop.
+    for _ in 0..=forum.ideas.len() {
+        if current == idea {
+            return true;
+        }
+        match forum.ideas.get(&current).and_then(|i| i.merged_into) {
+            Some(next) => current = next,
+            None => return false,
+        }
+    }
+    false
 }
 
 /// The outcome record of a poll's closing entry, for the store.

@@ -203,3 +203,56 @@ async fn a_refusal_waits_for_the_batch_it_was_decided_against() {
     // The poll is still open: the same ballot is accepted now.
     setup.ok(voter, "vote", ballot).await;
 }
+
+/// Wait (at most two seconds) for a frame on `updates` that `pred` accepts.
+async fn frame_where(
+    updates: &mut tokio::sync::broadcast::Receiver<crate::hub::Frame>,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let wait = async {
+        loop {
+            let frame = updates.recv().await.expect("the forum keeps sending");
+            let frame: Value = serde_json::from_str(frame.as_str()).unwrap();
+            if pred(&frame) {
+                return frame;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), wait).await.unwrap_or_else(|_| panic!("no frame: {what}"))
+}
+
+fn count_of(tally: &Value, option: u64) -> u64 {
+    let counts = tally["tally"]["result"]["counts"].as_array().expect("approval counts");
+    counts.iter().find(|c| c["option"] == option).map_or(0, |c| c["count"].as_u64().unwrap())
+}
+
+/// Idea 1 (option 1) merged into idea 3 (no option), then idea 3 into
+/// idea 2 (option 2): only the second merge moves option 1's ballot to
+/// option 2, and a tally says so without waiting for another ballot.
+#[tokio::test]
+async fn a_merge_that_completes_a_chain_into_an_option_sends_a_tally() {
+    let setup = setup().await;
+    let voter = setup.join().await;
+    let moderator = Auth { token: Some(setup.created.moderator_token.clone()), ..Auth::default() };
+    let (_, mut staff) = setup.hub.attach(moderator).await.unwrap_or_else(|_| panic!("the moderator attaches"));
+    setup.ok(Actor::Moderator, "start", json!({"type": "start_forum"})).await;
+    setup.ok(Actor::Moderator, "activate", json!({"type": "activate_item", "item": 1})).await;
+    setup.ok(voter, "i1", json!({"type": "submit_idea", "text": "Trees"})).await;
+    setup.ok(voter, "i2", json!({"type": "submit_idea", "text": "Benches"})).await;
+    let create = json!({"type": "create_poll", "title": "Which?", "method": {"kind": "approval", "max_choices": 1},
+        "options": {"from": "ideas"}});
+    let ServerFrame::Ack { poll: Some(poll), .. } = setup.command(Actor::Moderator, "create", create).await else {
+        panic!("the poll is created")
+    };
+    setup.ok(Actor::Moderator, "open", json!({"type": "open_poll", "poll": poll})).await;
+    setup.ok(voter, "i3", json!({"type": "submit_idea", "text": "Shade"})).await;
+    setup
+        .ok(voter, "vote", json!({"type": "cast_ballot", "poll": poll, "ballot": {"kind": "approval", "options": [1]}}))
+        .await;
+    setup.ok(Actor::Moderator, "m1", json!({"type": "merge_idea", "idea": 1, "into": 3})).await;
+    let tally = |f: &Value| f["type"] == "tally";
+    frame_where(&mut staff.updates, "a tally after the first merge", |f| tally(f) && count_of(f, 1) == 1).await;
+    setup.ok(Actor::Moderator, "m2", json!({"type": "merge_idea", "idea": 3, "into": 2})).await;
+    frame_where(&mut staff.updates, "a tally moving the ballot to option 2", |f| tally(f) && count_of(f, 2) == 1).await;
+}
