@@ -7,7 +7,7 @@
 //! encoded here, once, into a shared `Frame`. This module decides nothing: it
 //! knows the protocol's frame types, the domain's refusals and the views.
 
-use madang_protocol::{ErrorCode, JoinCodes, ParticipantSelf, Role, ServerFrame, Tally, TemperatureView};
+use madang_protocol::{ErrorCode, JoinCodes, ParticipantSelf, Role, ServerFrame, Tally, TemperatureView, Update};
 
 use super::AttachError;
 use super::journal::Entry;
@@ -126,6 +126,12 @@ pub(crate) fn welcome(
 pub(crate) fn event(forum: &Forum, entry: &Entry, audience: Audience) -> Option<Frame> {
     view::update_for(forum, &entry.event, audience)
         .map(|update| encode(&ServerFrame::Event { seq: entry.seq, at_ms: entry.at_ms, update }))
+}
+
+/// Moderators' hall check as it stands after entry `seq`.
+pub(crate) fn hall_check(forum: &Forum, seq: u64, at_ms: u64) -> Frame {
+    let update = Update::HallCheck { hall_check: view::hall_check(forum) };
+    encode(&ServerFrame::Event { seq, at_ms, update })
 }
 
 pub(crate) fn tally(seq: u64, tally: Tally) -> Frame {

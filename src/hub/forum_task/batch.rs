@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use super::ForumTask;
 use super::attach::Authenticated;
-use super::fanout::{EventFrames, outcome_record};
+use super::fanout::{EventFrames, HallChecks, outcome_record};
 use super::request::{AttachError, Attached, Credential, Request};
 use crate::domain::{Actor, Event};
 use crate::hub::clock::now_ms;
@@ -205,33 +205,44 @@ impl ForumTask {
     fn decide_all(&mut self, requests: &mut [BatchRequest], now: u64) -> Vec<Decided> {
         let mut decided = Vec::new();
         let mut deferred = Vec::new();
+        let mut hall = HallChecks::default();
         for (index, request) in requests.iter_mut().enumerate() {
             match request {
                 BatchRequest::Command { reply: None, .. }
                 | BatchRequest::Attach { reply: None, .. }
                 | BatchRequest::View { reply: None, .. } => {}
                 BatchRequest::Command { actor, request_id, command, .. } => {
-                    decided.push(self.decide_command(index, *actor, request_id, command, now));
+                    decided.push(self.decide_command(index, *actor, request_id, command, now, &mut hall));
                 }
                 BatchRequest::Attach { credential, .. } => match self.authenticate(credential) {
                     Ok(Authenticated::Known { actor, token }) => {
                         deferred.push(Decided::answer_only(index, Answer::Welcome { actor, token }))
                     }
                     Ok(Authenticated::Newcomer { channel, name }) => {
-                        decided.push(self.decide_join(index, channel, name, now));
+                        decided.push(self.decide_join(index, channel, name, now, &mut hall));
                     }
                     Err(err) => decided.push(Decided::answer_only(index, Answer::AttachRefused(err))),
                 },
                 BatchRequest::View { .. } => deferred.push(Decided::answer_only(index, Answer::View)),
             }
         }
+        hall.settle(&self.state.forum);
+        attach_hall_checks(&mut decided, hall.take_rendered());
         // Attaches and views last: their snapshot or replay and their
         // subscription start after every frame of this batch.
         decided.extend(deferred);
         decided
     }
 
-    fn decide_command(&mut self, index: usize, actor: Actor, request_id: &str, command: &Command, now: u64) -> Decided {
+    fn decide_command(
+        &mut self,
+        index: usize,
+        actor: Actor,
+        request_id: &str,
+        command: &Command,
+        now: u64,
+        hall: &mut HallChecks,
+    ) -> Decided {
         let key = RequestKey { actor: actor_key(actor), id: request_id.to_string() };
         if let Some(info) = self.state.applied.get(&key) {
             // Answered only after this batch persists, in case the original is in it.
@@ -242,14 +253,21 @@ impl ForumTask {
                 Decided::answer_only(index, Answer::Refused(frames::refused(Some(request_id.to_string()), &err)))
             }
             Ok(event) => {
-                let (entry, event_frames) = self.apply_new(now, Some(key), event);
+                let (entry, event_frames) = self.apply_new(now, Some(key), event, hall);
                 let answer = Answer::Ack { info: AckInfo::of(&entry), duplicate: false };
                 Decided { request: index, entry: Some(entry), frames: event_frames, answer }
             }
         }
     }
 
-    fn decide_join(&mut self, index: usize, channel: Channel, name: Option<String>, now: u64) -> Decided {
+    fn decide_join(
+        &mut self,
+        index: usize,
+        channel: Channel,
+        name: Option<String>,
+        now: u64,
+        hall: &mut HallChecks,
+    ) -> Decided {
         let token = tokens::generate(&self.state.forum.id);
         match self.state.forum.decide_join(channel, name.as_deref(), tokens::hash(&token)) {
             Ok(event) => {
@@ -258,7 +276,7 @@ impl ForumTask {
                     tracing::error!(forum = %self.state.forum.id, "a join decided as another event; not applied");
                     return Decided::answer_only(index, Answer::AttachRefused(AttachError::Unavailable));
                 };
-                let (entry, event_frames) = self.apply_new(now, None, event);
+                let (entry, event_frames) = self.apply_new(now, None, event, hall);
                 let answer = Answer::Welcome { actor: Actor::Participant(participant), token };
                 Decided { request: index, entry: Some(entry), frames: event_frames, answer }
             }
@@ -267,11 +285,18 @@ impl ForumTask {
     }
 
     /// Chain, apply and render a freshly decided event.
-    fn apply_new(&mut self, now: u64, request: Option<RequestKey>, event: Event) -> (Entry, EventFrames) {
+    fn apply_new(
+        &mut self,
+        now: u64,
+        request: Option<RequestKey>,
+        event: Event,
+        hall: &mut HallChecks,
+    ) -> (Entry, EventFrames) {
+        let hall_ballot = self.settle_hall_checks_before(&event, hall);
         let entry = Entry::new(self.state.head + 1, now, &self.state.head_hash, request, event);
         self.state.apply_entry(&entry);
         self.mark_dirty(&entry.event);
-        let event_frames = self.render_event(&entry);
+        let event_frames = self.render_batch_event(&entry, hall_ballot, hall);
         (entry, event_frames)
     }
 
@@ -307,4 +332,15 @@ impl ForumTask {
 /// wrote nothing.
 fn append_may_have_landed(err: &StoreError) -> bool {
     matches!(err, StoreError::Unavailable(_))
+}
+
+/// Give each rendered hall check (by seq, in order) to the staff frame of its ballot.
+fn attach_hall_checks(decided: &mut [Decided], rendered: Vec<(u64, frames::Frame)>) {
+    let mut rendered = rendered.into_iter().peekable();
+    for d in decided.iter_mut() {
+        let Some(entry) = &d.entry else { continue };
+        if let Some((_, frame)) = rendered.next_if(|(seq, _)| *seq == entry.seq) {
+            d.frames[0] = Some(frame);
+        }
+    }
 }

@@ -21,6 +21,32 @@ use crate::store::OutcomeRecord;
 /// An event's frames for staff and for the public; `None` where it shows that audience nothing.
 pub(super) type EventFrames = [Option<Frame>; 2];
 
+/// Moderators' hall checks for a batch's hall ballots. Rendering one counts
+/// every poll's voters, so a run of consecutive hall ballots gets one, on
+/// its last ballot, rendered against the state right after that ballot.
+#[derive(Default)]
+pub(super) struct HallChecks {
+    /// The last hall ballot of the current run: (seq, at_ms).
+    owed: Option<(u64, u64)>,
+    /// (seq, staff frame) of the runs that ended.
+    rendered: Vec<(u64, Frame)>,
+}
+
+impl HallChecks {
+    /// End the current run: render its hall check against `forum`, which
+    /// must be the state right after the run's last ballot.
+    pub(super) fn settle(&mut self, forum: &Forum) {
+        if let Some((seq, at_ms)) = self.owed.take() {
+            self.rendered.push((seq, frames::hall_check(forum, seq, at_ms)));
+        }
+    }
+
+    /// The rendered hall checks, by the seq of the ballot each belongs to.
+    pub(super) fn take_rendered(&mut self) -> Vec<(u64, Frame)> {
+        std::mem::take(&mut self.rendered)
+    }
+}
+
 impl ForumTask {
     /// Render an applied entry once for each audience.
     pub(super) fn render_event(&self, entry: &Entry) -> EventFrames {
@@ -28,6 +54,25 @@ impl ForumTask {
             frames::event(&self.state.forum, entry, Audience::Staff),
             frames::event(&self.state.forum, entry, Audience::Public),
         ]
+    }
+
+    /// Before a batch applies `event`: whether it is a hall ballot whose hall
+    /// check waits for the end of its run; any other event ends the run.
+    pub(super) fn settle_hall_checks_before(&self, event: &Event, hall: &mut HallChecks) -> bool {
+        let hall_ballot = view::changes_hall_check(&self.state.forum, event);
+        if !hall_ballot {
+            hall.settle(&self.state.forum);
+        }
+        hall_ballot
+    }
+
+    /// The frames of an applied batch entry (see `settle_hall_checks_before`).
+    pub(super) fn render_batch_event(&self, entry: &Entry, hall_ballot: bool, hall: &mut HallChecks) -> EventFrames {
+        if hall_ballot {
+            hall.owed = Some((entry.seq, entry.at_ms));
+            return [None, frames::event(&self.state.forum, entry, Audience::Public)];
+        }
+        self.render_event(entry)
     }
 
     /// Send a persisted event's frames and keep them for resumes.

@@ -139,8 +139,18 @@ impl Setup {
     }
 
     async fn join(&self) -> Actor {
-        let auth = Auth { join_code: Some(self.created.join_codes.remote.clone()), ..Auth::default() };
+        self.join_with(&self.created.join_codes.remote).await
+    }
+
+    async fn join_with(&self, code: &str) -> Actor {
+        let auth = Auth { join_code: Some(code.into()), ..Auth::default() };
         self.hub.attach(auth).await.unwrap_or_else(|_| panic!("a participant joins")).1.actor
+    }
+
+    /// A second moderator connection's broadcasts.
+    async fn staff_updates(&self) -> tokio::sync::broadcast::Receiver<crate::hub::Frame> {
+        let auth = Auth { token: Some(self.created.moderator_token.clone()), ..Auth::default() };
+        self.hub.attach(auth).await.unwrap_or_else(|_| panic!("the moderator attaches")).1.updates
     }
 
     /// A live forum with an open approval poll of two options; its id.
@@ -234,8 +244,7 @@ fn count_of(tally: &Value, option: u64) -> u64 {
 async fn a_merge_that_completes_a_chain_into_an_option_sends_a_tally() {
     let setup = setup().await;
     let voter = setup.join().await;
-    let moderator = Auth { token: Some(setup.created.moderator_token.clone()), ..Auth::default() };
-    let (_, mut staff) = setup.hub.attach(moderator).await.unwrap_or_else(|_| panic!("the moderator attaches"));
+    let mut staff = setup.staff_updates().await;
     setup.ok(Actor::Moderator, "start", json!({"type": "start_forum"})).await;
     setup.ok(Actor::Moderator, "activate", json!({"type": "activate_item", "item": 1})).await;
     setup.ok(voter, "i1", json!({"type": "submit_idea", "text": "Trees"})).await;
@@ -252,7 +261,49 @@ async fn a_merge_that_completes_a_chain_into_an_option_sends_a_tally() {
         .await;
     setup.ok(Actor::Moderator, "m1", json!({"type": "merge_idea", "idea": 1, "into": 3})).await;
     let tally = |f: &Value| f["type"] == "tally";
-    frame_where(&mut staff.updates, "a tally after the first merge", |f| tally(f) && count_of(f, 1) == 1).await;
+    frame_where(&mut staff, "a tally after the first merge", |f| tally(f) && count_of(f, 1) == 1).await;
     setup.ok(Actor::Moderator, "m2", json!({"type": "merge_idea", "idea": 3, "into": 2})).await;
-    frame_where(&mut staff.updates, "a tally moving the ballot to option 2", |f| tally(f) && count_of(f, 2) == 1).await;
+    frame_where(&mut staff, "a tally moving the ballot to option 2", |f| tally(f) && count_of(f, 2) == 1).await;
+}
+
+/// With a headcount set, moderators see hall ballots as the hall check they
+/// change; a batch of them gets one hall check (on its last ballot), not one
+/// per ballot, each of which would count every poll's voters again.
+#[tokio::test]
+async fn a_batch_of_hall_ballots_renders_one_hall_check() {
+    const HALL: usize = 20;
+    let setup = setup().await;
+    let poll = setup.open_poll().await;
+    setup.ok(Actor::Moderator, "headcount", json!({"type": "set_hall_headcount", "count": 100})).await;
+    let mut voters = Vec::new();
+    for _ in 0..HALL {
+        voters.push(setup.join_with(&setup.created.join_codes.hall).await);
+    }
+    let mut staff = setup.staff_updates().await;
+    let ballot = json!({"type": "cast_ballot", "poll": poll, "ballot": {"kind": "approval", "options": [1]}});
+    let answers: Vec<_> =
+        voters.iter().enumerate().map(|(n, voter)| setup.queue(*voter, &format!("v{n}"), ballot.clone())).collect();
+    let mut last = 0;
+    for answer in answers {
+        let ServerFrame::Ack { seq, .. } = answer.await.unwrap() else { panic!("a ballot is acked") };
+        last = last.max(seq);
+    }
+    // A later event marks the end of what the ballots' batch sent.
+    let marker = setup.ok(Actor::Moderator, "marker", json!({"type": "add_item", "title": "Later"})).await;
+    let mut hall_checks = Vec::new();
+    let mut frames = 0;
+    loop {
+        let frame = frame_where(&mut staff, "the marker event", |f| f["type"] == "event").await;
+        frames += 1;
+        if frame["seq"] == marker {
+            break;
+        }
+        if frame["update"]["kind"] == "hall_check" {
+            hall_checks.push(frame);
+        }
+    }
+    assert_eq!(hall_checks.len(), 1, "one hall check for the batch ({frames} events)");
+    let check = &hall_checks[0];
+    assert_eq!(check["seq"], last, "on the batch's last ballot: {check}");
+    assert_eq!(check["update"]["hall_check"]["polls"][0]["hall_ballots"], HALL as u64, "{check}");
 }
