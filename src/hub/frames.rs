@@ -73,6 +73,11 @@ pub(crate) fn outcome_unknown(id: Option<String>) -> ServerFrame {
     error(id, ErrorCode::Unavailable, message.into(), None)
 }
 
+/// A command the server decided but could not record: a bug; nothing was applied.
+pub(crate) fn internal(id: Option<String>) -> ServerFrame {
+    error(id, ErrorCode::Internal, "the server could not record this command; it was not applied".into(), None)
+}
+
 pub(crate) fn rate_limited(id: Option<String>) -> ServerFrame {
     error(id, ErrorCode::RateLimited, "too many messages: slow down".into(), None)
 }

@@ -23,7 +23,7 @@ use super::fanout::{EventFrames, HallChecks, outcome_record};
 use super::request::{AttachError, Attached, Credential, Request};
 use crate::domain::{Actor, Event};
 use crate::hub::clock::now_ms;
-use crate::hub::journal::{Entry, RequestKey};
+use crate::hub::journal::{Entry, JournalError, RequestKey};
 use crate::hub::state::AckInfo;
 use crate::hub::view::{self, Audience};
 use crate::hub::{frames, tokens};
@@ -125,7 +125,8 @@ enum Answer {
 struct Decided {
     /// Index into the batch's requests.
     request: usize,
-    entry: Option<Entry>,
+    /// The entry it appends, and that entry as stored.
+    entry: Option<(Entry, Record)>,
     frames: EventFrames,
     answer: Answer,
 }
@@ -161,11 +162,8 @@ impl ForumTask {
             let checkpoint = (shared && contended).then(|| self.state.clone());
             let head_before = self.state.head;
             let decided = self.decide_all(requests, now_ms());
-            let records: Vec<Record> = decided
-                .iter()
-                .filter_map(|d| d.entry.as_ref())
-                .map(|e| Record { seq: e.seq, payload: e.encode() })
-                .collect();
+            let records: Vec<Record> =
+                decided.iter().filter_map(|d| d.entry.as_ref()).map(|(_, record)| record.clone()).collect();
             match self.store.append(&self.state.forum.id, &records).await {
                 Ok(()) => {
                     self.log_bytes_since_snapshot += records.iter().map(|r| r.payload.len() as u64).sum::<u64>();
@@ -252,11 +250,16 @@ impl ForumTask {
             Err(err) => {
                 Decided::answer_only(index, Answer::Refused(frames::refused(Some(request_id.to_string()), &err)))
             }
-            Ok(event) => {
-                let (entry, event_frames) = self.apply_new(now, Some(key), event, hall);
-                let answer = Answer::Ack { info: AckInfo::of(&entry), duplicate: false };
-                Decided { request: index, entry: Some(entry), frames: event_frames, answer }
-            }
+            Ok(event) => match self.apply_new(now, Some(key), event, hall) {
+                Ok((entry, record, event_frames)) => {
+                    let answer = Answer::Ack { info: AckInfo::of(&entry), duplicate: false };
+                    Decided { request: index, entry: Some((entry, record)), frames: event_frames, answer }
+                }
+                Err(err) => {
+                    tracing::error!(forum = %self.state.forum.id, %err, "a decided command cannot be recorded");
+                    Decided::answer_only(index, Answer::Refused(frames::internal(Some(request_id.to_string()))))
+                }
+            },
         }
     }
 
@@ -276,34 +279,43 @@ impl ForumTask {
                     tracing::error!(forum = %self.state.forum.id, "a join decided as another event; not applied");
                     return Decided::answer_only(index, Answer::AttachRefused(AttachError::Unavailable));
                 };
-                let (entry, event_frames) = self.apply_new(now, None, event, hall);
-                let answer = Answer::Welcome { actor: Actor::Participant(participant), token };
-                Decided { request: index, entry: Some(entry), frames: event_frames, answer }
+                match self.apply_new(now, None, event, hall) {
+                    Ok((entry, record, event_frames)) => {
+                        let answer = Answer::Welcome { actor: Actor::Participant(participant), token };
+                        Decided { request: index, entry: Some((entry, record)), frames: event_frames, answer }
+                    }
+                    Err(err) => {
+                        tracing::error!(forum = %self.state.forum.id, %err, "a join cannot be recorded");
+                        Decided::answer_only(index, Answer::AttachRefused(AttachError::Unavailable))
+                    }
+                }
             }
             Err(err) => Decided::answer_only(index, Answer::AttachRefused(AttachError::Refused(err))),
         }
     }
 
-    /// Chain, apply and render a freshly decided event.
+    /// Chain, encode, apply and render a freshly decided event. An event
+    /// that cannot be encoded is not applied: what is applied is appended.
     fn apply_new(
         &mut self,
         now: u64,
         request: Option<RequestKey>,
         event: Event,
         hall: &mut HallChecks,
-    ) -> (Entry, EventFrames) {
-        let hall_ballot = self.settle_hall_checks_before(&event, hall);
-        let entry = Entry::new(self.state.head + 1, now, &self.state.head_hash, request, event);
+    ) -> Result<(Entry, Record, EventFrames), JournalError> {
+        let entry = Entry::new(self.state.head + 1, now, &self.state.head_hash, request, event)?;
+        let record = Record { seq: entry.seq, payload: entry.encode()? };
+        let hall_ballot = self.settle_hall_checks_before(&entry.event, hall);
         self.state.apply_entry(&entry);
         self.mark_dirty(&entry.event);
         let event_frames = self.render_batch_event(&entry, hall_ballot, hall);
-        (entry, event_frames)
+        Ok((entry, record, event_frames))
     }
 
     /// The batch is persisted: publish its frames and answer everyone, in order.
     fn finish(&mut self, decided: Vec<Decided>, requests: &mut [BatchRequest]) {
         for Decided { request, entry, frames: event_frames, answer } in decided {
-            if let Some(entry) = &entry {
+            if let Some((entry, _)) = &entry {
                 self.publish_event(entry.seq, event_frames);
                 self.outcomes.extend(outcome_record(&self.state.forum, entry));
             }
@@ -338,7 +350,7 @@ fn append_may_have_landed(err: &StoreError) -> bool {
 fn attach_hall_checks(decided: &mut [Decided], rendered: Vec<(u64, frames::Frame)>) {
     let mut rendered = rendered.into_iter().peekable();
     for d in decided.iter_mut() {
-        let Some(entry) = &d.entry else { continue };
+        let Some((entry, _)) = &d.entry else { continue };
         if let Some((_, frame)) = rendered.next_if(|(seq, _)| *seq == entry.seq) {
             d.frames[0] = Some(frame);
         }

@@ -108,7 +108,10 @@ impl ForumTask {
         entries: &[Entry],
         config: Arc<HubConfig>,
     ) -> Result<ForumTask, ReplayError> {
-        let records: Vec<Record> = entries.iter().map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
+        let records = entries
+            .iter()
+            .map(|e| Ok(Record { seq: e.seq, payload: e.encode()? }))
+            .collect::<Result<Vec<Record>, ReplayError>>()?;
         Self::build(store, None, &[], &records, config)
     }
 

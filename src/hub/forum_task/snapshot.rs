@@ -20,7 +20,13 @@ impl ForumTask {
         {
             return;
         }
-        let snapshot = self.state.to_snapshot();
+        let snapshot = match self.state.to_snapshot() {
+            Ok(snapshot) => snapshot,
+            Err(err) => {
+                tracing::error!(forum = %self.state.forum.id, %err, "snapshot cannot be encoded");
+                return;
+            }
+        };
         match self.store.save_snapshot(&self.state.forum.id, &snapshot).await {
             Ok(()) => {
                 self.snapshot_seq = snapshot.seq;

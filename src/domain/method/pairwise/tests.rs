@@ -88,11 +88,9 @@ fn the_spec_example_keeps_one_answer_per_pair_and_matches_the_fit() {
     let shown: TallyResult = serde_json::from_value(tally["result"].clone()).unwrap();
     let TallyResult::Pairwise { wins, skipped, stats, .. } = &shown else { panic!("a pairwise result") };
     let k = wins.len();
-    for i in 0..k {
-        for j in i + 1..k {
-            let answers = wins[i][j] + wins[j][i];
-            assert!(answers <= people, "pair ({i}, {j}) has {answers} wins among {people} participants");
-        }
+    for (i, j) in (0..k).flat_map(|i| (i + 1..k).map(move |j| (i, j))) {
+        let answers = wins[i][j] + wins[j][i];
+        assert!(answers <= people, "pair ({i}, {j}) has {answers} wins among {people} participants");
     }
     let pairs = (k * (k - 1) / 2) as u64;
     let answered = wins.iter().flatten().sum::<u64>() + skipped;
