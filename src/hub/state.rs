@@ -146,12 +146,18 @@ impl ForumState {
 
     /// Apply the next record of the log; it must follow the head and the hash chain.
     pub fn apply_record(&mut self, record: &Record) -> Result<Entry, ReplayError> {
+        let entry = self.decode_next(record)?;
+        self.apply_entry(&entry);
+        Ok(entry)
+    }
+
+    /// Decode the next record of the log without applying it; it must
+    /// follow the head and the hash chain.
+    pub fn decode_next(&self, record: &Record) -> Result<Entry, ReplayError> {
         if record.seq != self.head + 1 {
             return Err(ReplayError::Gap { head: self.head, got: record.seq });
         }
-        let entry = Entry::decode(record.seq, &record.payload, &self.head_hash)?;
-        self.apply_entry(&entry);
-        Ok(entry)
+        Ok(Entry::decode(record.seq, &record.payload, &self.head_hash)?)
     }
 
     /// Apply an entry already known to follow the head (decided here, or decoded).

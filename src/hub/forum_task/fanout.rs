@@ -21,7 +21,7 @@ use crate::store::OutcomeRecord;
 /// An event's frames for staff and for the public; `None` where it shows that audience nothing.
 pub(super) type EventFrames = [Option<Frame>; 2];
 
-/// Moderators' hall checks for a batch's hall ballots. Rendering one counts
+/// Moderators' hall checks for the hall ballots of a batch or a tail. Rendering one counts
 /// every poll's voters, so a run of consecutive hall ballots gets one, on
 /// its last ballot, rendered against the state right after that ballot.
 #[derive(Default)]

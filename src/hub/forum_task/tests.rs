@@ -307,3 +307,55 @@ async fn a_batch_of_hall_ballots_renders_one_hall_check() {
     assert_eq!(check["seq"], last, "on the batch's last ballot: {check}");
     assert_eq!(check["update"]["hall_check"]["polls"][0]["hall_ballots"], HALL as u64, "{check}");
 }
+
+/// Hall ballots another node appended arrive as one tail: moderators get one
+/// hall check for the run, as for this node's own batch.
+#[tokio::test]
+async fn hall_ballots_from_another_node_render_one_hall_check() {
+    use crate::domain::Event;
+    use crate::hub::journal::{Entry, GENESIS_HASH};
+    use madang_protocol::{Ballot, OptionId, PollId};
+    const HALL: usize = 20;
+    let setup = setup().await;
+    let poll = setup.open_poll().await;
+    setup.ok(Actor::Moderator, "headcount", json!({"type": "set_hall_headcount", "count": 100})).await;
+    let mut voters = Vec::new();
+    for _ in 0..HALL {
+        voters.push(setup.join_with(&setup.created.join_codes.hall).await);
+    }
+    let mut staff = setup.staff_updates().await;
+    // What another node would append: the voters' ballots, chained after the head.
+    let forum = &setup.created.id;
+    let stored = setup.store.read_after(forum, 0).await.unwrap();
+    let mut prev = GENESIS_HASH.to_string();
+    for record in &stored {
+        prev = Entry::decode(record.seq, &record.payload, &prev).unwrap().hash;
+    }
+    let mut seq = stored.last().unwrap().seq;
+    let mut records = Vec::new();
+    for voter in &voters {
+        let Actor::Participant(participant) = *voter else { unreachable!() };
+        seq += 1;
+        let ballot = Ballot::Approval { options: vec![OptionId(1)] };
+        let event = Event::BallotCast { poll: PollId(poll as u32), participant, ballot };
+        let entry = Entry::new(seq, 1, &prev, None, event).unwrap();
+        prev = entry.hash.clone();
+        records.push(Record { seq, payload: entry.encode().unwrap() });
+    }
+    setup.store.append(forum, &records).await.unwrap();
+    setup.forum.requests.send(Request::Tail(records)).await.unwrap_or_else(|_| panic!("the forum takes the tail"));
+    let marker = setup.ok(Actor::Moderator, "marker", json!({"type": "add_item", "title": "Later"})).await;
+    let mut hall_checks = Vec::new();
+    loop {
+        let frame = frame_where(&mut staff, "the marker event", |f| f["type"] == "event").await;
+        if frame["seq"] == marker {
+            break;
+        }
+        if frame["update"]["kind"] == "hall_check" {
+            hall_checks.push(frame);
+        }
+    }
+    assert_eq!(hall_checks.len(), 1, "one hall check for the run");
+    assert_eq!(hall_checks[0]["seq"], seq, "on the run's last ballot");
+    assert_eq!(hall_checks[0]["update"]["hall_check"]["polls"][0]["hall_ballots"], HALL as u64);
+}
