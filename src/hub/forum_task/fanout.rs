@@ -196,12 +196,20 @@ fn merges_through(forum: &Forum, start: IdeaId, idea: IdeaId) -> bool {
 /// The outcome record of a poll's closing entry, for the store.
 pub(super) fn outcome_record(forum: &Forum, entry: &Entry) -> Option<OutcomeRecord> {
     let Event::PollClosed { poll, outcome } = &entry.event else { return None };
+    let outcome_json = match serde_json::to_string(outcome) {
+        Ok(json) => json,
+        Err(err) => {
+            // An empty outcome handed on would read as a real one.
+            tracing::error!(forum = %forum.id, seq = entry.seq, %err, "outcome cannot be encoded; not published");
+            return None;
+        }
+    };
     Some(OutcomeRecord {
         forum: forum.id.clone(),
         seq: entry.seq,
         poll: poll.0,
         title: outcome.title.clone(),
         closed_at_ms: outcome.closed_at_ms,
-        outcome_json: serde_json::to_string(outcome).unwrap_or_default(),
+        outcome_json,
     })
 }
