@@ -139,7 +139,8 @@ pub enum ErrorCode {
     BallotInvalid,
     /// Too many messages: slow down.
     RateLimited,
-    /// The server could not persist the command; it was not applied. Retry with the same id.
+    /// The server could not persist the command (not applied), or its store did not
+    /// confirm it (the outcome is unknown). Resend with the same id to learn the outcome.
     Unavailable,
     /// A bug on the server's side; the command was not applied.
     Internal,
