@@ -391,10 +391,11 @@ impl Future for Answer {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Frame> {
         match self.get_mut() {
             Answer::Now(ready) => Pin::new(ready).poll(cx),
-            // A forum task that stopped without answering: nothing was applied.
+            // A forum task that stopped without answering took the request
+            // and may have been appending it: its outcome is unknown.
             Answer::Waiting { id, rx } => Pin::new(rx)
                 .poll(cx)
-                .map(|answer| frames::encode(&answer.unwrap_or_else(|_| frames::unavailable(Some(id.clone()))))),
+                .map(|answer| frames::encode(&answer.unwrap_or_else(|_| frames::outcome_unknown(Some(id.clone()))))),
         }
     }
 }

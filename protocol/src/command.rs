@@ -67,7 +67,8 @@ pub enum Command {
         title: String,
         method: PollMethod,
         options: PollOptionsSpec,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "crate::null_as_default")]
+        #[schemars(with = "Option<ResultsVisibility>")]
         results: ResultsVisibility,
     },
     /// Moderator: open a draft poll for ballots. The forum must be live.
@@ -89,7 +90,8 @@ pub enum Command {
         poll: PollId,
         winner: OptionId,
         loser: OptionId,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not", deserialize_with = "crate::null_as_default")]
+        #[schemars(with = "Option<bool>")]
         skip: bool,
     },
     /// Moderator: enter the hand count of hall people without a device for an
@@ -254,7 +256,8 @@ pub enum PollMethod {
     Ranked {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_ranks: Option<u32>,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "crate::null_as_default")]
+        #[schemars(with = "Option<RankedTally>")]
         tally: RankedTally,
     },
     /// Participants are shown pairs of options (`next_pair`) and pick one of
@@ -425,4 +428,25 @@ pub enum SignalColor {
     Green,
     Yellow,
     Red,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optional_fields_with_a_default_accept_null() {
+        let create: Command = serde_json::from_str(
+            r#"{"type":"create_poll","title":"t","method":{"kind":"ranked","tally":null,"max_ranks":null},
+                "options":{"from":"ideas"},"results":null,"item":null}"#,
+        )
+        .expect("null reads as the default");
+        let Command::CreatePoll { results, method, .. } = create else { panic!("not create_poll: {create:?}") };
+        assert_eq!(results, ResultsVisibility::Live);
+        assert_eq!(method, PollMethod::Ranked { max_ranks: None, tally: RankedTally::Borda });
+        let compare: Command =
+            serde_json::from_str(r#"{"type":"cast_comparison","poll":1,"winner":1,"loser":2,"skip":null}"#)
+                .expect("null reads as false");
+        assert!(matches!(compare, Command::CastComparison { skip: false, .. }), "{compare:?}");
+    }
 }

@@ -222,7 +222,8 @@ pub struct CreateForumRequest {
     /// Defaults to `ko`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::null_as_default")]
+    #[schemars(with = "Option<Vec<AgendaItemSpec>>")]
     pub agenda: Vec<AgendaItemSpec>,
 }
 

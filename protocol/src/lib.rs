@@ -25,6 +25,16 @@ pub use view::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Reads an optional field that has a default: `null` means the default, as
+/// absence does (SPEC, Conventions: the server accepts `null` for optional fields).
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// The WebSocket subprotocol a client must request.
 pub const SUBPROTOCOL: &str = "madang.v1";
 
@@ -129,7 +139,8 @@ pub enum ErrorCode {
     BallotInvalid,
     /// Too many messages: slow down.
     RateLimited,
-    /// The server could not persist the command; it was not applied. Retry with the same id.
+    /// The server could not persist the command (not applied), or its store did not
+    /// confirm it (the outcome is unknown). Resend with the same id to learn the outcome.
     Unavailable,
     /// A bug on the server's side; the command was not applied.
     Internal,

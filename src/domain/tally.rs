@@ -42,14 +42,17 @@ impl Forum {
             m.absorb(h);
             m
         });
-        let count = |ballots, matrix| method::count(&poll.method, &options, ballots, matrix);
+        let count =
+            |ballots: Box<dyn Iterator<Item = _>>, matrix| method::count(&poll.method, &options, ballots, matrix);
         let remote_ballots = devices(Channel::Remote).count() as u32;
         let hall_ballots = devices(Channel::Hall).count() as u32;
-        let all = || Box::new(poll.ballots.values().map(|b| (b, 1u64)).chain(hand())) as Box<dyn Iterator<Item = _>>;
+        let all = poll.ballots.values().map(|b| (b, 1u64)).chain(hand());
+        // One count of all ballots gives both the result and, for a ranked poll, every method's detail.
+        let (result, ranked) = method::count_with_detail(&poll.method, &options, all, merged_matrix.as_ref());
         Tally {
             poll: poll.id,
             ballots: (poll.ballots.len() as u32).saturating_add(hand_people),
-            result: count(all(), merged_matrix.as_ref()),
+            result,
             by_channel: Some(ChannelBreakdown {
                 remote: ChannelTally {
                     ballots: remote_ballots,
@@ -64,7 +67,7 @@ impl Forum {
                     result: count(Box::new(hand()), hand_matrix.as_ref()),
                 },
             }),
-            ranked: method::ranked_detail(&poll.method, &options, all(), merged_matrix.as_ref()).map(Box::new),
+            ranked: ranked.map(Box::new),
         }
     }
 

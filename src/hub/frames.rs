@@ -7,7 +7,7 @@
 //! encoded here, once, into a shared `Frame`. This module decides nothing: it
 //! knows the protocol's frame types, the domain's refusals and the views.
 
-use madang_protocol::{ErrorCode, JoinCodes, ParticipantSelf, Role, ServerFrame, Tally, TemperatureView};
+use madang_protocol::{ErrorCode, JoinCodes, ParticipantSelf, Role, ServerFrame, Tally, TemperatureView, Update};
 
 use super::AttachError;
 use super::journal::Entry;
@@ -71,6 +71,20 @@ pub(crate) fn unavailable(id: Option<String>) -> ServerFrame {
     error(id, ErrorCode::Unavailable, message.into(), None)
 }
 
+/// A command whose append the store did not confirm: it may have landed
+/// (a shared store that timed out may still apply it). Resending the same id
+/// tells which: the original ack with `duplicate: true`, or it is applied now.
+pub(crate) fn outcome_unknown(id: Option<String>) -> ServerFrame {
+    let message = "the store did not confirm this command; it may have been applied: \
+                   resend it with the same id to learn its outcome";
+    error(id, ErrorCode::Unavailable, message.into(), None)
+}
+
+/// A command the server decided but could not record: a bug; nothing was applied.
+pub(crate) fn internal(id: Option<String>) -> ServerFrame {
+    error(id, ErrorCode::Internal, "the server could not record this command; it was not applied".into(), None)
+}
+
 pub(crate) fn rate_limited(id: Option<String>) -> ServerFrame {
     error(id, ErrorCode::RateLimited, "too many messages: slow down".into(), None)
 }
@@ -125,6 +139,12 @@ pub(crate) fn welcome(
 pub(crate) fn event(forum: &Forum, entry: &Entry, audience: Audience) -> Option<Frame> {
     view::update_for(forum, &entry.event, audience)
         .map(|update| encode(&ServerFrame::Event { seq: entry.seq, at_ms: entry.at_ms, update }))
+}
+
+/// Moderators' hall check as it stands after entry `seq`.
+pub(crate) fn hall_check(forum: &Forum, seq: u64, at_ms: u64) -> Frame {
+    let update = Update::HallCheck { hall_check: view::hall_check(forum) };
+    encode(&ServerFrame::Event { seq, at_ms, update })
 }
 
 pub(crate) fn tally(seq: u64, tally: Tally) -> Frame {

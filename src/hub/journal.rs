@@ -43,29 +43,40 @@ pub enum JournalError {
     Misnumbered { seq: u64, found: u64 },
     #[error("entry {seq} breaks the hash chain")]
     BrokenChain { seq: u64 },
+    /// Never expected (our event types serialize to plain JSON), but an entry
+    /// that could not be written must not be written as an empty record.
+    #[error("entry {seq} cannot be encoded: {source}")]
+    Encode { seq: u64, source: serde_json::Error },
 }
 
 impl Entry {
     /// A new entry chained to `prev`, with its hash computed.
-    pub fn new(seq: u64, at_ms: u64, prev: &str, request: Option<RequestKey>, event: Event) -> Entry {
+    pub fn new(
+        seq: u64,
+        at_ms: u64,
+        prev: &str,
+        request: Option<RequestKey>,
+        event: Event,
+    ) -> Result<Entry, JournalError> {
         let mut entry = Entry { seq, at_ms, prev: prev.to_string(), request, event, hash: String::new() };
-        entry.hash = entry.compute_hash();
-        entry
+        entry.hash = entry.compute_hash()?;
+        Ok(entry)
     }
 
-    fn compute_hash(&self) -> String {
+    fn compute_hash(&self) -> Result<String, JournalError> {
         let unhashed = Entry { hash: String::new(), ..self.clone() };
-        // Serializing our own derive-only types cannot fail.
-        let body = serde_json::to_vec(&unhashed).unwrap_or_default();
+        let body = serde_json::to_vec(&unhashed).map_err(|source| JournalError::Encode { seq: self.seq, source })?;
         let mut hasher = Sha256::new();
         hasher.update(self.prev.as_bytes());
         hasher.update(b"\n");
         hasher.update(&body);
-        hex::encode(hasher.finalize())
+        Ok(hex::encode(hasher.finalize()))
     }
 
-    pub fn encode(&self) -> bytes::Bytes {
-        bytes::Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+    /// The entry as stored.
+    pub fn encode(&self) -> Result<bytes::Bytes, JournalError> {
+        let bytes = serde_json::to_vec(self).map_err(|source| JournalError::Encode { seq: self.seq, source })?;
+        Ok(bytes::Bytes::from(bytes))
     }
 
     /// Decode entry `seq` and check that it follows `prev` in the chain.
@@ -74,7 +85,7 @@ impl Entry {
         if entry.seq != seq {
             return Err(JournalError::Misnumbered { seq, found: entry.seq });
         }
-        if entry.prev != prev || entry.hash != entry.compute_hash() {
+        if entry.prev != prev || entry.hash != entry.compute_hash()? {
             return Err(JournalError::BrokenChain { seq });
         }
         Ok(entry)
@@ -87,19 +98,26 @@ mod tests {
 
     #[test]
     fn chain_round_trips_and_detects_tampering() {
-        let a = Entry::new(1, 10, GENESIS_HASH, None, Event::ForumStarted {});
+        let a = Entry::new(1, 10, GENESIS_HASH, None, Event::ForumStarted {}).unwrap();
         let b = Entry::new(
             2,
             11,
             &a.hash,
             Some(RequestKey { actor: "moderator".into(), id: "r1".into() }),
             Event::ForumClosed {},
-        );
-        assert_eq!(Entry::decode(1, &a.encode(), GENESIS_HASH).unwrap(), a);
-        assert_eq!(Entry::decode(2, &b.encode(), &a.hash).unwrap(), b);
-        assert!(matches!(Entry::decode(2, &b.encode(), GENESIS_HASH), Err(JournalError::BrokenChain { seq: 2 })));
-        assert!(matches!(Entry::decode(3, &b.encode(), &a.hash), Err(JournalError::Misnumbered { seq: 3, found: 2 })));
-        let tampered = String::from_utf8(b.encode().to_vec()).unwrap().replace("r1", "r2");
+        )
+        .unwrap();
+        assert_eq!(Entry::decode(1, &a.encode().unwrap(), GENESIS_HASH).unwrap(), a);
+        assert_eq!(Entry::decode(2, &b.encode().unwrap(), &a.hash).unwrap(), b);
+        assert!(matches!(
+            Entry::decode(2, &b.encode().unwrap(), GENESIS_HASH),
+            Err(JournalError::BrokenChain { seq: 2 })
+        ));
+        assert!(matches!(
+            Entry::decode(3, &b.encode().unwrap(), &a.hash),
+            Err(JournalError::Misnumbered { seq: 3, found: 2 })
+        ));
+        let tampered = String::from_utf8(b.encode().unwrap().to_vec()).unwrap().replace("r1", "r2");
         assert!(matches!(Entry::decode(2, tampered.as_bytes(), &a.hash), Err(JournalError::BrokenChain { seq: 2 })));
     }
 
@@ -133,8 +151,9 @@ mod tests {
             let outcome =
                 Outcome { poll: PollId(1), title: "t".into(), method: PollMethod::Score {}, closed_at_ms: 1, tally };
             let entry =
-                Entry::new(2, 1, GENESIS_HASH, None, Event::PollClosed { poll: PollId(1), outcome: Box::new(outcome) });
-            assert_eq!(Entry::decode(2, &entry.encode(), GENESIS_HASH).expect("the chain holds"), entry);
+                Entry::new(2, 1, GENESIS_HASH, None, Event::PollClosed { poll: PollId(1), outcome: Box::new(outcome) })
+                    .unwrap();
+            assert_eq!(Entry::decode(2, &entry.encode().unwrap(), GENESIS_HASH).expect("the chain holds"), entry);
         }
     }
 }

@@ -353,9 +353,14 @@ impl Hub {
         let mut entries: Vec<Entry> = Vec::with_capacity(events.len());
         for event in events {
             let prev = entries.last().map_or(GENESIS_HASH.to_string(), |e| e.hash.clone());
-            entries.push(Entry::new(entries.len() as u64 + 1, now, &prev, None, event));
+            let entry = Entry::new(entries.len() as u64 + 1, now, &prev, None, event);
+            entries.push(entry.map_err(|err| HubError::Replay { forum: id.to_string(), source: err.into() })?);
         }
-        let records: Vec<Record> = entries.iter().map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
+        let records = entries
+            .iter()
+            .map(|e| Ok(Record { seq: e.seq, payload: e.encode()? }))
+            .collect::<Result<Vec<Record>, crate::hub::journal::JournalError>>()
+            .map_err(|err| HubError::Replay { forum: id.to_string(), source: err.into() })?;
         self.store.append(id, &records).await?;
         ForumTask::created(self.store.clone(), &entries, self.config.clone())
             .map_err(|source| HubError::Replay { forum: id.to_string(), source })

@@ -146,12 +146,18 @@ impl ForumState {
 
     /// Apply the next record of the log; it must follow the head and the hash chain.
     pub fn apply_record(&mut self, record: &Record) -> Result<Entry, ReplayError> {
+        let entry = self.decode_next(record)?;
+        self.apply_entry(&entry);
+        Ok(entry)
+    }
+
+    /// Decode the next record of the log without applying it; it must
+    /// follow the head and the hash chain.
+    pub fn decode_next(&self, record: &Record) -> Result<Entry, ReplayError> {
         if record.seq != self.head + 1 {
             return Err(ReplayError::Gap { head: self.head, got: record.seq });
         }
-        let entry = Entry::decode(record.seq, &record.payload, &self.head_hash)?;
-        self.apply_entry(&entry);
-        Ok(entry)
+        Ok(Entry::decode(record.seq, &record.payload, &self.head_hash)?)
     }
 
     /// Apply an entry already known to follow the head (decided here, or decoded).
@@ -189,7 +195,9 @@ impl ForumState {
         Ok(self)
     }
 
-    pub fn to_snapshot(&self) -> Snapshot {
+    /// The state as a snapshot; an error leaves the last snapshot in place
+    /// rather than writing an empty one.
+    pub fn to_snapshot(&self) -> Result<Snapshot, serde_json::Error> {
         let body = SnapshotBody {
             forum: self.forum.clone(),
             head: self.head,
@@ -203,8 +211,7 @@ impl ForumState {
                 })
                 .collect(),
         };
-        // Plain data with string keys: serializing cannot fail.
-        Snapshot { seq: self.head, payload: Bytes::from(serde_json::to_vec(&body).unwrap_or_default()) }
+        Ok(Snapshot { seq: self.head, payload: Bytes::from(serde_json::to_vec(&body)?) })
     }
 
     pub fn from_snapshot(snapshot: &Snapshot) -> Result<ForumState, ReplayError> {
@@ -246,7 +253,7 @@ mod tests {
             display_token_hash: "d".into(),
         };
         let mut forum = Forum::from_created(&created).unwrap();
-        let mut entries = vec![Entry::new(1, 1, GENESIS_HASH, None, created)];
+        let mut entries = vec![Entry::new(1, 1, GENESIS_HASH, None, created).unwrap()];
         for (n, title) in ["One", "Two", "Three"].iter().enumerate() {
             let event = forum
                 .decide(
@@ -258,9 +265,9 @@ mod tests {
             forum.apply(&event);
             let key = RequestKey { actor: "moderator".into(), id: format!("r{n}") };
             let prev = entries.last().unwrap().hash.clone();
-            entries.push(Entry::new(n as u64 + 2, 5, &prev, Some(key), event));
+            entries.push(Entry::new(n as u64 + 2, 5, &prev, Some(key), event).unwrap());
         }
-        entries.iter().map(|e| Record { seq: e.seq, payload: e.encode() }).collect()
+        entries.iter().map(|e| Record { seq: e.seq, payload: e.encode().unwrap() }).collect()
     }
 
     #[test]
@@ -268,7 +275,7 @@ mod tests {
         let records = log();
         let full = ForumState::replay(&records, |_, _| {}).unwrap();
         let at_two = ForumState::replay(&records[..2], |_, _| {}).unwrap();
-        let restored = ForumState::from_snapshot(&at_two.to_snapshot()).unwrap();
+        let restored = ForumState::from_snapshot(&at_two.to_snapshot().unwrap()).unwrap();
         let resumed = restored.replay_tail(&records[2..], |_, _| {}).unwrap();
         assert_eq!(resumed.forum, full.forum);
         assert_eq!((resumed.head, &resumed.head_hash), (full.head, &full.head_hash));
@@ -309,7 +316,7 @@ mod tests {
         // And a snapshot keeps the windows as they are.
         let state = ForumState::replay(&log(), |_, _| {}).unwrap();
         let state = ForumState { applied, ..state };
-        let restored = ForumState::from_snapshot(&state.to_snapshot()).unwrap();
+        let restored = ForumState::from_snapshot(&state.to_snapshot().unwrap()).unwrap();
         assert_eq!(restored.applied.get(&key("p1", 0)).map(|i| i.seq), Some(1));
         assert_eq!(restored.applied.get(&key("p2", last)).map(|i| i.seq), Some(2 + last as u64));
         assert_eq!(restored.applied.get(&key("p2", last - REMEMBERED_PER_ACTOR)), None);

@@ -229,6 +229,13 @@ pub fn forum_view(forum: &Forum, audience: Audience, seq: u64) -> ForumView {
     }
 }
 
+/// Whether `event` is a hall device's ballot that moderators see as the hall
+/// check it changes: only once a headcount is set.
+pub fn changes_hall_check(forum: &Forum, event: &Event) -> bool {
+    let Event::BallotCast { participant, .. } = event else { return false };
+    forum.hall_headcount.is_some() && forum.participants.get(participant).is_some_and(|p| p.channel == Channel::Hall)
+}
+
 /// What `audience` is told about `event`, already applied to `forum`.
 /// `None`: nothing (ballots are secret; pending ideas are not public).
 pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Update> {
@@ -264,11 +271,8 @@ pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Up
         // Ballots are secret; once a headcount is set, moderators see a hall
         // device's ballot as the hall check it changes (without a headcount
         // nothing can exceed it, so nothing is sent).
-        Event::BallotCast { participant, .. } => match audience {
-            Audience::Staff
-                if forum.hall_headcount.is_some()
-                    && forum.participants.get(participant).is_some_and(|p| p.channel == Channel::Hall) =>
-            {
+        Event::BallotCast { .. } => match audience {
+            Audience::Staff if changes_hall_check(forum, event) => {
                 Some(Update::HallCheck { hall_check: hall_check(forum) })
             }
             _ => None,

@@ -227,6 +227,48 @@ async fn a_restart_from_a_snapshot_keeps_state_and_recognises_resent_requests() 
     server.stop().await;
 }
 
+/// SPEC §6.2: the last 4096 events are kept across restarts, also when the
+/// forum restarts from a snapshot: a client that saw the forum before the
+/// snapshot resumes with the events it missed, not a whole snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_after_a_restart_from_a_snapshot_replays_events_from_before_it() {
+    use madang::hub::HubConfig;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let config = || HubConfig { snapshot_every: 4, tally_interval: Duration::from_millis(50), ..HubConfig::default() };
+    let server = TestServer::start_with(dir.path(), config(), Default::default()).await;
+    let created =
+        server.create_forum(&CreateForumRequest { title: "Resume".into(), language: None, agenda: vec![] }).await;
+    let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
+    let (mut display, welcome) = server.connect(json!({"type": "auth", "token": created.display_token})).await;
+    let seen = welcome["head_seq"].as_u64().unwrap();
+    for n in 1..=11 {
+        moderator.ok(json!({"type": "add_item", "title": format!("Item {n}")})).await;
+    }
+    let mut missed = Vec::new();
+    for _ in 0..11 {
+        missed.push(display.expect("an agenda event", |f| f["type"] == "event").await);
+    }
+    drop((moderator, display));
+    server.stop().await;
+    assert!(dir.path().join("snapshots").read_dir().unwrap().count() > 0, "a snapshot was written");
+
+    let server = TestServer::start_with(dir.path(), config(), Default::default()).await;
+    let (mut display, welcome) =
+        server.connect(json!({"type": "auth", "token": created.display_token, "last_seq": seen})).await;
+    assert!(welcome["snapshot"].is_null(), "a resume within 4096 events replays them: {welcome}");
+    assert_eq!(welcome["replayed"], 11, "{welcome}");
+    let mut got = Vec::new();
+    for _ in 0..11 {
+        got.push(display.recv().await);
+    }
+    let seqs = |frames: &[Value]| frames.iter().map(|f| f["seq"].as_u64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(seqs(&got), seqs(&missed));
+    // The last replayed event leaves the client where the live ones did.
+    assert_eq!(got.last().unwrap()["update"], missed.last().unwrap()["update"]);
+    server.stop().await;
+}
+
 /// A client may send several commands without waiting: each is answered,
 /// in the order sent, and a resent id among them is a duplicate of the
 /// original rather than a second item.

@@ -64,6 +64,8 @@ async fn vote(mut client: Client, i: usize, poll: Value, stop: Arc<AtomicBool>, 
             return log;
         }
         let id = format!("f{i}-{k}");
+        // What each `unavailable` answer for this id said.
+        let mut unavailable_messages: Vec<String> = Vec::new();
         for sends in 1..=MAX_SENDS {
             let sent = Instant::now();
             let answer = client.command_with_id(&id, ballot(&poll, i, k)).await;
@@ -73,6 +75,11 @@ async fn vote(mut client: Client, i: usize, poll: Value, stop: Arc<AtomicBool>, 
                 let duplicate = answer.get("duplicate").is_some();
                 if duplicate {
                     assert_eq!(answer["duplicate"], true, "{answer}");
+                    // One of its sends landed though answered `unavailable`: that answer must have said so.
+                    assert!(
+                        unavailable_messages.iter().any(|m| m.contains("may have been applied")),
+                        "ballot {id} was applied, yet every answer said otherwise: {unavailable_messages:?}"
+                    );
                 }
                 let seq = answer["seq"].as_u64().unwrap();
                 log.acked.push(Acked { k, id: id.clone(), seq, duplicate, sends });
@@ -83,6 +90,7 @@ async fn vote(mut client: Client, i: usize, poll: Value, stop: Arc<AtomicBool>, 
                 answer["code"], "unavailable",
                 "ballot {id}: only an ack or `unavailable` is expected: {answer}"
             );
+            unavailable_messages.push(answer["message"].as_str().unwrap_or_default().to_string());
             assert!(sends < MAX_SENDS, "ballot {id} still unavailable after {MAX_SENDS} sends");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -214,6 +214,23 @@ pub(crate) fn weighted_ballots(counts: &HallCounts) -> Vec<(Ballot, u64)> {
     out
 }
 
+/// [`count`], and for a ranked poll every method's detail too, counting
+/// the ballots once.
+pub fn count_with_detail<'b>(
+    method: &PollMethod,
+    options: &OptionIndex,
+    ballots: impl IntoIterator<Item = (&'b Ballot, u64)>,
+    kept: Option<&PairwiseMatrix>,
+) -> (TallyResult, Option<madang_protocol::RankedDetail>) {
+    match method {
+        PollMethod::Ranked { tally, .. } => {
+            let (result, detail) = ranked::count_with_detail(*tally, options, ballots.into_iter(), kept);
+            (result, Some(detail))
+        }
+        _ => (count(method, options, ballots, kept), None),
+    }
+}
+
 /// Count weighted ballots: a ballot of weight `w` counts exactly as `w`
 /// identical ballots would, without expanding them (a paper ranking entered
 /// with count 12 weighs 12). Counts stay exact integers (saturating).

@@ -94,3 +94,27 @@ mod live_pairwise {
         }
     }
 }
+
+/// A ranked tally counts the merged ballots once (ranking and every
+/// method's detail from one profile), and each channel once.
+#[test]
+fn a_ranked_tally_counts_each_set_of_ballots_once() {
+    use crate::domain::method::ranked::PROFILES_BUILT;
+    for tally in [RankedTally::Borda, RankedTally::InstantRunoff, RankedTally::Schulze] {
+        let mut f = poll_over_ideas(3, PollMethod::Ranked { max_ranks: None, tally });
+        for n in 0..4u32 {
+            let channel = if n % 2 == 0 { Channel::Remote } else { Channel::Hall };
+            let event = f.decide_join(channel, None, format!("t{n}")).expect("join");
+            f.apply(&event);
+            let Event::ParticipantJoined { participant, .. } = event else { unreachable!() };
+            let ranking = [1 + n % 3, 1 + (n + 1) % 3, 1 + (n + 2) % 3].into_iter().map(OptionId).collect();
+            let ballot = Ballot::Ranked { ranking };
+            run(&mut f, Actor::Participant(participant), Command::CastBallot { poll: poll(1), ballot }, 1).unwrap();
+        }
+        PROFILES_BUILT.with(|built| built.set(0));
+        let counted = f.tally(&f.polls[&poll(1)]);
+        assert!(counted.ranked.is_some(), "a ranked tally carries every method's detail");
+        // All ballots, then remote, hall and hand count alone.
+        assert_eq!(PROFILES_BUILT.with(|built| built.get()), 4, "{tally:?}");
+    }
+}

@@ -4,7 +4,9 @@
 //! see earlier ones) and its frames are rendered against the state at its own
 //! sequence number; the batch's entries then go to the store in one append
 //! (one fsync on the embedded store). Only once that returns are acks sent and
-//! frames published. A refusal is answered at once: it changes nothing.
+//! frames published. Refusals wait for the append too: a refusal may rest on
+//! an earlier command of the batch (a ballot after a `close_poll`), which
+//! holds only if that command lands.
 //!
 //! On a shared store another node may append first; the batch is then undone
 //! (`recovery`), the task catches up (`replication`), and the batch is decided
@@ -17,11 +19,11 @@ use tokio::sync::oneshot;
 
 use super::ForumTask;
 use super::attach::Authenticated;
-use super::fanout::{EventFrames, outcome_record};
+use super::fanout::{EventFrames, HallChecks, outcome_record};
 use super::request::{AttachError, Attached, Credential, Request};
 use crate::domain::{Actor, Event};
 use crate::hub::clock::now_ms;
-use crate::hub::journal::{Entry, RequestKey};
+use crate::hub::journal::{Entry, JournalError, RequestKey};
 use crate::hub::state::AckInfo;
 use crate::hub::view::{self, Audience};
 use crate::hub::{frames, tokens};
@@ -75,12 +77,17 @@ impl BatchRequest {
 
     /// Answer that nothing was applied: the forum could not persist.
     pub(super) fn refuse(&mut self) {
+        self.answer_unavailable(frames::unavailable);
+    }
+
+    /// Answer that the store did not confirm the append: it may have landed.
+    fn unconfirmed(&mut self) {
+        self.answer_unavailable(frames::outcome_unknown);
+    }
+
+    fn answer_unavailable(&mut self, frame: fn(Option<String>) -> ServerFrame) {
         match self {
-            BatchRequest::Command { request_id, reply, .. } => {
-                if let Some(reply) = reply.take() {
-                    let _ = reply.send(frames::unavailable(Some(request_id.clone())));
-                }
-            }
+            BatchRequest::Command { request_id, reply, .. } => reply_once(reply, frame(Some(request_id.clone()))),
             BatchRequest::Attach { reply, .. } => reply_once(reply, Err(AttachError::Unavailable)),
             BatchRequest::View { .. } => {}
         }
@@ -107,6 +114,10 @@ enum Answer {
         token: String,
     },
     View,
+    /// The domain refused a command.
+    Refused(ServerFrame),
+    /// The domain or the credential refused an attach.
+    AttachRefused(AttachError),
 }
 
 /// A request decided in this batch: the entry it appends, if any, that
@@ -114,7 +125,8 @@ enum Answer {
 struct Decided {
     /// Index into the batch's requests.
     request: usize,
-    entry: Option<Entry>,
+    /// The entry it appends, and that entry as stored.
+    entry: Option<(Entry, Record)>,
     frames: EventFrames,
     answer: Answer,
 }
@@ -150,11 +162,8 @@ impl ForumTask {
             let checkpoint = (shared && contended).then(|| self.state.clone());
             let head_before = self.state.head;
             let decided = self.decide_all(requests, now_ms());
-            let records: Vec<Record> = decided
-                .iter()
-                .filter_map(|d| d.entry.as_ref())
-                .map(|e| Record { seq: e.seq, payload: e.encode() })
-                .collect();
+            let records: Vec<Record> =
+                decided.iter().filter_map(|d| d.entry.as_ref()).map(|(_, record)| record.clone()).collect();
             match self.store.append(&self.state.forum.id, &records).await {
                 Ok(()) => {
                     self.log_bytes_since_snapshot += records.iter().map(|r| r.payload.len() as u64).sum::<u64>();
@@ -174,7 +183,11 @@ impl ForumTask {
                 }
                 Err(err) => {
                     tracing::error!(forum = %self.state.forum.id, %err, "append failed; refusing the batch");
-                    requests.iter_mut().for_each(BatchRequest::refuse);
+                    if append_may_have_landed(&err) {
+                        requests.iter_mut().for_each(BatchRequest::unconfirmed);
+                    } else {
+                        requests.iter_mut().for_each(BatchRequest::refuse);
+                    }
                     // On a shared store, what may have landed arrives with the next catch-up.
                     self.undo_batch(checkpoint, head_before).await;
                     return;
@@ -186,30 +199,33 @@ impl ForumTask {
     }
 
     /// Decide every unanswered request of the batch, applying as it goes.
-    /// Refusals are answered at once; the rest wait for the append.
+    /// Every answer, refusals included, waits for the append.
     fn decide_all(&mut self, requests: &mut [BatchRequest], now: u64) -> Vec<Decided> {
         let mut decided = Vec::new();
         let mut deferred = Vec::new();
+        let mut hall = HallChecks::default();
         for (index, request) in requests.iter_mut().enumerate() {
             match request {
                 BatchRequest::Command { reply: None, .. }
                 | BatchRequest::Attach { reply: None, .. }
                 | BatchRequest::View { reply: None, .. } => {}
-                BatchRequest::Command { actor, request_id, command, reply } => {
-                    decided.extend(self.decide_command(index, *actor, request_id, command, reply, now));
+                BatchRequest::Command { actor, request_id, command, .. } => {
+                    decided.push(self.decide_command(index, *actor, request_id, command, now, &mut hall));
                 }
-                BatchRequest::Attach { credential, reply, .. } => match self.authenticate(credential) {
+                BatchRequest::Attach { credential, .. } => match self.authenticate(credential) {
                     Ok(Authenticated::Known { actor, token }) => {
                         deferred.push(Decided::answer_only(index, Answer::Welcome { actor, token }))
                     }
                     Ok(Authenticated::Newcomer { channel, name }) => {
-                        decided.extend(self.decide_join(index, channel, name, reply, now));
+                        decided.push(self.decide_join(index, channel, name, now, &mut hall));
                     }
-                    Err(err) => reply_once(reply, Err(err)),
+                    Err(err) => decided.push(Decided::answer_only(index, Answer::AttachRefused(err))),
                 },
                 BatchRequest::View { .. } => deferred.push(Decided::answer_only(index, Answer::View)),
             }
         }
+        hall.settle(&self.state.forum);
+        attach_hall_checks(&mut decided, hall.take_rendered());
         // Attaches and views last: their snapshot or replay and their
         // subscription start after every frame of this batch.
         decided.extend(deferred);
@@ -222,24 +238,28 @@ impl ForumTask {
         actor: Actor,
         request_id: &str,
         command: &Command,
-        reply: &mut Option<oneshot::Sender<ServerFrame>>,
         now: u64,
-    ) -> Option<Decided> {
+        hall: &mut HallChecks,
+    ) -> Decided {
         let key = RequestKey { actor: actor_key(actor), id: request_id.to_string() };
         if let Some(info) = self.state.applied.get(&key) {
             // Answered only after this batch persists, in case the original is in it.
-            return Some(Decided::answer_only(index, Answer::Ack { info: info.clone(), duplicate: true }));
+            return Decided::answer_only(index, Answer::Ack { info: info.clone(), duplicate: true });
         }
         match self.state.forum.decide(actor, command, now) {
             Err(err) => {
-                reply_once(reply, frames::refused(Some(request_id.to_string()), &err));
-                None
+                Decided::answer_only(index, Answer::Refused(frames::refused(Some(request_id.to_string()), &err)))
             }
-            Ok(event) => {
-                let (entry, event_frames) = self.apply_new(now, Some(key), event);
-                let answer = Answer::Ack { info: AckInfo::of(&entry), duplicate: false };
-                Some(Decided { request: index, entry: Some(entry), frames: event_frames, answer })
-            }
+            Ok(event) => match self.apply_new(now, Some(key), event, hall) {
+                Ok((entry, record, event_frames)) => {
+                    let answer = Answer::Ack { info: AckInfo::of(&entry), duplicate: false };
+                    Decided { request: index, entry: Some((entry, record)), frames: event_frames, answer }
+                }
+                Err(err) => {
+                    tracing::error!(forum = %self.state.forum.id, %err, "a decided command cannot be recorded");
+                    Decided::answer_only(index, Answer::Refused(frames::internal(Some(request_id.to_string()))))
+                }
+            },
         }
     }
 
@@ -248,37 +268,54 @@ impl ForumTask {
         index: usize,
         channel: Channel,
         name: Option<String>,
-        reply: &mut Option<oneshot::Sender<Result<Attached, AttachError>>>,
         now: u64,
-    ) -> Option<Decided> {
+        hall: &mut HallChecks,
+    ) -> Decided {
         let token = tokens::generate(&self.state.forum.id);
         match self.state.forum.decide_join(channel, name.as_deref(), tokens::hash(&token)) {
             Ok(event) => {
-                let (entry, event_frames) = self.apply_new(now, None, event);
-                let Event::ParticipantJoined { participant, .. } = entry.event else { return None };
-                let answer = Answer::Welcome { actor: Actor::Participant(participant), token };
-                Some(Decided { request: index, entry: Some(entry), frames: event_frames, answer })
+                // Checked before applying: whatever is applied must also be appended and answered.
+                let Event::ParticipantJoined { participant, .. } = event else {
+                    tracing::error!(forum = %self.state.forum.id, "a join decided as another event; not applied");
+                    return Decided::answer_only(index, Answer::AttachRefused(AttachError::Unavailable));
+                };
+                match self.apply_new(now, None, event, hall) {
+                    Ok((entry, record, event_frames)) => {
+                        let answer = Answer::Welcome { actor: Actor::Participant(participant), token };
+                        Decided { request: index, entry: Some((entry, record)), frames: event_frames, answer }
+                    }
+                    Err(err) => {
+                        tracing::error!(forum = %self.state.forum.id, %err, "a join cannot be recorded");
+                        Decided::answer_only(index, Answer::AttachRefused(AttachError::Unavailable))
+                    }
+                }
             }
-            Err(err) => {
-                reply_once(reply, Err(AttachError::Refused(err)));
-                None
-            }
+            Err(err) => Decided::answer_only(index, Answer::AttachRefused(AttachError::Refused(err))),
         }
     }
 
-    /// Chain, apply and render a freshly decided event.
-    fn apply_new(&mut self, now: u64, request: Option<RequestKey>, event: Event) -> (Entry, EventFrames) {
-        let entry = Entry::new(self.state.head + 1, now, &self.state.head_hash, request, event);
+    /// Chain, encode, apply and render a freshly decided event. An event
+    /// that cannot be encoded is not applied: what is applied is appended.
+    fn apply_new(
+        &mut self,
+        now: u64,
+        request: Option<RequestKey>,
+        event: Event,
+        hall: &mut HallChecks,
+    ) -> Result<(Entry, Record, EventFrames), JournalError> {
+        let entry = Entry::new(self.state.head + 1, now, &self.state.head_hash, request, event)?;
+        let record = Record { seq: entry.seq, payload: entry.encode()? };
+        let hall_ballot = self.settle_hall_checks_before(&entry.event, hall);
         self.state.apply_entry(&entry);
         self.mark_dirty(&entry.event);
-        let event_frames = self.render_event(&entry);
-        (entry, event_frames)
+        let event_frames = self.render_batch_event(&entry, hall_ballot, hall);
+        Ok((entry, record, event_frames))
     }
 
     /// The batch is persisted: publish its frames and answer everyone, in order.
     fn finish(&mut self, decided: Vec<Decided>, requests: &mut [BatchRequest]) {
         for Decided { request, entry, frames: event_frames, answer } in decided {
-            if let Some(entry) = &entry {
+            if let Some((entry, _)) = &entry {
                 self.publish_event(entry.seq, event_frames);
                 self.outcomes.extend(outcome_record(&self.state.forum, entry));
             }
@@ -290,12 +327,32 @@ impl ForumTask {
                     let attached = self.attach(actor, token, *last_seq);
                     reply_once(reply, Ok(attached));
                 }
+                (BatchRequest::Command { reply, .. }, Answer::Refused(frame)) => reply_once(reply, frame),
+                (BatchRequest::Attach { reply, .. }, Answer::AttachRefused(err)) => reply_once(reply, Err(err)),
                 (BatchRequest::View { audience, reply }, Answer::View) => {
                     reply_once(reply, view::forum_view(&self.state.forum, *audience, self.state.head));
                 }
                 // A decided answer always matches the request it was made for.
                 _ => {}
             }
+        }
+    }
+}
+
+/// Whether a failed append may still have landed: only a store that did not
+/// answer leaves that open (see `EventLog`'s errors); every other failure
+/// wrote nothing.
+fn append_may_have_landed(err: &StoreError) -> bool {
+    matches!(err, StoreError::Unavailable(_))
+}
+
+/// Give each rendered hall check (by seq, in order) to the staff frame of its ballot.
+fn attach_hall_checks(decided: &mut [Decided], rendered: Vec<(u64, frames::Frame)>) {
+    let mut rendered = rendered.into_iter().peekable();
+    for d in decided.iter_mut() {
+        let Some((entry, _)) = &d.entry else { continue };
+        if let Some((_, frame)) = rendered.next_if(|(seq, _)| *seq == entry.seq) {
+            d.frames[0] = Some(frame);
         }
     }
 }

@@ -8,7 +8,7 @@
 //! of closed polls are handed to the store for other systems. Ballots are never
 //! broadcast. This module does not decide who may see a tally: `view` does.
 
-use madang_protocol::PollStatus;
+use madang_protocol::{IdeaId, PollStatus};
 
 use super::ForumTask;
 use crate::domain::{Event, Forum};
@@ -21,6 +21,32 @@ use crate::store::OutcomeRecord;
 /// An event's frames for staff and for the public; `None` where it shows that audience nothing.
 pub(super) type EventFrames = [Option<Frame>; 2];
 
+/// Moderators' hall checks for the hall ballots of a batch or a tail. Rendering one counts
+/// every poll's voters, so a run of consecutive hall ballots gets one, on
+/// its last ballot, rendered against the state right after that ballot.
+#[derive(Default)]
+pub(super) struct HallChecks {
+    /// The last hall ballot of the current run: (seq, at_ms).
+    owed: Option<(u64, u64)>,
+    /// (seq, staff frame) of the runs that ended.
+    rendered: Vec<(u64, Frame)>,
+}
+
+impl HallChecks {
+    /// End the current run: render its hall check against `forum`, which
+    /// must be the state right after the run's last ballot.
+    pub(super) fn settle(&mut self, forum: &Forum) {
+        if let Some((seq, at_ms)) = self.owed.take() {
+            self.rendered.push((seq, frames::hall_check(forum, seq, at_ms)));
+        }
+    }
+
+    /// The rendered hall checks, by the seq of the ballot each belongs to.
+    pub(super) fn take_rendered(&mut self) -> Vec<(u64, Frame)> {
+        std::mem::take(&mut self.rendered)
+    }
+}
+
 impl ForumTask {
     /// Render an applied entry once for each audience.
     pub(super) fn render_event(&self, entry: &Entry) -> EventFrames {
@@ -28,6 +54,25 @@ impl ForumTask {
             frames::event(&self.state.forum, entry, Audience::Staff),
             frames::event(&self.state.forum, entry, Audience::Public),
         ]
+    }
+
+    /// Before a batch applies `event`: whether it is a hall ballot whose hall
+    /// check waits for the end of its run; any other event ends the run.
+    pub(super) fn settle_hall_checks_before(&self, event: &Event, hall: &mut HallChecks) -> bool {
+        let hall_ballot = view::changes_hall_check(&self.state.forum, event);
+        if !hall_ballot {
+            hall.settle(&self.state.forum);
+        }
+        hall_ballot
+    }
+
+    /// The frames of an applied batch entry (see `settle_hall_checks_before`).
+    pub(super) fn render_batch_event(&self, entry: &Entry, hall_ballot: bool, hall: &mut HallChecks) -> EventFrames {
+        if hall_ballot {
+            hall.owed = Some((entry.seq, entry.at_ms));
+            return [None, frames::event(&self.state.forum, entry, Audience::Public)];
+        }
+        self.render_event(entry)
     }
 
     /// Send a persisted event's frames and keep them for resumes.
@@ -57,9 +102,14 @@ impl ForumTask {
             Event::PollClosed { poll, .. } => {
                 self.dirty_polls.remove(poll);
             }
+            // A merge moves the ballots of every option whose idea's merge
+            // chain passes through the merged idea: the option's own idea, or
+            // one merged into it earlier (a chain that now reaches an option).
             Event::IdeaMerged { idea, .. } => {
                 for p in forum.polls.values() {
-                    if p.status == PollStatus::Open && p.options.iter().any(|o| o.idea == Some(*idea)) {
+                    if p.status == PollStatus::Open
+                        && p.options.iter().filter_map(|o| o.idea).any(|start| merges_through(forum, start, *idea))
+                    {
                         self.dirty_polls.insert(p.id);
                     }
                 }
@@ -126,15 +176,39 @@ impl ForumTask {
     }
 }
 
+/// Whether `idea` is `start` or on the chain of merges that `start` was absorbed along.
+fn merges_through(forum: &Forum, start: IdeaId, idea: IdeaId) -> bool {
+    let mut current = start;
+    // Merges form a forest, but bound the walk so a damaged log cannot loop.
+    for _ in 0..=forum.ideas.len() {
+        if current == idea {
+            return true;
+        }
+        match forum.ideas.get(&current).and_then(|i| i.merged_into) {
+            Some(next) => current = next,
+            None => return false,
+        }
+    }
+    false
+}
+
 /// The outcome record of a poll's closing entry, for the store.
 pub(super) fn outcome_record(forum: &Forum, entry: &Entry) -> Option<OutcomeRecord> {
     let Event::PollClosed { poll, outcome } = &entry.event else { return None };
+    let outcome_json = match serde_json::to_string(outcome) {
+        Ok(json) => json,
+        Err(err) => {
+            // An empty outcome handed on would read as a real one.
+            tracing::error!(forum = %forum.id, seq = entry.seq, %err, "outcome cannot be encoded; not published");
+            return None;
+        }
+    };
     Some(OutcomeRecord {
         forum: forum.id.clone(),
         seq: entry.seq,
         poll: poll.0,
         title: outcome.title.clone(),
         closed_at_ms: outcome.closed_at_ms,
-        outcome_json: serde_json::to_string(outcome).unwrap_or_default(),
+        outcome_json,
     })
 }

@@ -26,6 +26,8 @@ mod recovery;
 mod replication;
 mod request;
 mod snapshot;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -84,14 +86,20 @@ pub(crate) struct ForumTask {
 
 impl ForumTask {
     /// Rebuild a forum from its latest snapshot and the records after it,
-    /// or from the whole log when there is no usable snapshot.
+    /// or from the whole log when there is no usable snapshot. Entries from
+    /// before the snapshot refill the resume buffers (SPEC §6.2 keeps the
+    /// last `ring_capacity` events across restarts).
     pub(crate) async fn load(
         store: Arc<dyn Store>,
         forum_id: &str,
         config: Arc<HubConfig>,
     ) -> Result<ForumTask, ReplayError> {
         let (base, records) = snapshot::read_state(store.as_ref(), forum_id).await?;
-        Self::build(store, base, &records, config)
+        let before = match &base {
+            Some(base) => snapshot::entries_before(store.as_ref(), base, config.ring_capacity).await,
+            None => Vec::new(),
+        };
+        Self::build(store, base, &before, &records, config)
     }
 
     /// A forum whose creation entries were just appended.
@@ -100,26 +108,35 @@ impl ForumTask {
         entries: &[Entry],
         config: Arc<HubConfig>,
     ) -> Result<ForumTask, ReplayError> {
-        let records: Vec<Record> = entries.iter().map(|e| Record { seq: e.seq, payload: e.encode() }).collect();
-        Self::build(store, None, &records, config)
+        let records = entries
+            .iter()
+            .map(|e| Ok(Record { seq: e.seq, payload: e.encode()? }))
+            .collect::<Result<Vec<Record>, ReplayError>>()?;
+        Self::build(store, None, &[], &records, config)
     }
 
     /// Replay `records` after `base` (or from the start); the last
-    /// `ring_capacity` of them (within `ring_bytes`) also fill the resume buffers.
+    /// `ring_capacity` of `before` (the entries up to `base`) and `records`
+    /// (within `ring_bytes`) also fill the resume buffers. The entries of
+    /// `before` are rendered against `base`, the only state of theirs at hand:
+    /// each shows what it touched as it stood at the snapshot, so a client that
+    /// resumes through them ends where live clients are.
     fn build(
         store: Arc<dyn Store>,
         base: Option<ForumState>,
+        before: &[Entry],
         records: &[Record],
         config: Arc<HubConfig>,
     ) -> Result<ForumTask, ReplayError> {
         let start = base.as_ref().map_or(0, |b| b.head);
-        let floor = start + (records.len() as u64).saturating_sub(config.ring_capacity as u64);
+        let kept = (before.len() + records.len()) as u64;
+        let floor = start - before.len() as u64 + kept.saturating_sub(config.ring_capacity as u64);
         let budget = RingBudget { frames: config.ring_capacity, bytes: config.ring_bytes };
         let mut staff = Outlet::new(config.broadcast_capacity, floor, budget);
         let mut public = Outlet::new(config.broadcast_capacity, floor, budget);
         let mut outcomes = Vec::new();
         let broadcast_capacity = config.broadcast_capacity;
-        let visit = |forum: &Forum, entry: &Entry| {
+        let mut keep = |forum: &Forum, entry: &Entry| {
             if entry.seq > floor {
                 for (outlet, audience) in [(&mut staff, Audience::Staff), (&mut public, Audience::Public)] {
                     if let Some(frame) = frames::event(forum, entry, audience) {
@@ -127,6 +144,12 @@ impl ForumTask {
                     }
                 }
             }
+        };
+        if let Some(base) = &base {
+            before.iter().for_each(|entry| keep(&base.forum, entry));
+        }
+        let visit = |forum: &Forum, entry: &Entry| {
+            keep(forum, entry);
             outcomes.extend(fanout::outcome_record(forum, entry));
         };
         let mut state = match base {

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::ForumTask;
+use super::fanout::{EventFrames, HallChecks};
 use super::request::Request;
 use crate::store::{EventLog, Record, StoreError};
 
@@ -24,7 +25,8 @@ use crate::store::{EventLog, Record, StoreError};
 const TAIL_WAIT: Duration = Duration::from_secs(5);
 
 impl ForumTask {
-    /// Apply records other nodes appended, publishing their frames.
+    /// Apply records other nodes appended, publishing their frames (after
+    /// all of them are applied: a run of hall ballots gets one hall check).
     pub(super) async fn ingest(&mut self, mut records: Vec<Record>) {
         records.retain(|r| r.seq > self.state.head);
         if records.first().is_some_and(|r| r.seq != self.state.head + 1) {
@@ -37,24 +39,36 @@ impl ForumTask {
                 }
             }
         }
+        let mut hall = HallChecks::default();
+        let mut applied: Vec<(u64, EventFrames)> = Vec::new();
         for record in records {
             if record.seq <= self.state.head {
                 continue;
             }
             self.log_bytes_since_snapshot += record.payload.len() as u64;
-            let entry = match self.state.apply_record(&record) {
+            let entry = match self.state.decode_next(&record) {
                 Ok(entry) => entry,
                 Err(err) => {
                     tracing::error!(forum = %self.state.forum.id, %err, "a stored record cannot be applied; rebuilding");
                     self.needs_rebuild = true;
-                    return;
+                    break;
                 }
             };
+            let hall_ballot = self.settle_hall_checks_before(&entry.event, &mut hall);
+            self.state.apply_entry(&entry);
             self.mark_dirty(&entry.event);
-            let event_frames = self.render_event(&entry);
-            self.publish_event(entry.seq, event_frames);
+            applied.push((entry.seq, self.render_batch_event(&entry, hall_ballot, &mut hall)));
             // The node that appended a close publishes its outcome; a node
             // that loads the forum later publishes any that were missed.
+        }
+        // What was applied is published, also when a later record stopped the ingest.
+        hall.settle(&self.state.forum);
+        let mut rendered = hall.take_rendered().into_iter().peekable();
+        for (seq, mut event_frames) in applied {
+            if let Some((_, frame)) = rendered.next_if(|(at, _)| *at == seq) {
+                event_frames[0] = Some(frame);
+            }
+            self.publish_event(seq, event_frames);
         }
     }
 

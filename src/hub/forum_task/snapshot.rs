@@ -7,6 +7,7 @@
 //! holds is `ForumState`'s business; this module only decides when.
 
 use super::ForumTask;
+use crate::hub::journal::{Entry, JournalError};
 use crate::hub::state::{ForumState, ReplayError};
 use crate::store::{Record, Store};
 
@@ -19,7 +20,13 @@ impl ForumTask {
         {
             return;
         }
-        let snapshot = self.state.to_snapshot();
+        let snapshot = match self.state.to_snapshot() {
+            Ok(snapshot) => snapshot,
+            Err(err) => {
+                tracing::error!(forum = %self.state.forum.id, %err, "snapshot cannot be encoded");
+                return;
+            }
+        };
         match self.store.save_snapshot(&self.state.forum.id, &snapshot).await {
             Ok(()) => {
                 self.snapshot_seq = snapshot.seq;
@@ -50,4 +57,53 @@ pub(super) async fn read_state(
     let after = base.as_ref().map_or(0, |b| b.head);
     let records = store.read_after(forum_id, after).await?;
     Ok((base, records))
+}
+
+/// The last `count` entries up to `base`'s head, for the resume buffers;
+/// chained, and ending at `base`'s hash. Only resumes need them, so a read
+/// that fails, or entries that do not chain to the snapshot, leave the
+/// buffers to start at the snapshot instead.
+pub(super) async fn entries_before(store: &dyn Store, base: &ForumState, count: usize) -> Vec<Entry> {
+    let from = base.head.saturating_sub(count as u64);
+    if from >= base.head {
+        return Vec::new();
+    }
+    let forum_id = &base.forum.id;
+    let records = match store.read_after(forum_id, from).await {
+        Ok(records) => records,
+        Err(err) => {
+            tracing::warn!(forum = %forum_id, %err, "resume buffers start at the snapshot: the log could not be read");
+            return Vec::new();
+        }
+    };
+    let records: Vec<&Record> = records.iter().take_while(|r| r.seq <= base.head).collect();
+    match chained_to(&records, from, &base.head_hash) {
+        Ok(entries) if entries.last().is_some_and(|e| e.seq == base.head) => entries,
+        Ok(_) => Vec::new(),
+        Err(err) => {
+            tracing::warn!(forum = %forum_id, %err, "resume buffers start at the snapshot");
+            Vec::new()
+        }
+    }
+}
+
+/// Decode records numbered from `after + 1`, each chained to the one before
+/// and the last one to `head_hash`.
+fn chained_to(records: &[&Record], after: u64, head_hash: &str) -> Result<Vec<Entry>, JournalError> {
+    let Some(first) = records.first() else { return Ok(Vec::new()) };
+    // The first entry's own claim to what it follows: the chain is anchored at its end.
+    let prev = serde_json::from_slice::<Entry>(&first.payload)
+        .map_err(|source| JournalError::Decode { seq: first.seq, source })?
+        .prev;
+    let mut entries: Vec<Entry> = Vec::with_capacity(records.len());
+    for (n, record) in records.iter().enumerate() {
+        let seq = after + 1 + n as u64;
+        let prev = entries.last().map_or(prev.as_str(), |e| e.hash.as_str());
+        let entry = Entry::decode(seq, &record.payload, prev)?;
+        entries.push(entry);
+    }
+    match entries.last() {
+        Some(last) if last.hash != head_hash => Err(JournalError::BrokenChain { seq: last.seq }),
+        _ => Ok(entries),
+    }
 }

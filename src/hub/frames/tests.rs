@@ -131,7 +131,7 @@ fn the_largest_frame_of_a_forum_at_every_cap_fits_the_write_buffer() {
     }
     for event in last_events {
         let kind = format!("{event:?}").split([' ', '{']).next().unwrap_or_default().to_string();
-        let entry = Entry::new(head, u64::MAX, GENESIS_HASH, None, event);
+        let entry = Entry::new(head, u64::MAX, GENESIS_HASH, None, event).expect("an event encodes");
         for audience in [Audience::Staff, Audience::Public] {
             if let Some(frame) = super::event(&forum, &entry, audience) {
                 largest.push((format!("{audience:?} {kind} event"), frame.len()));

@@ -76,3 +76,25 @@ fn wins_count_the_latest_answer_per_canonical_pair_and_skips() {
     assert_eq!(w, vec![vec![0, 2], vec![0, 0]]);
     assert_eq!(skipped, 1);
 }
+
+/// SPEC's pairwise tally example is one this server could send: each
+/// participant answers a pair at most once, and its numbers are the fit of its counts.
+#[test]
+fn the_spec_example_keeps_one_answer_per_pair_and_matches_the_fit() {
+    let example: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../protocol/examples/frames/server.tally.pairwise.json")).unwrap();
+    let tally = &example["tally"];
+    let people = tally["ballots"].as_u64().unwrap();
+    let shown: TallyResult = serde_json::from_value(tally["result"].clone()).unwrap();
+    let TallyResult::Pairwise { wins, skipped, stats, .. } = &shown else { panic!("a pairwise result") };
+    let k = wins.len();
+    for (i, j) in (0..k).flat_map(|i| (i + 1..k).map(move |j| (i, j))) {
+        let answers = wins[i][j] + wins[j][i];
+        assert!(answers <= people, "pair ({i}, {j}) has {answers} wins among {people} participants");
+    }
+    let pairs = (k * (k - 1) / 2) as u64;
+    let answered = wins.iter().flatten().sum::<u64>() + skipped;
+    assert!(answered <= people * pairs, "{answered} answers: at most one per participant and pair");
+    let canon: Vec<OptionId> = stats.iter().map(|s| s.option).collect();
+    assert_eq!(result(&canon, wins.clone(), *skipped), shown);
+}

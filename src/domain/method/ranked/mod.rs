@@ -130,8 +130,17 @@ struct Profile {
     rankings: Vec<(Vec<usize>, u64)>,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Profiles built on this thread: a profile is the costly first step of
+    /// every ranked count, so counting them shows how often ballots are counted.
+    pub(crate) static PROFILES_BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 impl Profile {
     fn new<'b>(index: &OptionIndex, ballots: impl Iterator<Item = (&'b Ballot, u64)>) -> Self {
+        #[cfg(test)]
+        PROFILES_BUILT.with(|built| built.set(built.get() + 1));
         let mut seen = PerBallot::new(index.canon.len());
         let mut rankings = Vec::new();
         for (ballot, weight) in ballots {
@@ -168,6 +177,35 @@ pub(super) fn count<'b>(
             .map(|(option, count)| OptionCount { option, count })
             .collect(),
     }
+}
+
+/// The count of a ranked poll under its method, and every method's detail,
+/// from one profile: the tally of a poll needs both for the same ballots.
+pub(super) fn count_with_detail<'b>(
+    method: RankedTally,
+    index: &OptionIndex,
+    ballots: impl Iterator<Item = (&'b Ballot, u64)>,
+    kept: Option<&PairwiseMatrix>,
+) -> (TallyResult, RankedDetail) {
+    let profile = Profile::new(index, ballots).weighted(&index.canon);
+    let borda_scores = borda(&index.canon, &profile);
+    let irv = instant_runoff(&index.canon, &profile);
+    let schulze = schulze_kept_or_recounted(&index.canon, &profile, kept);
+    let ranking = match method {
+        RankedTally::Borda => tiers_by_score(&borda_scores),
+        RankedTally::InstantRunoff => instant_runoff::runoff_order(&irv),
+        RankedTally::Schulze => schulze.ranking.clone(),
+    };
+    let result = TallyResult::Ranked {
+        tally: method,
+        ranking,
+        borda: borda_scores.iter().map(|&(option, count)| OptionCount { option, count }).collect(),
+        first_choices: first_choices(&index.canon, &profile)
+            .into_iter()
+            .map(|(option, count)| OptionCount { option, count })
+            .collect(),
+    };
+    (result, detail(index, &borda_scores, irv, schulze))
 }
 
 /// The ranking of a ranked poll under its method. Each method gets the whole profile.
@@ -221,9 +259,20 @@ pub fn ranked_detail<'b>(
 ) -> Option<RankedDetail> {
     let PollMethod::Ranked { .. } = method else { return None };
     let profile = Profile::new(index, ballots.into_iter()).weighted(&index.canon);
-    let borda = tiers_by_score(&borda(&index.canon, &profile)).into_iter().next().unwrap_or_default();
+    let borda_scores = borda(&index.canon, &profile);
     let irv = instant_runoff(&index.canon, &profile);
     let schulze = schulze_kept_or_recounted(&index.canon, &profile, kept);
+    Some(detail(index, &borda_scores, irv, schulze))
+}
+
+/// Every method's result side by side, with its working.
+fn detail(
+    index: &OptionIndex,
+    borda_scores: &[(OptionId, u64)],
+    irv: IrvResult,
+    schulze: SchulzeResult,
+) -> RankedDetail {
+    let borda = tiers_by_score(borda_scores).into_iter().next().unwrap_or_default();
     let sorted = |mut v: Vec<OptionId>| {
         v.sort();
         v
@@ -237,7 +286,7 @@ pub fn ranked_detail<'b>(
         || sorted(winners.instant_runoff.clone()) != sorted(winners.schulze.clone());
     let to_counts =
         |counts: &[(OptionId, u64)]| counts.iter().map(|&(option, count)| OptionCount { option, count }).collect();
-    Some(RankedDetail {
+    RankedDetail {
         options: index.canon.clone(),
         instant_runoff: InstantRunoff {
             rounds: irv
@@ -255,5 +304,5 @@ pub fn ranked_detail<'b>(
         schulze: SchulzeDetail { pairwise: schulze.pairwise, strongest: schulze.strongest, ranking: schulze.ranking },
         winners,
         methods_disagree,
-    })
+    }
 }
