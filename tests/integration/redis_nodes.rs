@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use madang::domain::Limits;
 use madang::hub::HubConfig;
 use madang_protocol::CreateForumRequest;
 use madang_testkit::RedisServer;
@@ -467,8 +468,10 @@ async fn racing_nodes_lose_no_event_for_their_displays() {
     let redis = RedisServer::start();
     let config = redis_single(&redis.url, &unique_prefix("race-frames"));
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = TestServer::start_redis_with(dir_a.path(), config.clone(), test_hub(), fast_limits()).await;
-    let b = TestServer::start_redis_with(dir_b.path(), config.clone(), test_hub(), fast_limits()).await;
+    // Two nodes each add ITEMS: the agenda must hold them all.
+    let hub = HubConfig { limits: Limits { agenda_items: 2 * ITEMS, ..Limits::default() }, ..test_hub() };
+    let a = TestServer::start_redis_with(dir_a.path(), config.clone(), hub.clone(), fast_limits()).await;
+    let b = TestServer::start_redis_with(dir_b.path(), config.clone(), hub, fast_limits()).await;
     let created = a.create_forum(&CreateForumRequest { title: "Race".into(), language: None, agenda: vec![] }).await;
     wait_forum_known(&b, &created.id).await;
     let display = json!({"type": "auth", "token": created.display_token});
