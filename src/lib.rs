@@ -4,6 +4,8 @@
 //! point for embedding and tests is [`server::run`].
 
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod hub;
 pub mod listener;
