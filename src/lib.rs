@@ -5,6 +5,8 @@
 
 pub mod abuse;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod hub;
 pub mod listener;

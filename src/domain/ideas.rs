@@ -100,6 +100,10 @@ impl Forum {
     /// Change the ideas by one event.
     pub(super) fn apply_ideas(&mut self, event: &Event) {
         match event {
+            // Ids are never reused, so a second creation of one (only in a
+            // log the hub did not write) is ignored: recreating a merged idea
+            // would unmerge it behind the polls' kept counts.
+            Event::IdeaSubmitted { idea, .. } if self.ideas.contains_key(idea) => {}
             Event::IdeaSubmitted { idea, item, text, author, approved } => {
                 self.ideas.insert(
                     *idea,

@@ -51,7 +51,12 @@ impl Forum {
 
     /// Record a participant who joined.
     pub(super) fn apply_joined(&mut self, event: &Event) {
-        if let Event::ParticipantJoined { participant, channel, name, token_hash } = event {
+        if let Event::ParticipantJoined { participant, channel, name, token_hash } = event
+            // Ids are never reused, so a second join under one (only in a log
+            // the hub did not write) is ignored: a changed channel would split
+            // ranked polls' kept counts differently from a recount.
+            && !self.participants.contains_key(participant)
+        {
             self.participants
                 .insert(*participant, Participant { id: *participant, channel: *channel, name: name.clone() });
             self.participant_by_token.insert(token_hash.clone(), *participant);

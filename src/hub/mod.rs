@@ -9,7 +9,7 @@ mod crowd;
 mod forum_task;
 pub(crate) mod frames;
 pub(crate) mod journal;
-mod state;
+pub(crate) mod state;
 pub(crate) mod tokens;
 pub(crate) mod view;
 

@@ -55,6 +55,7 @@ pub use self::check::{LogHealth, LogState, Repair, check_dir};
 use self::append::append_blocking;
 use self::dir_lock::DirLock;
 use self::framing::MAX_PAYLOAD;
+pub(crate) use self::framing::encode_record;
 use self::read::read_records;
 use self::recovery::open_dir;
 use super::{Backend, DamagedForum, EventLog, OutcomeRecord, OutcomeSink, Record, StoreError, validate_forum_id};
