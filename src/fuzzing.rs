@@ -313,7 +313,7 @@ fn replay_records(records: &[Record]) {
         return;
     };
     tally_all(&state.forum);
-    let snapshot = state.to_snapshot();
+    let snapshot = state.to_snapshot().expect("a forum this build replayed encodes");
     let back = ForumState::from_snapshot(&snapshot).expect("a snapshot this build wrote reads back");
     assert_eq!(back.forum, state.forum, "a snapshot must restore the forum it was taken of");
     assert_eq!(back.head, state.head);
@@ -330,9 +330,9 @@ fn framed_log(events: &[u8]) -> Vec<u8> {
     for event in first.chain(rest).flatten() {
         seq += 1;
         let request = seq.is_multiple_of(3).then(|| RequestKey { actor: "moderator".into(), id: format!("r{seq}") });
-        let entry = Entry::new(seq, seq, &prev, request, event);
+        let entry = Entry::new(seq, seq, &prev, request, event).expect("a decoded event encodes");
         prev = entry.hash.clone();
-        let payload = entry.encode();
+        let payload = entry.encode().expect("an entry encodes");
         crate::store::embedded::encode_record(seq, &payload, &mut file);
     }
     file
@@ -389,14 +389,14 @@ pub fn domain_sequence(data: &[u8]) {
         .enumerate()
         .map(|(i, event)| {
             let seq = i as u64 + 1;
-            let entry = Entry::new(seq, seq, &prev, None, event);
+            let entry = Entry::new(seq, seq, &prev, None, event).expect("a decided event encodes");
             prev = entry.hash.clone();
-            Record::new(seq, entry.encode())
+            Record::new(seq, entry.encode().expect("an entry encodes"))
         })
         .collect();
     let half = records.len() / 2 + 1;
     let base = ForumState::replay(&records[..half], |_, _| {}).expect("a log the hub wrote replays");
-    let snapshot = base.to_snapshot();
+    let snapshot = base.to_snapshot().expect("a replayed forum encodes");
     let restored = ForumState::from_snapshot(&snapshot).expect("snapshot reads back");
     let state = restored.replay_tail(&records[half..], |_, _| {}).expect("the tail follows the snapshot");
     assert_eq!(state.forum, forum, "snapshot plus tail must rebuild the same forum");
