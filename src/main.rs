@@ -1,12 +1,13 @@
 //! The `madang` command: parse options, set up logging, run the server.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use madang::abuse::AddressLimits;
+use madang::abuse::{AddressLimits, PersonLimits};
 use madang::hub::HubConfig;
 use madang::listener::{self, HttpLimits};
 use madang::server::{self, Config};
@@ -91,6 +92,10 @@ struct ServeArgs {
     /// minute, doubling with each lockout up to an hour. 0 for no limit.
     #[arg(long, env = "MADANG_FAILED_AUTHS_PER_IP_PER_MINUTE", default_value_t = 10)]
     failed_auths_per_ip_per_minute: u32,
+    /// Frames per second a forum's moderators may send together, over all their connections
+    /// (twice as many at once); the displays of a forum share the same allowance.
+    #[arg(long, env = "MADANG_STAFF_FRAMES_PER_SEC", default_value_t = NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN))]
+    staff_frames_per_sec: NonZeroU32,
     /// Count WebSockets under the address a reverse proxy gives in X-Forwarded-For (its last
     /// entry) for the limits on joins and wrong credentials. Only when every connection comes
     /// through your proxy: otherwise a client can write any address there.
@@ -257,6 +262,11 @@ async fn main() -> anyhow::Result<()> {
         ws: WsLimits {
             allowed_origins: args.allowed_origin.into(),
             trust_forwarded_for: args.trust_forwarded_for,
+            per_person: PersonLimits {
+                staff_per_sec: args.staff_frames_per_sec,
+                staff_burst: args.staff_frames_per_sec.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN)),
+                ..PersonLimits::default()
+            },
             ..WsLimits::default()
         },
         http: HttpLimits {

@@ -89,9 +89,11 @@ impl Client {
 }
 
 impl Process {
-    /// `madang serve --redis-url <url> --redis-prefix <prefix>`.
+    /// `madang serve --redis-url <url> --redis-prefix <prefix>`, with no cap on
+    /// joins per address: the test's 100 participants all join from loopback.
     async fn start_redis(data_dir: &Path, url: &str, prefix: &str) -> Process {
-        Self::start_args(data_dir, &["--redis-url", url, "--redis-prefix", prefix]).await
+        let args = ["--redis-url", url, "--redis-prefix", prefix, "--joins-per-ip-per-minute", "0"];
+        Self::start_args(data_dir, &args).await
     }
 }
 
