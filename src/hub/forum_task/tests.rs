@@ -151,6 +151,17 @@ impl Setup {
         self.hub.attach(auth, LOOPBACK).await.unwrap_or_else(|_| panic!("a participant joins")).2.actor
     }
 
+    /// An open poll, a headcount of 100, and `people` hall participants to vote in it.
+    async fn hall_vote(&self, people: usize) -> (u64, Vec<Actor>) {
+        let poll = self.open_poll().await;
+        self.ok(Actor::Moderator, "headcount", json!({"type": "set_hall_headcount", "count": 100})).await;
+        let mut voters = Vec::new();
+        for _ in 0..people {
+            voters.push(self.join_with(&self.created.join_codes.hall).await);
+        }
+        (poll, voters)
+    }
+
     /// A second moderator connection's broadcasts.
     async fn staff_updates(&self) -> tokio::sync::broadcast::Receiver<crate::hub::Frame> {
         let auth = Auth { token: Some(self.created.moderator_token.clone()), ..Auth::default() };
@@ -277,12 +288,7 @@ async fn a_merge_that_completes_a_chain_into_an_option_sends_a_tally() {
 async fn a_batch_of_hall_ballots_renders_one_hall_check() {
     const HALL: usize = 20;
     let setup = setup().await;
-    let poll = setup.open_poll().await;
-    setup.ok(Actor::Moderator, "headcount", json!({"type": "set_hall_headcount", "count": 100})).await;
-    let mut voters = Vec::new();
-    for _ in 0..HALL {
-        voters.push(setup.join_with(&setup.created.join_codes.hall).await);
-    }
+    let (poll, voters) = setup.hall_vote(HALL).await;
     let mut staff = setup.staff_updates().await;
     let ballot = json!({"type": "cast_ballot", "poll": poll, "ballot": {"kind": "approval", "options": [1]}});
     let answers: Vec<_> =
@@ -321,12 +327,7 @@ async fn hall_ballots_from_another_node_render_one_hall_check() {
     use madang_protocol::{Ballot, OptionId, PollId};
     const HALL: usize = 20;
     let setup = setup().await;
-    let poll = setup.open_poll().await;
-    setup.ok(Actor::Moderator, "headcount", json!({"type": "set_hall_headcount", "count": 100})).await;
-    let mut voters = Vec::new();
-    for _ in 0..HALL {
-        voters.push(setup.join_with(&setup.created.join_codes.hall).await);
-    }
+    let (poll, voters) = setup.hall_vote(HALL).await;
     let mut staff = setup.staff_updates().await;
     // What another node would append: the voters' ballots, chained after the head.
     let forum = &setup.created.id;
