@@ -11,7 +11,7 @@ use madang::abuse::{AddressLimits, PersonLimits};
 use madang::hub::HubConfig;
 use madang::listener::{self, HttpLimits};
 use madang::server::{self, Config};
-use madang::store::embedded::{LogHealth, LogState, check_dir, create_private_dir_all};
+use madang::store::embedded::{LogHealth, LogState, check_dir, create_private_dir_all, private_file};
 use madang::store::redis::RedisConfig;
 use madang::ws::WsLimits;
 use tracing_subscriber::EnvFilter;
@@ -120,18 +120,12 @@ fn admin_token(given: Option<String>, data_dir: &Path) -> anyhow::Result<String>
     Ok(token)
 }
 
-#[cfg(unix)]
+/// The admin token is a credential: the file is private like the store's own.
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut file = private_file().write(true).create(true).truncate(true).open(path)?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    std::fs::write(path, contents)
 }
 
 async fn shutdown_signal() {

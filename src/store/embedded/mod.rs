@@ -309,7 +309,7 @@ fn log_path(forums_dir: &Path, id: &str) -> PathBuf {
 /// Options for every file the store creates: the logs and snapshots hold
 /// what participants said and their names, so only the server's own user
 /// may read them (0600 on Unix; the mode applies when a file is created).
-fn private_file() -> OpenOptions {
+pub fn private_file() -> OpenOptions {
     #[cfg_attr(not(unix), allow(unused_mut))]
     let mut options = OpenOptions::new();
     #[cfg(unix)]
