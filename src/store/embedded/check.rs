@@ -148,7 +148,7 @@ struct Damage<'a> {
 fn repair_log(dir: &Path, forum: &str, path: &Path, file_len: u64, damage: &Damage<'_>) -> io::Result<Repair> {
     let damaged_dir = dir.join(DAMAGED_DIR);
     create_private_dir_all(&damaged_dir)?;
-    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let stamp = unix_ms();
     let original = damaged_dir.join(format!("{forum}.{stamp}.log"));
     let report = damaged_dir.join(format!("{forum}.{stamp}.report.txt"));
 
@@ -194,7 +194,7 @@ fn repair_log(dir: &Path, forum: &str, path: &Path, file_len: u64, damage: &Dama
 fn set_snapshot_aside(dir: &Path, forum: &str) -> io::Result<Repair> {
     let damaged_dir = dir.join(DAMAGED_DIR);
     create_private_dir_all(&damaged_dir)?;
-    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let stamp = unix_ms();
     let original = damaged_dir.join(format!("{forum}.{stamp}.snap"));
     let report = damaged_dir.join(format!("{forum}.{stamp}.report.txt"));
     let mut text = String::new();
@@ -208,4 +208,9 @@ fn set_snapshot_aside(dir: &Path, forum: &str) -> io::Result<Repair> {
     sync_dir(&damaged_dir)?;
     sync_dir(&dir.join(super::snapshots::SNAPSHOT_DIR))?;
     Ok(Repair { original, report })
+}
+
+/// What names a repair's files, so that repeated repairs never overwrite each other.
+fn unix_ms() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())
 }
