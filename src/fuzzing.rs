@@ -29,7 +29,7 @@ use madang_protocol::{
 };
 
 use crate::domain::method::{OptionIndex, PairwiseMatrix, count, counted_ranking, validate_ballot};
-use crate::domain::{Actor, Event, Forum};
+use crate::domain::{Actor, Event, Forum, Limits};
 use crate::hub::journal::{Entry, GENESIS_HASH, RequestKey};
 use crate::hub::state::ForumState;
 use crate::store::embedded::{EmbeddedStore, check_dir};
@@ -90,7 +90,7 @@ pub fn client_frame(data: &[u8]) {
     let Ok(ClientFrame::Command { command, .. }) = parse_client_frame(text) else { return };
     let forum = busy_forum();
     for actor in [Actor::Moderator, Actor::Display, Actor::Participant(madang_protocol::ParticipantId(1))] {
-        if let Ok(event) = forum.decide(actor, &command, NOW_MS) {
+        if let Ok(event) = forum.decide(actor, &command, NOW_MS, &Limits::default()) {
             let mut after = forum.clone();
             after.apply(&event);
             tally_all(&after);
@@ -108,7 +108,9 @@ fn busy_forum() -> &'static Forum {
     FORUM.get_or_init(|| {
         let mut forum = new_forum();
         for (idx, channel) in [Channel::Remote, Channel::Hall].into_iter().enumerate() {
-            let event = forum.decide_join(channel, Some("P"), format!("token{idx}")).expect("a draft forum admits");
+            let event = forum
+                .decide_join(channel, Some("P"), format!("token{idx}"), &Limits::default())
+                .expect("a draft forum admits");
             forum.apply(&event);
         }
         let participant = Actor::Participant(madang_protocol::ParticipantId(1));
@@ -149,7 +151,7 @@ fn busy_forum() -> &'static Forum {
 /// Decide a command given as JSON and apply its event; a refused one changes nothing.
 fn decide_and_apply(forum: &mut Forum, actor: Actor, json: &str) {
     let Ok(command) = serde_json::from_str(json) else { return };
-    if let Ok(event) = forum.decide(actor, &command, NOW_MS) {
+    if let Ok(event) = forum.decide(actor, &command, NOW_MS, &Limits::default()) {
         forum.apply(&event);
     }
 }
@@ -415,7 +417,7 @@ fn decided_events(data: &[u8]) -> (Forum, Vec<Event>) {
         let event = if who == b'j' || who == b'h' {
             let channel = if who == b'j' { Channel::Remote } else { Channel::Hall };
             let name = std::str::from_utf8(rest).ok();
-            forum.decide_join(channel, name, format!("t{}", events.len()))
+            forum.decide_join(channel, name, format!("t{}", events.len()), &Limits::default())
         } else {
             let actor = match who {
                 b'm' => Actor::Moderator,
@@ -424,7 +426,7 @@ fn decided_events(data: &[u8]) -> (Forum, Vec<Event>) {
             };
             let Ok(text) = std::str::from_utf8(rest) else { continue };
             let Ok(ClientFrame::Command { command, .. }) = parse_client_frame(text) else { continue };
-            forum.decide(actor, &command, now)
+            forum.decide(actor, &command, now, &Limits::default())
         };
         if let Ok(event) = event {
             forum.apply(&event);

@@ -42,12 +42,12 @@ impl Item {
 
 impl Forum {
     /// Decide a command on the agenda or on an item's timer.
-    pub(super) fn decide_agenda(&self, command: &Command, now_ms: u64) -> Result<Event> {
+    pub(super) fn decide_agenda(&self, command: &Command, now_ms: u64, limits: &Limits) -> Result<Event> {
         match command {
             Command::AddItem { title, description, timebox_secs } => {
                 Limits::check(
                     self.agenda.len(),
-                    self.limits.agenda_items,
+                    limits.agenda_items,
                     rule::AGENDA_ITEMS,
                     "an agenda holds this many items",
                 )?;

@@ -14,6 +14,7 @@ use madang_protocol::{Command, ForumStatus, ParticipantId};
 
 use super::event::Event;
 use super::forum::Forum;
+use super::limits::Limits;
 use super::method::BallotError;
 
 /// Who is asking.
@@ -142,7 +143,10 @@ fn authorize(actor: Actor, command: &Command) -> Result<()> {
 
 impl Forum {
     /// Decide a command. The returned event is what would happen; nothing has happened yet.
-    pub fn decide(&self, actor: Actor, command: &Command, now_ms: u64) -> Result<Event> {
+    ///
+    /// `limits` are the server's caps, passed in like the time: they are
+    /// configuration, not the forum's state, so no rebuilt forum can lose them.
+    pub fn decide(&self, actor: Actor, command: &Command, now_ms: u64, limits: &Limits) -> Result<Event> {
         authorize(actor, command)?;
         if self.status == ForumStatus::Closed {
             return Err(DomainError::InvalidState("the forum is closed".into()));
@@ -159,18 +163,18 @@ impl Forum {
             | Command::CompleteItem { .. }
             | Command::StartTimer { .. }
             | Command::PauseTimer { .. }
-            | Command::ExtendTimer { .. } => self.decide_agenda(command, now_ms),
+            | Command::ExtendTimer { .. } => self.decide_agenda(command, now_ms, limits),
             Command::SubmitIdea { .. }
             | Command::ApproveIdea { .. }
             | Command::HideIdea { .. }
-            | Command::MergeIdea { .. } => self.decide_ideas(actor, command),
+            | Command::MergeIdea { .. } => self.decide_ideas(actor, command, limits),
             Command::CreatePoll { .. }
             | Command::OpenPoll { .. }
             | Command::ClosePoll { .. }
             | Command::RevealResults { .. }
             | Command::CastBallot { .. }
             | Command::NextPair { .. }
-            | Command::CastComparison { .. } => self.decide_polls(actor, command, now_ms),
+            | Command::CastComparison { .. } => self.decide_polls(actor, command, now_ms, limits),
             Command::EnterHallCount { .. } | Command::SetHallHeadcount { .. } => self.decide_hall(command),
             Command::RaiseHand {}
             | Command::LowerHand {}
@@ -181,7 +185,7 @@ impl Forum {
             | Command::MoveSpeaker { .. }
             | Command::SetQueuePolicy { .. }
             | Command::SetSpeakingLimit { .. }
-            | Command::EndSpeech {} => self.decide_speakers(actor, command, now_ms),
+            | Command::EndSpeech {} => self.decide_speakers(actor, command, now_ms, limits),
             Command::Signal { color } => self.decide_signal(actor, *color),
         }
     }

@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use super::agenda::Item;
 use super::event::{Aggregate, Event};
 use super::ideas::Idea;
-use super::limits::Limits;
 use super::participants::Participant;
 use super::polls::Poll;
 use super::speakers::SpeakerQueue;
@@ -50,10 +49,6 @@ pub struct Forum {
     /// Per item, each participant's latest temperature signal.
     #[serde(default)]
     pub signals: BTreeMap<ItemId, BTreeMap<ParticipantId, SignalColor>>,
-    /// The caps this forum is held to: the server's configuration, not
-    /// state, so not persisted.
-    #[serde(skip)]
-    pub limits: Limits,
     pub(super) next_item: u32,
     pub(super) next_idea: u32,
     pub(super) next_poll: u32,
@@ -94,7 +89,6 @@ impl Forum {
             hall_headcount: None,
             speakers: SpeakerQueue::default(),
             signals: BTreeMap::new(),
-            limits: Limits::default(),
             next_item: 1,
             next_idea: 1,
             next_poll: 1,

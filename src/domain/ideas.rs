@@ -26,7 +26,7 @@ pub struct Idea {
 
 impl Forum {
     /// Decide a command on ideas.
-    pub(super) fn decide_ideas(&self, actor: Actor, command: &Command) -> Result<Event> {
+    pub(super) fn decide_ideas(&self, actor: Actor, command: &Command, limits: &Limits) -> Result<Event> {
         match command {
             Command::SubmitIdea { text } => {
                 self.require_live()?;
@@ -37,7 +37,7 @@ impl Forum {
                     Actor::Participant(p) => Some(p),
                     _ => None,
                 };
-                self.check_idea_room(author)?;
+                self.check_idea_room(author, limits)?;
                 Ok(Event::IdeaSubmitted {
                     idea: self.next_idea_id(),
                     item,
@@ -63,8 +63,7 @@ impl Forum {
 
     /// Refuse a new idea past a cap. Hidden and merged ideas count: they stay
     /// in the moderators' view, so hiding must not make room for more.
-    fn check_idea_room(&self, author: Option<ParticipantId>) -> Result<()> {
-        let limits = &self.limits;
+    fn check_idea_room(&self, author: Option<ParticipantId>, limits: &Limits) -> Result<()> {
         Limits::check(self.ideas.len(), limits.ideas, rule::IDEAS, "a forum holds this many ideas")?;
         if let Some(author) = author {
             let pending = self.ideas.values().filter(|i| i.status == IdeaStatus::Pending).count();

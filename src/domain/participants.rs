@@ -19,7 +19,13 @@ pub struct Participant {
 
 impl Forum {
     /// A new participant joining with a code of `channel`.
-    pub fn decide_join(&self, channel: Channel, name: Option<&str>, token_hash: String) -> Result<Event> {
+    pub fn decide_join(
+        &self,
+        channel: Channel,
+        name: Option<&str>,
+        token_hash: String,
+        limits: &Limits,
+    ) -> Result<Event> {
         if self.status == ForumStatus::Closed {
             return Err(DomainError::InvalidState("the forum is closed".into()));
         }
@@ -28,7 +34,7 @@ impl Forum {
         }
         Limits::check(
             self.participants.len(),
-            self.limits.participants,
+            limits.participants,
             rule::PARTICIPANTS,
             "this forum has as many participants as it can take",
         )?;

@@ -74,11 +74,11 @@ impl Poll {
 
 impl Forum {
     /// Decide a command on a poll, its ballots or its comparisons.
-    pub(super) fn decide_polls(&self, actor: Actor, command: &Command, now_ms: u64) -> Result<Event> {
+    pub(super) fn decide_polls(&self, actor: Actor, command: &Command, now_ms: u64, limits: &Limits) -> Result<Event> {
         match command {
             Command::CreatePoll { item, title, method, options, results } => {
-                Limits::check(self.polls.len(), self.limits.polls, rule::POLLS, "a forum holds this many polls")?;
-                self.decide_create_poll(*item, title, method, options, *results)
+                Limits::check(self.polls.len(), limits.polls, rule::POLLS, "a forum holds this many polls")?;
+                self.decide_create_poll(*item, title, method, options, *results, limits)
             }
             Command::OpenPoll { poll } => {
                 self.require_live()?;
@@ -148,6 +148,7 @@ impl Forum {
         method: &PollMethod,
         options: &PollOptionsSpec,
         results: ResultsVisibility,
+        limits: &Limits,
     ) -> Result<Event> {
         let item = match item.or(self.active_item) {
             Some(i) => self.item(i)?.id,
@@ -190,7 +191,7 @@ impl Forum {
         let existing: usize = self.polls.values().map(|p| p.options.len()).sum();
         Limits::check_total(
             existing + options.len(),
-            self.limits.poll_options,
+            limits.poll_options,
             rule::POLL_OPTIONS,
             "the polls of a forum have this many options together",
         )?;

@@ -210,7 +210,13 @@ pub fn calling_order(
 
 impl Forum {
     /// Decide a command on the speaker queue.
-    pub(super) fn decide_speakers(&self, actor: Actor, command: &Command, now_ms: u64) -> Result<Event> {
+    pub(super) fn decide_speakers(
+        &self,
+        actor: Actor,
+        command: &Command,
+        now_ms: u64,
+        limits: &Limits,
+    ) -> Result<Event> {
         match command {
             Command::RaiseHand {} => {
                 let participant = self.acting_participant(actor)?;
@@ -221,7 +227,7 @@ impl Forum {
                 if self.speakers.current.as_ref().is_some_and(|s| s.speaker.participant == Some(participant)) {
                     return Err(DomainError::InvalidState("you have the floor now".into()));
                 }
-                self.check_queue_room()?;
+                self.check_queue_room(limits)?;
                 let channel = self
                     .participants
                     .get(&participant)
@@ -238,7 +244,7 @@ impl Forum {
             }
             Command::AddSpeaker { name } => {
                 self.require_live()?;
-                self.check_queue_room()?;
+                self.check_queue_room(limits)?;
                 Ok(Event::SpeakerAdded {
                     speaker: self.speakers.next_id(),
                     name: clean_text("name", name, MAX_NAME_CHARS)?,
@@ -284,10 +290,10 @@ impl Forum {
         }
     }
 
-    fn check_queue_room(&self) -> Result<()> {
+    fn check_queue_room(&self, limits: &Limits) -> Result<()> {
         Limits::check(
             self.speakers.waiting.len(),
-            self.limits.speaker_queue,
+            limits.speaker_queue,
             rule::SPEAKER_QUEUE,
             "this many people can wait to speak",
         )

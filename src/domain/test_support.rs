@@ -13,7 +13,7 @@ use madang_protocol::{
 };
 
 use super::method::{BallotError, OptionIndex, count, validate_ballot};
-use super::{Actor, DomainError, Event, Forum};
+use super::{Actor, DomainError, Event, Forum, Limits};
 
 // --- ids --------------------------------------------------------------------
 
@@ -182,11 +182,42 @@ pub(crate) fn forum() -> Forum {
     Forum::from_created(&created()).expect("ForumCreated builds a forum")
 }
 
-/// Decide, and on success apply: what the hub does.
+/// Decide under the default limits, and on success apply: what the hub does.
 pub(crate) fn run(forum: &mut Forum, actor: Actor, command: Command, now: u64) -> Result<Event, DomainError> {
-    let event = forum.decide(actor, &command, now)?;
+    run_with(forum, &Limits::default(), actor, command, now)
+}
+
+/// `run` under the given limits.
+pub(crate) fn run_with(
+    forum: &mut Forum,
+    limits: &Limits,
+    actor: Actor,
+    command: Command,
+    now: u64,
+) -> Result<Event, DomainError> {
+    let event = forum.decide(actor, &command, now, limits)?;
     forum.apply(&event);
     Ok(event)
+}
+
+/// `run_with` that must succeed.
+#[track_caller]
+pub(crate) fn ok_with(forum: &mut Forum, limits: &Limits, actor: Actor, command: Command) -> Event {
+    let name = command.name();
+    run_with(forum, limits, actor, command, 0).unwrap_or_else(|e| panic!("`{name}` was refused: {e:?}"))
+}
+
+/// `run_with` that must fail, and must leave the forum unchanged.
+#[track_caller]
+pub(crate) fn err_with(forum: &mut Forum, limits: &Limits, actor: Actor, command: Command) -> DomainError {
+    let before = forum.clone();
+    let name = command.name();
+    let event = forum.decide(actor, &command, 0, limits);
+    assert_eq!(*forum, before, "deciding `{name}` changed the forum");
+    match event {
+        Ok(event) => panic!("`{name}` was accepted: {event:?}"),
+        Err(e) => e,
+    }
 }
 
 /// `run` that must succeed.
@@ -206,7 +237,7 @@ pub(crate) fn ok(forum: &mut Forum, actor: Actor, command: Command) -> Event {
 pub(crate) fn err_at(forum: &mut Forum, actor: Actor, command: Command, now: u64) -> DomainError {
     let before = forum.clone();
     let name = command.name();
-    let event = forum.decide(actor, &command, now);
+    let event = forum.decide(actor, &command, now, &Limits::default());
     assert_eq!(*forum, before, "deciding `{name}` changed the forum");
     match event {
         Ok(event) => panic!("`{name}` was accepted: {event:?}"),
@@ -275,7 +306,7 @@ pub(crate) fn submit(text: &str) -> Command {
 
 pub(crate) fn join(forum: &mut Forum) -> ParticipantId {
     let token = format!("token-{}", forum.participants.len() + 1);
-    let event = forum.decide_join(Channel::Remote, None, token).expect("join");
+    let event = forum.decide_join(Channel::Remote, None, token, &Limits::default()).expect("join");
     forum.apply(&event);
     match event {
         Event::ParticipantJoined { participant, .. } => participant,
@@ -396,7 +427,7 @@ pub(crate) fn poll_over_ideas(n: u32, method: PollMethod) -> Forum {
 
 pub(crate) fn join_on(forum: &mut Forum, channel: Channel, name: Option<&str>) -> ParticipantId {
     let token = format!("token-{}", forum.participants.len() + 1);
-    let event = forum.decide_join(channel, name, token).expect("join");
+    let event = forum.decide_join(channel, name, token, &Limits::default()).expect("join");
     forum.apply(&event);
     match event {
         Event::ParticipantJoined { participant, .. } => participant,

@@ -340,12 +340,11 @@ impl Hub {
         };
         // Agenda items go through the same rules as `add_item` commands.
         let mut forum = Forum::from_created(&created).ok_or(HubError::Unavailable)?;
-        forum.limits = self.config.limits;
         let mut events = vec![created];
         for item in request.agenda {
             let command =
                 Command::AddItem { title: item.title, description: item.description, timebox_secs: item.timebox_secs };
-            let event = forum.decide(Actor::Moderator, &command, 0).map_err(invalid)?;
+            let event = forum.decide(Actor::Moderator, &command, 0, &self.config.limits).map_err(invalid)?;
             forum.apply(&event);
             events.push(event);
         }

@@ -260,6 +260,7 @@ mod tests {
                     Actor::Moderator,
                     &Command::AddItem { title: title.to_string(), description: None, timebox_secs: None },
                     5,
+                    &crate::domain::Limits::default(),
                 )
                 .unwrap();
             forum.apply(&event);

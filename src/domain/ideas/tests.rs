@@ -243,43 +243,46 @@ fn a_merge_target_may_itself_be_merged_later_and_root_idea_follows_the_chain() {
 #[test]
 fn a_participant_submits_at_most_the_ideas_per_participant_cap() {
     let mut f = live_with_item();
-    f.limits.ideas_per_participant = 3;
+    let limits = Limits { ideas_per_participant: 3, ..Limits::default() };
     let (me, other) = (join(&mut f), join(&mut f));
     for n in 1..=3 {
-        ok(&mut f, Actor::Participant(me), submit(&format!("Idea {n}")));
+        ok_with(&mut f, &limits, Actor::Participant(me), submit(&format!("Idea {n}")));
     }
     // Hiding one does not free a place: hidden ideas stay in every staff view.
-    ok(&mut f, MOD, Command::HideIdea { idea: idea(1) });
-    assert_limit(err(&mut f, Actor::Participant(me), submit("Fourth")), limits::rule::IDEAS_PER_PARTICIPANT);
+    ok_with(&mut f, &limits, MOD, Command::HideIdea { idea: idea(1) });
+    assert_limit(
+        err_with(&mut f, &limits, Actor::Participant(me), submit("Fourth")),
+        limits::rule::IDEAS_PER_PARTICIPANT,
+    );
     // Others and the moderator are not held to this participant's count.
-    ok(&mut f, Actor::Participant(other), submit("Theirs"));
-    ok(&mut f, MOD, submit("The moderator's"));
+    ok_with(&mut f, &limits, Actor::Participant(other), submit("Theirs"));
+    ok_with(&mut f, &limits, MOD, submit("The moderator's"));
 }
 
 #[test]
 fn pending_ideas_are_capped_and_approving_frees_a_place() {
     let mut f = live_with_item();
-    f.limits.pending_ideas = 2;
-    ok(&mut f, MOD, Command::SetPremoderation { enabled: true });
+    let limits = Limits { pending_ideas: 2, ..Limits::default() };
+    ok_with(&mut f, &limits, MOD, Command::SetPremoderation { enabled: true });
     let (a, b) = (join(&mut f), join(&mut f));
-    ok(&mut f, Actor::Participant(a), submit("One"));
-    ok(&mut f, Actor::Participant(a), submit("Two"));
-    assert_limit(err(&mut f, Actor::Participant(b), submit("Three")), limits::rule::PENDING_IDEAS);
-    ok(&mut f, MOD, Command::ApproveIdea { idea: idea(1) });
-    ok(&mut f, Actor::Participant(b), submit("Three"));
+    ok_with(&mut f, &limits, Actor::Participant(a), submit("One"));
+    ok_with(&mut f, &limits, Actor::Participant(a), submit("Two"));
+    assert_limit(err_with(&mut f, &limits, Actor::Participant(b), submit("Three")), limits::rule::PENDING_IDEAS);
+    ok_with(&mut f, &limits, MOD, Command::ApproveIdea { idea: idea(1) });
+    ok_with(&mut f, &limits, Actor::Participant(b), submit("Three"));
 }
 
 #[test]
 fn a_forum_holds_at_most_the_ideas_cap_whoever_submits() {
     let mut f = live_with_item();
-    f.limits.ideas = 4;
+    let limits = Limits { ideas: 4, ..Limits::default() };
     let me = join(&mut f);
     for n in 1..=2 {
-        ok(&mut f, Actor::Participant(me), submit(&format!("Mine {n}")));
-        ok(&mut f, MOD, submit(&format!("Moderator's {n}")));
+        ok_with(&mut f, &limits, Actor::Participant(me), submit(&format!("Mine {n}")));
+        ok_with(&mut f, &limits, MOD, submit(&format!("Moderator's {n}")));
     }
-    assert_limit(err(&mut f, Actor::Participant(me), submit("Five")), limits::rule::IDEAS);
-    assert_limit(err(&mut f, MOD, submit("Five")), limits::rule::IDEAS);
+    assert_limit(err_with(&mut f, &limits, Actor::Participant(me), submit("Five")), limits::rule::IDEAS);
+    assert_limit(err_with(&mut f, &limits, MOD, submit("Five")), limits::rule::IDEAS);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::domain::*;
 fn join_numbers_participants_in_order() {
     let mut f = forum();
     for n in 1..=3 {
-        let event = f.decide_join(Channel::Hall, Some("Min"), format!("hash-{n}")).expect("join");
+        let event = f.decide_join(Channel::Hall, Some("Min"), format!("hash-{n}"), &Limits::default()).expect("join");
         assert_eq!(
             event,
             Event::ParticipantJoined {
@@ -32,7 +32,7 @@ fn join_numbers_participants_in_order() {
 #[test]
 fn join_trims_the_name() {
     let f = live();
-    let event = f.decide_join(Channel::Remote, Some("  지우  "), "h".into()).expect("join");
+    let event = f.decide_join(Channel::Remote, Some("  지우  "), "h".into(), &Limits::default()).expect("join");
     assert!(matches!(event, Event::ParticipantJoined { name: Some(ref n), .. } if n == "지우"), "{event:?}");
 }
 
@@ -40,7 +40,7 @@ fn join_trims_the_name() {
 fn join_with_an_empty_or_blank_name_has_no_name() {
     let f = live();
     for name in [None, Some(""), Some("   ")] {
-        let event = f.decide_join(Channel::Remote, name, "h".into()).expect("join");
+        let event = f.decide_join(Channel::Remote, name, "h".into(), &Limits::default()).expect("join");
         assert_eq!(
             event,
             Event::ParticipantJoined {
@@ -56,24 +56,31 @@ fn join_with_an_empty_or_blank_name_has_no_name() {
 #[test]
 fn join_name_is_limited_to_40_characters() {
     let f = live();
-    let event = f.decide_join(Channel::Remote, Some(&"김".repeat(MAX_NAME_CHARS)), "h".into()).expect("40 is fine");
+    let event = f
+        .decide_join(Channel::Remote, Some(&"김".repeat(MAX_NAME_CHARS)), "h".into(), &Limits::default())
+        .expect("40 is fine");
     assert!(matches!(event, Event::ParticipantJoined { name: Some(ref n), .. } if n.chars().count() == 40));
-    let e = f.decide_join(Channel::Remote, Some(&"김".repeat(MAX_NAME_CHARS + 1)), "h".into()).unwrap_err();
+    let e = f
+        .decide_join(Channel::Remote, Some(&"김".repeat(MAX_NAME_CHARS + 1)), "h".into(), &Limits::default())
+        .unwrap_err();
     assert_invalid(e, "name is 41 characters; at most 40");
 }
 
 #[test]
 fn participants_never_join_as_hall_count() {
     let f = live();
-    assert_invalid(f.decide_join(Channel::HallCount, None, "t".into()).unwrap_err(), "remote or hall");
+    assert_invalid(
+        f.decide_join(Channel::HallCount, None, "t".into(), &Limits::default()).unwrap_err(),
+        "remote or hall",
+    );
 }
 
 #[test]
 fn a_forum_takes_at_most_the_participants_cap() {
     let mut f = forum();
-    f.limits.participants = 2;
+    let limits = Limits { participants: 2, ..Limits::default() };
     join(&mut f);
     join(&mut f);
-    let refused = f.decide_join(Channel::Remote, None, "hash-3".into()).expect_err("a third join");
+    let refused = f.decide_join(Channel::Remote, None, "hash-3".into(), &limits).expect_err("a third join");
     assert_limit(refused, limits::rule::PARTICIPANTS);
 }

@@ -638,7 +638,7 @@ fn pairwise_commands_need_a_participant_an_open_poll_and_a_live_forum() {
 fn pairwise_tally_splits_by_channel() {
     let mut f = open_pairwise_poll();
     let remote = Actor::Participant(join(&mut f));
-    let event = f.decide_join(Channel::Hall, None, "hall-token".into()).unwrap();
+    let event = f.decide_join(Channel::Hall, None, "hall-token".into(), &Limits::default()).unwrap();
     f.apply(&event);
     let Event::ParticipantJoined { participant: hall, .. } = event else { unreachable!() };
     ok(&mut f, remote, compare(1, 1, 2));
@@ -687,20 +687,20 @@ fn replaying_pairwise_events_gives_the_same_tally_bytes() {
 #[test]
 fn a_forum_holds_at_most_the_polls_cap() {
     let mut f = live_with_item();
-    f.limits.polls = 2;
+    let limits = Limits { polls: 2, ..Limits::default() };
     for _ in 0..2 {
-        ok(&mut f, MOD, create_poll(None, simple_yes_no(), PollOptionsSpec::None {}));
+        ok_with(&mut f, &limits, MOD, create_poll(None, simple_yes_no(), PollOptionsSpec::None {}));
     }
-    let refused = err(&mut f, MOD, create_poll(None, simple_yes_no(), PollOptionsSpec::None {}));
+    let refused = err_with(&mut f, &limits, MOD, create_poll(None, simple_yes_no(), PollOptionsSpec::None {}));
     assert_limit(refused, limits::rule::POLLS);
 }
 
 #[test]
 fn a_forum_holds_at_most_the_poll_options_cap_across_its_polls() {
     let mut f = live_with_item();
-    f.limits.poll_options = 5;
-    ok(&mut f, MOD, create_poll(None, approval(1), fixed(&["a", "b", "c"])));
-    let refused = err(&mut f, MOD, create_poll(None, approval(1), fixed(&["d", "e", "f"])));
+    let limits = Limits { poll_options: 5, ..Limits::default() };
+    ok_with(&mut f, &limits, MOD, create_poll(None, approval(1), fixed(&["a", "b", "c"])));
+    let refused = err_with(&mut f, &limits, MOD, create_poll(None, approval(1), fixed(&["d", "e", "f"])));
     assert_limit(refused, limits::rule::POLL_OPTIONS);
-    ok(&mut f, MOD, create_poll(None, approval(1), fixed(&["d", "e"])));
+    ok_with(&mut f, &limits, MOD, create_poll(None, approval(1), fixed(&["d", "e"])));
 }

@@ -199,10 +199,13 @@ fn a_named_hall_person_counts_as_having_spoken_by_name() {
 #[test]
 fn the_speaker_queue_holds_at_most_its_cap_from_hands_and_names() {
     let mut f = live();
-    f.limits.speaker_queue = 2;
+    let limits = Limits { speaker_queue: 2, ..Limits::default() };
     let (a, b) = (join(&mut f), join(&mut f));
-    ok(&mut f, Actor::Participant(a), Command::RaiseHand {});
-    ok(&mut f, MOD, Command::AddSpeaker { name: "Mrs Kim".into() });
-    assert_limit(err(&mut f, Actor::Participant(b), Command::RaiseHand {}), limits::rule::SPEAKER_QUEUE);
-    assert_limit(err(&mut f, MOD, Command::AddSpeaker { name: "Mr Lee".into() }), limits::rule::SPEAKER_QUEUE);
+    ok_with(&mut f, &limits, Actor::Participant(a), Command::RaiseHand {});
+    ok_with(&mut f, &limits, MOD, Command::AddSpeaker { name: "Mrs Kim".into() });
+    assert_limit(err_with(&mut f, &limits, Actor::Participant(b), Command::RaiseHand {}), limits::rule::SPEAKER_QUEUE);
+    assert_limit(
+        err_with(&mut f, &limits, MOD, Command::AddSpeaker { name: "Mr Lee".into() }),
+        limits::rule::SPEAKER_QUEUE,
+    );
 }

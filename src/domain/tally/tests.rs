@@ -36,7 +36,7 @@ mod live_pairwise {
             let voters: Vec<ParticipantId> = (0..6)
                 .map(|n| {
                     let channel = if n % 2 == 0 { Channel::Remote } else { Channel::Hall };
-                    let event = f.decide_join(channel, None, format!("t{n}")).expect("join");
+                    let event = f.decide_join(channel, None, format!("t{n}"), &Limits::default()).expect("join");
                     f.apply(&event);
                     match event { Event::ParticipantJoined { participant, .. } => participant, _ => unreachable!() }
                 })
@@ -104,7 +104,7 @@ fn a_ranked_tally_counts_each_set_of_ballots_once() {
         let mut f = poll_over_ideas(3, PollMethod::Ranked { max_ranks: None, tally });
         for n in 0..4u32 {
             let channel = if n % 2 == 0 { Channel::Remote } else { Channel::Hall };
-            let event = f.decide_join(channel, None, format!("t{n}")).expect("join");
+            let event = f.decide_join(channel, None, format!("t{n}"), &Limits::default()).expect("join");
             f.apply(&event);
             let Event::ParticipantJoined { participant, .. } = event else { unreachable!() };
             let ranking = [1 + n % 3, 1 + (n + 1) % 3, 1 + (n + 2) % 3].into_iter().map(OptionId).collect();

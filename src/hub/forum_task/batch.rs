@@ -246,7 +246,7 @@ impl ForumTask {
             // Answered only after this batch persists, in case the original is in it.
             return Decided::answer_only(index, Answer::Ack { info: info.clone(), duplicate: true });
         }
-        match self.state.forum.decide(actor, command, now) {
+        match self.state.forum.decide(actor, command, now, &self.config.limits) {
             Err(err) => {
                 Decided::answer_only(index, Answer::Refused(frames::refused(Some(request_id.to_string()), &err)))
             }
@@ -272,7 +272,7 @@ impl ForumTask {
         hall: &mut HallChecks,
     ) -> Decided {
         let token = tokens::generate(&self.state.forum.id);
-        match self.state.forum.decide_join(channel, name.as_deref(), tokens::hash(&token)) {
+        match self.state.forum.decide_join(channel, name.as_deref(), tokens::hash(&token), &self.config.limits) {
             Ok(event) => {
                 // Checked before applying: whatever is applied must also be appended and answered.
                 let Event::ParticipantJoined { participant, .. } = event else {

@@ -152,11 +152,10 @@ impl ForumTask {
             keep(forum, entry);
             outcomes.extend(fanout::outcome_record(forum, entry));
         };
-        let mut state = match base {
+        let state = match base {
             Some(base) => base.replay_tail(records, visit)?,
             None => ForumState::replay(records, visit)?,
         };
-        state.forum.limits = config.limits;
         let snapshot_seq = start;
         Ok(ForumTask {
             state,

@@ -55,7 +55,6 @@ impl ForumTask {
             return Err(ReplayError::Gap { head: state.head, got: head });
         }
         self.state = state;
-        self.state.forum.limits = self.config.limits;
         Ok(())
     }
 
@@ -66,7 +65,6 @@ impl ForumTask {
             Some(base) => base.replay_tail(&records, |_, _| {})?,
             None => ForumState::replay(&records, |_, _| {})?,
         };
-        self.state.forum.limits = self.config.limits;
         Ok(())
     }
 }

@@ -24,7 +24,9 @@ struct Full {
 
 fn decide(forum: &mut Forum, actor: Actor, command: Command) -> Event {
     let name = command.name();
-    let event = forum.decide(actor, &command, 1_000).unwrap_or_else(|e| panic!("`{name}` was refused: {e}"));
+    let event = forum
+        .decide(actor, &command, 1_000, &Limits::default())
+        .unwrap_or_else(|e| panic!("`{name}` was refused: {e}"));
     forum.apply(&event);
     event
 }
@@ -51,7 +53,7 @@ fn full_forum() -> Full {
     }
     for n in 0..limits.participants {
         let channel = if n % 2 == 0 { Channel::Remote } else { Channel::Hall };
-        let join = forum.decide_join(channel, Some(&wide(40)), format!("{n:064}")).expect("join");
+        let join = forum.decide_join(channel, Some(&wide(40)), format!("{n:064}"), &Limits::default()).expect("join");
         forum.apply(&join);
     }
     // Ideas: every participant's whole allowance, spread over as many items
