@@ -81,6 +81,8 @@ export async function startServer() {
     url,
     adminToken,
     output: () => output,
+    /** Send the server process a signal (SIGSTOP and SIGCONT make it stop and resume answering). */
+    signal: (sig) => child.kill(sig),
     async stop() {
       if (!exited) {
         child.kill("SIGTERM");

@@ -294,16 +294,27 @@ function ranked(poll, ctx, redraw) {
   return { nodes, valid, reason: valid || max ? "" : t("ranked.need_all", { n: options.length }) };
 }
 
-/** Drag a ranked item by its handle (mouse, pen or touch); the new order goes to done(order). */
+/**
+ * Drag a ranked item by its handle (mouse, pen or touch); the new order goes to done(order).
+ *
+ * The moves are followed on the window, not with pointer capture on the
+ * handle: moving the item in the list takes the handle out of the document
+ * for a moment, which releases a capture, and the drag would stop half-way
+ * with the item left greyed. The handle has `touch-action: none` (app.css)
+ * so that a touch drag is not taken for a scroll.
+ */
 function enableDrag(handle, li, done) {
   handle.addEventListener("pointerdown", (e) => {
-    if (e.button !== 0) return;
+    if (e.pointerType === "mouse" && e.button !== 0) return;
+    e.preventDefault();
     const list = li.parentElement;
     const startY = e.clientY;
+    const pointer = e.pointerId;
     let dragging = false;
-    handle.setPointerCapture(e.pointerId);
     const onMove = (ev) => {
+      if (ev.pointerId !== pointer) return;
       if (!dragging && Math.abs(ev.clientY - startY) < 6) return;
+      ev.preventDefault();
       dragging = true;
       li.classList.add("dragging");
       for (const other of list.children) {
@@ -316,15 +327,16 @@ function enableDrag(handle, li, done) {
         }
       }
     };
-    const onUp = () => {
-      handle.removeEventListener("pointermove", onMove);
-      handle.removeEventListener("pointerup", onUp);
-      handle.removeEventListener("pointercancel", onUp);
+    const onUp = (ev) => {
+      if (ev.pointerId !== pointer) return;
+      window.removeEventListener("pointermove", onMove);
+      window.removeEventListener("pointerup", onUp);
+      window.removeEventListener("pointercancel", onUp);
       li.classList.remove("dragging");
       if (dragging) done([...list.children].map((c) => Number(c.dataset.option)));
     };
-    handle.addEventListener("pointermove", onMove);
-    handle.addEventListener("pointerup", onUp);
-    handle.addEventListener("pointercancel", onUp);
+    window.addEventListener("pointermove", onMove, { passive: false });
+    window.addEventListener("pointerup", onUp);
+    window.addEventListener("pointercancel", onUp);
   });
 }
