@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { startServer, launchBrowser, newPage, online, noSeriousViolations, screenshot, PHONE } from "./harness.js";
+import { startServer, launchBrowser, newPage, online, noSeriousViolations, noModerateViolations, textSize, screenshot, PHONE } from "./harness.js";
 
 let server;
 let browser;
@@ -293,13 +293,81 @@ test("one device is one participant: no second identity, and no second ballot in
 
 test("joining a closed forum leads to its results", { timeout: 60000 }, async () => {
   const f = await forum();
+  const poll = await rankedPoll(f, ["그늘막", "분수"]);
+  await f.command({ type: "close_poll", poll });
   await f.command({ type: "close_forum" });
   const page = await newPage(browser, PHONE, "phone-closed");
   await page.goto(`${server.url}/j/${f.join_codes.remote}`);
   await page.locator("#forum-title").filter({ hasText: "강변 공원 포럼" }).waitFor();
   const link = page.locator(`a[href*="${f.id}"]`);
   await link.first().waitFor();
+  await page.locator("#closed-polls").filter({ hasText: "놀이터 순위" }).waitFor();
   await screenshot(page, "phone-join-closed-ko");
   await noSeriousViolations(page, "the join page of a closed forum");
+  await f.close();
+});
+
+test("at 100% and 200% text: tap targets of 44 px, no letter-per-line buttons, short ranked rows, axe-core clean", { timeout: 120000 }, async () => {
+  const f = await forum();
+  const labels = [
+    "어린이 놀이터 옆에 그늘막과 쉼터를 더 많이 설치하고 여름에는 물안개 분수를 운영합니다",
+    "Plant more shade trees along the river path and add benches every hundred metres",
+    "모래밭",
+  ];
+  const poll = await rankedPoll(f, labels);
+  for (const [lang, locale] of [["ko", "ko-KR"], ["en", "en-US"]]) {
+    const context = await browser.newContext({ ...PHONE, locale });
+    const page = await context.newPage();
+    await page.goto(`${server.url}/j/${f.join_codes.remote}`);
+    await page.locator("#join-section:not([hidden])").waitFor();
+    for (const percent of [100, 200]) {
+      await textSize(page, percent);
+      await screenshot(page, `phone-join-${lang}-${percent}`);
+      await noModerateViolations(page, `the join page (${lang}, ${percent}%)`);
+    }
+    await textSize(page, 100);
+    await page.locator("#join-submit").click();
+    await online(page);
+    assert.equal(await page.locator(".skip-link").textContent(), lang === "ko" ? "본문으로 건너뛰기" : "Skip to the content");
+    await rankOptions(page, poll, [1, 2]);
+    for (const percent of [100, 200]) {
+      await textSize(page, percent);
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await screenshot(page, `phone-vote-${lang}-${percent}`);
+      await page.locator("#temp-section").scrollIntoViewIfNeeded();
+      await screenshot(page, `phone-temperature-${lang}-${percent}`);
+      await noModerateViolations(page, `the phone page (${lang}, ${percent}%)`);
+      const problems = await page.evaluate(() => {
+        const bad = [];
+        for (const b of document.querySelectorAll(".rank-item button, .signals button")) {
+          const r = b.getBoundingClientRect();
+          if (r.width < 44 || r.height < 44) bad.push(`${b.getAttribute("aria-label") || b.textContent}: ${r.width}x${r.height}`);
+        }
+        for (const b of document.querySelectorAll(".signals button")) {
+          // A word per line at most: wider than its longest word, and no word broken.
+          const line = parseFloat(getComputedStyle(b).lineHeight) || 20;
+          if (b.scrollWidth > b.clientWidth + 1) bad.push(`${b.textContent} overflows`);
+          if (b.getBoundingClientRect().height > 3.5 * line) bad.push(`${b.textContent} is ${b.getBoundingClientRect().height}px tall`);
+        }
+        for (const l of document.querySelectorAll(".rank-label")) {
+          const line = parseFloat(getComputedStyle(l).lineHeight) || 20;
+          if (l.getBoundingClientRect().height > 3.2 * line) bad.push(`ranked row "${l.textContent.slice(0, 20)}" is ${Math.round(l.getBoundingClientRect().height / line)} lines`);
+        }
+        const names = [...document.querySelectorAll("section.results")].map((s) => s.getAttribute("aria-label"));
+        if (new Set(names).size !== names.length) bad.push(`results landmarks share a name: ${names}`);
+        for (const hd of document.querySelectorAll("h1, h2, h3, h4")) if (!hd.textContent.trim()) bad.push(`empty heading ${hd.id}`);
+        return bad;
+      });
+      assert.deepEqual(problems, [], `${lang} ${percent}%`);
+      // A cut label shows its whole text on a tap.
+      const label = page.locator(".rank-label").first();
+      const cut = (await label.boundingBox()).height;
+      await label.click();
+      assert.equal(await label.getAttribute("aria-expanded"), "true");
+      if (percent === 200) assert.ok((await label.boundingBox()).height > cut, "the whole label is shown");
+      await label.click();
+    }
+    await context.close();
+  }
   await f.close();
 });

@@ -254,7 +254,24 @@ function ranked(poll, ctx, redraw) {
         { "data-option": id },
         h("span.rank-pos", { "aria-hidden": "true" }, String(i + 1)),
         handle,
-        h("span.rank-label", label),
+        // Long labels are cut at three lines; a tap (or Enter) shows the whole text.
+        h(
+          "span.rank-label",
+          {
+            tabindex: "0",
+            role: "button",
+            "aria-expanded": "false",
+            title: label,
+            onclick: (e) => toggleLabel(e.currentTarget),
+            onkeydown: (e) => {
+              if (e.key === "Enter" || e.key === " ") {
+                e.preventDefault();
+                toggleLabel(e.currentTarget);
+              }
+            },
+          },
+          label,
+        ),
         h("button.small.secondary", { type: "button", "aria-label": t("ranked.up", { label }), disabled: i === 0, "data-key": `rk-u-${poll.id}-${id}`, onclick: () => move(id, -1) }, h("span", { "aria-hidden": "true" }, "▲")),
         h("button.small.secondary", { type: "button", "aria-label": t("ranked.down", { label }), disabled: i === ranking.length - 1, "data-key": `rk-d-${poll.id}-${id}`, onclick: () => move(id, 1) }, h("span", { "aria-hidden": "true" }, "▼")),
         h("button.small.danger", { type: "button", "aria-label": t("ranked.remove", { label }), "data-key": `rk-x-${poll.id}-${id}`, onclick: () => remove(id) }, h("span", { "aria-hidden": "true" }, "✕")),
@@ -292,6 +309,10 @@ function ranked(poll, ctx, redraw) {
   ];
   const valid = max ? ranking.length >= 1 && ranking.length <= limit : ranking.length === options.length;
   return { nodes, valid, reason: valid || max ? "" : t("ranked.need_all", { n: options.length }) };
+}
+
+function toggleLabel(el) {
+  el.setAttribute("aria-expanded", String(el.getAttribute("aria-expanded") !== "true"));
 }
 
 /**

@@ -65,7 +65,7 @@ export function connectionBadge(el) {
       tick();
       timer = setInterval(tick, 1000);
     } else if (status === "offline") {
-      show(t("conn.stalled"));
+      show(t(detail?.browserOffline ? "conn.no_network" : "conn.stalled"));
     } else {
       show(t(`conn.${status}`));
     }
