@@ -371,3 +371,26 @@ test("at 100% and 200% text: tap targets of 44 px, no letter-per-line buttons, s
   }
   await f.close();
 });
+
+test("the raise-hand hint says what the queue's policy does", { timeout: 60000 }, async () => {
+  const f = await forum();
+  const page = await join(f);
+  const hint = page.locator("#speak-section .hint");
+  await f.command({ type: "set_queue_policy", policy: "fifo" });
+  await hint.filter({ hasText: "손을 든 순서대로" }).waitFor();
+  assert.doesNotMatch(await hint.textContent(), /번갈아/);
+  await f.command({ type: "set_queue_policy", policy: "alternate" });
+  await hint.filter({ hasText: "번갈아" }).waitFor();
+  await f.command({ type: "set_queue_policy", policy: "not_spoken_first" });
+  await hint.filter({ hasText: "아직 발언하지 않은" }).waitFor();
+  await page.locator("#lang").selectOption("en");
+  await hint.filter({ hasText: "not spoken yet" }).waitFor();
+  // No Korean message stays after switching to English (the forum's own texts, such as item titles, are the organizer's words).
+  const pageWords = await page.evaluate(() => {
+    const main = document.querySelector("main").cloneNode(true);
+    for (const own of main.querySelectorAll(".current-title, .agenda-title, #join-forum")) own.remove();
+    return main.textContent;
+  });
+  assert.doesNotMatch(pageWords, /[가-힣]/, pageWords.match(/.{0,40}[가-힣].{0,40}/s)?.[0]);
+  await f.close();
+});

@@ -383,7 +383,7 @@ onLanguageChange(() => {
   pollsKey = "";
   if (joinMessage) $("#join-error").textContent = joinMessage();
   if (toast) $("#idea-toast").textContent = toast();
-  if (!$("#join-section").hidden) renderForumInfo();
+  if (forumInfo) renderForumInfo();
   if (client) {
     badge.render();
     render();
