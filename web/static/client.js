@@ -189,8 +189,13 @@ export class Client {
       if (this.status === "online" || this.status === "connecting") this.setStatus("offline", { browserOffline: true });
     });
     window.addEventListener("pagehide", () => this.saveNow());
+    this.visibleSince = 0;
     document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible" && this.status !== "online") this.reconnectSoon(0);
+      if (document.visibilityState !== "visible") return;
+      // Back in view: the silence while hidden says nothing; ask the server now.
+      this.visibleSince = Date.now();
+      this.pingAt = 0;
+      if (this.status !== "online") this.reconnectSoon(0);
     });
   }
 
@@ -332,22 +337,29 @@ export class Client {
 
   startHeartbeat() {
     clearInterval(this.heartbeat);
-    let lastPing = 0;
+    this.pingAt = 0;
+    this.unansweredSince = 0;
     this.heartbeat = setInterval(() => {
       const ws = this.ws;
       if (!ws || ws.readyState !== WebSocket.OPEN) return;
       const now = Date.now();
       const silent = now - this.lastFrameAt;
-      if (silent > DEAD_MS) {
+      const unanswered = this.unansweredSince ? now - this.unansweredSince : 0;
+      if (unanswered > DEAD_MS) {
         // Dead even if the browser has not noticed: open a new connection.
         ws.close(4000, "heartbeat timeout");
         return;
       }
-      if (silent > STALL_MS && this.status === "online") this.setStatus("offline", { stalled: true });
-      // A hidden page pings rarely (phones in pockets); a visible one every second it heard nothing.
-      const every = document.visibilityState === "visible" ? 1000 : 20000;
-      if (now - lastPing >= every && silent >= every - 250) {
-        lastPing = now;
+      // A visible page hears something every second (a frame or a pong), so a longer
+      // silence is a server that stopped answering; a hidden one pings rarely
+      // (phones in pockets), so only an unanswered ping says so.
+      const visible = document.visibilityState === "visible";
+      const stalled = visible ? silent > STALL_MS && now - this.visibleSince > STALL_MS : unanswered > STALL_MS;
+      if (stalled && this.status === "online") this.setStatus("offline", { stalled: true });
+      const every = visible ? 1000 : 20000;
+      if (silent >= every - 250 && now - this.pingAt >= every) {
+        this.pingAt = now;
+        if (!this.unansweredSince) this.unansweredSince = now;
         try {
           ws.send(JSON.stringify({ type: "ping", id: "hb" }));
         } catch {
@@ -360,6 +372,7 @@ export class Client {
   /** A frame arrived: the server answers again. */
   heard() {
     this.lastFrameAt = Date.now();
+    this.unansweredSince = 0;
     if (this.status === "offline" && this.authed && this.ws?.readyState === WebSocket.OPEN) {
       this.setStatus("online");
       // What was kept back while the server was silent goes now (same ids: nothing is applied twice).
