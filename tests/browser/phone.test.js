@@ -353,6 +353,10 @@ test("at 100% and 200% text: tap targets of 44 px, no letter-per-line buttons, s
           const line = parseFloat(getComputedStyle(l).lineHeight) || 20;
           if (l.getBoundingClientRect().height > 3.2 * line) bad.push(`ranked row "${l.textContent.slice(0, 20)}" is ${Math.round(l.getBoundingClientRect().height / line)} lines`);
         }
+        for (const track of document.querySelectorAll(".bar-track")) {
+          const row = track.closest(".bar-row").getBoundingClientRect();
+          if (track.getBoundingClientRect().width < row.width * 0.6) bad.push(`a bar collapsed to ${Math.round(track.getBoundingClientRect().width)}px of ${Math.round(row.width)}px`);
+        }
         const names = [...document.querySelectorAll("section.results")].map((s) => s.getAttribute("aria-label"));
         if (new Set(names).size !== names.length) bad.push(`results landmarks share a name: ${names}`);
         for (const hd of document.querySelectorAll("h1, h2, h3, h4")) if (!hd.textContent.trim()) bad.push(`empty heading ${hd.id}`);
