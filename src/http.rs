@@ -25,7 +25,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::abuse::{self, PersonLimiter};
 use crate::hub::frames::LARGEST_FRAME_BYTES;
-use crate::hub::{Audience, Hub, HubError, tokens};
+use crate::hub::{Audience, Hub, HubError, JoinLookupError, tokens};
 use crate::ws::{self, WsLimits};
 
 /// Largest HTTP request body accepted.
@@ -53,6 +53,7 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/forums", post(create_forum))
         .route("/api/forums/{id}", get(get_forum))
+        .route("/api/join/{code}", get(join_lookup))
         .route("/ws", get(ws_upgrade))
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
@@ -93,6 +94,8 @@ pub(crate) enum ApiError {
     Internal,
     #[error("this forum's stored log is damaged; it is not served until an operator repairs it")]
     ForumDamaged,
+    #[error("{0}")]
+    TooManyRequests(String),
 }
 
 impl IntoResponse for ApiError {
@@ -108,6 +111,7 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
             ApiError::ForumDamaged => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ForumDamaged),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
         };
         let body = ErrorBody { error: ErrorDetail { code, message: self.to_string() } };
         (status, Json(body)).into_response()
@@ -207,6 +211,40 @@ async fn create_forum(State(state): State<AppState>, _: Admin, request: Request)
 async fn get_forum(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let view = state.hub.view(&id, Audience::Public).await?;
     Ok(Json(view).into_response())
+}
+
+/// What a join page shows before joining (SPEC §3): the forum a join code
+/// belongs to. Limited per address like `auth`, since it tells whether a code
+/// exists.
+#[derive(serde::Serialize)]
+struct JoinCodeInfo {
+    forum: String,
+    title: String,
+    language: String,
+    status: madang_protocol::ForumStatus,
+    channel: madang_protocol::Channel,
+}
+
+async fn join_lookup(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
+    let peer = abuse::client_address(peer.ip(), &headers, state.ws_limits.trust_forwarded_for);
+    match state.hub.join_lookup(&code, peer).await {
+        Ok((forum, channel)) => Ok(Json(JoinCodeInfo {
+            forum: forum.id,
+            title: forum.title,
+            language: forum.language,
+            status: forum.status,
+            channel,
+        })
+        .into_response()),
+        Err(JoinLookupError::Limited(refusal)) => Err(ApiError::TooManyRequests(refusal.to_string())),
+        Err(JoinLookupError::UnknownCode) => Err(ApiError::NotFound("no forum has this join code".into())),
+        Err(JoinLookupError::Hub(err)) => Err(err.into()),
+    }
 }
 
 async fn ws_upgrade(

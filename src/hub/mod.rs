@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
-use madang_protocol::{Auth, Channel, Command, CreateForumRequest, CreateForumResponse, ForumView, JoinCodes};
+use madang_protocol::{
+    Auth, Channel, Command, CreateForumRequest, CreateForumResponse, ForumHeader, ForumView, JoinCodes,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -30,7 +32,7 @@ pub(crate) use forum_task::{AttachError, Attached, ForumHandle, Request};
 pub(crate) use frames::Frame;
 pub(crate) use view::Audience;
 
-use crate::abuse::{AddressGuard, AddressLimits};
+use crate::abuse::{AddressGuard, AddressLimits, AddressRefusal};
 use crate::domain::{Actor, DomainError, Event, Forum, Limits, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
 use crate::store::{Record, Store, StoreError};
 use clock::now_ms;
@@ -105,6 +107,17 @@ pub(crate) enum HubError {
     Store(#[from] StoreError),
     #[error("forum {forum}: {source}")]
     Replay { forum: String, source: ReplayError },
+}
+
+/// Why `GET /api/join/{code}` is not answered with the code's forum.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JoinLookupError {
+    #[error(transparent)]
+    Limited(#[from] AddressRefusal),
+    #[error("no forum has this join code")]
+    UnknownCode,
+    #[error(transparent)]
+    Hub(#[from] HubError),
 }
 
 pub(crate) struct Hub {
@@ -432,6 +445,30 @@ impl Hub {
         handle.requests.send(request).await.map_err(|_| AttachError::Unavailable)?;
         let attached = answer.await.map_err(|_| AttachError::Unavailable)??;
         Ok((forum_id, handle, attached))
+    }
+
+    /// The forum a join code belongs to, as a join page shows it before
+    /// joining: its public header and the code's channel.
+    ///
+    /// The answer tells whether a code exists, so it is limited as `auth` is:
+    /// a locked-out address is refused before the code is looked at, and an
+    /// unknown code counts as a wrong credential of the address.
+    pub(crate) async fn join_lookup(
+        &self,
+        code: &str,
+        peer: IpAddr,
+    ) -> Result<(ForumHeader, Channel), JoinLookupError> {
+        self.addresses.check_locked_out(peer)?;
+        let code = code.trim().to_ascii_uppercase();
+        if self.lookup_code(&code).is_none() {
+            self.discover_on_miss().await;
+        }
+        let Some((forum, channel)) = self.lookup_code(&code) else {
+            self.addresses.failed(peer);
+            return Err(JoinLookupError::UnknownCode);
+        };
+        let view = self.view(&forum, Audience::Public).await?;
+        Ok((view.forum, channel))
     }
 
     /// The forum as `audience` sees it, for HTTP.

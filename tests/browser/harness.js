@@ -81,6 +81,8 @@ export async function startServer() {
     url,
     adminToken,
     output: () => output,
+    /** Send the server process a signal (SIGSTOP and SIGCONT make it stop and resume answering). */
+    signal: (sig) => child.kill(sig),
     async stop() {
       if (!exited) {
         child.kill("SIGTERM");
@@ -139,8 +141,8 @@ export async function newPage(browser, options, name) {
 
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
-/** Run axe-core (WCAG 2.0/2.1 A and AA rules); return serious and critical violations. */
-export async function axeCheck(page) {
+/** Run axe-core (WCAG 2.0/2.1 A and AA rules); return violations of at least the given impacts (serious and critical unless told). */
+export async function axeCheck(page, impacts = ["serious", "critical"]) {
   // Evaluated through the DevTools protocol, which the page's CSP does not
   // govern (an inline <script> would be refused, as it should be).
   await page.evaluate(axeSource);
@@ -149,7 +151,7 @@ export async function axeCheck(page) {
     return await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] }, resultTypes: ["violations"] });
   });
   return result.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .filter((v) => impacts.includes(v.impact))
     .map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " — " + (n.failureSummary || "").replace(/\n/g, " ")).join("\n    ")}`);
 }
 
@@ -165,6 +167,19 @@ export const online = (page) => page.locator('#conn[data-status="online"]').wait
 export async function noSeriousViolations(page, name) {
   const violations = await axeCheck(page);
   assert.deepEqual(violations, [], `axe-core found serious or critical violations on ${name}:\n${violations.join("\n")}`);
+}
+
+/** Fail on any moderate, serious or critical axe-core violation. */
+export async function noModerateViolations(page, name) {
+  const violations = await axeCheck(page, ["moderate", "serious", "critical"]);
+  assert.deepEqual(violations, [], `axe-core found moderate or worse violations on ${name}:\n${violations.join("\n")}`);
+}
+
+/** Text at `percent` of its size, as a person's browser setting makes it (the pages size everything in rem and em). */
+export async function textSize(page, percent) {
+  await page.evaluate((p) => {
+    document.documentElement.style.fontSize = `${p}%`;
+  }, percent);
 }
 
 /** Screenshots of a page at phone and projector sizes. */

@@ -15,6 +15,7 @@ mod differential;
 mod forum;
 mod harness;
 mod hybrid;
+mod join_lookup;
 mod limits;
 mod origin_and_headers;
 mod pairwise;

@@ -254,7 +254,24 @@ function ranked(poll, ctx, redraw) {
         { "data-option": id },
         h("span.rank-pos", { "aria-hidden": "true" }, String(i + 1)),
         handle,
-        h("span.rank-label", label),
+        // Long labels are cut at three lines; a tap (or Enter) shows the whole text.
+        h(
+          "span.rank-label",
+          {
+            tabindex: "0",
+            role: "button",
+            "aria-expanded": "false",
+            title: label,
+            onclick: (e) => toggleLabel(e.currentTarget),
+            onkeydown: (e) => {
+              if (e.key === "Enter" || e.key === " ") {
+                e.preventDefault();
+                toggleLabel(e.currentTarget);
+              }
+            },
+          },
+          label,
+        ),
         h("button.small.secondary", { type: "button", "aria-label": t("ranked.up", { label }), disabled: i === 0, "data-key": `rk-u-${poll.id}-${id}`, onclick: () => move(id, -1) }, h("span", { "aria-hidden": "true" }, "▲")),
         h("button.small.secondary", { type: "button", "aria-label": t("ranked.down", { label }), disabled: i === ranking.length - 1, "data-key": `rk-d-${poll.id}-${id}`, onclick: () => move(id, 1) }, h("span", { "aria-hidden": "true" }, "▼")),
         h("button.small.danger", { type: "button", "aria-label": t("ranked.remove", { label }), "data-key": `rk-x-${poll.id}-${id}`, onclick: () => remove(id) }, h("span", { "aria-hidden": "true" }, "✕")),
@@ -294,16 +311,31 @@ function ranked(poll, ctx, redraw) {
   return { nodes, valid, reason: valid || max ? "" : t("ranked.need_all", { n: options.length }) };
 }
 
-/** Drag a ranked item by its handle (mouse, pen or touch); the new order goes to done(order). */
+function toggleLabel(el) {
+  el.setAttribute("aria-expanded", String(el.getAttribute("aria-expanded") !== "true"));
+}
+
+/**
+ * Drag a ranked item by its handle (mouse, pen or touch); the new order goes to done(order).
+ *
+ * The moves are followed on the window, not with pointer capture on the
+ * handle: moving the item in the list takes the handle out of the document
+ * for a moment, which releases a capture, and the drag would stop half-way
+ * with the item left greyed. The handle has `touch-action: none` (app.css)
+ * so that a touch drag is not taken for a scroll.
+ */
 function enableDrag(handle, li, done) {
   handle.addEventListener("pointerdown", (e) => {
-    if (e.button !== 0) return;
+    if (e.pointerType === "mouse" && e.button !== 0) return;
+    e.preventDefault();
     const list = li.parentElement;
     const startY = e.clientY;
+    const pointer = e.pointerId;
     let dragging = false;
-    handle.setPointerCapture(e.pointerId);
     const onMove = (ev) => {
+      if (ev.pointerId !== pointer) return;
       if (!dragging && Math.abs(ev.clientY - startY) < 6) return;
+      ev.preventDefault();
       dragging = true;
       li.classList.add("dragging");
       for (const other of list.children) {
@@ -316,15 +348,16 @@ function enableDrag(handle, li, done) {
         }
       }
     };
-    const onUp = () => {
-      handle.removeEventListener("pointermove", onMove);
-      handle.removeEventListener("pointerup", onUp);
-      handle.removeEventListener("pointercancel", onUp);
+    const onUp = (ev) => {
+      if (ev.pointerId !== pointer) return;
+      window.removeEventListener("pointermove", onMove);
+      window.removeEventListener("pointerup", onUp);
+      window.removeEventListener("pointercancel", onUp);
       li.classList.remove("dragging");
       if (dragging) done([...list.children].map((c) => Number(c.dataset.option)));
     };
-    handle.addEventListener("pointermove", onMove);
-    handle.addEventListener("pointerup", onUp);
-    handle.addEventListener("pointercancel", onUp);
+    window.addEventListener("pointermove", onMove, { passive: false });
+    window.addEventListener("pointerup", onUp);
+    window.addEventListener("pointercancel", onUp);
   });
 }

@@ -9,7 +9,18 @@
 //   and sent again, with the same id, after every reconnect. The server
 //   answers a repeat with the original ack (`duplicate: true`): nothing is
 //   applied twice.
-// - A heartbeat (`ping`) notices dead connections that the browser does not.
+// - The connection state is honest: "online" only after the server answered
+//   (a `welcome`, then any frame). While the page is visible a `ping` goes
+//   out every second that nothing else arrived, and a server silent for
+//   STALL_MS is shown as offline (a stopped server or a dead network keeps
+//   a socket open long after it stopped answering); the browser's `offline`
+//   event is shown at once. Every status report carries what is waiting to
+//   be sent (`detail.waiting`), so a page can say "1 vote waiting".
+
+/** How long the server may be silent before the page says it is offline. */
+const STALL_MS = 1800;
+/** How long a silent connection is kept before it is dropped and reopened. */
+const DEAD_MS = 10000;
 
 export const SUBPROTOCOL = "madang.v1";
 
@@ -174,9 +185,17 @@ export class Client {
     this.saveTimer = null;
     this.forumId = null;
     window.addEventListener("online", () => this.reconnectSoon(0));
+    window.addEventListener("offline", () => {
+      if (this.status === "online" || this.status === "connecting") this.setStatus("offline", { browserOffline: true });
+    });
     window.addEventListener("pagehide", () => this.saveNow());
+    this.visibleSince = 0;
     document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible" && this.status !== "online") this.reconnectSoon(0);
+      if (document.visibilityState !== "visible") return;
+      // Back in view: the silence while hidden says nothing; ask the server now.
+      this.visibleSince = Date.now();
+      this.pingAt = 0;
+      if (this.status !== "online") this.reconnectSoon(0);
     });
   }
 
@@ -216,9 +235,26 @@ export class Client {
     this.pending.clear();
   }
 
-  setStatus(status, detail) {
+  setStatus(status, detail = {}) {
     this.status = status;
-    this.options.on?.status?.(status, detail);
+    this.statusDetail = detail;
+    this.options.on?.status?.(status, { ...detail, waiting: this.waiting() });
+  }
+
+  /** What is waiting for the server's answer: votes (ballots and comparisons) and other commands. */
+  waiting() {
+    let votes = 0;
+    let other = 0;
+    for (const frame of this.pending.values()) {
+      if (frame.type === "cast_ballot" || frame.type === "cast_comparison") votes += 1;
+      else other += 1;
+    }
+    return { votes, other };
+  }
+
+  /** Report the status again: what is waiting changed. */
+  pendingChanged() {
+    this.options.on?.status?.(this.status, { ...(this.statusDetail || {}), waiting: this.waiting() });
   }
 
   start() {
@@ -246,6 +282,7 @@ export class Client {
       return;
     }
     this.ws = ws;
+    this.authed = false;
     this.setStatus("connecting");
     ws.onopen = () => {
       const auth = { type: "auth", ...this.options.auth() };
@@ -254,7 +291,7 @@ export class Client {
       this.lastFrameAt = Date.now();
     };
     ws.onmessage = (e) => {
-      this.lastFrameAt = Date.now();
+      this.heard();
       let frame;
       try {
         frame = JSON.parse(e.data);
@@ -300,16 +337,47 @@ export class Client {
 
   startHeartbeat() {
     clearInterval(this.heartbeat);
+    this.pingAt = 0;
+    this.unansweredSince = 0;
     this.heartbeat = setInterval(() => {
       const ws = this.ws;
       if (!ws || ws.readyState !== WebSocket.OPEN) return;
-      if (Date.now() - this.lastFrameAt > 45000) {
-        // No answer to two pings: the connection is dead even if the browser has not noticed.
+      const now = Date.now();
+      const silent = now - this.lastFrameAt;
+      const unanswered = this.unansweredSince ? now - this.unansweredSince : 0;
+      if (unanswered > DEAD_MS) {
+        // Dead even if the browser has not noticed: open a new connection.
         ws.close(4000, "heartbeat timeout");
         return;
       }
-      ws.send(JSON.stringify({ type: "ping", id: "hb" }));
-    }, 20000);
+      // A visible page hears something every second (a frame or a pong), so a longer
+      // silence is a server that stopped answering; a hidden one pings rarely
+      // (phones in pockets), so only an unanswered ping says so.
+      const visible = document.visibilityState === "visible";
+      const stalled = visible ? silent > STALL_MS && now - this.visibleSince > STALL_MS : unanswered > STALL_MS;
+      if (stalled && this.status === "online") this.setStatus("offline", { stalled: true });
+      const every = visible ? 1000 : 20000;
+      if (silent >= every - 250 && now - this.pingAt >= every) {
+        this.pingAt = now;
+        if (!this.unansweredSince) this.unansweredSince = now;
+        try {
+          ws.send(JSON.stringify({ type: "ping", id: "hb" }));
+        } catch {
+          // Closing: onclose reconnects.
+        }
+      }
+    }, 250);
+  }
+
+  /** A frame arrived: the server answers again. */
+  heard() {
+    this.lastFrameAt = Date.now();
+    this.unansweredSince = 0;
+    if (this.status === "offline" && this.authed && this.ws?.readyState === WebSocket.OPEN) {
+      this.setStatus("online");
+      // What was kept back while the server was silent goes now (same ids: nothing is applied twice).
+      for (const command of this.pending.values()) this.ws.send(JSON.stringify(command));
+    }
   }
 
   handle(frame) {
@@ -317,6 +385,7 @@ export class Client {
     switch (frame.type) {
       case "welcome": {
         this.welcome = frame;
+        this.authed = true;
         this.attempt = 0;
         if (this.forumId && frame.forum_id !== this.forumId) this.state.clear();
         this.forumId = frame.forum_id;
@@ -363,6 +432,7 @@ export class Client {
         this.pending.delete(frame.id);
         this.saveSoon();
         on.ack?.(frame, command);
+        this.pendingChanged();
         break;
       }
       case "error": {
@@ -378,6 +448,7 @@ export class Client {
           }, 1500);
         }
         on.error?.(frame, command);
+        this.pendingChanged();
         break;
       }
       default:
@@ -391,6 +462,7 @@ export class Client {
     this.pending.set(frame.id, frame);
     this.saveNow();
     if (this.ws && this.ws.readyState === WebSocket.OPEN && this.status === "online") this.ws.send(JSON.stringify(frame));
+    this.pendingChanged();
     return frame.id;
   }
 

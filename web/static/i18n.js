@@ -2,8 +2,12 @@
 //
 // Elements carry `data-i18n="key"` (text) and `data-i18n-attr="attr:key;attr:key"`
 // (attributes such as placeholder or aria-label); scripts call t(key, vars).
-// The language is the person's own choice (kept in localStorage) or else the
-// forum's language, else Korean.
+// The language is the person's own choice (kept in localStorage), else the
+// first of the browser's languages the pages speak (a first visit reads what
+// the person reads), else the forum's language, else Korean.
+//
+// Errors are worded here from their `code` and `rule` (errorText), never
+// from the server's message: that is English and may name internal ids.
 
 const en = {
   "app.name": "Madang",
@@ -321,6 +325,54 @@ const en = {
   "limit.pending_ideas": "Many ideas are waiting for the moderator: try again once some are approved.",
   "limit.ideas": "This forum holds as many ideas as it can.",
   "limit.participants": "This forum is full: it takes no more participants.",
+  "conn.stalled": "Offline — the server does not answer",
+  "conn.no_network": "Offline — no network",
+  "conn.waiting_votes": "{n} vote waiting to be sent|{n} votes waiting to be sent",
+  "conn.waiting_other": "{n} change waiting to be sent|{n} changes waiting to be sent",
+  "skip.main": "Skip to the content",
+  "join.lookup": "Checking the code…",
+  "join.forum": "You are joining: {title}",
+  "join.closed_results": "See the results of this forum",
+  "join.results_title": "Results",
+  "join.results_none": "This forum recorded no results.",
+  "join.device": "This device takes part as one participant. To stop, close this page: your votes stay as they are.",
+  "hand.hint.fifo": "Raise your hand to ask for the floor; speakers are called in the order hands were raised.",
+  "hand.hint.alternate": "Raise your hand to ask for the floor; the moderator calls speakers from the hall and online in turn.",
+  "hand.hint.not_spoken_first": "Raise your hand to ask for the floor; people who have not spoken yet are called first.",
+  "error.code.bad_request": "The request was not understood. Reload the page and try again.",
+  "error.code.unknown_message": "The request was not understood. Reload the page and try again.",
+  "error.code.unauthorized": "This code or link is not valid (any more).",
+  "error.code.forbidden": "You may not do this here.",
+  "error.code.not_found": "It no longer exists: perhaps it was removed.",
+  "error.code.invalid_state": "Not possible right now (the vote or the forum may be closed).",
+  "error.code.invalid": "Something you entered is out of range; check it and try again.",
+  "error.code.ballot_invalid": "This vote does not follow the rules of the poll.",
+  "error.code.rate_limited": "Too many attempts: wait a moment and try again.",
+  "error.code.unavailable": "The server cannot save right now; it is tried again by itself.",
+  "error.code.internal": "The server ran into a problem; nothing was changed.",
+  "error.code.forum_damaged": "This forum is out of service until an operator repairs it.",
+  "rule.ballot.kind": "This vote is of a different kind than the poll.",
+  "rule.option.unknown": "The vote names an option the poll does not have.",
+  "rule.approval.empty": "Choose at least one option.",
+  "rule.approval.duplicate": "An option was chosen twice.",
+  "rule.approval.max_choices": "Too many options chosen.",
+  "rule.dots.empty": "Place at least one dot.",
+  "rule.dots.duplicate": "An option received dots twice.",
+  "rule.dots.max_per_option": "Too many dots on one option.",
+  "rule.dots.budget": "More dots placed than you have.",
+  "rule.score.empty": "Score at least one option.",
+  "rule.score.range": "A score is out of range (0 to 5).",
+  "rule.score.duplicate": "An option was scored twice.",
+  "rule.ranked.empty": "Rank at least one option.",
+  "rule.ranked.duplicate": "An option was ranked twice.",
+  "rule.ranked.max_ranks": "More options ranked than allowed.",
+  "rule.ranked.incomplete": "Rank every option.",
+  "rule.pairwise.same_option": "Compare two different options.",
+  "rule.pairwise.merged": "One of these options was merged into another.",
+  "limit.agenda_items": "The agenda holds as many items as it can.",
+  "limit.polls": "This forum holds as many polls as it can.",
+  "limit.poll_options": "This forum holds as many poll options as it can.",
+  "limit.speaker_queue": "The speaker queue is full.",
 };
 
 const ko = {
@@ -639,6 +691,54 @@ const ko = {
   "limit.pending_ideas": "진행자의 승인을 기다리는 의견이 많습니다. 승인된 뒤에 다시 보내 주세요.",
   "limit.ideas": "이 포럼은 더 이상 의견을 받을 수 없습니다.",
   "limit.participants": "이 포럼은 정원이 찼습니다.",
+  "conn.stalled": "연결 끊김 — 서버가 응답하지 않음",
+  "conn.no_network": "연결 끊김 — 네트워크 없음",
+  "conn.waiting_votes": "보내지 못한 투표 {n}개 대기 중",
+  "conn.waiting_other": "보내지 못한 변경 {n}개 대기 중",
+  "skip.main": "본문으로 건너뛰기",
+  "join.lookup": "코드 확인 중…",
+  "join.forum": "참여할 토론회: {title}",
+  "join.closed_results": "이 토론회의 결과 보기",
+  "join.results_title": "결과",
+  "join.results_none": "이 토론회에 기록된 결과가 없습니다.",
+  "join.device": "이 기기는 한 명의 참여자로 참여합니다. 그만하려면 이 페이지를 닫으세요. 투표는 그대로 남습니다.",
+  "hand.hint.fifo": "발언하려면 손을 드세요. 손을 든 순서대로 부릅니다.",
+  "hand.hint.alternate": "발언하려면 손을 드세요. 진행자가 현장과 온라인 참여자를 번갈아 부릅니다.",
+  "hand.hint.not_spoken_first": "발언하려면 손을 드세요. 아직 발언하지 않은 분을 먼저 부릅니다.",
+  "error.code.bad_request": "요청을 이해하지 못했습니다. 페이지를 새로 고치고 다시 해 주세요.",
+  "error.code.unknown_message": "요청을 이해하지 못했습니다. 페이지를 새로 고치고 다시 해 주세요.",
+  "error.code.unauthorized": "코드나 링크가 유효하지 않습니다.",
+  "error.code.forbidden": "여기서는 할 수 없는 일입니다.",
+  "error.code.not_found": "더 이상 없습니다. 삭제되었을 수 있습니다.",
+  "error.code.invalid_state": "지금은 할 수 없습니다. 투표나 토론회가 끝났을 수 있습니다.",
+  "error.code.invalid": "입력한 값이 허용 범위를 벗어났습니다. 확인하고 다시 해 주세요.",
+  "error.code.ballot_invalid": "투표가 이 투표 방식의 규칙에 맞지 않습니다.",
+  "error.code.rate_limited": "시도가 너무 많습니다. 잠시 후 다시 해 주세요.",
+  "error.code.unavailable": "서버가 지금 저장할 수 없습니다. 자동으로 다시 시도합니다.",
+  "error.code.internal": "서버에 문제가 생겼습니다. 바뀐 것은 없습니다.",
+  "error.code.forum_damaged": "운영자가 복구할 때까지 이 토론회를 이용할 수 없습니다.",
+  "rule.ballot.kind": "투표 방식이 이 투표와 다릅니다.",
+  "rule.option.unknown": "이 투표에 없는 선택지가 들어 있습니다.",
+  "rule.approval.empty": "선택지를 하나 이상 고르세요.",
+  "rule.approval.duplicate": "같은 선택지를 두 번 골랐습니다.",
+  "rule.approval.max_choices": "고를 수 있는 수보다 많이 골랐습니다.",
+  "rule.dots.empty": "점을 하나 이상 놓으세요.",
+  "rule.dots.duplicate": "한 선택지에 점을 두 번 나누어 놓았습니다.",
+  "rule.dots.max_per_option": "한 선택지에 놓을 수 있는 점보다 많습니다.",
+  "rule.dots.budget": "가진 점보다 많이 놓았습니다.",
+  "rule.score.empty": "하나 이상의 선택지에 점수를 주세요.",
+  "rule.score.range": "점수는 0점에서 5점 사이여야 합니다.",
+  "rule.score.duplicate": "같은 선택지에 점수를 두 번 주었습니다.",
+  "rule.ranked.empty": "하나 이상의 선택지에 순위를 매기세요.",
+  "rule.ranked.duplicate": "같은 선택지에 순위를 두 번 매겼습니다.",
+  "rule.ranked.max_ranks": "매길 수 있는 순위보다 많이 매겼습니다.",
+  "rule.ranked.incomplete": "모든 선택지에 순위를 매기세요.",
+  "rule.pairwise.same_option": "서로 다른 두 선택지를 비교하세요.",
+  "rule.pairwise.merged": "이 선택지 중 하나가 다른 선택지에 합쳐졌습니다.",
+  "limit.agenda_items": "안건을 더 추가할 수 없습니다.",
+  "limit.polls": "이 토론회에 투표를 더 만들 수 없습니다.",
+  "limit.poll_options": "이 토론회에 선택지를 더 추가할 수 없습니다.",
+  "limit.speaker_queue": "발언 대기열이 가득 찼습니다.",
 };
 
 export const catalogs = { en, ko };
@@ -663,8 +763,17 @@ function preferred() {
   }
 }
 
+/** The first of the browser's languages that the pages speak. */
+function browserLanguage() {
+  for (const tag of navigator.languages || [navigator.language]) {
+    const base = normalize(tag);
+    if (base) return base;
+  }
+  return null;
+}
+
 export function lang() {
-  return current || preferred() || forumLanguage || "ko";
+  return current || preferred() || browserLanguage() || forumLanguage || "ko";
 }
 
 /** The forum's language: used unless the person chose one. */
@@ -672,7 +781,7 @@ export function setForumLanguage(tag) {
   const next = normalize(tag);
   if (next === forumLanguage) return;
   forumLanguage = next;
-  if (!current && !preferred()) refresh();
+  if (!current && !preferred() && !browserLanguage()) refresh();
 }
 
 /** The person's own choice. */
@@ -692,8 +801,29 @@ export function onLanguageChange(fn) {
 export function t(key, vars) {
   const table = catalogs[lang()] || en;
   let text = table[key] ?? en[key] ?? key;
+  // "one|many": the first form for a count of 1.
+  if (text.includes("|")) {
+    const [one, many] = text.split("|");
+    text = vars && Number(vars.n) === 1 ? one : many;
+  }
   if (vars) text = text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
   return text;
+}
+
+/**
+ * An error frame (or HTTP ErrorBody's `error`) in the page's language: the
+ * words for its `rule` when there are some, else those for its `code`.
+ * Shared by every page.
+ */
+export function errorText(error) {
+  if (!error) return t("error.code.internal");
+  const table = catalogs[lang()] || en;
+  if (error.rule) {
+    const key = error.rule.startsWith("limit.") ? error.rule : `rule.${error.rule}`;
+    if (key in table) return table[key];
+  }
+  const key = `error.code.${error.code}`;
+  return key in table ? table[key] : t("error.code.internal");
 }
 
 /** Fill every [data-i18n] and [data-i18n-attr] under root. */

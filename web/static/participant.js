@@ -1,8 +1,16 @@
 // The participant page: join by code (or by the QR link /j/CODE), follow the
 // agenda, submit ideas, vote with every method, see results.
+//
+// One device is one participant of a forum: the participant token is kept
+// per forum (localStorage) and the device rejoins as itself by either code;
+// there is no way to become a second participant on the same device.
+// Before joining, the code is looked up (GET /api/join/{code}) so that the
+// page shows the forum's title, and a closed forum's results.
+// Every message is kept as a key and its values, not as text, so that
+// switching language re-renders it; errors are worded from code and rule.
 
 import { Client, storage } from "./client.js";
-import { t, translate, mountLanguageSwitch, setForumLanguage, onLanguageChange } from "./i18n.js";
+import { t, translate, mountLanguageSwitch, setForumLanguage, onLanguageChange, errorText } from "./i18n.js";
 import { h, $, replace, connectionBadge, renderAgenda, startCountdowns, timerBlock, renderTally, tallySummary, politeAnnouncer, storedTheme, speakerName, renderTemperature } from "./ui.js";
 import { ballotControl } from "./ballots.js";
 
@@ -22,21 +30,88 @@ function codeFromLocation() {
 let code = codeFromLocation() || storage.read("madang.last_code") || "";
 let client = null;
 let identity = null; // { token, forum, id, channel, name }
+let forumInfo = null; // GET /api/join/{code}: { forum, title, language, status, channel }
+let joinMessage = null; // () => the join form's message, in the current language
+let toast = null; // () => the idea form's message
 let ballots = {}; // poll id -> { state: sent|saved|error, id, ballot, message }
 const drafts = new Map(); // poll id -> the ballot being edited
 let pollsKey = "";
 
-const identityKey = () => `madang.participant.${code}`;
+const codeKey = () => `madang.participant.${code}`;
+/** The device's participant of a forum, whichever code it joined with. */
+const forumKey = (forum) => `madang.participant.forum.${forum}`;
+const identityOf = (forum) => (forum ? storage.read(forumKey(forum)) : null) || storage.read(codeKey());
 const ballotsKey = () => identity && `madang.ballots.${identity.forum}.${identity.id}`;
 
-function showJoin(message) {
+function showJoin(message, { focus = "auto" } = {}) {
   $("#app").hidden = true;
   $("#join-section").hidden = false;
   $("#join-code").value = code;
-  $("#join-error").textContent = message || "";
+  joinMessage = typeof message === "function" ? message : null;
+  $("#join-error").textContent = joinMessage ? joinMessage() : "";
   badge.set("idle");
   $("#conn").hidden = true;
-  (code ? $("#join-name") : $("#join-code")).focus();
+  renderForumInfo();
+  const field = focus === "code" || !code ? $("#join-code") : $("#join-name");
+  field.focus();
+}
+
+/** The forum the code belongs to, shown before joining; a closed forum's results instead of a dead end. */
+function renderForumInfo() {
+  const info = forumInfo;
+  $("#forum-title").textContent = info ? info.title : t("join.title");
+  $("#join-forum").textContent = info ? t("join.forum", { title: info.title }) : "";
+  $("#join-forum").hidden = !info;
+  const closed = info?.status === "closed";
+  $("#join-form").hidden = closed;
+  $("#closed-results").hidden = !closed;
+  if (closed) renderClosedResults();
+}
+
+let closedView = null;
+async function renderClosedResults() {
+  const info = forumInfo;
+  const link = $("#results-link");
+  link.href = `/api/forums/${encodeURIComponent(info.forum)}`;
+  link.textContent = t("join.closed_results");
+  if (!closedView || closedView.forum.id !== info.forum) {
+    try {
+      const res = await fetch(`/api/forums/${encodeURIComponent(info.forum)}`);
+      closedView = res.ok ? await res.json() : null;
+    } catch {
+      closedView = null;
+    }
+  }
+  const polls = (closedView?.polls || []).filter((p) => p.outcome && p.results_visible);
+  replace(
+    $("#closed-polls"),
+    polls.length
+      ? polls.map((poll) =>
+          h(
+            "article.poll",
+            { "aria-labelledby": `closed-h-${poll.id}` },
+            h("h3", { id: `closed-h-${poll.id}` }, poll.title, " ", h("span.badge", t(`method.${poll.method.kind}`))),
+            renderTally(poll, poll.outcome.tally),
+          ),
+        )
+      : h("p.muted", t("join.results_none")),
+  );
+}
+
+/** Look the code up before joining: the forum's title, language and status. */
+async function lookUp(value) {
+  let res;
+  try {
+    res = await fetch(`/api/join/${encodeURIComponent(value)}`);
+  } catch {
+    return { error: { code: "unavailable" } };
+  }
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {}
+  if (res.ok && body?.forum) return { info: body };
+  return { error: body?.error || { code: res.status === 429 ? "rate_limited" : "internal" }, status: res.status };
 }
 
 function showApp() {
@@ -49,7 +124,7 @@ function start(auth) {
   if (client) client.stop();
   pollsKey = "";
   client = new Client({
-    persistKey: `madang.p.${code}`,
+    persistKey: `madang.p.${forumInfo?.forum || code}`,
     idPrefix: "p",
     auth: () => (identity?.token ? { token: identity.token } : auth),
     on: {
@@ -75,7 +150,8 @@ function start(auth) {
 function onWelcome(frame) {
   if (frame.participant) {
     identity = { ...frame.participant, forum: frame.forum_id };
-    storage.write(identityKey(), identity);
+    storage.write(forumKey(frame.forum_id), identity);
+    storage.write(codeKey(), identity);
     storage.write("madang.last_code", code);
     ballots = storage.read(ballotsKey()) || {};
     // A ballot that was sent but whose command is no longer pending was answered while we were away.
@@ -90,11 +166,14 @@ function onRefused(error) {
   const hadToken = !!identity?.token;
   client.forget();
   client = null;
-  storage.write(identityKey(), null);
+  if (identity?.forum) storage.write(forumKey(identity.forum), null);
+  storage.write(codeKey(), null);
   identity = null;
-  if (error?.code === "invalid_state") showJoin(t("join.closed"));
-  else if (error?.rule === "limit.participants") showJoin(t(error.rule));
-  else showJoin(hadToken || error?.code === "unauthorized" ? t("join.refused") : t("error.generic", { message: error?.message || "" }));
+  if (error?.code === "invalid_state") {
+    if (forumInfo) forumInfo = { ...forumInfo, status: "closed" };
+    showJoin(() => t("join.closed"));
+  } else if (hadToken || error?.code === "unauthorized") showJoin(() => t("join.refused"), { focus: "code" });
+  else showJoin(() => errorText(error));
 }
 
 function saveBallots() {
@@ -110,7 +189,9 @@ function onAck(frame, command) {
       updateBallotState(command.poll);
     }
   } else if (command?.type === "submit_idea") {
-    $("#idea-toast").textContent = client.state.forum?.premoderation ? t("ideas.pending_note") : t("ideas.sent");
+    const key = client.state.forum?.premoderation ? "ideas.pending_note" : "ideas.sent";
+    toast = () => t(key);
+    $("#idea-toast").textContent = toast();
   }
 }
 
@@ -118,13 +199,14 @@ function onError(frame, command) {
   if (command?.type === "cast_ballot") {
     const b = ballots[command.poll];
     if (b && b.id === frame.id && frame.code !== "unavailable" && frame.code !== "rate_limited") {
-      ballots[command.poll] = { ...b, state: "error", message: frame.message };
+      ballots[command.poll] = { ...b, state: "error", error: { code: frame.code, rule: frame.rule } };
       saveBallots();
       updateBallotState(command.poll);
     }
   } else if (command?.type === "submit_idea") {
-    // A forum limit has its own words; anything else shows the server's message.
-    $("#idea-toast").textContent = frame.rule?.startsWith("limit.") ? t(frame.rule) : t("error.generic", { message: frame.message });
+    const error = { code: frame.code, rule: frame.rule };
+    toast = () => errorText(error);
+    $("#idea-toast").textContent = toast();
   }
 }
 
@@ -147,7 +229,7 @@ function cast(poll, ballot) {
 function ballotStateText(poll) {
   const b = ballots[poll.id];
   if (!b) return [poll.status === "closed" ? "closed" : "none", t(poll.status === "closed" ? "poll.state.closed" : "poll.state.none")];
-  if (b.state === "error") return ["error", t("poll.state.error", { message: b.message || "" })];
+  if (b.state === "error") return ["error", t("poll.state.error", { message: errorText(b.error || { code: "invalid" }) })];
   return [b.state, t(`poll.state.${b.state}`)];
 }
 
@@ -194,7 +276,7 @@ function renderPolls() {
           : null,
         h(`p.ballot-state`, { id: `ballot-state-${poll.id}`, role: "status", "data-state": state }, text),
         poll.results_visible
-          ? h("section.results", { "aria-label": t("poll.results") }, h("h4", t("poll.results")), h("div", { id: `tally-${poll.id}` }, renderTally(poll, tally)))
+          ? h("section.results", { "aria-label": `${t("poll.results")}: ${poll.title}` }, h("h4", t("poll.results")), h("div", { id: `tally-${poll.id}` }, renderTally(poll, tally)))
           : h("p.muted", t("poll.results_hidden")),
       );
     }),
@@ -250,7 +332,7 @@ function renderExtensions() {
         "section.card#speak-section",
         { "aria-labelledby": "speak-h" },
         h("h2#speak-h", t("hand.title")),
-        h("p.hint", t("hand.hint")),
+        h("p.hint", t(`hand.hint.${q.policy}`) === `hand.hint.${q.policy}` ? t("hand.hint.fifo") : t(`hand.hint.${q.policy}`)),
         q.current ? h("p", t("hand.current", { name: speakerName(q.current.speaker) })) : null,
         h("p", { role: "status", id: "hand-status", class: onFloor ? "floor" : "" }, onFloor ? t("hand.floor") : place >= 0 ? t("hand.place", { n: place + 1 }) : t("hand.waiting", { n: q.waiting.length })),
         place >= 0
@@ -299,6 +381,9 @@ function renderExtensions() {
 
 onLanguageChange(() => {
   pollsKey = "";
+  if (joinMessage) $("#join-error").textContent = joinMessage();
+  if (toast) $("#idea-toast").textContent = toast();
+  if (forumInfo) renderForumInfo();
   if (client) {
     badge.render();
     render();
@@ -306,13 +391,31 @@ onLanguageChange(() => {
   }
 });
 
-$("#join-form").addEventListener("submit", (e) => {
+$("#join-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  code = $("#join-code").value.trim().toUpperCase();
+  const entered = $("#join-code").value.trim().toUpperCase();
   const name = $("#join-name").value.trim();
-  if (!code) return;
+  if (!entered) return;
+  if (entered !== code || !forumInfo) {
+    $("#join-error").textContent = t("join.lookup");
+    const found = await lookUp(entered);
+    if (found.error) {
+      const error = found.error;
+      showJoin(() => (error.code === "not_found" || error.code === "unauthorized" ? t("join.refused") : errorText(error)), { focus: "code" });
+      $("#join-code").value = entered;
+      $("#join-code").select();
+      return;
+    }
+    code = entered;
+    forumInfo = found.info;
+    setForumLanguage(forumInfo.language);
+  }
   if (location.pathname !== `/j/${code}`) history.replaceState(null, "", `/j/${encodeURIComponent(code)}`);
-  identity = storage.read(identityKey());
+  if (forumInfo.status === "closed") {
+    showJoin(() => t("join.closed"));
+    return;
+  }
+  identity = identityOf(forumInfo.forum);
   start(identity?.token ? {} : { join_code: code, ...(name ? { name } : {}) });
 });
 
@@ -325,22 +428,41 @@ $("#idea-form").addEventListener("submit", (e) => {
   $("#idea-toast").textContent = "";
 });
 
-$("#leave").addEventListener("click", () => {
-  if (client) {
-    client.stop();
-    client.forget();
-  }
-  client = null;
-  storage.write(identityKey(), null);
-  identity = null;
-  showJoin("");
-});
-
 startCountdowns({ state: { item: (id) => client?.state.item(id) }, serverNow: () => client?.serverNow() ?? Date.now() });
 
-identity = code ? storage.read(identityKey()) : null;
-if (identity?.token) start({});
-else showJoin("");
+/** First load: look the code up, then rejoin as this device's participant or show the join form. */
+async function boot() {
+  if (!code) {
+    showJoin(null);
+    return;
+  }
+  const found = await lookUp(code);
+  if (found.info) {
+    forumInfo = found.info;
+    setForumLanguage(forumInfo.language);
+    identity = identityOf(forumInfo.forum);
+    if (forumInfo.status === "closed") showJoin(() => t("join.closed"));
+    else if (identity?.token) start({});
+    else showJoin(null);
+  } else {
+    // An unknown or unreachable code: a stored participant may still get in (its token is checked by the server).
+    identity = storage.read(codeKey());
+    if (identity?.token && found.error?.code !== "not_found") start({});
+    else {
+      const error = found.error;
+      showJoin(() => (error?.code === "not_found" ? t("join.refused") : errorText(error)), { focus: "code" });
+    }
+  }
+}
+boot();
 
-// For tests and debugging: the live client.
-window.madang = { get client() { return client; } };
+// For tests and debugging: the live client, and casting a ballot as the page does.
+window.madang = {
+  get client() {
+    return client;
+  },
+  cast(pollId, ballot) {
+    const poll = client?.state.polls.get(pollId);
+    if (poll) cast(poll, ballot);
+  },
+};

@@ -52,15 +52,22 @@ export function connectionBadge(el) {
     const [status, detail] = last;
     el.dataset.status = status;
     clearInterval(timer);
+    // What has not reached the server yet, said while it cannot get there.
+    const votes = detail?.waiting?.votes || 0;
+    const other = detail?.waiting?.other || 0;
+    const waiting = status === "online" ? [] : [votes ? t("conn.waiting_votes", { n: votes }) : "", other ? t("conn.waiting_other", { n: other }) : ""].filter(Boolean);
+    const show = (text) => {
+      el.textContent = [text, ...waiting].join(" · ");
+    };
     if (status === "offline" && detail?.retryInMs) {
       const until = Date.now() + detail.retryInMs;
-      const tick = () => {
-        el.textContent = t("conn.offline", { secs: Math.max(0, Math.ceil((until - Date.now()) / 1000)) });
-      };
+      const tick = () => show(t("conn.offline", { secs: Math.max(0, Math.ceil((until - Date.now()) / 1000)) }));
       tick();
       timer = setInterval(tick, 1000);
+    } else if (status === "offline") {
+      show(t(detail?.browserOffline ? "conn.no_network" : "conn.stalled"));
     } else {
-      el.textContent = t(`conn.${status}`);
+      show(t(`conn.${status}`));
     }
   };
   return {

@@ -1,0 +1,88 @@
+//! `GET /api/join/{code}`: what a join page shows before joining, and why it
+//! is no cheaper a code oracle than `auth`: unknown codes count as wrong
+//! credentials of the address, and a locked-out address is refused before
+//! its code is looked at (the same lockout as `auth`).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use madang_protocol::{CreateForumRequest, CreateForumResponse};
+use serde_json::{Value, json};
+
+use crate::harness::{Client, TestServer};
+
+/// `GET /api/join/{code}` from the loopback address `from`: status and body.
+async fn lookup_from(from: [u8; 4], server: &TestServer, code: &str) -> (u16, Value) {
+    let client = reqwest::Client::builder()
+        .local_address(IpAddr::from(from))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("HTTP client");
+    let res = client.get(format!("http://{}/api/join/{code}", server.addr)).send().await.expect("GET /api/join");
+    let status = res.status().as_u16();
+    (status, res.json().await.expect("JSON body"))
+}
+
+fn unknown_code(created: &CreateForumResponse, n: usize) -> String {
+    let alphabet = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    (n..)
+        .map(|k| (0..6).map(|i| alphabet[(k * 11 + i * 7 + k / 31) % alphabet.len()] as char).collect::<String>())
+        .find(|code| *code != created.join_codes.remote && *code != created.join_codes.hall)
+        .expect("an unknown code")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_code_shows_its_forum_and_unknown_codes_lock_the_address_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let created: CreateForumResponse = server
+        .create_forum(&CreateForumRequest {
+            title: "강변 공원".into(), language: Some("ko".into()), agenda: vec![]
+        })
+        .await;
+
+    let (status, body) = lookup_from([127, 0, 0, 6], &server, &created.join_codes.hall.to_lowercase()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"forum": created.id, "title": "강변 공원", "language": "ko", "status": "draft", "channel": "hall"})
+    );
+
+    let (mut not_found, mut limited) = (0u32, 0u32);
+    for n in 0..30 {
+        let (status, body) = lookup_from([127, 0, 0, 7], &server, &unknown_code(&created, n)).await;
+        match status {
+            404 => {
+                assert_eq!(body["error"]["code"], "not_found");
+                not_found += 1;
+            }
+            429 => {
+                assert_eq!(body["error"]["code"], "rate_limited");
+                limited += 1;
+            }
+            other => panic!("an unknown code is refused: {other} {body}"),
+        }
+    }
+    assert!((20..=21).contains(&not_found), "the burst of wrong credentials is answered: {not_found}");
+    assert_eq!(not_found + limited, 30);
+
+    // Locked out: a valid code gets the same answer, so the answer tells nothing.
+    let (status, body) = lookup_from([127, 0, 0, 7], &server, &created.join_codes.remote).await;
+    assert_eq!((status, body["error"]["code"].clone()), (429, json!("rate_limited")));
+
+    // The same lockout as `auth`: a WebSocket join from the address is refused too.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, 7], 0))).expect("bind");
+    let stream = socket.connect(server.addr).await.expect("connect");
+    let request = Client::handshake(&server.ws_url()).expect("request");
+    let (ws, _) = tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+        .await
+        .expect("handshake");
+    let mut client = Client { ws, backlog: Vec::new() };
+    client.send(json!({"type": "auth", "join_code": created.join_codes.remote})).await;
+    assert_eq!(client.recv().await["code"], "rate_limited");
+
+    // Another address is not affected.
+    let (status, _) = lookup_from([127, 0, 0, 8], &server, &created.join_codes.remote).await;
+    assert_eq!(status, 200);
+}
