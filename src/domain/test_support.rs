@@ -237,6 +237,18 @@ pub(crate) fn assert_invalid(e: DomainError, fragment: &str) {
     }
 }
 
+/// A refusal by a named rule, with `fragment` in its message.
+#[track_caller]
+pub(crate) fn assert_broken(e: DomainError, rule: &str, fragment: &str) {
+    match e {
+        DomainError::Rule { rule: got, message } => {
+            assert_eq!(got, rule, "message: {message}");
+            assert!(message.contains(fragment), "message {message:?} lacks {fragment:?}");
+        }
+        other => panic!("expected the rule {rule:?}, got {other:?}"),
+    }
+}
+
 /// A refusal by a cap of `Limits`, naming `rule`.
 #[track_caller]
 pub(crate) fn assert_limit(e: DomainError, rule: &str) {

@@ -42,8 +42,8 @@ use std::collections::{HashMap, HashSet};
 
 use madang_protocol::{Ballot, HallCounts, OptionId, PollMethod, TallyResult};
 
-pub(crate) use hand_count::MAX_HALL_COUNT;
 pub(crate) use hand_count::count as checked_count;
+pub(crate) use hand_count::{MAX_HALL_COUNT, OVER_HEADCOUNT};
 pub use option_index::OptionIndex;
 pub use ranked::{PairwiseMatrix, counted_ranking, ranked_detail};
 
@@ -155,8 +155,8 @@ pub(crate) fn validate_hall_count(
         (PollMethod::YesNo { .. }, HallCounts::YesNo { yes, no, abstain }) => {
             yes_no::validate_hall_count(*yes, *no, *abstain)
         }
-        (PollMethod::Approval { .. }, HallCounts::Approval { people, counts }) => {
-            approval::validate_hall_count(options, *people, counts)
+        (PollMethod::Approval { max_choices }, HallCounts::Approval { people, counts }) => {
+            approval::validate_hall_count(options, *max_choices, *people, counts)
         }
         (PollMethod::Dots { budget, max_per_option }, HallCounts::Dots { people, counts }) => {
             dots::validate_hall_count(options, *budget, *max_per_option, *people, counts)
