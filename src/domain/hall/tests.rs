@@ -337,3 +337,38 @@ fn a_hand_count_cannot_count_more_people_than_the_headcount() {
         "11 people",
     );
 }
+
+#[test]
+fn a_single_choice_hand_count_adds_one_mark_per_person_to_the_device_picks() {
+    let mut f = open_poll_of(PollMethod::SingleChoice {});
+    let r1 = join_on(&mut f, Channel::Remote, None);
+    ok(&mut f, Actor::Participant(r1), cast(1, Ballot::SingleChoice { option: o(2) }));
+    let enter = |list: &[(u32, i64)]| Command::EnterHallCount {
+        poll: poll(1),
+        counts: HallCounts::SingleChoice { counts: option_counts(list) },
+    };
+    ok(&mut f, MOD, enter(&[(1, 4), (3, 2)]));
+    let tally = f.tally(&f.polls[&poll(1)]);
+    assert_eq!(tally.ballots, 7, "one device, six people counted by hand");
+    assert_eq!(
+        tally.result,
+        TallyResult::SingleChoice {
+            counts: counts(&[(1, 4), (2, 1), (3, 2)]),
+            ranking: tiers_of(&[&[1], &[3], &[2]]),
+            winners: vec![o(1)],
+            tie: false,
+        }
+    );
+    let by = tally.by_channel.expect("a breakdown");
+    assert_eq!((by.remote.ballots, by.hall_count.ballots), (1, 6));
+    assert_eq!(
+        crate::domain::hall::people_counted(&HallCounts::SingleChoice { counts: option_counts(&[(1, 4), (3, 2)]) }),
+        6
+    );
+
+    assert_invalid(err(&mut f, MOD, enter(&[(1, -1)])), "cannot be negative");
+    assert_invalid(err(&mut f, MOD, enter(&[(4, 1)])), "option 4 is not an option of this poll");
+    assert_invalid(err(&mut f, MOD, enter(&[(1, 60_000), (2, 60_000)])), "add up to 120000");
+    ok(&mut f, MOD, Command::SetHallHeadcount { count: 5 });
+    assert_broken(err(&mut f, MOD, enter(&[(1, 4), (3, 2)])), "hall_count.over_headcount", "6 people");
+}
