@@ -78,6 +78,18 @@ test("a single-choice poll: built, picked, hand-counted and shown with its tie",
   const form = mod.locator('[data-hall-form="1"]');
   await form.waitFor();
   assert.equal(await mod.locator("#hc-1-people").count(), 0, "people are the sum of the picks");
+  // More picks than the hall holds: refused, explained in the page's language with the rule.
+  await mod.locator("#headcount").fill("10");
+  await mod.locator("#headcount-set").click();
+  await mod.locator("#hc-1-o1").fill("30");
+  await mod.locator("#hc-1-enter").click();
+  await mod.locator('#hc-1-status[data-state="error"]').waitFor();
+  const refused = await mod.locator("#hc-1-status").textContent();
+  assert.match(refused, /수기 집계 인원이 현장 인원보다 많습니다/, refused);
+  assert.match(refused, /hall_count\.over_headcount/, refused);
+  assert.doesNotMatch(refused, /people counted by hand is more/, "not the server's English message");
+  await screenshot(mod, "single-choice-console-refused-ko");
+  await noSeriousViolations(mod, "the console with a refused hand count");
   await mod.locator("#hc-1-o1").fill("3");
   await mod.locator("#hc-1-o2").fill("2");
   await mod.locator("#hc-1-enter").click();

@@ -281,10 +281,17 @@ export function reportHallCount(frame) {
   if (frame.type === "ack") {
     kept.said = setStatus(kept.status, "saved", () => t("console.hall.saved", { n: formatNumber(sent.people) }));
   } else {
-    kept.said = setStatus(kept.status, "error", () => t("console.hall.refused", { message: frame.message || frame.code }) + (frame.rule ? ` (${t("console.hall.rule", { rule: frame.rule })})` : ""));
+    kept.said = setStatus(kept.status, "error", () => t("console.hall.refused", { message: refusal(frame) }) + (frame.rule ? ` (${t("console.hall.rule", { rule: frame.rule })})` : ""));
   }
   return true;
 }
+
+/** A refusal in the page's language when its rule is one the page knows; else the server's message. */
+function refusal(frame) {
+  const known = frame.rule && KNOWN_RULES.has(frame.rule);
+  return known ? t(`console.hall.rules.${frame.rule}`) : frame.message || frame.code;
+}
+const KNOWN_RULES = new Set(["hall_count.over_headcount", "hall_count.over_method"]);
 
 /** Show a status (text as a function, so that it is translated again after a language switch). */
 function setStatus(el, state, text) {
