@@ -169,7 +169,9 @@ pub enum TallyResult {
 
 impl TallyResult {
     /// The options in the first tier: the winners, more than one when tied.
-    /// Empty for yes/no polls and when nothing was counted.
+    /// Empty for yes/no polls, and for single choice when nobody picked any
+    /// option. Other methods rank every option in one tier when nothing was
+    /// counted: [`Tally::no_votes`] tells that apart from a tie.
     pub fn winners(&self) -> &[OptionId] {
         match self {
             TallyResult::YesNo { .. } => &[],
