@@ -135,6 +135,7 @@ fn busy_forum() -> &'static Forum {
             r#"{"kind":"score"},"options":{"from":"ideas"}"#,
             r#"{"kind":"ranked","tally":"schulze"},"options":{"from":"ideas"}"#,
             r#"{"kind":"pairwise"},"options":{"from":"ideas"}"#,
+            r#"{"kind":"single_choice"},"options":{"from":"ideas"}"#,
         ] {
             let next = forum.polls.len() + 1;
             decide_and_apply(
@@ -186,7 +187,7 @@ fn tally_all(forum: &Forum) {
 /// and without kept pairwise counts for ranked polls).
 pub fn ballot(data: &[u8]) {
     let mut b = Bytes::new(data);
-    let method = match b.u8() % 6 {
+    let method = match b.u8() % 7 {
         0 => PollMethod::YesNo {
             rule: [MajorityRule::Simple, MajorityRule::Absolute, MajorityRule::TwoThirds][usize::from(b.u8() % 3)],
         },
@@ -197,6 +198,7 @@ pub fn ballot(data: &[u8]) {
             max_ranks: if b.u8().is_multiple_of(2) { None } else { Some(b.small_or_any()) },
             tally: [RankedTally::Borda, RankedTally::InstantRunoff, RankedTally::Schulze][usize::from(b.u8() % 3)],
         },
+        5 => PollMethod::SingleChoice {},
         _ => PollMethod::Pairwise {},
     };
     let n = usize::from(b.u8() % 12);
@@ -220,7 +222,7 @@ pub fn ballot(data: &[u8]) {
     let mut ballots = Vec::new();
     for _ in 0..b.u8() % 16 {
         let len = usize::from(b.u8() % 10);
-        let ballot = match b.u8() % 5 {
+        let ballot = match b.u8() % 6 {
             0 => Ballot::YesNo {
                 choice: [YesNoChoice::Yes, YesNoChoice::No, YesNoChoice::Abstain][usize::from(b.u8() % 3)],
             },
@@ -233,7 +235,8 @@ pub fn ballot(data: &[u8]) {
                     .map(|_| ScoreEntry { option: pick(&mut b), score: if b.u8() < 240 { b.u8() % 7 } else { b.u8() } })
                     .collect(),
             },
-            _ => Ballot::Ranked { ranking: (0..len).map(|_| pick(&mut b)).collect() },
+            4 => Ballot::Ranked { ranking: (0..len).map(|_| pick(&mut b)).collect() },
+            _ => Ballot::SingleChoice { option: pick(&mut b) },
         };
         let weight = match b.u8() {
             0..=239 => 1,

@@ -263,6 +263,9 @@ pub enum PollMethod {
     /// Participants are shown pairs of options (`next_pair`) and pick one of
     /// each (`cast_comparison`); options are ranked by a Bradley–Terry fit.
     Pairwise {},
+    /// Pick exactly one option; the option picked most wins (plurality), and
+    /// a tie for the most is reported as a tie.
+    SingleChoice {},
 }
 
 impl PollMethod {
@@ -275,6 +278,7 @@ impl PollMethod {
             PollMethod::Score {} => "score",
             PollMethod::Ranked { .. } => "ranked",
             PollMethod::Pairwise {} => "pairwise",
+            PollMethod::SingleChoice {} => "single_choice",
         }
     }
 }
@@ -348,9 +352,13 @@ pub enum Ballot {
     Ranked {
         ranking: Vec<OptionId>,
     },
+    /// The one option picked.
+    SingleChoice {
+        option: OptionId,
+    },
 }
 
-/// A hand count for one option: people (approval) or dots (dots).
+/// A hand count for one option: people (approval, single choice) or dots (dots).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HallOptionCount {
     pub option: OptionId,
@@ -376,7 +384,8 @@ pub struct PaperBallots {
 ///
 /// `people` is how many hall people without a device took part: it is the
 /// count of `hall_count` ballots and what the hall check adds up. For yes/no
-/// it is `yes + no + abstain`; for ranked polls the sum of the paper ballots' counts.
+/// it is `yes + no + abstain`; for ranked polls the sum of the paper ballots'
+/// counts; for single choice the sum of the counts (one mark per person).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HallCounts {
@@ -403,6 +412,10 @@ pub enum HallCounts {
     /// Paper ballots, as (ranking, count) pairs.
     Ranked {
         ballots: Vec<PaperBallots>,
+    },
+    /// Per option, how many people picked it.
+    SingleChoice {
+        counts: Vec<HallOptionCount>,
     },
 }
 

@@ -26,6 +26,10 @@ pub struct Tally {
     /// with its full working, and whether they agree on the winner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranked: Option<Box<RankedDetail>>,
+    /// Nothing was counted (`ballots` is 0): the poll has no winner, and its
+    /// ranking's single tier means "no votes", not a tie. Sent only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_votes: bool,
 }
 
 /// Every ranked method over one poll's ballots.
@@ -151,11 +155,23 @@ pub enum TallyResult {
         /// By `log_strength`, highest first; equal values are one tier.
         ranking: Vec<Vec<OptionId>>,
     },
+    SingleChoice {
+        /// How many picked each option, in option order.
+        counts: Vec<OptionCount>,
+        /// By count, most first.
+        ranking: Vec<Vec<OptionId>>,
+        /// The options picked most: one, several when tied, none when nobody picked any.
+        winners: Vec<OptionId>,
+        /// Several options share the most picks.
+        tie: bool,
+    },
 }
 
 impl TallyResult {
     /// The options in the first tier: the winners, more than one when tied.
-    /// Empty for yes/no polls and when nothing was counted.
+    /// Empty for yes/no polls, and for single choice when nobody picked any
+    /// option. Other methods rank every option in one tier when nothing was
+    /// counted: [`Tally::no_votes`] tells that apart from a tie.
     pub fn winners(&self) -> &[OptionId] {
         match self {
             TallyResult::YesNo { .. } => &[],
@@ -164,6 +180,7 @@ impl TallyResult {
             | TallyResult::Score { ranking, .. }
             | TallyResult::Ranked { ranking, .. }
             | TallyResult::Pairwise { ranking, .. } => ranking.first().map(Vec::as_slice).unwrap_or(&[]),
+            TallyResult::SingleChoice { winners, .. } => winners,
         }
     }
 }

@@ -41,6 +41,11 @@ pub enum DomainError {
     /// A cap of `Limits` was reached; `rule` names it.
     #[error("{message}")]
     Limit { rule: &'static str, message: String },
+    /// A value breaks a named rule of the forum (a hand count larger than
+    /// the hall or than its method allows); `rule` names it so that pages
+    /// can explain it in their own language.
+    #[error("{message}")]
+    Rule { rule: &'static str, message: String },
 }
 
 pub(super) type Result<T> = std::result::Result<T, DomainError>;

@@ -5,7 +5,7 @@
 //! that lives with each method (`method/`); this module holds what belongs to
 //! the hall itself.
 
-use madang_protocol::{Command, PollMethod, PollStatus};
+use madang_protocol::{Command, HallCounts, PollMethod, PollStatus};
 
 use super::decide::{Result, misrouted};
 use super::method::{self, MAX_HALL_COUNT, checked_count};
@@ -44,10 +44,25 @@ impl Forum {
                     }
                 }
                 method::validate_hall_count(&p.method, &self.option_index(p), counts)?;
+                self.check_against_headcount(counts)?;
                 Ok(Event::HallCountEntered { poll: *poll, counts: counts.clone() })
             }
             Command::SetHallHeadcount { count } => Ok(Event::HallHeadcountSet { count: headcount(*count)? }),
             other => Err(misrouted(other)),
+        }
+    }
+
+    /// A hand count counts people without a device, who are in the hall: never
+    /// more than the headcount, when one is set. A headcount set lower later
+    /// leaves earlier counts alone (the hall check shows the excess).
+    fn check_against_headcount(&self, counts: &HallCounts) -> Result<()> {
+        let counted = people_counted(counts);
+        match self.hall_headcount {
+            Some(headcount) if counted > headcount => Err(DomainError::Rule {
+                rule: method::OVER_HEADCOUNT,
+                message: format!("{counted} people counted by hand is more than the {headcount} in the hall"),
+            }),
+            _ => Ok(()),
         }
     }
 

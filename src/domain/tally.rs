@@ -49,9 +49,11 @@ impl Forum {
         let all = poll.ballots.values().map(|b| (b, 1u64)).chain(hand());
         // One count of all ballots gives both the result and, for a ranked poll, every method's detail.
         let (result, ranked) = method::count_with_detail(&poll.method, &options, all, merged_matrix.as_ref());
+        let ballots = (poll.ballots.len() as u32).saturating_add(hand_people);
         Tally {
             poll: poll.id,
-            ballots: (poll.ballots.len() as u32).saturating_add(hand_people),
+            ballots,
+            no_votes: ballots == 0,
             result,
             by_channel: Some(ChannelBreakdown {
                 remote: ChannelTally {
@@ -87,6 +89,7 @@ impl Forum {
         Tally {
             poll: poll.id,
             ballots,
+            no_votes: ballots == 0,
             result,
             by_channel: Some(ChannelBreakdown {
                 remote: ChannelTally { ballots: remote, result: remote_result },

@@ -83,7 +83,7 @@ pub(crate) fn tally<'b>(
     let mut counted: u32 = 0;
     let ballots = ballots.into_iter().inspect(|_| counted = counted.saturating_add(1)).map(|ballot| (ballot, 1));
     let result = count(method, options, ballots, None);
-    Tally { poll, ballots: counted, result, by_channel: None, ranked: None }
+    Tally { poll, ballots: counted, result, by_channel: None, ranked: None, no_votes: counted == 0 }
 }
 
 pub(crate) fn assert_rule(result: Result<(), BallotError>, rule: &str) {
@@ -108,6 +108,9 @@ pub(crate) fn dots(budget: u32, max_per_option: u32) -> PollMethod {
 }
 pub(crate) fn score() -> PollMethod {
     PollMethod::Score {}
+}
+pub(crate) fn single_choice() -> PollMethod {
+    PollMethod::SingleChoice {}
 }
 pub(crate) fn ranked(max_ranks: Option<u32>) -> PollMethod {
     PollMethod::Ranked { max_ranks, tally: RankedTally::Borda }
@@ -265,6 +268,18 @@ pub(crate) fn assert_invalid(e: DomainError, fragment: &str) {
     match e {
         DomainError::Invalid(message) => assert!(message.contains(fragment), "message {message:?} lacks {fragment:?}"),
         other => panic!("expected Invalid containing {fragment:?}, got {other:?}"),
+    }
+}
+
+/// A refusal by a named rule, with `fragment` in its message.
+#[track_caller]
+pub(crate) fn assert_broken(e: DomainError, rule: &str, fragment: &str) {
+    match e {
+        DomainError::Rule { rule: got, message } => {
+            assert_eq!(got, rule, "message: {message}");
+            assert!(message.contains(fragment), "message {message:?} lacks {fragment:?}");
+        }
+        other => panic!("expected the rule {rule:?}, got {other:?}"),
     }
 }
 

@@ -39,7 +39,7 @@ fn the_busy_forum_has_something_of_everything() {
     let forum = busy_forum();
     assert_eq!(forum.participants.len(), 2);
     assert_eq!(forum.ideas.len(), 3);
-    assert_eq!(forum.polls.len(), 6, "one poll of every method");
+    assert_eq!(forum.polls.len(), 7, "one poll of every method");
     assert!(forum.polls.values().all(|p| p.status == madang_protocol::PollStatus::Open), "every poll open");
     assert!(!forum.speakers.waiting.is_empty(), "a hand raised");
 }

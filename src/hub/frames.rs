@@ -60,7 +60,9 @@ pub(crate) fn refused(id: Option<String>, err: &DomainError) -> ServerFrame {
         DomainError::InvalidState(_) => (ErrorCode::InvalidState, None),
         DomainError::Invalid(_) => (ErrorCode::Invalid, None),
         DomainError::Ballot(b) => (ErrorCode::BallotInvalid, Some(b.rule.to_string())),
-        DomainError::Limit { rule, .. } => (ErrorCode::Invalid, Some(rule.to_string())),
+        DomainError::Limit { rule, .. } | DomainError::Rule { rule, .. } => {
+            (ErrorCode::Invalid, Some(rule.to_string()))
+        }
     };
     error(id, code, err.to_string(), rule)
 }

@@ -147,6 +147,7 @@ mod tests {
                 result: TallyResult::Score { stats: vec![stat], ranking: vec![vec![OptionId(1)]] },
                 by_channel: None,
                 ranked: None,
+                no_votes: false,
             };
             let outcome =
                 Outcome { poll: PollId(1), title: "t".into(), method: PollMethod::Score {}, closed_at_ms: 1, tally };

@@ -89,15 +89,16 @@ async fn a_ranked_poll_merges_remote_hall_and_paper_ballots_and_shows_each_chann
     // The moderator sets the headcount, enters paper ballots, then corrects them.
     m.ok(json!({"type": "set_hall_headcount", "count": 15})).await;
     let first =
-        m.ok(hall_count(json!([{"ranking": [3, 1, 2], "count": 12}, {"ranking": [2, 3, 1], "count": 5}]))).await;
+        m.ok(hall_count(json!([{"ranking": [3, 1, 2], "count": 12}, {"ranking": [2, 3, 1], "count": 3}]))).await;
     let entered = m.expect("hall count update", |f| is_update(f, "hall_count", &first["seq"])).await;
     let check = &entered["update"]["hall_check"];
-    // One hall device voted and 17 paper ballots were counted: 18 people against a headcount of 15.
+    // One hall device voted and 15 paper ballots were counted: 16 people against a headcount of 15
+    // (the hand count alone cannot exceed the headcount: that is refused).
     assert_eq!(check["headcount"], 15);
     assert_eq!(check["hall_devices"], 1);
     assert_eq!(
         check["polls"][0],
-        json!({"poll": 1, "hall_ballots": 1, "hand_counted": 17, "total": 18, "exceeds": true})
+        json!({"poll": 1, "hall_ballots": 1, "hand_counted": 15, "total": 16, "exceeds": true})
     );
     assert_eq!(check["exceeds"], true);
     // The correction replaces the first entry: 10 + 3 paper ballots, 14 people in all.
@@ -391,5 +392,112 @@ async fn the_temperature_check_shows_the_latest_signal_of_each_participant_per_c
     assert_eq!(refused["code"], "forbidden");
     let refused = r1.command(json!({"type": "signal", "color": "blue"})).await;
     assert_eq!(refused["code"], "bad_request");
+    server.stop().await;
+}
+
+/// What a console sends when a hand count is impossible: refused with the
+/// named rule (which the page explains in its own language), nothing applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_count_the_hall_could_not_have_given_is_refused_with_its_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let created = forum(&server).await;
+    let mut m = moderator(&server, &created).await;
+    m.ok(json!({"type": "start_forum"})).await;
+    m.ok(json!({"type": "activate_item", "item": 1})).await;
+    m.ok(
+        json!({"type": "create_poll", "title": "Which one play area?", "method": {"kind": "approval", "max_choices": 1},
+               "options": {"from": "fixed", "labels": ["Climbing frame", "Water play", "Sandpit"]}}),
+    )
+    .await;
+    m.ok(json!({"type": "open_poll", "poll": 1})).await;
+    let approval = |people: u32, counts: [u32; 3]| {
+        let counts: Vec<Value> =
+            (1..).zip(counts).map(|(option, count)| json!({"option": option, "count": count})).collect();
+        json!({"type": "enter_hall_count", "poll": 1, "counts": {"kind": "approval", "people": people, "counts": counts}})
+    };
+
+    // One choice each: 15 people cannot have made 21 marks.
+    let refused = m.command(approval(15, [11, 10, 0])).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str(), refused["rule"].as_str()),
+        (Some("error"), Some("invalid"), Some("hall_count.over_method")),
+        "{refused}"
+    );
+    assert!(refused["message"].as_str().unwrap().contains("21 approvals"), "{refused}");
+
+    // More people counted by hand than are in the hall.
+    m.ok(json!({"type": "set_hall_headcount", "count": 12})).await;
+    let refused = m.command(approval(13, [5, 4, 4])).await;
+    assert_eq!(
+        (refused["code"].as_str(), refused["rule"].as_str()),
+        (Some("invalid"), Some("hall_count.over_headcount")),
+        "{refused}"
+    );
+
+    // A possible count is taken, and it is the only one the tally shows.
+    let taken = m.ok(approval(12, [5, 4, 3])).await;
+    let entered = m.expect("the hall count", |f| is_update(f, "hall_count", &taken["seq"])).await;
+    assert_eq!(entered["update"]["hall_check"]["polls"][0]["hand_counted"], 12);
+    let close = m.ok(json!({"type": "close_poll", "poll": 1})).await;
+    let closed = m.expect("closed poll", |f| is_update(f, "poll", &close["seq"])).await;
+    let tally = &closed["update"]["poll"]["outcome"]["tally"];
+    assert_eq!(tally["ballots"], 12);
+    assert_eq!(
+        tally["result"]["counts"],
+        json!([{"option": 1, "count": 5}, {"option": 2, "count": 4}, {"option": 3, "count": 3}])
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_choice_poll_counts_every_channel_and_reports_a_tie() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let created = forum(&server).await;
+    let mut m = moderator(&server, &created).await;
+    m.ok(json!({"type": "start_forum"})).await;
+    m.ok(json!({"type": "activate_item", "item": 1})).await;
+    m.ok(json!({"type": "create_poll", "title": "Where should the bench go?", "method": {"kind": "single_choice"},
+               "options": {"from": "fixed", "labels": ["By the pond", "Under the oak", "Near the gate"]}}))
+        .await;
+    m.ok(json!({"type": "open_poll", "poll": 1})).await;
+
+    // Before anyone votes the tally says so, rather than a three-way tie.
+    let (_display, welcome) = server.connect(json!({"type": "auth", "token": created.display_token})).await;
+    let empty = &welcome["snapshot"]["tallies"][0];
+    assert_eq!((empty["ballots"].as_u64(), empty["no_votes"].as_bool()), (Some(0), Some(true)), "{empty}");
+    assert_eq!(empty["result"]["winners"], json!([]));
+
+    let (mut remote, _) = join(&server, &created.join_codes.remote, None).await;
+    let (mut hall, _) = join(&server, &created.join_codes.hall, None).await;
+    let pick =
+        |option: u32| json!({"type": "cast_ballot", "poll": 1, "ballot": {"kind": "single_choice", "option": option}});
+    let refused = remote.command(pick(4)).await;
+    assert_eq!((refused["code"].as_str(), refused["rule"].as_str()), (Some("ballot_invalid"), Some("option.unknown")));
+    remote.ok(pick(1)).await;
+    hall.ok(pick(2)).await;
+    let counted = m
+        .ok(json!({"type": "enter_hall_count", "poll": 1, "counts": {"kind": "single_choice",
+                   "counts": [{"option": 1, "count": 2}, {"option": 2, "count": 2}]}}))
+        .await;
+    m.expect("the hall count", |f| is_update(f, "hall_count", &counted["seq"])).await;
+
+    let close = m.ok(json!({"type": "close_poll", "poll": 1})).await;
+    let closed = m.expect("closed poll", |f| is_update(f, "poll", &close["seq"])).await;
+    let tally = &closed["update"]["poll"]["outcome"]["tally"];
+    assert_eq!(tally["ballots"], 6);
+    assert!(tally.get("no_votes").is_none(), "{tally}");
+    assert_eq!(
+        tally["result"],
+        json!({"method": "single_choice",
+               "counts": [{"option": 1, "count": 3}, {"option": 2, "count": 3}, {"option": 3, "count": 0}],
+               "ranking": [[1, 2], [3]], "winners": [1, 2], "tie": true})
+    );
+    let by = &tally["by_channel"];
+    assert_eq!(by["remote"]["result"]["winners"], json!([1]));
+    assert_eq!(by["hall"]["result"]["winners"], json!([2]));
+    assert_eq!(by["hall_count"]["ballots"], 4);
+    assert_eq!(by["hall_count"]["result"]["tie"], true);
     server.stop().await;
 }

@@ -11,7 +11,7 @@ export function ballotControl(poll, ctx) {
   const submit = h("button", { type: "submit", id: `submit-${poll.id}`, "data-key": `submit-${poll.id}` }, ctx.submitLabel);
   const problem = h("p.hint", { id: `problem-${poll.id}`, "aria-live": "polite" });
   form.append(body, problem, submit);
-  const kinds = { yes_no: yesNo, approval, dots, score, ranked };
+  const kinds = { yes_no: yesNo, single_choice: singleChoice, approval, dots, score, ranked };
   const draw = kinds[poll.method.kind];
   if (!draw) {
     form.replaceChildren(h("p.muted", poll.method.kind));
@@ -40,6 +40,8 @@ function finish(poll, draft) {
   switch (poll.method.kind) {
     case "yes_no":
       return draft.choice ? { kind: "yes_no", choice: draft.choice } : null;
+    case "single_choice":
+      return draft.option ? { kind: "single_choice", option: draft.option } : null;
     case "approval":
       return draft.options?.length ? { kind: "approval", options: [...draft.options] } : null;
     case "dots": {
@@ -81,6 +83,38 @@ function yesNo(poll, ctx, redraw) {
     ),
   );
   return { nodes, valid: !!draft.choice };
+}
+
+function singleChoice(poll, ctx, redraw) {
+  const draft = ctx.draft() || { kind: "single_choice" };
+  const chosen = liveOptions(poll).some((o) => o.id === draft.option) ? draft.option : null;
+  const name = `sc-${poll.id}`;
+  const nodes = [
+    h("p.hint", { id: `hint-${poll.id}` }, t("single_choice.hint")),
+    h(
+      "fieldset.choices",
+      { "aria-describedby": `hint-${poll.id}` },
+      h("legend.visually-hidden", poll.title),
+      liveOptions(poll).map((o) =>
+        h(
+          "label.choice",
+          h("input", {
+            type: "radio",
+            name,
+            value: o.id,
+            checked: chosen === o.id,
+            "data-key": `${name}-${o.id}`,
+            onchange: () => {
+              ctx.setDraft({ kind: "single_choice", option: o.id });
+              redraw();
+            },
+          }),
+          o.label,
+        ),
+      ),
+    ),
+  ];
+  return { nodes, valid: chosen !== null };
 }
 
 function approval(poll, ctx, redraw) {

@@ -424,7 +424,7 @@ $("#poll-builder").addEventListener("submit", (e) => {
   if (kind === "yes_no") method = { kind, rule: $("#poll-rule").value };
   else if (kind === "approval") method = { kind, max_choices: num("#poll-max-choices") };
   else if (kind === "dots") method = { kind, budget: num("#poll-budget"), max_per_option: num("#poll-cap") };
-  else if (kind === "score") method = { kind };
+  else if (kind === "score" || kind === "single_choice") method = { kind };
   else {
     method = { kind: "ranked", tally: $("#poll-tally").value || "borda" };
     if ($("#poll-max-ranks").value) method.max_ranks = num("#poll-max-ranks");

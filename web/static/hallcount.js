@@ -20,6 +20,7 @@ function draftOf(poll) {
     case "yes_no":
       d = { yes: c?.yes ?? "", no: c?.no ?? "", abstain: c?.abstain ?? "" };
       break;
+    case "single_choice":
     case "approval":
     case "dots":
       d = { people: c?.people ?? "", counts: Object.fromEntries(options.map((o) => [o.id, c?.counts?.find((x) => x.option === o.id)?.count ?? ""])) };
@@ -60,6 +61,8 @@ function countsOf(poll, d) {
   switch (kind) {
     case "yes_no":
       return { kind, yes: int(d.yes), no: int(d.no), abstain: int(d.abstain) };
+    case "single_choice":
+      return { kind, counts: options.map((o) => ({ option: o.id, count: int(d.counts[o.id]) })) };
     case "approval":
     case "dots":
       return { kind, people: int(d.people), counts: options.map((o) => ({ option: o.id, count: int(d.counts[o.id]) })) };
@@ -90,13 +93,14 @@ function body(poll, d, redraw) {
         "div.hall-grid",
         ["yes", "no", "abstain"].map((k) => [h("label", { for: `hc-${p}-${k}` }, t(`yes_no.${k}`)), numberInput(`hc-${p}-${k}`, `hc-${p}-${k}`, d[k], (v) => (d[k] = v))]),
       );
+    case "single_choice":
     case "approval":
     case "dots":
       return [
-        people(),
+        poll.method.kind === "single_choice" ? null : people(),
         h(
           "fieldset",
-          h("legend", t(poll.method.kind === "approval" ? "console.hall.approvals" : "console.hall.dots")),
+          h("legend", t({ single_choice: "console.hall.picks", approval: "console.hall.approvals", dots: "console.hall.dots" }[poll.method.kind])),
           h(
             "div.hall-grid",
             options.map((o) => [h("label", { for: `hc-${p}-o${o.id}` }, o.label), numberInput(`hc-${p}-o${o.id}`, `hc-${p}-o${o.id}`, d.counts[o.id], (v) => (d.counts[o.id] = v))]),
@@ -256,6 +260,7 @@ export function hallCountForm(poll, ctx) {
 function peopleOf(counts) {
   if (counts.kind === "yes_no") return counts.yes + counts.no + counts.abstain;
   if (counts.kind === "ranked") return counts.ballots.reduce((a, b) => a + b.count, 0);
+  if (counts.kind === "single_choice") return counts.counts.reduce((a, c) => a + c.count, 0);
   return counts.people;
 }
 
@@ -276,10 +281,17 @@ export function reportHallCount(frame) {
   if (frame.type === "ack") {
     kept.said = setStatus(kept.status, "saved", () => t("console.hall.saved", { n: formatNumber(sent.people) }));
   } else {
-    kept.said = setStatus(kept.status, "error", () => t("console.hall.refused", { message: frame.message || frame.code }) + (frame.rule ? ` (${t("console.hall.rule", { rule: frame.rule })})` : ""));
+    kept.said = setStatus(kept.status, "error", () => t("console.hall.refused", { message: refusal(frame) }) + (frame.rule ? ` (${t("console.hall.rule", { rule: frame.rule })})` : ""));
   }
   return true;
 }
+
+/** A refusal in the page's language when its rule is one the page knows; else the server's message. */
+function refusal(frame) {
+  const known = frame.rule && KNOWN_RULES.has(frame.rule);
+  return known ? t(`console.hall.rules.${frame.rule}`) : frame.message || frame.code;
+}
+const KNOWN_RULES = new Set(["hall_count.over_headcount", "hall_count.over_method"]);
 
 /** Show a status (text as a function, so that it is translated again after a language switch). */
 function setStatus(el, state, text) {

@@ -211,7 +211,7 @@ export function renderTally(poll, tally) {
     if (sub) row.append(h("span.bar-sub", sub));
     return row;
   };
-  if (r.method === "approval" || r.method === "dots") {
+  if (r.method === "approval" || r.method === "dots" || r.method === "single_choice") {
     const counts = new Map(r.counts.map((c) => [c.option, c.count]));
     const max = Math.max(1, ...counts.values());
     return h("div.tally.tally-" + r.method, head, h("ol.bars", order.map((id) => rowFor(id, counts.get(id) || 0, max, formatNumber(counts.get(id) || 0)))));

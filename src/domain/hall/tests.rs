@@ -194,24 +194,8 @@ fn negative_absurd_or_mismatched_hall_counts_are_invalid() {
         counts: HallCounts::Approval { people, counts: option_counts(list) },
     };
     assert_invalid(err(&mut f, MOD, enter(-1, &[])), "people is -1");
-    assert_invalid(err(&mut f, MOD, enter(5, &[(1, 6)])), "the count for option 1 is 6: at most 5");
     assert_invalid(err(&mut f, MOD, enter(5, &[(9, 1)])), "option 9 is not an option of this poll");
     assert_invalid(err(&mut f, MOD, enter(5, &[(1, 1), (1, 2)])), "option 1 is counted more than once");
-
-    let mut f = open_poll_of(PollMethod::Dots { budget: 5, max_per_option: 3 });
-    let dots = |people, list: &[(u32, i64)]| Command::EnterHallCount {
-        poll: poll(1),
-        counts: HallCounts::Dots { people, counts: option_counts(list) },
-    };
-    assert_invalid(err(&mut f, MOD, dots(2, &[(1, 7)])), "at most 6");
-    assert_invalid(err(&mut f, MOD, dots(2, &[(1, 6), (2, 6)])), "12 dots in all is more than 2 people may place (10)");
-
-    let mut f = open_poll_of(PollMethod::Score {});
-    let scores = vec![madang_protocol::HallScoreCount { option: o(1), distribution: [1, 1, 1, 0, 0, 0] }];
-    assert_invalid(
-        err(&mut f, MOD, Command::EnterHallCount { poll: poll(1), counts: HallCounts::Score { people: 2, scores } }),
-        "3 people scored option 1 but only 2 took part",
-    );
 }
 
 #[test]
@@ -274,4 +258,117 @@ fn people_counted_follows_the_method() {
     assert_eq!(people_counted(&HallCounts::YesNo { yes: 3, no: 2, abstain: 1 }), 6);
     assert_eq!(people_counted(&HallCounts::Ranked { ballots: vec![paper(&[1], 12), paper(&[2], 5)] }), 17);
     assert_eq!(people_counted(&HallCounts::Approval { people: 9, counts: option_counts(&[(1, 9), (2, 9)]) }), 9);
+}
+
+fn approval_count(people: i64, list: &[(u32, i64)]) -> Command {
+    Command::EnterHallCount { poll: poll(1), counts: HallCounts::Approval { people, counts: option_counts(list) } }
+}
+
+#[test]
+fn approval_marks_cannot_exceed_the_choices_each_person_may_make() {
+    // One choice each: 15 people cannot make 21 marks, though no option has more than 15.
+    let mut f = open_poll_of(approval(1));
+    assert_broken(
+        err(&mut f, MOD, approval_count(15, &[(1, 11), (2, 10)])),
+        "hall_count.over_method",
+        "21 approvals in all is more than 15 people may give (1 each: 15)",
+    );
+    ok(&mut f, MOD, approval_count(15, &[(1, 5), (2, 10)]));
+    // Two choices each: 30 marks is the most 15 people can make.
+    let mut f = open_poll_of(approval(2));
+    ok(&mut f, MOD, approval_count(15, &[(1, 15), (2, 15)]));
+    assert_broken(err(&mut f, MOD, approval_count(15, &[(1, 15), (2, 15), (3, 1)])), "hall_count.over_method", "31");
+}
+
+#[test]
+fn marks_over_what_the_people_counted_may_give_break_the_method_rule() {
+    let mut f = open_poll_of(approval(2));
+    assert_broken(
+        err(&mut f, MOD, approval_count(5, &[(1, 6)])),
+        "hall_count.over_method",
+        "the count for option 1 is 6: at most 5",
+    );
+    let mut f = open_poll_of(PollMethod::Dots { budget: 5, max_per_option: 3 });
+    let dots = |people, list: &[(u32, i64)]| Command::EnterHallCount {
+        poll: poll(1),
+        counts: HallCounts::Dots { people, counts: option_counts(list) },
+    };
+    assert_broken(err(&mut f, MOD, dots(2, &[(1, 7)])), "hall_count.over_method", "at most 6");
+    assert_broken(
+        err(&mut f, MOD, dots(2, &[(1, 6), (2, 6)])),
+        "hall_count.over_method",
+        "12 dots in all is more than 2 people may place (10)",
+    );
+    let mut f = open_poll_of(PollMethod::Score {});
+    let scores = vec![madang_protocol::HallScoreCount { option: o(1), distribution: [1, 1, 1, 0, 0, 0] }];
+    assert_broken(
+        err(&mut f, MOD, Command::EnterHallCount { poll: poll(1), counts: HallCounts::Score { people: 2, scores } }),
+        "hall_count.over_method",
+        "3 people scored option 1 but only 2 took part",
+    );
+}
+
+#[test]
+fn a_hand_count_cannot_count_more_people_than_the_headcount() {
+    let headcount = |f: &mut Forum, count| ok(f, MOD, Command::SetHallHeadcount { count });
+    let yes_no =
+        |yes, no, abstain| Command::EnterHallCount { poll: poll(1), counts: HallCounts::YesNo { yes, no, abstain } };
+    let mut f = open_poll_of(simple_yes_no());
+    // Without a headcount nothing is compared.
+    ok(&mut f, MOD, yes_no(30, 0, 0));
+    headcount(&mut f, 10);
+    assert_broken(
+        err(&mut f, MOD, yes_no(6, 4, 1)),
+        "hall_count.over_headcount",
+        "11 people counted by hand is more than the 10 in the hall",
+    );
+    ok(&mut f, MOD, yes_no(6, 3, 1));
+
+    let mut f = open_poll_of(approval(3));
+    headcount(&mut f, 10);
+    assert_broken(err(&mut f, MOD, approval_count(11, &[(1, 1)])), "hall_count.over_headcount", "11 people");
+    ok(&mut f, MOD, approval_count(10, &[(1, 10)]));
+
+    let mut f = open_poll_of(ranked_full());
+    headcount(&mut f, 10);
+    assert_broken(
+        err(&mut f, MOD, hall_ranked(vec![paper(&[1, 2, 3], 6), paper(&[3, 2, 1], 5)])),
+        "hall_count.over_headcount",
+        "11 people",
+    );
+}
+
+#[test]
+fn a_single_choice_hand_count_adds_one_mark_per_person_to_the_device_picks() {
+    let mut f = open_poll_of(PollMethod::SingleChoice {});
+    let r1 = join_on(&mut f, Channel::Remote, None);
+    ok(&mut f, Actor::Participant(r1), cast(1, Ballot::SingleChoice { option: o(2) }));
+    let enter = |list: &[(u32, i64)]| Command::EnterHallCount {
+        poll: poll(1),
+        counts: HallCounts::SingleChoice { counts: option_counts(list) },
+    };
+    ok(&mut f, MOD, enter(&[(1, 4), (3, 2)]));
+    let tally = f.tally(&f.polls[&poll(1)]);
+    assert_eq!(tally.ballots, 7, "one device, six people counted by hand");
+    assert_eq!(
+        tally.result,
+        TallyResult::SingleChoice {
+            counts: counts(&[(1, 4), (2, 1), (3, 2)]),
+            ranking: tiers_of(&[&[1], &[3], &[2]]),
+            winners: vec![o(1)],
+            tie: false,
+        }
+    );
+    let by = tally.by_channel.expect("a breakdown");
+    assert_eq!((by.remote.ballots, by.hall_count.ballots), (1, 6));
+    assert_eq!(
+        crate::domain::hall::people_counted(&HallCounts::SingleChoice { counts: option_counts(&[(1, 4), (3, 2)]) }),
+        6
+    );
+
+    assert_invalid(err(&mut f, MOD, enter(&[(1, -1)])), "cannot be negative");
+    assert_invalid(err(&mut f, MOD, enter(&[(4, 1)])), "option 4 is not an option of this poll");
+    assert_invalid(err(&mut f, MOD, enter(&[(1, 60_000), (2, 60_000)])), "add up to 120000");
+    ok(&mut f, MOD, Command::SetHallHeadcount { count: 5 });
+    assert_broken(err(&mut f, MOD, enter(&[(1, 4), (3, 2)])), "hall_count.over_headcount", "6 people");
 }

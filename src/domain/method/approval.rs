@@ -4,7 +4,7 @@
 use madang_protocol::{Ballot, HallOptionCount, OptionId, TallyResult};
 
 use super::counting::{PerBallot, option_counts, tiers};
-use super::hand_count::{check_options, count as checked, people, weight};
+use super::hand_count::{check_options, marks, over_method, people, weight};
 use super::{BallotError, OptionIndex, canonical_duplicate};
 use crate::domain::DomainError;
 
@@ -25,17 +25,27 @@ pub(super) fn validate(index: &OptionIndex, max_choices: u32, chosen: &[OptionId
     Ok(())
 }
 
-/// Check a hand count: `people` took part, and no option has more approvals than people.
+/// Check a hand count: `people` took part, no option has more approvals
+/// than people, and there are no more approvals in all than `people` may
+/// give with `max_choices` each.
 pub(super) fn validate_hall_count(
     options: &OptionIndex,
+    max_choices: u32,
     people_entered: i64,
     counts: &[HallOptionCount],
 ) -> Result<(), DomainError> {
     let n = people(people_entered)?;
     check_options(options, counts.iter().map(|c| c.option))?;
+    let mut given = 0u64;
     for c in counts {
         // One person approves an option at most once.
-        checked(&format!("the count for option {}", c.option), c.count, n)?;
+        given += marks(&format!("the count for option {}", c.option), c.count, n)?;
+    }
+    let most = n.saturating_mul(u64::from(max_choices));
+    if given > most {
+        return Err(over_method(format!(
+            "{given} approvals in all is more than {n} people may give ({max_choices} each: {most})"
+        )));
     }
     Ok(())
 }

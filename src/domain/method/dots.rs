@@ -4,7 +4,7 @@
 use madang_protocol::{Allocation, Ballot, HallOptionCount, TallyResult};
 
 use super::counting::{option_counts, tiers};
-use super::hand_count::{check_options, count as checked, invalid, people, weight};
+use super::hand_count::{check_options, marks, over_method, people, weight};
 use super::{BallotError, OptionIndex, raw_duplicate};
 use crate::domain::DomainError;
 
@@ -42,11 +42,11 @@ pub(super) fn validate_hall_count(
     let per_option = n.saturating_mul(u64::from(max_per_option));
     let mut spent = 0u64;
     for c in counts {
-        spent += checked(&format!("the dots on option {}", c.option), c.count, per_option)?;
+        spent += marks(&format!("the dots on option {}", c.option), c.count, per_option)?;
     }
     let budget = n.saturating_mul(u64::from(budget));
     if spent > budget {
-        return Err(invalid(format!("{spent} dots in all is more than {n} people may place ({budget})")));
+        return Err(over_method(format!("{spent} dots in all is more than {n} people may place ({budget})")));
     }
     Ok(())
 }

@@ -25,10 +25,32 @@ pub(crate) const MAX_HALL_COUNT: u32 = 100_000;
 /// Distinct paper rankings in one entry.
 pub(crate) const MAX_PAPER_RANKINGS: usize = 1_000;
 
+/// The rule a hand count breaks when it has more marks than the people
+/// counted may give under the poll's method.
+pub(crate) const OVER_METHOD: &str = "hall_count.over_method";
+/// The rule a hand count breaks when it counts more people than the hall's headcount.
+pub(crate) const OVER_HEADCOUNT: &str = "hall_count.over_headcount";
+
 type Result<T> = std::result::Result<T, DomainError>;
 
 pub(super) fn invalid(message: String) -> DomainError {
     DomainError::Invalid(message)
+}
+
+/// More marks than the people counted may give: a miscount, named so that
+/// the console can say so in its own language.
+pub(super) fn over_method(message: String) -> DomainError {
+    DomainError::Rule { rule: OVER_METHOD, message }
+}
+
+/// A count of marks from the wire: not negative (`invalid`), and at most
+/// `max`, what the people counted may give ([`OVER_METHOD`]).
+pub(super) fn marks(what: &str, value: i64, max: u64) -> Result<u64> {
+    match u64::try_from(value) {
+        Ok(n) if n <= max => Ok(n),
+        Ok(_) => Err(over_method(format!("{what} is {value}: at most {max} is allowed"))),
+        Err(_) => Err(invalid(format!("{what} is {value}: counts cannot be negative"))),
+    }
 }
 
 /// A count from the wire, as a checked number of people (or dots).

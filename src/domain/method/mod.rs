@@ -1,6 +1,6 @@
 //! Poll methods: for each method, ballot validation, hand-count validation
 //! and conversion to weighted ballots, and counting, in one file per method
-//! (`yes_no`, `approval`, `dots`, `score`, `ranked/`, `pairwise/`). This
+//! (`yes_no`, `single_choice`, `approval`, `dots`, `score`, `ranked/`, `pairwise/`). This
 //! file only dispatches on the method; adding a method means adding its file
 //! and one arm in each dispatch below.
 //!
@@ -34,6 +34,7 @@ mod option_index;
 pub mod pairwise;
 pub mod ranked;
 mod score;
+mod single_choice;
 #[cfg(test)]
 mod tests;
 mod yes_no;
@@ -42,8 +43,8 @@ use std::collections::{HashMap, HashSet};
 
 use madang_protocol::{Ballot, HallCounts, OptionId, PollMethod, TallyResult};
 
-pub(crate) use hand_count::MAX_HALL_COUNT;
 pub(crate) use hand_count::count as checked_count;
+pub(crate) use hand_count::{MAX_HALL_COUNT, OVER_HEADCOUNT};
 pub use option_index::OptionIndex;
 pub use ranked::{PairwiseMatrix, counted_ranking, ranked_detail};
 
@@ -88,6 +89,7 @@ pub fn validate_ballot(method: &PollMethod, options: &OptionIndex, ballot: &Ball
             check_known(options, ranking.iter().copied())?;
             ranked::validate(options, *max_ranks, ranking)
         }
+        (PollMethod::SingleChoice {}, Ballot::SingleChoice { option }) => check_known(options, [*option]),
         (PollMethod::Pairwise {}, _) => Err(BallotError::new(
             "ballot.kind",
             "a pairwise poll takes comparisons, not ballots: use next_pair and cast_comparison",
@@ -106,6 +108,7 @@ fn ballot_kind(ballot: &Ballot) -> &'static str {
         Ballot::Dots { .. } => "dots",
         Ballot::Score { .. } => "score",
         Ballot::Ranked { .. } => "ranked",
+        Ballot::SingleChoice { .. } => "single_choice",
     }
 }
 
@@ -155,8 +158,8 @@ pub(crate) fn validate_hall_count(
         (PollMethod::YesNo { .. }, HallCounts::YesNo { yes, no, abstain }) => {
             yes_no::validate_hall_count(*yes, *no, *abstain)
         }
-        (PollMethod::Approval { .. }, HallCounts::Approval { people, counts }) => {
-            approval::validate_hall_count(options, *people, counts)
+        (PollMethod::Approval { max_choices }, HallCounts::Approval { people, counts }) => {
+            approval::validate_hall_count(options, *max_choices, *people, counts)
         }
         (PollMethod::Dots { budget, max_per_option }, HallCounts::Dots { people, counts }) => {
             dots::validate_hall_count(options, *budget, *max_per_option, *people, counts)
@@ -166,6 +169,9 @@ pub(crate) fn validate_hall_count(
         }
         (PollMethod::Ranked { .. }, HallCounts::Ranked { ballots }) => {
             ranked::validate_hall_count(method, options, ballots)
+        }
+        (PollMethod::SingleChoice {}, HallCounts::SingleChoice { counts }) => {
+            single_choice::validate_hall_count(options, counts)
         }
         _ => Err(hand_count::invalid(format!(
             "this poll takes {} hall counts (got {})",
@@ -182,12 +188,14 @@ fn hall_count_kind(counts: &HallCounts) -> &'static str {
         HallCounts::Dots { .. } => "dots",
         HallCounts::Score { .. } => "score",
         HallCounts::Ranked { .. } => "ranked",
+        HallCounts::SingleChoice { .. } => "single_choice",
     }
 }
 
 /// How many hall people without a device a hand count stands for: for
 /// yes/no `yes + no + abstain`, for ranked polls the sum of the paper
-/// ballots' counts, otherwise the `people` entered.
+/// ballots' counts, for single choice the sum of the counts (one mark per
+/// person), otherwise the `people` entered.
 pub(crate) fn people_counted(counts: &HallCounts) -> u32 {
     let total = match counts {
         HallCounts::YesNo { yes, no, abstain } => yes_no::people_counted(*yes, *no, *abstain),
@@ -195,6 +203,7 @@ pub(crate) fn people_counted(counts: &HallCounts) -> u32 {
             hand_count::weight(*people)
         }
         HallCounts::Ranked { ballots } => ranked::people_counted(ballots),
+        HallCounts::SingleChoice { counts } => single_choice::people_counted(counts),
     };
     u32::try_from(total).unwrap_or(u32::MAX)
 }
@@ -209,6 +218,7 @@ pub(crate) fn weighted_ballots(counts: &HallCounts) -> Vec<(Ballot, u64)> {
         HallCounts::Dots { counts, .. } => dots::weighted_ballots(counts, &mut out),
         HallCounts::Score { scores, .. } => score::weighted_ballots(scores, &mut out),
         HallCounts::Ranked { ballots } => ranked::weighted_ballots(ballots, &mut out),
+        HallCounts::SingleChoice { counts } => single_choice::weighted_ballots(counts, &mut out),
     }
     out.retain(|(_, w)| *w > 0);
     out
@@ -250,6 +260,7 @@ pub fn count<'b>(
         PollMethod::Dots { .. } => dots::count(options, ballots),
         PollMethod::Score {} => score::count(options, ballots),
         PollMethod::Ranked { tally, .. } => ranked::count(*tally, options, ballots, kept),
+        PollMethod::SingleChoice {} => single_choice::count(options, ballots),
         // Comparisons are not ballots: `Forum::tally` counts them (see `pairwise`).
         PollMethod::Pairwise {} => pairwise::no_comparisons(options),
     }

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use madang_protocol::{Ballot, HallScoreCount, MAX_SCORE, OptionId, ScoreEntry, ScoreStat, TallyResult};
 
 use super::counting::{PerBallot, add_u32, tiers};
-use super::hand_count::{check_options, count as checked, invalid, people, weight};
+use super::hand_count::{check_options, marks, over_method, people, weight};
 use super::{BallotError, OptionIndex, raw_duplicate};
 use crate::domain::DomainError;
 
@@ -37,10 +37,10 @@ pub(super) fn validate_hall_count(
     for s in scores {
         let mut scored = 0u64;
         for (score, &c) in s.distribution.iter().enumerate() {
-            scored += checked(&format!("the count of score {score} for option {}", s.option), c, n)?;
+            scored += marks(&format!("the count of score {score} for option {}", s.option), c, n)?;
         }
         if scored > n {
-            return Err(invalid(format!("{scored} people scored option {} but only {n} took part", s.option)));
+            return Err(over_method(format!("{scored} people scored option {} but only {n} took part", s.option)));
         }
     }
     Ok(())

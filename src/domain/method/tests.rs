@@ -129,6 +129,7 @@ fn arb_method() -> impl Strategy<Value = PollMethod> {
         (0u32..15, 0u32..8).prop_map(|(budget, max)| dots(budget, max)),
         Just(score()),
         prop::option::of(0u32..5).prop_map(ranked),
+        Just(single_choice()),
     ]
 }
 
@@ -143,6 +144,7 @@ fn arb_ballot() -> impl Strategy<Value = Ballot> {
         prop::collection::vec((id(), 0u8..8).prop_map(|(option, score)| ScoreEntry { option, score }), 0..6)
             .prop_map(|scores| Ballot::Score { scores }),
         prop::collection::vec(id(), 0..8).prop_map(|ranking| Ballot::Ranked { ranking }),
+        id().prop_map(|option| Ballot::SingleChoice { option }),
     ]
 }
 
@@ -162,7 +164,8 @@ fn ranking_of(result: &TallyResult) -> Option<&Vec<Vec<OptionId>>> {
         | TallyResult::Dots { ranking, .. }
         | TallyResult::Score { ranking, .. }
         | TallyResult::Ranked { ranking, .. }
-        | TallyResult::Pairwise { ranking, .. } => Some(ranking),
+        | TallyResult::Pairwise { ranking, .. }
+        | TallyResult::SingleChoice { ranking, .. } => Some(ranking),
     }
 }
 

@@ -118,3 +118,55 @@ fn a_ranked_tally_counts_each_set_of_ballots_once() {
         assert_eq!(PROFILES_BUILT.with(|built| built.get()), 4, "{tally:?}");
     }
 }
+
+/// An empty poll says "no votes" in a field of its own, for every method, so
+/// that no page reads its single tier as everyone tied first.
+#[test]
+fn a_poll_nobody_voted_in_says_no_votes() {
+    use madang_protocol::{MajorityRule, PollOptionsSpec, YesNoChoice};
+    let methods = [
+        PollMethod::YesNo { rule: MajorityRule::TwoThirds },
+        PollMethod::SingleChoice {},
+        PollMethod::Approval { max_choices: 1 },
+        PollMethod::Dots { budget: 3, max_per_option: 2 },
+        PollMethod::Score {},
+        PollMethod::Ranked { max_ranks: None, tally: RankedTally::InstantRunoff },
+        PollMethod::Pairwise {},
+    ];
+    for (n, method) in (1u32..).zip(methods) {
+        let mut f = live_with_item();
+        let options =
+            if matches!(method, PollMethod::YesNo { .. }) { PollOptionsSpec::None {} } else { fixed(&["A", "B"]) };
+        ok(&mut f, MOD, create_poll(None, method.clone(), options));
+        ok(&mut f, MOD, Command::OpenPoll { poll: poll(1) });
+        let tally = f.tally(&f.polls[&poll(1)]);
+        assert!(tally.no_votes, "{method:?} with no ballots: {tally:?}");
+        let json = serde_json::to_value(&tally).expect("a tally serializes");
+        assert_eq!(json["no_votes"], true, "{method:?}");
+
+        let voter = f.decide_join(Channel::Remote, None, format!("t{n}")).expect("join");
+        f.apply(&voter);
+        let Event::ParticipantJoined { participant, .. } = voter else { panic!("not a join: {voter:?}") };
+        let me = Actor::Participant(participant);
+        let ballot = match method {
+            PollMethod::YesNo { .. } => Some(Ballot::YesNo { choice: YesNoChoice::Yes }),
+            PollMethod::SingleChoice {} => Some(Ballot::SingleChoice { option: OptionId(1) }),
+            PollMethod::Approval { .. } => Some(Ballot::Approval { options: vec![OptionId(1)] }),
+            PollMethod::Dots { .. } => Some(place(&[(1, 1)])),
+            PollMethod::Score {} => Some(scores(&[(1, 3)])),
+            PollMethod::Ranked { .. } => Some(rank(&[1, 2])),
+            PollMethod::Pairwise {} => None,
+        };
+        match ballot {
+            Some(ballot) => ok(&mut f, me, Command::CastBallot { poll: poll(1), ballot }),
+            None => ok(
+                &mut f,
+                me,
+                Command::CastComparison { poll: poll(1), winner: OptionId(1), loser: OptionId(2), skip: false },
+            ),
+        };
+        let tally = f.tally(&f.polls[&poll(1)]);
+        assert!(!tally.no_votes, "{method:?} with a ballot");
+        assert!(serde_json::to_value(&tally).expect("serializes").get("no_votes").is_none(), "sent only when true");
+    }
+}
