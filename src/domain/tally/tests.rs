@@ -144,7 +144,7 @@ fn a_poll_nobody_voted_in_says_no_votes() {
         let json = serde_json::to_value(&tally).expect("a tally serializes");
         assert_eq!(json["no_votes"], true, "{method:?}");
 
-        let voter = f.decide_join(Channel::Remote, None, format!("t{n}")).expect("join");
+        let voter = f.decide_join(Channel::Remote, None, format!("t{n}"), &Limits::default()).expect("join");
         f.apply(&voter);
         let Event::ParticipantJoined { participant, .. } = voter else { panic!("not a join: {voter:?}") };
         let me = Actor::Participant(participant);
