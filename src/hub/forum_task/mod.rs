@@ -132,8 +132,8 @@ impl ForumTask {
         let kept = (before.len() + records.len()) as u64;
         let floor = start - before.len() as u64 + kept.saturating_sub(config.ring_capacity as u64);
         let budget = RingBudget { frames: config.ring_capacity, bytes: config.ring_bytes };
-        let mut staff = Outlet::new(config.broadcast_capacity, floor, budget);
-        let mut public = Outlet::new(config.broadcast_capacity, floor, budget);
+        let mut staff = Outlet::new(config.broadcast_capacity, floor, budget, config.tally_interval);
+        let mut public = Outlet::new(config.broadcast_capacity, floor, budget, config.tally_interval);
         let mut outcomes = Vec::new();
         let broadcast_capacity = config.broadcast_capacity;
         let mut keep = |forum: &Forum, entry: &Entry| {

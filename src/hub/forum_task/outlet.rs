@@ -8,12 +8,25 @@
 //! in size by a factor of thousands (a participant count against a whole
 //! agenda), so a count alone would let large frames hold gigabytes; the
 //! oldest frames go first, and a client further behind gets a snapshot.
+//!
+//! Whole-state updates (the speaker queue, the agenda, participant counts,
+//! the hall check) are conflated: each carries all of its part of the forum,
+//! so sending every one of them to every connection costs a frame of up to
+//! hundreds of kilobytes per hand raise while only the latest matters. The
+//! first of a kind after a quiet spell goes out at once; later ones within
+//! the tally interval are held, one per kind, a newer one replacing the held
+//! one. Held frames go out at the next tally tick, and before any later frame
+//! of this audience, so `seq` still rises strictly on every connection; they
+//! enter the resume ring only when sent, so a resume replays what was sent
+//! and then hears the held frames like every other listener.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
 use crate::hub::Frame;
+use crate::hub::frames::WholeState;
 
 /// How much of the recent past an outlet keeps for resumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +44,26 @@ pub(super) struct Outlet {
     budget: RingBudget,
     /// Every frame after this seq is in `ring`.
     floor: u64,
+    /// Whole-state frames not sent yet, at most one per kind, by rising seq.
+    held: Vec<(u64, WholeState, Frame)>,
+    /// When each whole-state kind last went out.
+    last_sent: [Option<Instant>; WholeState::COUNT],
+    /// How often a whole-state kind goes out at most (the tally interval).
+    interval: Duration,
 }
 
 impl Outlet {
-    pub(super) fn new(capacity: usize, floor: u64, budget: RingBudget) -> Outlet {
-        Outlet { tx: broadcast::channel(capacity).0, ring: VecDeque::new(), ring_bytes: 0, budget, floor }
+    pub(super) fn new(capacity: usize, floor: u64, budget: RingBudget, interval: Duration) -> Outlet {
+        Outlet {
+            tx: broadcast::channel(capacity).0,
+            ring: VecDeque::new(),
+            ring_bytes: 0,
+            budget,
+            floor,
+            held: Vec::new(),
+            last_sent: [None; WholeState::COUNT],
+            interval,
+        }
     }
 
     /// Keep an event's frame for resumes without sending it (replay at start).
@@ -58,8 +86,59 @@ impl Outlet {
         self.ring.push_back((seq, frame));
     }
 
-    /// Send an event's frame and keep it for resumes.
-    pub(super) fn publish(&mut self, seq: u64, frame: Frame) {
+    /// Send an event's frame and keep it for resumes, or hold it if it is a
+    /// whole state whose kind went out less than an interval before `now`.
+    /// Every frame that goes out is also handed to `mirror`, in order.
+    pub(super) fn publish(
+        &mut self,
+        seq: u64,
+        frame: Frame,
+        kind: Option<WholeState>,
+        now: Instant,
+        mut mirror: impl FnMut(&Frame),
+    ) {
+        if let Some(kind) = kind {
+            let held_already = self.held.iter().position(|(_, k, _)| *k == kind);
+            let recent = self.last_sent[kind.index()].is_some_and(|at| now.duration_since(at) < self.interval);
+            if let Some(i) = held_already {
+                // The newer state replaces the held one; it has the highest seq, so it goes last.
+                self.held.remove(i);
+                self.held.push((seq, kind, frame));
+                return;
+            }
+            if recent {
+                self.held.push((seq, kind, frame));
+                return;
+            }
+        }
+        self.flush(now, &mut mirror);
+        self.emit(seq, kind, frame, now, &mut mirror);
+    }
+
+    /// Send every held frame, oldest first.
+    pub(super) fn flush(&mut self, now: Instant, mut mirror: impl FnMut(&Frame)) {
+        for (seq, kind, frame) in std::mem::take(&mut self.held) {
+            self.emit(seq, Some(kind), frame, now, &mut mirror);
+        }
+    }
+
+    /// Whether a whole-state frame waits for the next tick.
+    pub(super) fn holds(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    fn emit(
+        &mut self,
+        seq: u64,
+        kind: Option<WholeState>,
+        frame: Frame,
+        now: Instant,
+        mirror: &mut impl FnMut(&Frame),
+    ) {
+        if let Some(kind) = kind {
+            self.last_sent[kind.index()] = Some(now);
+        }
+        mirror(&frame);
         self.send(frame.clone());
         self.keep(seq, frame);
     }
@@ -96,7 +175,7 @@ mod tests {
     }
 
     fn outlet(frames: usize, bytes: usize) -> Outlet {
-        Outlet::new(16, 0, RingBudget { frames, bytes })
+        Outlet::new(16, 0, RingBudget { frames, bytes }, Duration::from_millis(100))
     }
 
     fn seqs(frames: &[Frame]) -> Vec<u64> {
