@@ -12,13 +12,14 @@
 //! Whole-state updates (the speaker queue, the agenda, participant counts,
 //! the hall check) are conflated: each carries all of its part of the forum,
 //! so sending every one of them to every connection costs a frame of up to
-//! hundreds of kilobytes per hand raise while only the latest matters. The
-//! first of a kind after a quiet spell goes out at once; later ones within
-//! the tally interval are held, one per kind, a newer one replacing the held
-//! one. Held frames go out at the next tally tick, and before any later frame
-//! of this audience, so `seq` still rises strictly on every connection; they
-//! enter the resume ring only when sent, so a resume replays what was sent
-//! and then hears the held frames like every other listener.
+//! hundreds of kilobytes per hand raise while only the latest matters. Each
+//! kind has a small burst of credit, refilled at one frame per tally
+//! interval: the first changes after a quiet spell go out at once, as a
+//! moderator's few edits in a row always did; a sustained stream is held,
+//! one frame per kind, a newer one replacing the held one. Held frames go out
+//! at the next tally tick, and before any later frame of this audience, so
+//! `seq` still rises strictly on every connection; they enter the resume
+//! ring only when sent, so a resume replays what was sent.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -46,14 +47,23 @@ pub(super) struct Outlet {
     floor: u64,
     /// Whole-state frames not sent yet, at most one per kind, by rising seq.
     held: Vec<(u64, WholeState, Frame)>,
-    /// When each whole-state kind last went out.
-    last_sent: [Option<Instant>; WholeState::COUNT],
-    /// How often a whole-state kind goes out at most (the tally interval).
-    interval: Duration,
+    /// Each whole-state kind's credit, in frames, and when it was last topped up.
+    credit: [(f64, Instant); WholeState::COUNT],
+    conflation: Conflation,
+}
+
+/// How whole-state frames are paced (see the module's docs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Conflation {
+    /// One frame of credit comes back per interval (the tally interval).
+    pub(super) interval: Duration,
+    /// Frames of a kind that may go out at once after a quiet spell.
+    pub(super) burst: u32,
 }
 
 impl Outlet {
-    pub(super) fn new(capacity: usize, floor: u64, budget: RingBudget, interval: Duration) -> Outlet {
+    pub(super) fn new(capacity: usize, floor: u64, budget: RingBudget, conflation: Conflation) -> Outlet {
+        let full = (f64::from(conflation.burst), Instant::now());
         Outlet {
             tx: broadcast::channel(capacity).0,
             ring: VecDeque::new(),
@@ -61,8 +71,8 @@ impl Outlet {
             budget,
             floor,
             held: Vec::new(),
-            last_sent: [None; WholeState::COUNT],
-            interval,
+            credit: [full; WholeState::COUNT],
+            conflation,
         }
     }
 
@@ -87,7 +97,7 @@ impl Outlet {
     }
 
     /// Send an event's frame and keep it for resumes, or hold it if it is a
-    /// whole state whose kind went out less than an interval before `now`.
+    /// whole state whose kind has no credit left at `now`.
     /// Every frame that goes out is also handed to `mirror`, in order.
     pub(super) fn publish(
         &mut self,
@@ -99,14 +109,13 @@ impl Outlet {
     ) {
         if let Some(kind) = kind {
             let held_already = self.held.iter().position(|(_, k, _)| *k == kind);
-            let recent = self.last_sent[kind.index()].is_some_and(|at| now.duration_since(at) < self.interval);
             if let Some(i) = held_already {
                 // The newer state replaces the held one; it has the highest seq, so it goes last.
                 self.held.remove(i);
                 self.held.push((seq, kind, frame));
                 return;
             }
-            if recent {
+            if self.top_up(kind, now) < 1.0 {
                 self.held.push((seq, kind, frame));
                 return;
             }
@@ -127,6 +136,16 @@ impl Outlet {
         !self.held.is_empty()
     }
 
+    /// A kind's credit at `now`: one frame back per interval, up to the burst.
+    fn top_up(&mut self, kind: WholeState, now: Instant) -> f64 {
+        let Conflation { interval, burst } = self.conflation;
+        let (credit, at) = &mut self.credit[kind.index()];
+        let earned = now.saturating_duration_since(*at).as_secs_f64() / interval.as_secs_f64().max(1e-6);
+        *credit = (*credit + earned).min(f64::from(burst));
+        *at = now;
+        *credit
+    }
+
     fn emit(
         &mut self,
         seq: u64,
@@ -136,7 +155,11 @@ impl Outlet {
         mirror: &mut impl FnMut(&Frame),
     ) {
         if let Some(kind) = kind {
-            self.last_sent[kind.index()] = Some(now);
+            // A held frame goes out at the tick whatever the credit: the debt
+            // keeps the next frames of its kind waiting for ticks, so that the
+            // sent frames never outrun the burst plus one per interval.
+            let credit = self.top_up(kind, now);
+            self.credit[kind.index()].0 = (credit - 1.0).max(-f64::from(self.conflation.burst));
         }
         mirror(&frame);
         self.send(frame.clone());
@@ -175,7 +198,8 @@ mod tests {
     }
 
     fn outlet(frames: usize, bytes: usize) -> Outlet {
-        Outlet::new(16, 0, RingBudget { frames, bytes }, Duration::from_millis(100))
+        let conflation = Conflation { interval: Duration::from_millis(100), burst: 1 };
+        Outlet::new(16, 0, RingBudget { frames, bytes }, conflation)
     }
 
     fn seqs(frames: &[Frame]) -> Vec<u64> {

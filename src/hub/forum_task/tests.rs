@@ -105,10 +105,13 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(HubConfig { tally_interval: Duration::from_millis(20), ..HubConfig::default() }).await
+}
+
+async fn setup_with(config: HubConfig) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let inner = EmbeddedStore::open(dir.path()).await.unwrap();
     let store = Arc::new(FaultyStore { inner, next_append: Mutex::new(None) });
-    let config = HubConfig { tally_interval: Duration::from_millis(20), ..HubConfig::default() };
     let hub = Hub::open(store.clone(), config, CancellationToken::new(), TaskTracker::new(), None).await.unwrap();
     let request = CreateForumRequest {
         title: "Faults".into(),
@@ -389,7 +392,9 @@ fn waiting(speakers: &Value) -> usize {
 #[tokio::test]
 async fn a_storm_of_hand_raises_sends_the_speaker_queue_once_per_batch_and_tick() {
     const PEOPLE: usize = 40;
-    let setup = setup().await;
+    // No burst: the second batch comes within the interval of the first.
+    let config = HubConfig { tally_interval: Duration::from_millis(200), whole_state_burst: 1, ..HubConfig::default() };
+    let setup = setup_with(config).await;
     setup.ok(Actor::Moderator, "start", json!({"type": "start_forum"})).await;
     setup.ok(Actor::Moderator, "activate", json!({"type": "activate_item", "item": 1})).await;
     let mut people = Vec::new();
