@@ -223,6 +223,45 @@ mod tests {
         assert_eq!(out.missed_since(1, 100), None);
     }
 
+    fn received(rx: &mut broadcast::Receiver<Frame>) -> Vec<u64> {
+        let frames: Vec<Frame> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        seqs(&frames)
+    }
+
+    #[test]
+    fn whole_states_past_the_burst_are_held_and_go_out_before_any_later_frame() {
+        let conflation = Conflation { interval: Duration::from_secs(3600), burst: 2 };
+        let mut out = Outlet::new(64, 0, RingBudget { frames: 4096, bytes: 1 << 20 }, conflation);
+        let mut rx = out.subscribe();
+        let now = Instant::now();
+        let mut mirrored = Vec::new();
+        let mut publish = |out: &mut Outlet, seq: u64, kind: Option<WholeState>| {
+            out.publish(seq, frame(seq, 100), kind, now, |f| mirrored.push(f.clone()));
+        };
+        let speakers = Some(WholeState::Speakers);
+        let participants = Some(WholeState::Participants);
+        // The burst goes out at once; past it, the newest of each kind waits.
+        for seq in 1..=5 {
+            publish(&mut out, seq, speakers);
+        }
+        // Another kind with credit goes out at once, after the held queue.
+        publish(&mut out, 6, participants);
+        assert_eq!(received(&mut rx), [1, 2, 5, 6]);
+        publish(&mut out, 7, speakers);
+        assert!(out.holds());
+        // A later frame of another kind first sends what is held, oldest first.
+        publish(&mut out, 8, None);
+        assert_eq!(received(&mut rx), [7, 8]);
+        publish(&mut out, 9, speakers);
+        publish(&mut out, 10, speakers);
+        out.flush(now, |f| mirrored.push(f.clone()));
+        assert_eq!(received(&mut rx), [10]);
+        assert!(!out.holds());
+        // The crowd hears exactly what the channel did; the ring keeps only what was sent.
+        assert_eq!(seqs(&mirrored), [1, 2, 5, 6, 7, 8, 10]);
+        assert_eq!(seqs(&out.missed_since(0, 10).expect("kept")), [1, 2, 5, 6, 7, 8, 10]);
+    }
+
     #[test]
     fn the_frame_count_still_bounds_small_frames() {
         let mut out = outlet(3, 1024 * 1024);
