@@ -222,3 +222,27 @@ async fn a_join_storm_sends_each_listener_one_count_per_tick() {
     drop((joined, kept));
     server.stop().await;
 }
+
+/// A newcomer whose own join is held back (past the burst, before the tick)
+/// gets the forum in its welcome and never that join again: the first event
+/// it hears is newer than its welcome's `head_seq`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_never_hears_an_event_its_welcome_already_showed() {
+    let dir = tempfile::tempdir().unwrap();
+    // One count at once, then one every 2 s: the later joins are held.
+    let hub = HubConfig { tally_interval: Duration::from_secs(2), whole_state_burst: 1, ..test_hub() };
+    let server = TestServer::start_with(dir.path(), hub, fast_limits()).await;
+    let created = live_forum(&server).await;
+    let code = &created.join_codes.remote;
+    let (mut first, _) = server.connect(json!({"type": "auth", "join_code": code})).await;
+    let (_second, _) = server.connect(json!({"type": "auth", "join_code": code})).await;
+    let (mut newcomer, welcome) = server.connect(json!({"type": "auth", "join_code": code})).await;
+    let head = welcome["head_seq"].as_u64().unwrap();
+    assert_eq!(welcome["snapshot"]["participants"]["remote"], 3, "{welcome}");
+    // An idea is not held: what was held goes out before it.
+    let idea = first.ok(json!({"type": "submit_idea", "text": "Shade"})).await;
+    let heard = newcomer.expect("an event", |f| f["type"] == "event").await;
+    assert!(heard["seq"].as_u64().unwrap() > head, "after a welcome at {head}: {heard}");
+    assert_eq!(heard["seq"], idea["seq"], "{heard}");
+    server.stop().await;
+}

@@ -105,6 +105,6 @@ impl ForumTask {
             Actor::Participant(id) => self.crowd.subscribe(id),
             _ => outlet.subscribe(),
         };
-        Attached { actor, first_frames, updates }
+        Attached { actor, first_frames, updates, shown_through: head }
     }
 }
