@@ -144,7 +144,7 @@ pub(crate) async fn serve(
         }
         attached = Box::pin(authenticate(&hub, &mut socket, peer, &limits)) => attached,
     };
-    let Some((forum, handle, Attached { actor, first_frames, updates })) = attached else { return };
+    let Some((forum, handle, Attached { actor, first_frames, updates, shown_through })) = attached else { return };
     let connection = Connection {
         socket,
         handle,
@@ -152,6 +152,7 @@ pub(crate) async fn serve(
         person: Person::new(&forum, actor),
         people,
         updates,
+        shown_through: Some(shown_through),
         limiter: RateLimiter::direct_with_clock(
             Quota::per_second(limits.rate_per_sec).allow_burst(limits.burst),
             CLOCK.clone(),
@@ -177,6 +178,10 @@ struct Connection {
     person: Person,
     people: Arc<PersonLimiter>,
     updates: broadcast::Receiver<Frame>,
+    /// Until an event past it arrives: the seq its first frames showed the
+    /// forum at; older events on `updates` are already shown, and `seq`
+    /// rises strictly on a connection.
+    shown_through: Option<u64>,
     limiter: DefaultDirectRateLimiter,
     /// Frames refused for the rate limit so far.
     refused: u32,
@@ -262,7 +267,7 @@ impl Connection {
     fn take_update(&mut self, update: Result<Frame, broadcast::error::RecvError>) -> Result<(), End> {
         match update {
             Ok(frame) => {
-                self.out.push(frame);
+                self.push_update(frame);
                 Ok(())
             }
             Err(broadcast::error::RecvError::Lagged(_)) => Err(End::Close(close_code::TOO_SLOW, TOO_SLOW)),
@@ -270,11 +275,23 @@ impl Connection {
         }
     }
 
+    /// Queue a broadcast frame, unless it is an event the connection's first frames already showed.
+    fn push_update(&mut self, frame: Frame) {
+        if let Some(shown) = self.shown_through {
+            match event_seq(&frame) {
+                Some(seq) if seq <= shown => return,
+                Some(_) => self.shown_through = None,
+                None => {}
+            }
+        }
+        self.out.push(frame);
+    }
+
     /// Take whatever else is ready without waiting: updates and answers.
     fn take_ready(&mut self) -> Result<(), End> {
         while self.out.len() < MAX_BURST {
             match self.updates.try_recv() {
-                Ok(frame) => self.out.push(frame),
+                Ok(frame) => self.push_update(frame),
                 Err(broadcast::error::TryRecvError::Lagged(_)) => {
                     return Err(End::Close(close_code::TOO_SLOW, TOO_SLOW));
                 }
@@ -437,6 +454,14 @@ fn is_not_utf8(err: &axum::Error) -> bool {
 
 /// Wait for the `auth` frame and attach to its forum; on failure, tell the
 /// client why and close.
+/// The seq of an `event` frame, read from the front of its encoding (the
+/// hub's frames put `type` and `seq` first); `None` for any other frame.
+fn event_seq(frame: &Frame) -> Option<u64> {
+    let rest = frame.as_str().strip_prefix(r#"{"type":"event","seq":"#)?;
+    let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..digits].parse().ok()
+}
+
 async fn authenticate(
     hub: &Hub,
     socket: &mut WebSocket,
@@ -546,5 +571,22 @@ mod tests {
         for bad in ["forum.example.org", "https://", "https://forum.example.org/path", "ftp://x", "*", "null"] {
             assert!(allowed_origin(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod event_seq_tests {
+    use madang_protocol::{ParticipantCounts, ServerFrame, Update};
+
+    use super::event_seq;
+    use crate::hub::frames;
+
+    #[test]
+    fn the_seq_of_an_event_is_read_from_its_encoding_and_other_frames_have_none() {
+        let counts = ParticipantCounts { remote: 3, hall: 1 };
+        let update = Update::Participants { participants: counts };
+        let event = frames::encode(&ServerFrame::Event { seq: 4_021, at_ms: 7, update });
+        assert_eq!(event_seq(&event), Some(4_021));
+        assert_eq!(event_seq(&frames::encode(&frames::pong(None))), None);
     }
 }

@@ -139,8 +139,44 @@ pub(crate) fn welcome(
 
 /// An event as `audience` sees it; `None` when it shows that audience nothing.
 pub(crate) fn event(forum: &Forum, entry: &Entry, audience: Audience) -> Option<Frame> {
-    view::update_for(forum, &entry.event, audience)
-        .map(|update| encode(&ServerFrame::Event { seq: entry.seq, at_ms: entry.at_ms, update }))
+    event_of_kind(forum, entry, audience).map(|(frame, _)| frame)
+}
+
+/// An update that carries one whole part of the forum's state: a newer one
+/// of the same kind replaces an older one entirely, so a client that skips
+/// the older one loses nothing (SPEC §8.7, conflation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WholeState {
+    Participants,
+    Speakers,
+    Agenda,
+    HallCheck,
+}
+
+impl WholeState {
+    pub(crate) const COUNT: usize = 4;
+
+    pub(crate) fn of(update: &Update) -> Option<WholeState> {
+        match update {
+            Update::Participants { .. } => Some(WholeState::Participants),
+            Update::Speakers { .. } => Some(WholeState::Speakers),
+            Update::Agenda { .. } => Some(WholeState::Agenda),
+            Update::HallCheck { .. } => Some(WholeState::HallCheck),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// An event as `audience` sees it, and the whole state it replaces, if it is one.
+pub(crate) fn event_of_kind(forum: &Forum, entry: &Entry, audience: Audience) -> Option<(Frame, Option<WholeState>)> {
+    view::update_for(forum, &entry.event, audience).map(|update| {
+        let kind = WholeState::of(&update);
+        (encode(&ServerFrame::Event { seq: entry.seq, at_ms: entry.at_ms, update }), kind)
+    })
 }
 
 /// Moderators' hall check as it stands after entry `seq`.

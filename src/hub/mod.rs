@@ -55,6 +55,10 @@ pub struct HubConfig {
     pub ring_bytes: usize,
     /// Frames a subscriber may fall behind before it is closed as too slow.
     pub broadcast_capacity: usize,
+    /// Whole-state updates (speaker queue, agenda, participant counts, hall
+    /// check) of one kind that go out at once after a quiet spell; beyond
+    /// them, one per `tally_interval`, the latest (SPEC §8.7).
+    pub whole_state_burst: u32,
     /// Requests a forum task takes at once (one append, one fsync).
     pub batch_size: usize,
     /// Requests that may wait for a forum task before senders wait too.
@@ -81,6 +85,7 @@ impl Default for HubConfig {
             ring_capacity: 4096,
             ring_bytes: 4 * 1024 * 1024,
             broadcast_capacity: 1024,
+            whole_state_burst: 16,
             // Large enough that a burst of ballots shares one fsync: the
             // embedded store's fsync, not deciding, bounds a forum's rate.
             batch_size: 4096,

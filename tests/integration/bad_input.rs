@@ -831,7 +831,8 @@ async fn a_slow_consumer_is_closed_with_4008_and_nobody_else_notices() {
     let generated = started.elapsed();
     let last = *acked.last().unwrap();
 
-    // The normal display saw every event, in order.
+    // The normal display saw the last event, in order. Agenda updates carry
+    // the whole agenda and are conflated (SPEC §8.7): it may skip older ones.
     let mut seen = Vec::new();
     while seen.last() != Some(&last) {
         match tokio::time::timeout(WAIT, seqs_rx.recv()).await {
@@ -839,7 +840,8 @@ async fn a_slow_consumer_is_closed_with_4008_and_nobody_else_notices() {
             other => panic!("the normal display stopped at {:?} of {last} ({other:?})", seen.last()),
         }
     }
-    assert_eq!(seen, acked, "the normal display receives every event");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order: {seen:?}");
+    assert!(seen.iter().all(|seq| acked.contains(seq)), "only acked events: {seen:?}");
     assert_eq!(acked, ((start_seq + 1)..=last).collect::<Vec<_>>());
     reader.abort();
 

@@ -196,7 +196,8 @@ async fn a_late_node_catches_up_and_a_display_resumes_on_another_node() {
     }
     let missed: Vec<Value> =
         frames.into_iter().filter(|f| f["type"] == "event" && f["seq"].as_u64().unwrap() > last_seq).collect();
-    assert!(missed.len() >= 14, "the display missed agenda and idea events: {}", missed.len());
+    // Agenda updates carry the whole agenda and may be conflated (SPEC §8.7); ideas are not.
+    assert!(missed.len() >= 5, "the display missed agenda and idea events: {}", missed.len());
 
     // It comes back on node B, once B has caught up: exactly what it missed.
     let view_a = a.forum_view(&forum).await;
@@ -211,8 +212,12 @@ async fn a_late_node_catches_up_and_a_display_resumes_on_another_node() {
         got.push(back.recv().await);
     }
     let seqs = |frames: &[Value]| frames.iter().map(|f| f["seq"].as_u64().unwrap()).collect::<Vec<_>>();
-    assert_eq!(seqs(&got), seqs(&missed));
-    assert_eq!(got, missed, "the same frames as the display that stayed on A");
+    assert!(seqs(&got).windows(2).all(|w| w[0] < w[1]), "in order: {:?}", seqs(&got));
+    // Each node conflates agenda updates on its own pace: the same ideas, and the same agenda at the end.
+    let ideas = |frames: &[Value]| frames.iter().filter(|f| f["update"]["kind"] == "idea").cloned().collect::<Vec<_>>();
+    assert_eq!(ideas(&got), ideas(&missed), "the same ideas as the display that stayed on A");
+    let last_agenda = |frames: &[Value]| frames.iter().rev().find(|f| f["update"]["kind"] == "agenda").cloned();
+    assert_eq!(last_agenda(&got), last_agenda(&missed), "the same agenda as the display that stayed on A");
     let tally = back.recv().await;
     assert_eq!(tally["type"], "tally", "the open poll's tally follows the replay: {tally}");
     assert_eq!(tally["tally"]["ballots"], people + 1);
@@ -460,8 +465,9 @@ async fn a_request_resent_on_another_node_is_a_duplicate() {
 /// Two moderators on two nodes add agenda items as fast as they are acked,
 /// so the nodes keep losing races to each other. A lost race is undone
 /// either from a copy of the state or, the first time, by rebuilding from
-/// Redis; either way every display sees every event exactly once, in order,
-/// with no seq missing, and both nodes end with the same agenda.
+/// Redis; either way every display sees events once each, in order, ending
+/// with the last (agenda updates are conflated: SPEC §8.7), and both nodes
+/// end with the same agenda, which each display shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_nodes_lose_no_event_for_their_displays() {
     const ITEMS: usize = 100;
@@ -484,6 +490,7 @@ async fn racing_nodes_lose_no_event_for_their_displays() {
     let (last_a, last_b) = tokio::join!(add_items(&mut mod_a, "A", ITEMS), add_items(&mut mod_b, "B", ITEMS));
     let last = last_a.max(last_b);
 
+    let mut finals = Vec::new();
     for (name, display, welcome) in [("A", &mut display_a, &welcome_a), ("B", &mut display_b, &welcome_b)] {
         let head = welcome["head_seq"].as_u64().unwrap();
         let final_frame = display.expect("the last item", |f| f["type"] == "event" && f["seq"] == json!(last)).await;
@@ -495,11 +502,15 @@ async fn racing_nodes_lose_no_event_for_their_displays() {
             .map(|f| f["seq"].as_u64().unwrap())
             .filter(|seq| *seq <= last)
             .collect();
-        let expected: Vec<u64> = (head + 1..=last).collect();
-        assert_eq!(seqs, expected, "display on {name}: every event once, in order");
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "display on {name}: once each, in order: {seqs:?}");
+        assert!(seqs.first().is_some_and(|first| *first > head), "display on {name}: after its welcome");
+        finals.push(final_frame["update"]["agenda"].clone());
     }
     let view_a = a.forum_view(&created.id).await;
     let view_b = wait_for_view(&b, &created.id, &view_a).await;
+    for (name, agenda) in ["A", "B"].into_iter().zip(&finals) {
+        assert_eq!(agenda, &view_a["agenda"], "display on {name} shows the final agenda");
+    }
     assert_eq!(view_a["agenda"].as_array().map(Vec::len), Some(2 * ITEMS), "{view_a}");
     assert_eq!(view_a["agenda"], view_b["agenda"]);
     a.stop().await;

@@ -5,6 +5,8 @@
 //! resume buffer holds no more bytes than it is given: a client behind what
 //! it kept gets a snapshot.
 
+use std::time::Duration;
+
 use madang::hub::HubConfig;
 use madang_protocol::{AgendaItemSpec, CreateForumRequest, CreateForumResponse};
 use serde_json::{Value, json};
@@ -74,7 +76,10 @@ async fn a_participant_flooding_ideas_is_capped_and_everyone_still_gets_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_resume_buffer_is_bounded_in_bytes_and_a_client_behind_it_gets_a_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = HubConfig { ring_bytes: 400_000, ..test_hub() };
+    // Agenda frames within a tally interval of each other are conflated
+    // (SPEC §8.7); these commands are awaited one by one, further apart than
+    // this interval, so every agenda frame is sent and kept.
+    let hub = HubConfig { ring_bytes: 400_000, tally_interval: Duration::from_micros(1), ..test_hub() };
     let server = TestServer::start_with(dir.path(), hub, fast_limits()).await;
     let created =
         server.create_forum(&CreateForumRequest { title: "Agenda".into(), language: None, agenda: vec![] }).await;

@@ -53,6 +53,20 @@ impl ForumTask {
     /// The welcome, what the connection missed since `last_seq` (or a
     /// snapshot), and its subscription to its audience's frames.
     pub(super) fn attach(&mut self, actor: Actor, token: String, last_seq: Option<u64>) -> Attached {
+        if last_seq.is_some() {
+            // A resume replays exactly what it missed, held whole states too:
+            // they go out now, before the subscription starts. A snapshot
+            // needs no such flush: it is current at the head, and a held
+            // frame that reaches it later is the state it already shows.
+            let now = std::time::Instant::now();
+            match actor {
+                Actor::Moderator => self.staff.flush(now, |_| {}),
+                _ => {
+                    let crowd = &self.crowd;
+                    self.public.flush(now, |frame| crowd.send_event(frame));
+                }
+            }
+        }
         let forum = &self.state.forum;
         let head = self.state.head;
         let (role, audience) = match actor {
@@ -91,6 +105,6 @@ impl ForumTask {
             Actor::Participant(id) => self.crowd.subscribe(id),
             _ => outlet.subscribe(),
         };
-        Attached { actor, first_frames, updates }
+        Attached { actor, first_frames, updates, shown_through: head }
     }
 }

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use super::ForumTask;
 use super::attach::Authenticated;
-use super::fanout::{EventFrames, HallChecks, outcome_record};
+use super::fanout::{EventFrames, HallChecks, drop_superseded, outcome_record};
 use super::request::{AttachError, Attached, Credential, Request};
 use crate::domain::{Actor, Event};
 use crate::hub::clock::now_ms;
@@ -313,7 +313,10 @@ impl ForumTask {
     }
 
     /// The batch is persisted: publish its frames and answer everyone, in order.
-    fn finish(&mut self, decided: Vec<Decided>, requests: &mut [BatchRequest]) {
+    fn finish(&mut self, mut decided: Vec<Decided>, requests: &mut [BatchRequest]) {
+        // A newcomer attached between two of them gets the state after the
+        // whole batch, so the earlier whole state is not owed to anyone.
+        drop_superseded(decided.iter_mut().map(|d| &mut d.frames));
         for Decided { request, entry, frames: event_frames, answer } in decided {
             if let Some((entry, _)) = &entry {
                 self.publish_event(entry.seq, event_frames);
@@ -352,7 +355,7 @@ fn attach_hall_checks(decided: &mut [Decided], rendered: Vec<(u64, frames::Frame
     for d in decided.iter_mut() {
         let Some((entry, _)) = &d.entry else { continue };
         if let Some((_, frame)) = rendered.next_if(|(seq, _)| *seq == entry.seq) {
-            d.frames[0] = Some(frame);
+            d.frames[0] = Some((frame, Some(frames::WholeState::HallCheck)));
         }
     }
 }

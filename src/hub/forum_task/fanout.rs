@@ -2,7 +2,10 @@
 //!
 //! Events are rendered once per audience and published as soon as their batch
 //! is persisted: staff frames to moderators, public frames to displays and,
-//! through the crowd's shards, to participants. Tallies and temperature checks
+//! through the crowd's shards, to participants. Whole-state updates (speaker
+//! queue, agenda, participant counts, hall check) are conflated: within a
+//! batch only the last of each kind is published, and across batches each
+//! kind goes out at most once per tally interval (see `outlet`). Tallies and temperature checks
 //! are conflated: an event only marks them dirty, and each tally tick sends
 //! the latest of each (participants' shards take turns, see `crowd`). Outcomes
 //! of closed polls are handed to the store for other systems. Ballots are never
@@ -10,16 +13,36 @@
 
 use madang_protocol::{IdeaId, PollStatus};
 
+use std::time::Instant;
+
 use super::ForumTask;
 use crate::domain::{Event, Forum};
 use crate::hub::crowd;
-use crate::hub::frames::{self, Frame};
+use crate::hub::frames::{self, Frame, WholeState};
 use crate::hub::journal::Entry;
 use crate::hub::view::{self, Audience};
 use crate::store::OutcomeRecord;
 
+/// An event's frame and the whole state it replaces, if it is one.
+pub(super) type EventFrame = (Frame, Option<WholeState>);
+
 /// An event's frames for staff and for the public; `None` where it shows that audience nothing.
-pub(super) type EventFrames = [Option<Frame>; 2];
+pub(super) type EventFrames = [Option<EventFrame>; 2];
+
+/// Drop every whole-state frame that a later frame of the same kind and
+/// audience in the same run replaces: they would go out at the same moment,
+/// and the later one carries everything the earlier one did.
+pub(super) fn drop_superseded<'a>(run: impl DoubleEndedIterator<Item = &'a mut EventFrames>) {
+    let mut seen = [[false; WholeState::COUNT]; 2];
+    for event_frames in run.rev() {
+        for (audience, slot) in event_frames.iter_mut().enumerate() {
+            let Some(kind) = slot.as_ref().and_then(|(_, kind)| *kind) else { continue };
+            if std::mem::replace(&mut seen[audience][kind.index()], true) {
+                *slot = None;
+            }
+        }
+    }
+}
 
 /// Moderators' hall checks for the hall ballots of a batch or a tail. Rendering one counts
 /// every poll's voters, so a run of consecutive hall ballots gets one, on
@@ -51,8 +74,8 @@ impl ForumTask {
     /// Render an applied entry once for each audience.
     pub(super) fn render_event(&self, entry: &Entry) -> EventFrames {
         [
-            frames::event(&self.state.forum, entry, Audience::Staff),
-            frames::event(&self.state.forum, entry, Audience::Public),
+            frames::event_of_kind(&self.state.forum, entry, Audience::Staff),
+            frames::event_of_kind(&self.state.forum, entry, Audience::Public),
         ]
     }
 
@@ -70,20 +93,30 @@ impl ForumTask {
     pub(super) fn render_batch_event(&self, entry: &Entry, hall_ballot: bool, hall: &mut HallChecks) -> EventFrames {
         if hall_ballot {
             hall.owed = Some((entry.seq, entry.at_ms));
-            return [None, frames::event(&self.state.forum, entry, Audience::Public)];
+            return [None, frames::event_of_kind(&self.state.forum, entry, Audience::Public)];
         }
         self.render_event(entry)
     }
 
-    /// Send a persisted event's frames and keep them for resumes.
+    /// Send a persisted event's frames and keep them for resumes (a whole
+    /// state may wait for the next tick: see `outlet`).
     pub(super) fn publish_event(&mut self, seq: u64, [staff, public]: EventFrames) {
-        if let Some(frame) = staff {
-            self.staff.publish(seq, frame);
+        let now = Instant::now();
+        if let Some((frame, kind)) = staff {
+            self.staff.publish(seq, frame, kind, now, |_| {});
         }
-        if let Some(frame) = public {
-            self.crowd.send_event(&frame);
-            self.public.publish(seq, frame);
+        if let Some((frame, kind)) = public {
+            let crowd = &self.crowd;
+            self.public.publish(seq, frame, kind, now, |frame| crowd.send_event(frame));
         }
+    }
+
+    /// Send the whole-state frames held since their kind last went out.
+    fn flush_held(&mut self) {
+        let now = Instant::now();
+        self.staff.flush(now, |_| {});
+        let crowd = &self.crowd;
+        self.public.flush(now, |frame| crowd.send_event(frame));
     }
 
     /// Note which tallies and temperature an applied event changed.
@@ -118,15 +151,21 @@ impl ForumTask {
         }
     }
 
-    /// Whether a tick has anything to send: changed tallies, a changed
-    /// temperature check, or crowd shards still owed a turn.
+    /// Whether a tick has anything to send: held whole states, changed
+    /// tallies, a changed temperature check, or crowd shards still owed a turn.
     pub(super) fn tallies_pending(&self) -> bool {
-        !self.dirty_polls.is_empty() || self.temperature_dirty || self.crowd.pending()
+        self.staff.holds()
+            || self.public.holds()
+            || !self.dirty_polls.is_empty()
+            || self.temperature_dirty
+            || self.crowd.pending()
     }
 
-    /// Send changed tallies and the temperature: to moderators and displays
-    /// at every tick; to participants a few shards at a time (`crowd`).
+    /// Send held whole states; then changed tallies and the temperature: to
+    /// moderators and displays at every tick; to participants a few shards
+    /// at a time (`crowd`).
     pub(super) fn publish_tallies(&mut self) {
+        self.flush_held();
         let shards = self.crowd_shards_per_tick();
         let forum = &self.state.forum;
         if std::mem::take(&mut self.temperature_dirty) {

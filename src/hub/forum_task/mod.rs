@@ -46,7 +46,7 @@ use super::view::Audience;
 use crate::domain::Forum;
 use crate::store::{OutcomeRecord, Record, Store};
 use batch::BatchRequest;
-use outlet::{Outlet, RingBudget};
+use outlet::{Conflation, Outlet, RingBudget};
 
 pub(crate) use replication::tail;
 pub(crate) use request::{AttachError, Attached, Credential, ForumHandle, Request};
@@ -132,8 +132,9 @@ impl ForumTask {
         let kept = (before.len() + records.len()) as u64;
         let floor = start - before.len() as u64 + kept.saturating_sub(config.ring_capacity as u64);
         let budget = RingBudget { frames: config.ring_capacity, bytes: config.ring_bytes };
-        let mut staff = Outlet::new(config.broadcast_capacity, floor, budget);
-        let mut public = Outlet::new(config.broadcast_capacity, floor, budget);
+        let conflation = Conflation { interval: config.tally_interval, burst: config.whole_state_burst };
+        let mut staff = Outlet::new(config.broadcast_capacity, floor, budget, conflation);
+        let mut public = Outlet::new(config.broadcast_capacity, floor, budget, conflation);
         let mut outcomes = Vec::new();
         let broadcast_capacity = config.broadcast_capacity;
         let mut keep = |forum: &Forum, entry: &Entry| {

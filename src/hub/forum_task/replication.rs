@@ -17,8 +17,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::ForumTask;
-use super::fanout::{EventFrames, HallChecks};
+use super::fanout::{EventFrames, HallChecks, drop_superseded};
 use super::request::Request;
+use crate::hub::frames::WholeState;
 use crate::store::{EventLog, Record, StoreError};
 
 /// How long a tail read waits for other nodes' records before asking again.
@@ -64,10 +65,13 @@ impl ForumTask {
         // What was applied is published, also when a later record stopped the ingest.
         hall.settle(&self.state.forum);
         let mut rendered = hall.take_rendered().into_iter().peekable();
-        for (seq, mut event_frames) in applied {
-            if let Some((_, frame)) = rendered.next_if(|(at, _)| *at == seq) {
-                event_frames[0] = Some(frame);
+        for (seq, event_frames) in &mut applied {
+            if let Some((_, frame)) = rendered.next_if(|(at, _)| at == seq) {
+                event_frames[0] = Some((frame, Some(WholeState::HallCheck)));
             }
+        }
+        drop_superseded(applied.iter_mut().map(|(_, event_frames)| event_frames));
+        for (seq, event_frames) in applied {
             self.publish_event(seq, event_frames);
         }
     }

@@ -28,6 +28,10 @@ pub(crate) struct Attached {
     pub(crate) actor: Actor,
     pub(crate) first_frames: Vec<Frame>,
     pub(crate) updates: broadcast::Receiver<Frame>,
+    /// Events up to this seq are in what the connection was given first (its
+    /// snapshot or replay); one that still comes through `updates` (a whole
+    /// state held back, or a later frame of the batch it joined in) is not sent.
+    pub(crate) shown_through: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -105,10 +105,13 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(HubConfig { tally_interval: Duration::from_millis(20), ..HubConfig::default() }).await
+}
+
+async fn setup_with(config: HubConfig) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let inner = EmbeddedStore::open(dir.path()).await.unwrap();
     let store = Arc::new(FaultyStore { inner, next_append: Mutex::new(None) });
-    let config = HubConfig { tally_interval: Duration::from_millis(20), ..HubConfig::default() };
     let hub = Hub::open(store.clone(), config, CancellationToken::new(), TaskTracker::new(), None).await.unwrap();
     let request = CreateForumRequest {
         title: "Faults".into(),
@@ -363,4 +366,64 @@ async fn hall_ballots_from_another_node_render_one_hall_check() {
     assert_eq!(hall_checks.len(), 1, "one hall check for the run");
     assert_eq!(hall_checks[0]["seq"], seq, "on the run's last ballot");
     assert_eq!(hall_checks[0]["update"]["hall_check"]["polls"][0]["hall_ballots"], HALL as u64);
+}
+
+/// Every event frame on `updates` up to and including the one of seq `until`.
+async fn events_until(updates: &mut tokio::sync::broadcast::Receiver<crate::hub::Frame>, until: u64) -> Vec<Value> {
+    let mut events = Vec::new();
+    loop {
+        let frame = frame_where(updates, "events up to the marker", |f| f["type"] == "event").await;
+        let seq = frame["seq"].as_u64().unwrap();
+        events.push(frame);
+        if seq >= until {
+            return events;
+        }
+    }
+}
+
+fn waiting(speakers: &Value) -> usize {
+    speakers["update"]["speakers"]["waiting"].as_array().expect("a speaker queue").len()
+}
+
+/// Hand raises and lowerings replace the whole speaker queue: a batch of them
+/// sends the queue once, a second batch within the tally interval waits and
+/// goes out before the next frame (never after a newer seq), and the last
+/// queue a listener sees is the final one.
+#[tokio::test]
+async fn a_storm_of_hand_raises_sends_the_speaker_queue_once_per_batch_and_tick() {
+    const PEOPLE: usize = 40;
+    // No burst: the second batch comes within the interval of the first.
+    let config = HubConfig { tally_interval: Duration::from_millis(200), whole_state_burst: 1, ..HubConfig::default() };
+    let setup = setup_with(config).await;
+    setup.ok(Actor::Moderator, "start", json!({"type": "start_forum"})).await;
+    setup.ok(Actor::Moderator, "activate", json!({"type": "activate_item", "item": 1})).await;
+    let mut people = Vec::new();
+    for _ in 0..PEOPLE {
+        people.push(setup.join().await);
+    }
+    let mut staff = setup.staff_updates().await;
+    let wave = |kind: &str, wave: usize| -> Vec<_> {
+        let id = |n: usize| format!("w{wave}-{n}");
+        people.iter().enumerate().map(|(n, p)| setup.queue(*p, &id(n), json!({"type": kind}))).collect()
+    };
+    for (n, kind) in ["raise_hand", "lower_hand"].into_iter().enumerate() {
+        for answer in wave(kind, n) {
+            assert!(matches!(answer.await.unwrap(), ServerFrame::Ack { .. }), "{kind} is acked");
+        }
+    }
+    // An idea is not a whole state: it goes out at once, after what was held.
+    let marker = setup.ok(people[0], "marker", json!({"type": "submit_idea", "text": "Later"})).await;
+    let events = events_until(&mut staff, marker).await;
+    let seqs: Vec<u64> = events.iter().map(|f| f["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seq rises strictly: {seqs:?}");
+    let speakers: Vec<&Value> = events.iter().filter(|f| f["update"]["kind"] == "speakers").collect();
+    assert_eq!(speakers.len(), 2, "one speaker queue per batch, not one per hand ({} events)", events.len());
+    assert_eq!(waiting(speakers[0]), PEOPLE, "the first batch's final queue");
+    assert_eq!(waiting(speakers[1]), 0, "the final queue");
+    // With nothing after it, a held queue goes out at the tick.
+    for answer in wave("raise_hand", 2) {
+        assert!(matches!(answer.await.unwrap(), ServerFrame::Ack { duplicate: false, .. }), "raised again");
+    }
+    let raised = frame_where(&mut staff, "the raised hands", |f| f["update"]["kind"] == "speakers").await;
+    assert_eq!(waiting(&raised), PEOPLE, "{raised}");
 }

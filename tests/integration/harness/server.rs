@@ -79,6 +79,11 @@ impl TestServer {
         Self::launch_with(data_dir, None, test_hub(), WsLimits::default(), http).await
     }
 
+    /// A server on the embedded store with every configuration given.
+    pub async fn start_configured(data_dir: &Path, hub: HubConfig, ws: WsLimits, http: HttpLimits) -> TestServer {
+        Self::launch_with(data_dir, None, hub, ws, http).await
+    }
+
     async fn launch(data_dir: &Path, redis: Option<RedisConfig>, hub: HubConfig, ws: WsLimits) -> TestServer {
         Self::launch_with(data_dir, redis, hub, ws, HttpLimits::default()).await
     }

@@ -1,0 +1,248 @@
+//! Whole-state updates reach a crowd at the tally cadence, not once per
+//! change, through real sockets: a crowd raising and lowering hands sends a
+//! display one speaker queue per tick, and a join storm sends each connected
+//! participant one count per tick, not one per join; every listener still
+//! ends with the server's state (SPEC §8.7).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use madang::abuse::AddressLimits;
+use madang::hub::HubConfig;
+use madang::listener::HttpLimits;
+use madang::ws::WsLimits;
+use madang_protocol::{AgendaItemSpec, CreateForumRequest, CreateForumResponse};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::harness::{Client, TestServer, fast_limits, test_hub};
+
+/// Whole states of a kind that go out at once after a quiet spell (`HubConfig::whole_state_burst`).
+const BURST: usize = 16;
+
+/// How many whole states of one kind a listener may get in `elapsed` at one per `tick`.
+fn per_tick_bound(elapsed: Duration, tick: Duration) -> usize {
+    (elapsed.as_secs_f64() / tick.as_secs_f64()).ceil() as usize + BURST + 2
+}
+
+/// A server whose per-address caps let one test address be a whole crowd.
+async fn crowd_server(dir: &std::path::Path, tick: Duration, ws: WsLimits) -> TestServer {
+    let addresses = AddressLimits { joins_per_minute: 1_000_000, join_burst: 1_000_000, ..AddressLimits::default() };
+    let hub = HubConfig { tally_interval: tick, addresses, ..test_hub() };
+    let http = HttpLimits { max_connections_per_ip: 100_000, ..HttpLimits::default() };
+    TestServer::start_configured(dir, hub, ws, http).await
+}
+
+async fn live_forum(server: &TestServer) -> CreateForumResponse {
+    let agenda = vec![AgendaItemSpec { title: "Open floor".into(), description: None, timebox_secs: None }];
+    let created = server.create_forum(&CreateForumRequest { title: "Crowd".into(), language: None, agenda }).await;
+    let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
+    moderator.ok(json!({"type": "start_forum"})).await;
+    moderator.ok(json!({"type": "activate_item", "item": 1})).await;
+    created
+}
+
+/// `n` participants joining `concurrency` at a time.
+async fn join_many(server: &TestServer, code: &str, n: usize, concurrency: usize) -> Vec<Client> {
+    let url = server.ws_url();
+    futures_util::stream::iter(0..n)
+        .map(|i| Client::join(&url, json!({"type": "auth", "join_code": code, "name": format!("p{i}")})))
+        .buffer_unordered(concurrency)
+        .map(|(client, _)| client)
+        .collect()
+        .await
+}
+
+/// What a listener received: frames of each kind, bytes, and its last update of `kind`.
+#[derive(Default)]
+struct Heard {
+    frames: usize,
+    bytes: usize,
+    of_kind: usize,
+    /// The `participants` count of each update of that kind that has one.
+    remote_counts: Vec<u64>,
+    last: Option<Value>,
+    seqs: Vec<u64>,
+}
+
+/// Read every frame, counting those of `kind`, until `until` holds for an event.
+async fn listen(client: &mut Client, kind: &str, until: impl Fn(&Value) -> bool) -> Heard {
+    let mut heard = Heard::default();
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(60), client.ws.next()).await;
+        let Ok(Some(Ok(Message::Text(text)))) = message else {
+            panic!("the listener's socket ended: {message:?}");
+        };
+        heard.frames += 1;
+        heard.bytes += text.len();
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        if frame["type"] != "event" {
+            continue;
+        }
+        heard.seqs.push(frame["seq"].as_u64().unwrap());
+        let done = until(&frame);
+        if frame["update"]["kind"] == kind {
+            heard.of_kind += 1;
+            heard.remote_counts.extend(frame["update"]["participants"]["remote"].as_u64());
+            heard.last = Some(frame);
+        }
+        if done {
+            return heard;
+        }
+    }
+}
+
+fn waiting(frame: &Value) -> usize {
+    frame["update"]["speakers"]["waiting"].as_array().map_or(0, Vec::len)
+}
+
+/// 300 participants raise and lower hands as fast as their rate limit
+/// allows, for 3 s, while a display watches: the display gets the speaker
+/// queue at most once per tick (plus the first burst), and its last queue
+/// is the server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_raising_hands_sends_a_display_one_speaker_queue_per_tick() {
+    const PEOPLE: usize = 300;
+    const RATE: u32 = 4;
+    const TICK: Duration = Duration::from_millis(50);
+    let dir = tempfile::tempdir().unwrap();
+    let rate = std::num::NonZeroU32::new(RATE).unwrap();
+    let limits = WsLimits { rate_per_sec: rate, burst: rate, ..WsLimits::default() };
+    let server = crowd_server(dir.path(), TICK, limits).await;
+    let created = live_forum(&server).await;
+    let people = join_many(&server, &created.join_codes.remote, PEOPLE, 50).await;
+    let (mut display, _) = server.connect(json!({"type": "auth", "token": created.display_token})).await;
+
+    let started = tokio::time::Instant::now();
+    let storm: Vec<_> = people
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut person)| {
+            tokio::spawn(async move {
+                let mut pace = tokio::time::interval(Duration::from_secs(1) / RATE);
+                let mut raised = false;
+                while started.elapsed() < Duration::from_secs(3) {
+                    pace.tick().await;
+                    let kind = if raised { "lower_hand" } else { "raise_hand" };
+                    person.ok(json!({"type": kind})).await;
+                    raised = !raised;
+                }
+                // The final state: every even-numbered person waits to speak.
+                if raised != (i % 2 == 0) {
+                    pace.tick().await;
+                    person.ok(json!({"type": if raised { "lower_hand" } else { "raise_hand" }})).await;
+                }
+                person
+            })
+        })
+        .collect();
+    // The storm has no agenda change: the moderator's one after it marks its end.
+    let listening = tokio::spawn(async move {
+        let heard = listen(&mut display, "speakers", |f| f["update"]["kind"] == "agenda").await;
+        (display, heard)
+    });
+    let mut people = Vec::new();
+    for person in storm {
+        people.push(person.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
+    moderator.ok(json!({"type": "add_item", "title": "After the storm"})).await;
+    let (_display, heard) = listening.await.unwrap();
+
+    let view = server.forum_view(&created.id).await;
+    let last = heard.last.expect("the display heard the queue");
+    assert_eq!(last["update"]["speakers"], view["speakers"], "the display ends with the server's queue");
+    assert_eq!(waiting(&last), PEOPLE / 2, "every even-numbered person waits");
+    assert!(heard.seqs.windows(2).all(|w| w[0] < w[1]), "seq rises strictly");
+    let bound = per_tick_bound(elapsed, TICK);
+    assert!(
+        heard.of_kind <= bound,
+        "{} speaker queues ({} bytes) in {elapsed:?}: at most {bound}, one per tick",
+        heard.of_kind,
+        heard.bytes
+    );
+    eprintln!("hand storm: display got {} speaker queues, {} bytes, in {elapsed:?}", heard.of_kind, heard.bytes);
+    drop(people);
+    server.stop().await;
+}
+
+/// 1,000 participants join while 1,000 are connected: each connected one
+/// hears the participant count once per tick, not once per join.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_storm_sends_each_listener_one_count_per_tick() {
+    const CONNECTED: usize = 1_000;
+    const JOINING: usize = 1_000;
+    // Longer than the default tick: joins in a debug build trickle in at
+    // tens a second, and the bound is in ticks.
+    const TICK: Duration = Duration::from_millis(250);
+    let dir = tempfile::tempdir().unwrap();
+    let server = crowd_server(dir.path(), TICK, fast_limits()).await;
+    let created = live_forum(&server).await;
+    let listeners = join_many(&server, &created.join_codes.remote, CONNECTED, 100).await;
+    let total = CONNECTED + JOINING;
+    let frames = Arc::new(AtomicUsize::new(0));
+    let started = tokio::time::Instant::now();
+    let listening: Vec<_> = listeners
+        .into_iter()
+        .map(|mut client| {
+            let frames = frames.clone();
+            tokio::spawn(async move {
+                let heard = listen(&mut client, "participants", |f| {
+                    f["update"]["participants"]["remote"].as_u64() == Some(total as u64)
+                })
+                .await;
+                frames.fetch_add(heard.frames, Ordering::Relaxed);
+                (client, heard)
+            })
+        })
+        .collect();
+    let joined = join_many(&server, &created.join_codes.remote, JOINING, 100).await;
+    let mut counts = Vec::new();
+    let mut kept = Vec::new();
+    for listener in listening {
+        let (client, heard) = listener.await.unwrap();
+        // Counts from before the storm may still have waited in the socket.
+        counts.push(heard.remote_counts.iter().filter(|n| **n > CONNECTED as u64).count());
+        kept.push(client);
+    }
+    let elapsed = started.elapsed();
+    let most = counts.iter().copied().max().unwrap();
+    let frames = frames.load(Ordering::Relaxed);
+    eprintln!(
+        "join storm: {JOINING} joins in {elapsed:?}; {frames} frames to {CONNECTED} listeners \
+         ({:.1} each, most participants counts: {most})",
+        frames as f64 / CONNECTED as f64
+    );
+    let bound = per_tick_bound(elapsed, TICK);
+    assert!(most <= bound, "{most} participant counts to one listener in {elapsed:?}: at most {bound}");
+    assert!(most < JOINING / 4, "counts are bounded by ticks, not joins: {most}");
+    drop((joined, kept));
+    server.stop().await;
+}
+
+/// A newcomer whose own join is held back (past the burst, before the tick)
+/// gets the forum in its welcome and never that join again: the first event
+/// it hears is newer than its welcome's `head_seq`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_never_hears_an_event_its_welcome_already_showed() {
+    let dir = tempfile::tempdir().unwrap();
+    // One count at once, then one every 2 s: the later joins are held.
+    let hub = HubConfig { tally_interval: Duration::from_secs(2), whole_state_burst: 1, ..test_hub() };
+    let server = TestServer::start_with(dir.path(), hub, fast_limits()).await;
+    let created = live_forum(&server).await;
+    let code = &created.join_codes.remote;
+    let (mut first, _) = server.connect(json!({"type": "auth", "join_code": code})).await;
+    let (_second, _) = server.connect(json!({"type": "auth", "join_code": code})).await;
+    let (mut newcomer, welcome) = server.connect(json!({"type": "auth", "join_code": code})).await;
+    let head = welcome["head_seq"].as_u64().unwrap();
+    assert_eq!(welcome["snapshot"]["participants"]["remote"], 3, "{welcome}");
+    // An idea is not held: what was held goes out before it.
+    let idea = first.ok(json!({"type": "submit_idea", "text": "Shade"})).await;
+    let heard = newcomer.expect("an event", |f| f["type"] == "event").await;
+    assert!(heard["seq"].as_u64().unwrap() > head, "after a welcome at {head}: {heard}");
+    assert_eq!(heard["seq"], idea["seq"], "{heard}");
+    server.stop().await;
+}
