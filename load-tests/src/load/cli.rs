@@ -26,6 +26,8 @@ pub(crate) enum Command {
     /// The raw fan-out ceiling: accept N TCP connections, then write the same
     /// bytes to all of them, round after round (no WebSocket, no forum).
     CeilingServe(CeilingArgs),
+    /// Honest load and abusive clients at once for minutes, sampled; fails unless the server stays flat.
+    Soak(crate::soak::SoakArgs),
 }
 
 #[derive(Args, Clone)]
