@@ -60,8 +60,9 @@ taskset -c "$GEN_CPU" "$BIN/madang-load" soak --server "127.0.0.1:$port" --admin
     --minutes "$minutes" --out "$OUT/soak.csv" "${extra[@]}" || status=$?
 if ! kill -0 "$server_pid" 2>/dev/null; then
     echo "the server exited during the soak; its log:" >&2
-    tail -n 50 "$work/server.log" >&2
+    grep -v admin_token "$work/server.log" | tail -n 50 >&2
     status=1
 fi
-cp "$work/server.log" "$OUT/soak-server.log"
+# Without the startup banner's organizer URL, which carries the admin token.
+grep -v admin_token "$work/server.log" >"$OUT/soak-server.log" || true
 exit "$status"

@@ -189,6 +189,8 @@ async fn join_flooder(shared: Arc<Shared>, forum: Arc<SoakForum>) {
         if let Ok(message) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
             let (outcome, _) = classify(message);
             shared.outcome("join_flood", if outcome.is_empty() { "other" } else { &outcome });
+        } else {
+            shared.outcome("join_flood", "no_answer_in_10s");
         }
         let _ = ws.close(None).await;
     }
@@ -212,6 +214,8 @@ async fn code_guesser(shared: Arc<Shared>) {
         if let Ok(message) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
             let (outcome, _) = classify(message);
             shared.outcome("code_guess", if outcome.is_empty() { "other" } else { &outcome });
+        } else {
+            shared.outcome("code_guess", "no_answer_in_10s");
         }
         let _ = ws.close(None).await;
     }
@@ -262,11 +266,11 @@ async fn silent(shared: Arc<Shared>, n: u64, websocket: bool) {
             hold(&shared, "silent", address(6), b"", false).await;
             continue;
         }
-        let started = Instant::now();
         let Ok(mut ws) = ws_from(&shared, address(6)).await else {
             shared.outcome("silent_ws", "connect_refused");
             continue;
         };
+        let started = Instant::now();
         match tokio::time::timeout(Duration::from_secs(60), ws.next()).await {
             Ok(message) => {
                 let (outcome, _) = classify(message);

@@ -129,6 +129,26 @@ struct Sample {
     p50_ms: f64,
     p99_ms: f64,
     honest_errors: u64,
+    /// CPU used over the window, in % of one core: the server's and this generator's.
+    server_cpu: f64,
+    generator_cpu: f64,
+}
+
+/// User + system CPU time of a process so far, in clock ticks (/proc/PID/stat fields 14 and 15).
+fn cpu_ticks(stat_path: &str) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(stat_path) else { return 0 };
+    // The command name (field 2) may hold spaces; the fields after it are plain.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |n: usize| fields.get(n).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
+
+/// Clock ticks per second, for [`cpu_ticks`].
+fn ticks_per_sec() -> f64 {
+    // SAFETY: sysconf reads a constant of the system.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 { ticks as f64 } else { 100.0 }
 }
 
 /// `VmRSS` (KiB) and `Threads` from /proc/PID/status, and the count of /proc/PID/fd.
@@ -176,12 +196,19 @@ pub(crate) async fn run(args: SoakArgs) -> Result<bool> {
         Duration::from_secs(args.sample_secs),
     );
     let mut last_at = started;
+    let server_stat = format!("/proc/{}/stat", args.server_pid);
+    let mut last_cpu = (cpu_ticks(&server_stat), cpu_ticks("/proc/self/stat"));
+    let hz = ticks_per_sec();
     while started.elapsed() < duration {
         ticker.tick().await;
         let now = Instant::now();
         let (rss_kib, fds, threads) = read_process(args.server_pid)?;
         let acked = shared.acks.load(Relaxed);
         let window = now.duration_since(last_at).as_secs_f64();
+        let cpu = (cpu_ticks(&server_stat), cpu_ticks("/proc/self/stat"));
+        let cpu_pct = |now: u64, before: u64| (now.saturating_sub(before)) as f64 / hz / window * 100.0;
+        let (server_cpu, generator_cpu) = (cpu_pct(cpu.0, last_cpu.0), cpu_pct(cpu.1, last_cpu.1));
+        last_cpu = cpu;
         let (p50_ms, p99_ms) = {
             let mut histogram = shared.latency.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
             let quantiles =
@@ -199,6 +226,8 @@ pub(crate) async fn run(args: SoakArgs) -> Result<bool> {
             p50_ms,
             p99_ms,
             honest_errors: shared.honest_errors.load(Relaxed),
+            server_cpu,
+            generator_cpu,
         };
         let refusals = shared.refusals.lock().map(|r| r.clone()).unwrap_or_default();
         let mut window_refusals = Vec::new();
@@ -210,11 +239,13 @@ pub(crate) async fn run(args: SoakArgs) -> Result<bool> {
             }
         }
         eprintln!(
-            "{:>6.0}s rss {:>7} KiB  fds {:>5}  threads {:>3}  acked/s {:>7.0}  ack p50 {:>6.1} ms p99 {:>7.1} ms  honest errors {}  | {}",
+            "{:>6.0}s rss {:>7} KiB  fds {:>5}  threads {:>3}  cpu {:>3.0}% (gen {:>3.0}%)  acked/s {:>7.0}  ack p50 {:>6.1} ms p99 {:>7.1} ms  honest errors {}  | {}",
             sample.secs,
             sample.rss_kib,
             sample.fds,
             sample.threads,
+            sample.server_cpu,
+            sample.generator_cpu,
             sample.acked_per_sec,
             sample.p50_ms,
             sample.p99_ms,
@@ -231,12 +262,24 @@ pub(crate) async fn run(args: SoakArgs) -> Result<bool> {
     let check = honest.finish().await;
     abusers.finish().await;
 
-    let mut csv = String::from("secs,rss_kib,fds,threads,acked,acked_per_sec,ack_p50_ms,ack_p99_ms,honest_errors\n");
+    let mut csv = String::from(
+        "secs,rss_kib,fds,threads,server_cpu_pct,generator_cpu_pct,acked,acked_per_sec,ack_p50_ms,ack_p99_ms,honest_errors\n",
+    );
     for s in &samples {
         let _ = writeln!(
             csv,
-            "{:.0},{},{},{},{},{:.0},{:.1},{:.1},{}",
-            s.secs, s.rss_kib, s.fds, s.threads, s.acked, s.acked_per_sec, s.p50_ms, s.p99_ms, s.honest_errors
+            "{:.0},{},{},{},{:.0},{:.0},{},{:.0},{:.1},{:.1},{}",
+            s.secs,
+            s.rss_kib,
+            s.fds,
+            s.threads,
+            s.server_cpu,
+            s.generator_cpu,
+            s.acked,
+            s.acked_per_sec,
+            s.p50_ms,
+            s.p99_ms,
+            s.honest_errors
         );
     }
     std::fs::write(&args.out, csv).with_context(|| format!("writing {}", args.out.display()))?;
@@ -271,8 +314,9 @@ fn judge(
     refusals: &BTreeMap<String, u64>,
 ) -> Vec<(&'static str, bool, String)> {
     let mut checks = Vec::new();
-    // The first sample is warm-up (connections still settling, caches filling).
-    let body = if samples.len() > 4 { &samples[1..] } else { samples };
+    // The first tenth (at least one sample) is warm-up: connections still settling, buffers filling.
+    let warm_up = (samples.len() / 10).max(1);
+    let body = if samples.len() > warm_up + 3 { &samples[warm_up..] } else { samples };
     let third = (body.len() / 3).max(1);
     let (first, last) = (&body[..third.min(body.len())], &body[body.len().saturating_sub(third)..]);
     let max = |part: &[Sample], f: fn(&Sample) -> f64| part.iter().map(f).fold(0.0, f64::max);
