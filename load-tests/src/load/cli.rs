@@ -19,7 +19,6 @@ pub(crate) struct Cli {
 }
 
 #[derive(Subcommand)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per process: boxing would save nothing that matters")]
 pub(crate) enum Command {
     /// Run one bounded load scenario and report.
     Run(RunArgs),

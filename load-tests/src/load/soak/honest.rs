@@ -32,7 +32,7 @@ use crate::wire::{self, Inbound, Target};
 const IDEATORS: usize = 10;
 /// People who raise and lower their hands.
 const HAND_RAISERS: usize = 20;
-/// The ballot kinds, one open poll each.
+/// The ballot kinds, one open poll each (the first `--polls` of them).
 const KINDS: [&str; 5] = ["yes_no", "approval", "dots", "score", "ranked"];
 
 /// The forum under soak and how to get in.
@@ -132,7 +132,7 @@ pub(crate) async fn setup(shared: &Arc<Shared>, args: &SoakArgs) -> Result<SoakF
     request(&mut moderator, json!({"type": "activate_item", "id": "s2", "item": 1})).await?;
     let labels = json!({"from": "fixed", "labels": ["Library", "Playground", "Bike lanes", "Market"]});
     let mut polls = Vec::new();
-    for (n, kind) in KINDS.into_iter().enumerate() {
+    for (n, kind) in KINDS.into_iter().take(args.polls.clamp(1, KINDS.len())).enumerate() {
         let (method, options) = match kind {
             "yes_no" => (json!({"kind": "yes_no", "rule": "simple"}), json!({"from": "none"})),
             "approval" => (json!({"kind": "approval", "max_choices": 2}), labels.clone()),

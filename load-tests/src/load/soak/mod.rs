@@ -52,6 +52,11 @@ pub(crate) struct SoakArgs {
     pub(crate) idle: usize,
     #[arg(long, default_value_t = 4)]
     pub(crate) displays: usize,
+    /// Open polls, one per ballot kind in this order: yes/no, approval, dots,
+    /// score, ranked. Every open poll's tally goes to every participant up to
+    /// ten times a second, so each one adds a fan-out as large as the crowd.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) polls: usize,
     /// Seconds between samples.
     #[arg(long, default_value_t = 10)]
     pub(crate) sample_secs: u64,
