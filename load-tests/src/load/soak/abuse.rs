@@ -362,10 +362,14 @@ async fn hand_flooder(shared: Arc<Shared>, forum: Arc<SoakForum>) {
     }
 }
 
-/// `POST /api/forums` without a token, announcing a terabyte and sending one byte.
+/// `POST /api/forums` without a token, announcing a terabyte and sending one
+/// byte, once a second: the probe is whether such a request is held, not how
+/// many unauthenticated requests a second one address can make.
 async fn huge_post(shared: Arc<Shared>, n: u64) {
-    tokio::time::sleep(Duration::from_millis(n * 300)).await;
+    tokio::time::sleep(Duration::from_millis(n * 100)).await;
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
     while !shared.stopped() {
+        ticker.tick().await;
         let Ok(mut stream) = dial::tcp(shared.server, address(10), false).await else {
             shared.outcome("huge_post", "connect_refused");
             continue;
