@@ -19,13 +19,14 @@ pub(crate) struct Cli {
 }
 
 #[derive(Subcommand)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per process: boxing would save nothing that matters")]
 pub(crate) enum Command {
     /// Run one bounded load scenario and report.
     Run(RunArgs),
     /// The raw fan-out ceiling: accept N TCP connections, then write the same
     /// bytes to all of them, round after round (no WebSocket, no forum).
     CeilingServe(CeilingArgs),
+    /// Honest load and abusive clients at once for minutes, sampled; fails unless the server stays flat.
+    Soak(crate::soak::SoakArgs),
 }
 
 #[derive(Args, Clone)]

@@ -34,6 +34,7 @@ mod roles;
 mod run;
 mod session;
 mod setup;
+mod soak;
 mod wire;
 
 use std::process::ExitCode;
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args, nofile, devices_handle).await,
             Command::CeilingServe(args) => ceiling::serve(args).await.map(|()| true),
+            Command::Soak(args) => soak::run(args).await,
         }
     });
     devices.shutdown_background();
