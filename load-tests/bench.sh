@@ -87,7 +87,7 @@ start_server() {
             # raised; and the global cap is left only what one forum's files need (the default keeps
             # 256 files free, which would stop (a) short of 19,800).
             taskset -c "$SERVER_CPU" "$BIN/madang" serve --listen "127.0.0.1:$server_port" --data-dir "$work/data-$server_port" \
-                --admin-token bench --max-connections-per-ip 0 --joins-per-ip-per-minute 0 --staff-frames-per-sec 100000 --max-connections "$(( $(ulimit -n) - 64 ))" \
+                --admin-token bench --max-connections-per-ip 0 --joins-per-ip-per-minute 0 --api-requests-per-ip-per-sec 0 --staff-frames-per-sec 100000 --max-connections "$(( $(ulimit -n) - 64 ))" \
                 "${store[@]}" >"$work/server.log" 2>&1 &
             ;;
         socketio)

@@ -15,6 +15,10 @@
 //!   refused alike, right or wrong, so that the answer never tells whether a
 //!   code exists.
 //!
+//! - an address may make only so many HTTP API requests a second: a public
+//!   view or a code lookup wakes a forum, so one address must not be able
+//!   to keep a forum busy answering it (the pages' assets are not limited).
+//!
 //! An address is an IPv4 address or an IPv6 /64 (`address_key`), as for the
 //! connection caps. The keyed limiters remember a key until its allowance is
 //! whole again; [`sweep`] forgets those every minute, so that the maps hold
@@ -181,6 +185,10 @@ pub struct AddressLimits {
     /// locked out; 0 for no limit.
     pub failed_auths_per_minute: u32,
     pub failed_auth_burst: u32,
+    /// HTTP API requests (`/api/...`) one address may make per second,
+    /// sustained; 0 for no limit.
+    pub api_requests_per_sec: u32,
+    pub api_request_burst: u32,
 }
 
 impl Default for AddressLimits {
@@ -189,7 +197,15 @@ impl Default for AddressLimits {
     /// minute) do not lock it out, while one address guesses at most 14,400
     /// join codes a day of the 31^6 (SPEC §13).
     fn default() -> Self {
-        AddressLimits { joins_per_minute: 120, join_burst: 60, failed_auths_per_minute: 10, failed_auth_burst: 20 }
+        AddressLimits {
+            joins_per_minute: 120,
+            join_burst: 60,
+            failed_auths_per_minute: 10,
+            failed_auth_burst: 20,
+            // A hall's phones look their forum up once each as they join.
+            api_requests_per_sec: 10,
+            api_request_burst: 60,
+        }
     }
 }
 
@@ -200,12 +216,15 @@ pub(crate) enum AddressRefusal {
     LockedOut,
     #[error("too many new participants from this address; try again in a few seconds")]
     TooManyJoins,
+    #[error("too many requests from this address; try again in a second")]
+    TooManyRequests,
 }
 
 /// The per-address limits' state, shared by every connection of the server.
 pub(crate) struct AddressGuard {
     joins: Option<Keyed<IpAddr>>,
     failures: Option<Keyed<IpAddr>>,
+    api: Option<Keyed<IpAddr>>,
     lockouts: DashMap<IpAddr, Lockout>,
 }
 
@@ -226,6 +245,10 @@ impl AddressGuard {
         AddressGuard {
             joins: per_minute(limits.joins_per_minute, limits.join_burst).map(keyed),
             failures: per_minute(limits.failed_auths_per_minute, limits.failed_auth_burst).map(keyed),
+            api: NonZeroU32::new(limits.api_requests_per_sec).map(|rate| {
+                let burst = NonZeroU32::new(limits.api_request_burst).unwrap_or(NonZeroU32::MIN);
+                keyed(Quota::per_second(rate).allow_burst(burst))
+            }),
             lockouts: DashMap::new(),
         }
     }
@@ -244,6 +267,14 @@ impl AddressGuard {
     pub(crate) fn join(&self, peer: IpAddr) -> Result<(), AddressRefusal> {
         match &self.joins {
             Some(joins) if joins.check_key(&address_key(peer)).is_err() => Err(AddressRefusal::TooManyJoins),
+            _ => Ok(()),
+        }
+    }
+
+    /// Count one HTTP API request from `peer`; refused past the limit.
+    pub(crate) fn api_request(&self, peer: IpAddr) -> Result<(), AddressRefusal> {
+        match &self.api {
+            Some(api) if api.check_key(&address_key(peer)).is_err() => Err(AddressRefusal::TooManyRequests),
             _ => Ok(()),
         }
     }
@@ -269,7 +300,7 @@ impl AddressGuard {
     }
 
     fn sweep(&self) {
-        for limiter in [&self.joins, &self.failures].into_iter().flatten() {
+        for limiter in [&self.joins, &self.failures, &self.api].into_iter().flatten() {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
@@ -352,11 +383,14 @@ mod tests {
             join_burst: 0,
             failed_auths_per_minute: 0,
             failed_auth_burst: 0,
+            api_requests_per_sec: 0,
+            api_request_burst: 0,
         });
         let peer: IpAddr = "192.0.2.1".parse().unwrap();
         for _ in 0..1000 {
             guard.failed(peer);
             assert_eq!(guard.join(peer), Ok(()));
+            assert_eq!(guard.api_request(peer), Ok(()));
         }
         assert_eq!(guard.check_locked_out(peer), Ok(()));
     }

@@ -16,6 +16,7 @@ use axum::extract::{
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -51,15 +52,42 @@ pub(crate) fn app(state: AppState) -> Router {
     let router = Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
-        .route("/api/forums", post(create_forum))
-        .route("/api/forums/{id}", get(get_forum))
-        .route("/api/join/{code}", get(join_lookup))
+        .merge(api(state.clone()))
         .route("/ws", get(ws_upgrade))
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
     crate::web::with_security_headers(router)
+}
+
+/// The forum API, each request counted against its address's rate.
+fn api(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/forums", post(create_forum))
+        .route("/api/forums/{id}", get(get_forum))
+        .route("/api/join/{code}", get(join_lookup))
+        .route_layer(middleware::from_fn_with_state(state, limit_api_rate))
+}
+
+/// Refuse an API request past its address's rate (`abuse::AddressLimits`):
+/// a public view or a code lookup wakes a forum, so one address must not be
+/// able to keep a forum answering it. Checked before anything else is read.
+async fn limit_api_rate(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let peer = abuse::client_address(peer.ip(), request.headers(), state.ws_limits.trust_forwarded_for);
+    match state.hub.addresses().api_request(peer) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            let mut response = ApiError::TooManyRequests(refusal.to_string()).into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            response
+        }
+    }
 }
 
 /// What connections past the connection cap are served (`listener`): the

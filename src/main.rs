@@ -92,12 +92,17 @@ struct ServeArgs {
     /// minute, doubling with each lockout up to an hour. 0 for no limit.
     #[arg(long, env = "MADANG_FAILED_AUTHS_PER_IP_PER_MINUTE", default_value_t = 10)]
     failed_auths_per_ip_per_minute: u32,
+    /// HTTP API requests (/api/...) one IPv4 address or IPv6 /64 may make per second, six times
+    /// as many at once; past it a request is answered 429 rate_limited. The pages' assets are
+    /// not counted. 0 for no limit.
+    #[arg(long, env = "MADANG_API_REQUESTS_PER_IP_PER_SEC", default_value_t = 10)]
+    api_requests_per_ip_per_sec: u32,
     /// Frames per second a forum's moderators may send together, over all their connections
     /// (twice as many at once); the displays of a forum share the same allowance.
     #[arg(long, env = "MADANG_STAFF_FRAMES_PER_SEC", default_value_t = NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN))]
     staff_frames_per_sec: NonZeroU32,
-    /// Count WebSockets under the address a reverse proxy gives in X-Forwarded-For (its last
-    /// entry) for the limits on joins and wrong credentials. Only when every connection comes
+    /// Count WebSockets and API requests under the address a reverse proxy gives in X-Forwarded-For (its last
+    /// entry) for the limits on joins, wrong credentials and API requests. Only when every connection comes
     /// through your proxy: otherwise a client can write any address there.
     #[arg(long, env = "MADANG_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
@@ -250,6 +255,8 @@ async fn main() -> anyhow::Result<()> {
                 join_burst: args.joins_per_ip_per_minute.div_ceil(2),
                 failed_auths_per_minute: args.failed_auths_per_ip_per_minute,
                 failed_auth_burst: args.failed_auths_per_ip_per_minute.saturating_mul(2),
+                api_requests_per_sec: args.api_requests_per_ip_per_sec,
+                api_request_burst: args.api_requests_per_ip_per_sec.saturating_mul(6),
             },
             ..HubConfig::default()
         },

@@ -86,3 +86,48 @@ async fn a_join_code_shows_its_forum_and_unknown_codes_lock_the_address_out() {
     let (status, _) = lookup_from([127, 0, 0, 8], &server, &created.join_codes.remote).await;
     assert_eq!(status, 200);
 }
+
+/// `GET /api/forums/{id}` from the loopback address `from`: the status.
+async fn public_view_from(client: &reqwest::Client, server: &TestServer, forum: &str) -> u16 {
+    let res = client.get(format!("http://{}/api/forums/{forum}", server.addr)).send().await.expect("GET /api/forums");
+    res.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_keep_a_forum_answering_api_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let created: CreateForumResponse =
+        server.create_forum(&CreateForumRequest { title: "Park".into(), language: None, agenda: vec![] }).await;
+    let client_from = |from: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(IpAddr::from(from))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("HTTP client")
+    };
+    let flooder = client_from([127, 0, 0, 9]);
+    let (mut answered, mut limited) = (0u32, 0u32);
+    let mut retry_after = None;
+    for _ in 0..200 {
+        let res = flooder.get(format!("http://{}/api/forums/{}", server.addr, created.id)).send().await.expect("GET");
+        match res.status().as_u16() {
+            200 => answered += 1,
+            429 => {
+                limited += 1;
+                retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap_or_default().to_string());
+                let body: Value = res.json().await.expect("JSON body");
+                assert_eq!(body["error"]["code"], "rate_limited");
+            }
+            other => panic!("GET /api/forums answered {other}"),
+        }
+    }
+    // The burst is answered, then about the sustained rate for the loop's duration.
+    assert!((60..=120).contains(&answered), "answered {answered} of 200");
+    assert_eq!(answered + limited, 200);
+    assert_eq!(retry_after.as_deref(), Some("1"), "a refusal says when to come back");
+    // Another address is not affected, and the pages' assets are not API requests.
+    assert_eq!(public_view_from(&client_from([127, 0, 0, 10]), &server, &created.id).await, 200);
+    let page = flooder.get(format!("http://{}/j/{}", server.addr, created.join_codes.remote)).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200, "pages load whatever the API rate");
+}
