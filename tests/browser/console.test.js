@@ -202,7 +202,7 @@ test("the console fits a busy forum at 1440x900", { timeout: 240000 }, async () 
   await mod.locator(`#hc-${ranked}-enter`).click();
   await mod.locator(`#hc-${ranked}-status[data-state="error"]`).waitFor();
   const refused = await mod.locator(`#hc-${ranked}-status`).textContent();
-  assert.match(refused, /모든 선택지에 순위를 매기세요/, refused);
+  assert.match(refused, /종이 순위표 1: 모든 선택지에 순위를 매기세요/, refused);
   assert.doesNotMatch(refused, /paper ranking|option \d/, refused);
 
   await mod.evaluate(() => window.scrollTo(0, 0));

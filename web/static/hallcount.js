@@ -281,7 +281,15 @@ export function reportHallCount(frame) {
   if (frame.type === "ack") {
     kept.said = setStatus(kept.status, "saved", () => t("console.hall.saved", { n: formatNumber(sent.people) }));
   } else {
-    kept.said = setStatus(kept.status, "error", () => t("console.hall.refused", { message: errorText(frame) }) + (frame.rule ? ` (${t("console.hall.rule", { rule: frame.rule })})` : ""));
+    // Which paper ranking broke the rule is the one thing taken from the server's (English) message: its number.
+    const row = /^paper ranking (\d+)\b/.exec(frame.message || "")?.[1];
+    kept.said = setStatus(
+      kept.status,
+      "error",
+      () =>
+        t("console.hall.refused", { message: (row ? `${t("console.hall.ranking_n", { n: row })}: ` : "") + errorText(frame) }) +
+        (frame.rule ? ` (${t("console.hall.rule", { rule: frame.rule })})` : ""),
+    );
   }
   return true;
 }

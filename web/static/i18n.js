@@ -114,7 +114,7 @@ const en = {
   "ranked.points": "{n} points",
   "ranked.first": "{n} first choices",
   "ranked.position": "#{n}",
-  "results.votes": "{n} votes",
+  "results.votes": "{n} vote|{n} votes",
   "results.mean": "mean {mean}",
   "results.winner": "Leading: {label}",
   "results.summary": "{poll}: {n} votes. Leading: {label}.",

@@ -296,9 +296,10 @@ export function renderTally(poll, tally) {
           "ol.bars.standings",
           order.map((id) => {
             const n = beats.get(id) || 0;
-            const parts = [t("ranked.first", { n: formatNumber(firsts.get(id) || 0) })];
-            if (bc) parts.push(t("irv.first_split", { hall: formatNumber((hallFirst.get(id) || 0) + (paperFirst.get(id) || 0)), remote: formatNumber(remoteFirst.get(id) || 0) }));
-            return rowFor(id, n, Math.max(1, ids.length - 1), t("schulze.beats", { n: formatNumber(n) }), parts.join(" · "));
+            const sub = bc
+              ? t("irv.first_split", { hall: formatNumber((hallFirst.get(id) || 0) + (paperFirst.get(id) || 0)), remote: formatNumber(remoteFirst.get(id) || 0) })
+              : t("ranked.first", { n: formatNumber(firsts.get(id) || 0) });
+            return rowFor(id, n, Math.max(1, ids.length - 1), t("schulze.beats", { n: formatNumber(n) }), sub);
           }),
         ),
         none ? null : renderMethodWinners(poll, decisive, tally.ranked),
