@@ -5,7 +5,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, newPage, online, noModerateViolations, screenshot } from "./harness.js";
+import { startServer, launchBrowser, newPage, online, noModerateViolations, screenshot, textSize } from "./harness.js";
 import { outcomeCsv } from "../../web/static/csv.js";
 
 let server;
@@ -241,6 +241,15 @@ test("the console fits a busy forum at 1440x900", { timeout: 240000 }, async () 
   await mod.locator("#summary").waitFor();
   await screenshot(mod, "console-summary-en");
   await noModerateViolations(mod, "the English summary");
+  await mod.locator("#summary-close").click();
+
+  // At 200% text the console still lays out (one column) and stays clean.
+  await textSize(mod, 200);
+  await mod.evaluate(() => window.scrollTo(0, 0));
+  const overflow = await mod.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the console is ${overflow} px wider than the window at 200% text`);
+  await screenshot(mod, "console-busy-en-200");
+  await noModerateViolations(mod, "the console at 200% text");
 
   assert.deepEqual(mod.errors, [], "no page errors");
 });
