@@ -254,6 +254,37 @@ test("the console fits a busy forum at 1440x900", { timeout: 240000 }, async () 
   assert.deepEqual(mod.errors, [], "no page errors");
 });
 
+test("an item over its time counts up, and a pairwise poll shows strengths, not points", { timeout: 60000 }, async () => {
+  const forum = await createForum({ title: "Overrun forum", language: "en", agenda: [{ title: "Crossings" }] });
+  const command = await actor({ token: forum.moderator_token });
+  await command({ type: "start_forum" });
+  await command({ type: "activate_item", item: 1 });
+  await command({ type: "extend_timer", item: 1, secs: 1 });
+  await command({ type: "start_timer", item: 1 });
+  const ack = await command({ type: "create_poll", title: "Which matters more?", method: { kind: "pairwise" }, options: { from: "fixed", labels: ["Wider pavements", "More crossings", "Slower traffic"] } });
+  await command({ type: "open_poll", poll: ack.poll });
+  const resident = await actor({ join_code: forum.join_codes.remote, name: "Ana" });
+  await resident({ type: "cast_comparison", poll: ack.poll, winner: 2, loser: 1 });
+
+  const mod = await newPage(browser, CONSOLE, "console");
+  await mod.goto(`${server.url}/console#token=${encodeURIComponent(forum.moderator_token)}`);
+  await mod.evaluate(() => localStorage.setItem("madang.lang", "en"));
+  await mod.reload();
+  await online(mod);
+  await mod.locator('[data-countdown="1"]').filter({ hasText: /^\+0:0\d over$/ }).waitFor();
+  const tally = mod.locator(`[data-poll="${ack.poll}"] .tally-pairwise`);
+  await tally.waitFor();
+  const text = await tally.textContent();
+  assert.match(text, /strength \d\.\d\d/, text);
+  assert.match(text, /won 1 · lost 0/, text);
+  assert.equal(await mod.locator(`[data-hall-form="${ack.poll}"]`).count(), 0, "no hand count for a pairwise poll");
+  assert.doesNotMatch(text, /points/, text);
+  await mod.locator(`[data-poll="${ack.poll}"]`).scrollIntoViewIfNeeded();
+  await screenshot(mod, "console-pairwise-en");
+  await noModerateViolations(mod, "the console with a pairwise poll and an overrun");
+  assert.deepEqual(mod.errors, []);
+});
+
 test("the organizer form takes a time box per agenda item", { timeout: 60000 }, async () => {
   const page = await newPage(browser, CONSOLE, "organizer");
   await page.goto(`${server.url}/#admin_token=${encodeURIComponent(server.adminToken)}`);

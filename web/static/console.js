@@ -317,8 +317,9 @@ function pollRow(poll, s) {
       poll.results === "hidden" && poll.status !== "draft" && !revealed.has(poll.id) ? b(`reveal-${poll.id}`, t("console.poll_reveal"), () => revealPoll(poll), ".secondary") : null,
     ),
     poll.status !== "draft" ? h("div", { id: `tally-${poll.id}` }, renderTally(poll, tally)) : h("p.muted", poll.options.map((o) => o.label).join(" · ")),
-    poll.status !== "draft" ? hallLines(poll, s) : null,
-    poll.status === "open" ? hallCountForm(poll, { send }) : null,
+    // Pairs cannot be counted by hand: a pairwise poll takes no hall count (SPEC §7.3).
+    poll.status !== "draft" && poll.method.kind !== "pairwise" ? hallLines(poll, s) : null,
+    poll.status === "open" && poll.method.kind !== "pairwise" ? hallCountForm(poll, { send }) : null,
   ];
   if (poll.status !== "closed") return h("article.card.poll-card", { "data-poll": poll.id }, h("h3", heading), body);
   // A closed poll folds to one line with its outcome, so that a long forum's polls do not push the live ones away.
