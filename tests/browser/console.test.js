@@ -279,6 +279,17 @@ test("an item over its time counts up, and a pairwise poll shows strengths, not 
   assert.match(text, /won 1 · lost 0/, text);
   assert.equal(await mod.locator(`[data-hall-form="${ack.poll}"]`).count(), 0, "no hand count for a pairwise poll");
   assert.doesNotMatch(text, /points/, text);
+  // The shortcuts do what their hints say: `+` gives a minute (counted from now once over), `?` opens the list.
+  await mod.locator("body").click({ position: { x: 5, y: 5 } });
+  await mod.keyboard.press("+");
+  await mod.locator('[data-countdown="1"]').filter({ hasText: /^0:5\d$|^1:00$/ }).waitFor();
+  await mod.keyboard.press("?");
+  assert.equal(await mod.locator("#shortcuts-box").getAttribute("open"), "", "the list is open");
+  assert.equal(await mod.evaluate(() => document.activeElement?.id), "shortcuts-h");
+  await mod.locator("#poll-builder-box > summary").click();
+  await mod.locator("#poll-title").waitFor();
+  await screenshot(mod, "console-builder-en");
+  await noModerateViolations(mod, "the console with the poll builder open");
   await mod.locator(`[data-poll="${ack.poll}"]`).scrollIntoViewIfNeeded();
   await screenshot(mod, "console-pairwise-en");
   await noModerateViolations(mod, "the console with a pairwise poll and an overrun");
