@@ -44,9 +44,9 @@ test("the outcome export neutralises labels and titles and keeps counts", () => 
   const state = { polls: new Map([[3, poll]]), tallyOf: (id) => (id === 3 ? tally : null) };
   const lines = outcomeCsv(state).split("\r\n");
   assert.deepEqual(lines, [
-    "poll,poll_title,method,status,ballots,option,label,value,position",
-    `3,"'=1+1",approval,closed,5,1,"'@SUM(1+1)*cmd|' /C calc'!A0",4,1`,
-    "3,\"'=1+1\",approval,closed,5,2,Trees,1,2",
+    "poll,poll_title,method,status,ballots,hall_ballots,online_ballots,option,label,measure,value,hall_value,online_value,position,verdict",
+    `3,"'=1+1",approval,closed,5,0,0,1,"'@SUM(1+1)*cmd|' /C calc'!A0",approvals,4,,,1,winner`,
+    "3,\"'=1+1\",approval,closed,5,0,0,2,Trees,approvals,1,,,2,",
     "",
   ]);
 });

@@ -146,7 +146,7 @@ test("hall counts, the headcount check, instant-runoff rounds and the speaker qu
   await mod.locator("#hc-1-enter").click();
   await mod.locator('#hc-1-status[data-state="error"]').waitFor();
   await expectText(mod.locator("#hc-1-status"), "ranked.incomplete", "the refused paper ranking names its rule");
-  await expectText(mod.locator("#hc-1-status"), "paper ranking 1", "the server's message names the ranking");
+  await expectText(mod.locator("#hc-1-status"), "종이 순위표 1: 모든 선택지에 순위를 매기세요", "the refusal names the ranking, in the page's language");
   await screenshot(mod, "console-hall-error-desktop");
   await noSeriousViolations(mod, "the console with a refused hall count");
 
@@ -163,9 +163,9 @@ test("hall counts, the headcount check, instant-runoff rounds and the speaker qu
   await waitForStandings(
     display,
     [
-      [3, "29점", "1순위 12표 · 현장 29 · 온라인 0"],
-      [1, "15점", "1순위 1표 · 현장 13 · 온라인 2"],
-      [2, "13점", "1순위 6표 · 현장 12 · 온라인 1"],
+      [3, "29점", "1순위 12표 · 점수: 현장 29 · 온라인 0"],
+      [1, "15점", "1순위 1표 · 점수: 현장 13 · 온라인 2"],
+      [2, "13점", "1순위 6표 · 점수: 현장 12 · 온라인 1"],
     ],
     "the projector's standings after the hall count",
   );
@@ -180,9 +180,9 @@ test("hall counts, the headcount check, instant-runoff rounds and the speaker qu
   await waitForStandings(
     display,
     [
-      [3, "25점", "1순위 10표 · 현장 25 · 온라인 0"],
-      [1, "13점", "1순위 1표 · 현장 11 · 온라인 2"],
-      [2, "13점", "1순위 6표 · 현장 12 · 온라인 1"],
+      [3, "25점", "1순위 10표 · 점수: 현장 25 · 온라인 0"],
+      [1, "13점", "1순위 1표 · 점수: 현장 11 · 온라인 2"],
+      [2, "13점", "1순위 6표 · 점수: 현장 12 · 온라인 1"],
     ],
     "the projector's standings after the correction",
   );

@@ -1,12 +1,13 @@
 // The moderator console: /console#token=<moderator token>[&display=<display token>]
 
 import { Client, storage } from "./client.js";
-import { t, translate, mountLanguageSwitch, setForumLanguage, onLanguageChange } from "./i18n.js";
-import { h, $, replace, connectionBadge, renderTally, timerBlock, startCountdowns, storedTheme, speakerName, renderTemperature } from "./ui.js";
+import { t, translate, mountLanguageSwitch, setForumLanguage, onLanguageChange, errorText } from "./i18n.js";
+import { h, $, replace, connectionBadge, renderTally, timerBlock, startCountdowns, storedTheme, speakerName, renderTemperature, clockText } from "./ui.js";
 import { formatNumber } from "./i18n.js";
 import { hallCountForm, reportHallCount, hallCountPeople } from "./hallcount.js";
 import { formatClock } from "./client.js";
 import { outcomeCsv } from "./csv.js";
+import { renderSummary, outcomeWords } from "./summary.js";
 
 storedTheme();
 mountLanguageSwitch($("#lang"));
@@ -25,11 +26,38 @@ function log(text, kind = "") {
   el.textContent = text;
 }
 
-function send(type, fields = {}, what = type) {
+/** Send a command; `what` is how the log says it was done (in words, never the command's name). */
+function send(type, fields = {}, what = t("console.cmd.other")) {
   if (!client) return;
   const id = client.send(type, fields);
-  labels.set(id, what);
+  labels.set(id, { what, type, fields });
   return id;
+}
+
+/** The log's words for a command, from its kind and what it acted on. */
+function said(type, vars = {}) {
+  return t(`console.cmd.${type}`, vars);
+}
+
+// Polls whose hidden results were revealed. The moderator's view of a poll
+// always shows its tally, so whether the public sees it is known here from the
+// reveal's ack (kept per forum across reloads).
+let revealed = new Set();
+function revealedKey() {
+  return `madang.revealed.${client?.welcome?.forum_id}`;
+}
+function markRevealed(poll) {
+  revealed.add(poll);
+  storage.write(revealedKey(), [...revealed]);
+}
+
+/** On 127.0.0.1 or localhost the join links shown here point to this computer: phones cannot open them. */
+function renderLanWarning() {
+  const host = location.hostname;
+  const local = host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+  const el = $("#lan-warning");
+  el.hidden = !local;
+  if (local) replace(el, h("span", { "aria-hidden": "true" }, "⚠ "), t("console.lan_warning", { host: location.host }));
 }
 
 function copyButton(text) {
@@ -94,22 +122,53 @@ function itemRow(item, index, agenda) {
     h(
       "div.actions",
       item.state !== "active" ? b(`act-${item.id}`, t("console.activate"), () => send("activate_item", { item: item.id }, `${t("console.activate")}: ${item.title}`), { disabled: !live || item.state === "done" }) : null,
-      item.state === "active" ? b(`done-${item.id}`, t("console.complete"), () => send("complete_item", { item: item.id }), { cls: ".secondary" }) : null,
+      item.state === "active" ? b(`done-${item.id}`, t("console.complete"), () => send("complete_item", { item: item.id }, said("complete_item", { title: item.title })), { cls: ".secondary" }) : null,
       item.state === "active"
         ? running
-          ? b(`pause-${item.id}`, t("console.timer_pause"), () => send("pause_timer", { item: item.id }), { cls: ".secondary" })
-          : b(`start-${item.id}`, t("console.timer_start"), () => send("start_timer", { item: item.id }), { cls: ".secondary", disabled: !item.timebox_secs && !item.timer })
+          ? b(`pause-${item.id}`, t("console.timer_pause"), () => send("pause_timer", { item: item.id }, said("pause_timer", { title: item.title })), { cls: ".secondary" })
+          : b(`start-${item.id}`, t("console.timer_start"), () => send("start_timer", { item: item.id }, said("start_timer", { title: item.title })), { cls: ".secondary", disabled: !item.timebox_secs && !item.timer })
         : null,
-      item.state === "active" ? b(`ext-${item.id}`, t("console.timer_extend"), () => send("extend_timer", { item: item.id, secs: 60 }), { cls: ".secondary", disabled: !item.timer }) : null,
-      pending ? b(`up-${item.id}`, t("console.move_up"), () => send("move_item", { item: item.id, position: index - 1 }), { cls: ".secondary", disabled: index === 0 }) : null,
-      pending ? b(`down-${item.id}`, t("console.move_down"), () => send("move_item", { item: item.id, position: index + 1 }), { cls: ".secondary", disabled: index === agenda.length - 1 }) : null,
-      pending ? b(`rm-${item.id}`, t("console.remove"), () => send("remove_item", { item: item.id }), { cls: ".danger" }) : null,
+      // extend_timer gives an item without a time box a paused timer, which can then start.
+      item.state === "active" ? b(`ext-${item.id}`, t("console.timer_extend"), () => giveTime(item, 60), { cls: ".secondary" }) : null,
+      pending ? b(`up-${item.id}`, t("console.move_up"), () => send("move_item", { item: item.id, position: index - 1 }, said("move_item", { title: item.title })), { cls: ".secondary", disabled: index === 0 }) : null,
+      pending ? b(`down-${item.id}`, t("console.move_down"), () => send("move_item", { item: item.id, position: index + 1 }, said("move_item", { title: item.title })), { cls: ".secondary", disabled: index === agenda.length - 1 }) : null,
+      pending ? b(`rm-${item.id}`, t("console.remove"), () => send("remove_item", { item: item.id }, said("remove_item", { title: item.title })), { cls: ".danger" }) : null,
       pending && !editing.has(item.id)
         ? h("button.small.secondary", { type: "button", "data-key": `edit-${item.id}`, "aria-label": t("console.edit_item", { title: item.title }), onclick: () => startEdit(item) }, t("console.edit"))
         : null,
     ),
+    item.state === "active" ? giveTimeForm(item) : null,
     pending && editing.has(item.id) ? editForm(item) : null,
   );
+}
+
+function giveTime(item, secs) {
+  send("extend_timer", { item: item.id, secs }, said("extend_timer", { title: item.title, time: clockText(secs * 1000) }));
+}
+
+const giveForms = new Map(); // item id -> form, kept between renders so typing is not interrupted
+
+/** Minutes to give the active item: its timer can then start, with or without a time box. */
+function giveTimeForm(item) {
+  const kept = giveForms.get(item.id);
+  if (kept && kept.dataset.lang === document.documentElement.lang) return kept;
+  const id = item.id;
+  const input = h("input", { type: "number", id: `give-${id}`, "data-key": `give-${id}`, min: 0.1, max: 1440, step: "any", inputmode: "decimal" });
+  const form = h(
+    "form.give-time.row",
+    { "data-lang": document.documentElement.lang },
+    h("div.field", h("label", { for: `give-${id}` }, t("console.give_time")), input),
+    h("button.small.secondary", { type: "submit", "data-key": `give-set-${id}` }, t("console.give_time_set")),
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const minutes = Number(input.value);
+    if (!(minutes > 0)) return;
+    giveTime(client.state.item(id) || item, Math.min(86400, Math.max(1, Math.round(minutes * 60))));
+    input.value = "";
+  });
+  giveForms.set(id, form);
+  return form;
 }
 
 // Editing a pending item: the form is kept between renders (typing is never interrupted).
@@ -164,14 +223,52 @@ function editForm(item) {
   return form;
 }
 
+const MERGE_DELAY_MS = 5000;
+const pendingMerges = new Map(); // idea id -> { into, timer }
+const mergeChoice = new Map(); // idea id -> the target picked in its select (kept across renders)
+
+function queueMerge(idea, into) {
+  const timer = setTimeout(() => {
+    pendingMerges.delete(idea.id);
+    send("merge_idea", { idea: idea.id, into }, said("merge_idea", { id: idea.id, into }));
+    render();
+  }, MERGE_DELAY_MS);
+  pendingMerges.set(idea.id, { into, timer });
+  mergeChoice.delete(idea.id);
+  render();
+  document.querySelector(`[data-key="undo-merge-${idea.id}"]`)?.focus();
+}
+
+function undoMerge(id) {
+  const queued = pendingMerges.get(id);
+  if (!queued) return;
+  clearTimeout(queued.timer);
+  pendingMerges.delete(id);
+  log(t("console.merge_undone", { id }));
+  render();
+}
+
 function ideaRow(idea, s) {
   const status = idea.status === "merged" ? t("console.idea_status.merged", { into: idea.merged_into }) : t(`console.idea_status.${idea.status}`);
   const targets = [...s.ideas.values()].filter((o) => o.item === idea.item && o.id !== idea.id && o.status === "approved");
+  const chosen = mergeChoice.get(idea.id);
+  const mergeButton = h("button.small.secondary", { type: "button", "data-key": `mg-${idea.id}`, disabled: !targets.some((o) => o.id === chosen) }, t("console.merge_do"));
   const select = h(
     "select",
-    { "aria-label": t("console.merge_into", { id: idea.id }), "data-key": `msel-${idea.id}` },
-    targets.map((o) => h("option", { value: o.id }, `#${o.id} ${o.text.slice(0, 40)}`)),
+    {
+      "aria-label": t("console.merge_into", { id: idea.id }),
+      "data-key": `msel-${idea.id}`,
+      onchange: (e) => {
+        if (e.target.value) mergeChoice.set(idea.id, Number(e.target.value));
+        else mergeChoice.delete(idea.id);
+        mergeButton.disabled = !e.target.value;
+      },
+    },
+    h("option", { value: "", selected: !chosen }, t("console.merge_choose")),
+    targets.map((o) => h("option", { value: o.id, selected: o.id === chosen }, `#${o.id} ${o.text.slice(0, 40)}`)),
   );
+  mergeButton.addEventListener("click", () => select.value && queueMerge(idea, Number(select.value)));
+  const queued = pendingMerges.get(idea.id);
   return h(
     "li",
     { "data-idea": idea.id },
@@ -179,33 +276,63 @@ function ideaRow(idea, s) {
     h("div.idea-meta", status, idea.author ? ` · ${idea.author}` : "", idea.channel ? h("span.badge", t(`ideas.${idea.channel}`)) : h("span.badge", t("ideas.moderator"))),
     h(
       "div.idea-actions",
-      idea.status !== "approved" && idea.status !== "merged" ? h("button.small", { type: "button", "data-key": `ap-${idea.id}`, onclick: () => send("approve_idea", { idea: idea.id }) }, t("console.approve")) : null,
-      idea.status !== "hidden" && idea.status !== "merged" ? h("button.small.danger", { type: "button", "data-key": `hd-${idea.id}`, onclick: () => send("hide_idea", { idea: idea.id }) }, t("console.hide")) : null,
-      idea.status !== "merged" && targets.length
-        ? [select, h("button.small.secondary", { type: "button", "data-key": `mg-${idea.id}`, onclick: () => send("merge_idea", { idea: idea.id, into: Number(select.value) }) }, t("console.merge_do"))]
-        : null,
+      queued
+        ? h(
+            "span.merge-pending",
+            { role: "status" },
+            t("console.merge_pending", { id: idea.id, into: queued.into, secs: Math.round(MERGE_DELAY_MS / 1000) }),
+            " ",
+            h("button.small", { type: "button", "data-key": `undo-merge-${idea.id}`, "aria-label": t("console.merge_undo_of", { id: idea.id }), onclick: () => undoMerge(idea.id) }, t("console.merge_undo")),
+          )
+        : [
+            idea.status !== "approved" && idea.status !== "merged" ? h("button.small", { type: "button", "data-key": `ap-${idea.id}`, onclick: () => send("approve_idea", { idea: idea.id }, said("approve_idea", { id: idea.id })) }, t("console.approve")) : null,
+            idea.status !== "hidden" && idea.status !== "merged" ? h("button.small.danger", { type: "button", "data-key": `hd-${idea.id}`, onclick: () => send("hide_idea", { idea: idea.id }, said("hide_idea", { id: idea.id })) }, t("console.hide")) : null,
+            idea.status !== "merged" && targets.length ? [select, mergeButton] : null,
+          ],
     ),
   );
 }
 
+function revealPoll(poll) {
+  send("reveal_results", { poll: poll.id }, said("reveal_results", { id: poll.id }));
+}
+
+/** Hidden results are marked as hidden until revealed, in every status, closed included. */
+function resultsBadge(poll) {
+  if (poll.results !== "hidden") return null;
+  return revealed.has(poll.id) ? h("span.badge.results-public", t("console.results.public_badge")) : h("span.badge.results-hidden", t("console.results.hidden_badge"));
+}
+
+const openedClosed = new Set(); // closed polls the moderator unfolded
+
 function pollRow(poll, s) {
   const tally = s.tallyOf(poll.id);
   const b = (key, label, onclick, cls = "") => h(`button.small${cls}`, { type: "button", "data-key": key, onclick }, label);
-  return h(
-    "article.card",
-    { "data-poll": poll.id },
-    h("h3", `#${poll.id} ${poll.title} `, h("span.badge", t(`method.${poll.method.kind}`)), h("span.badge", t(`poll.${poll.status}`)), poll.results === "hidden" && !poll.results_visible ? h("span.badge", t("console.results.hidden")) : null),
+  const heading = [`#${poll.id} ${poll.title} `, h("span.badge", t(`method.${poll.method.kind}`)), h("span.badge", t(`poll.${poll.status}`)), resultsBadge(poll)];
+  const body = [
     h(
       "div.poll-actions",
-      poll.status === "draft" ? b(`open-${poll.id}`, t("console.poll_open"), () => send("open_poll", { poll: poll.id })) : null,
-      poll.status === "open" ? b(`close-${poll.id}`, t("console.poll_close"), () => send("close_poll", { poll: poll.id }), ".secondary") : null,
-      poll.results === "hidden" && poll.status !== "draft" ? b(`reveal-${poll.id}`, t("console.poll_reveal"), () => send("reveal_results", { poll: poll.id }), ".secondary") : null,
+      poll.status === "draft" ? b(`open-${poll.id}`, t("console.poll_open"), () => send("open_poll", { poll: poll.id }, said("open_poll", { id: poll.id }))) : null,
+      poll.status === "open" ? b(`close-${poll.id}`, t("console.poll_close"), () => send("close_poll", { poll: poll.id }, said("close_poll", { id: poll.id })), ".secondary") : null,
+      poll.results === "hidden" && poll.status !== "draft" && !revealed.has(poll.id) ? b(`reveal-${poll.id}`, t("console.poll_reveal"), () => revealPoll(poll), ".secondary") : null,
     ),
     poll.status !== "draft" ? h("div", { id: `tally-${poll.id}` }, renderTally(poll, tally)) : h("p.muted", poll.options.map((o) => o.label).join(" · ")),
-    poll.status !== "draft" ? hallLines(poll, s) : null,
-    poll.status === "open" ? hallCountForm(poll, { send }) : null,
+    // Pairs cannot be counted by hand: a pairwise poll takes no hall count (SPEC §7.3).
+    poll.status !== "draft" && poll.method.kind !== "pairwise" ? hallLines(poll, s) : null,
+    poll.status === "open" && poll.method.kind !== "pairwise" ? hallCountForm(poll, { send }) : null,
+  ];
+  if (poll.status !== "closed") return h("article.card.poll-card", { "data-poll": poll.id }, h("h3", heading), body);
+  // A closed poll folds to one line with its outcome, so that a long forum's polls do not push the live ones away.
+  const details = h(
+    "details.card.poll-card.poll-closed",
+    { "data-poll": poll.id, open: openedClosed.has(poll.id) },
+    h("summary", h("h3", heading), h("span.poll-outcome", outcomeWords(poll, tally))),
+    body,
   );
+  details.addEventListener("toggle", () => (details.open ? openedClosed.add(poll.id) : openedClosed.delete(poll.id)));
+  return details;
 }
+
 
 /** What hand count is in force for a poll, and its line of the hall check. */
 function hallLines(poll, s) {
@@ -276,6 +403,10 @@ $("#headcount-form").addEventListener("submit", (e) => {
 });
 
 let builderItems = "";
+let builderTouched = false;
+// Once the moderator opens, closes or uses the builder, it stays as they left it.
+$("#poll-builder-box > summary").addEventListener("click", () => (builderTouched = true));
+$("#poll-builder").addEventListener("submit", () => (builderTouched = true));
 
 function render() {
   const s = client.state;
@@ -294,8 +425,16 @@ function render() {
   replace($("#queue"), pending.length ? h("ul.ideas", pending.map((i) => ideaRow(i, s))) : h("p.muted", t("console.queue_empty")));
   const current = [...s.ideas.values()].filter((i) => i.item === s.activeItem && i.status !== "pending");
   replace($("#ideas"), current.length ? h("ul.ideas", current.map((i) => ideaRow(i, s))) : h("p.muted", t("ideas.empty")));
+  if (client.welcome?.forum_id && !revealed.loaded) {
+    revealed = new Set(storage.read(revealedKey()) || []);
+    revealed.loaded = true;
+  }
   const polls = [...s.polls.values()].sort((a, b) => b.id - a.id);
   replace($("#polls"), polls.length ? polls.map((p) => pollRow(p, s)) : h("p.muted", t("console.no_polls")));
+  // Open while there is no poll yet; folded above the list once there are, unless the moderator opened or closed it.
+  if (!builderTouched) $("#poll-builder-box").open = !polls.length;
+  $("#summary-open").hidden = !polls.some((p) => p.status === "closed");
+  if (!$("#summary").hidden) showSummary();
   const itemsKey = JSON.stringify(s.agenda.map((i) => [i.id, i.title])) + s.activeItem;
   if (itemsKey !== builderItems) {
     builderItems = itemsKey;
@@ -314,7 +453,13 @@ function renderSpeakers() {
   const q = s.speakers;
   replace(
     $("#speakers"),
-    q.current ? h("p.floor", t("hand.current", { name: speakerName(q.current.speaker) })) : null,
+    q.current
+      ? h(
+          "p.floor",
+          t("hand.current", { name: speakerName(q.current.speaker) }),
+          q.current.deadline_ms ? [" · ", t("console.speech_left"), h("strong#speech-clock.timer-value", { role: "timer" })] : null,
+        )
+      : null,
     q.waiting.length
       ? h(
           "ol.speakers-list",
@@ -333,7 +478,7 @@ function renderSpeakers() {
                 "span.speaker-actions",
                 h("button.small.secondary", { type: "button", "data-key": `upsp-${sp.id}`, "aria-label": t("console.speaker_up", { name }), disabled: i === 0, onclick: () => move(i - 1) }, "▲"),
                 h("button.small.secondary", { type: "button", "data-key": `dnsp-${sp.id}`, "aria-label": t("console.speaker_down", { name }), disabled: i === q.waiting.length - 1, onclick: () => move(i + 1) }, "▼"),
-                h("button.small.danger", { type: "button", "data-key": `rmsp-${sp.id}`, "aria-label": t("console.speaker_remove", { name }), onclick: () => send("remove_speaker", { speaker: sp.id }) }, t("console.remove")),
+                h("button.small.danger", { type: "button", "data-key": `rmsp-${sp.id}`, "aria-label": t("console.speaker_remove", { name }), onclick: () => send("remove_speaker", { speaker: sp.id }, said("remove_speaker", { name })) }, t("console.remove")),
               ),
             );
           }),
@@ -348,7 +493,20 @@ function renderSpeakers() {
   $("#skip-speaker").disabled = !q.waiting.length;
   $("#end-speech").disabled = !q.current;
   replace($("#temperature"), renderTemperature(s) || h("p.muted", "—"));
+  tickSpeech();
 }
+
+/** The current speech's time left, or how far over it is. */
+function tickSpeech() {
+  const el = document.getElementById("speech-clock");
+  const deadline = client?.state.speakers?.current?.deadline_ms;
+  if (!el || typeof deadline !== "number") return;
+  const left = deadline - client.serverNow();
+  const text = clockText(left);
+  if (el.textContent !== text) el.textContent = text;
+  el.classList.toggle("up", left < 0);
+}
+setInterval(tickSpeech, 250);
 
 $("#queue-policy").addEventListener("change", (e) => send("set_queue_policy", { policy: e.target.value }, `${t("console.queue_policy")}: ${t(`policy.${e.target.value}`)}`));
 $("#limit-form").addEventListener("submit", (e) => {
@@ -424,7 +582,7 @@ $("#poll-builder").addEventListener("submit", (e) => {
   if (kind === "yes_no") method = { kind, rule: $("#poll-rule").value };
   else if (kind === "approval") method = { kind, max_choices: num("#poll-max-choices") };
   else if (kind === "dots") method = { kind, budget: num("#poll-budget"), max_per_option: num("#poll-cap") };
-  else if (kind === "score" || kind === "single_choice") method = { kind };
+  else if (kind === "score" || kind === "single_choice" || kind === "pairwise") method = { kind };
   else {
     method = { kind: "ranked", tally: $("#poll-tally").value || "borda" };
     if ($("#poll-max-ranks").value) method.max_ranks = num("#poll-max-ranks");
@@ -440,6 +598,33 @@ $("#poll-builder").addEventListener("submit", (e) => {
   send("create_poll", fields, `${t("console.poll_create")}: ${title}`);
   $("#poll-title").value = "";
 });
+
+// The one-page summary of outcomes: shown in place of the console (and alone on paper).
+
+function showSummary() {
+  const el = $("#summary");
+  replace(
+    el,
+    renderSummary(client.state, {
+      now: client.serverNow(),
+      onPrint: () => window.print(),
+      onClose: hideSummary,
+    }),
+  );
+  if (el.hidden) {
+    el.hidden = false;
+    $("#main").hidden = true;
+    $("#summary-h").focus();
+  }
+}
+
+function hideSummary() {
+  $("#summary").hidden = true;
+  $("#main").hidden = false;
+  $("#summary-open").focus();
+}
+
+$("#summary-open").addEventListener("click", () => client?.state.forum && showSummary());
 
 // Export
 
@@ -491,36 +676,38 @@ document.addEventListener("keydown", (e) => {
       break;
     }
     case "s":
-      if (item) send(item.timer?.running ? "pause_timer" : "start_timer", { item: item.id });
+      if (item) send(item.timer?.running ? "pause_timer" : "start_timer", { item: item.id }, said(item.timer?.running ? "pause_timer" : "start_timer", { title: item.title }));
       break;
     case "+":
-      if (item) send("extend_timer", { item: item.id, secs: 60 });
+      if (item) giveTime(item, 60);
       break;
     case "a":
-      if (pendingIdeas[0]) send("approve_idea", { idea: pendingIdeas[0].id });
+      if (pendingIdeas[0]) send("approve_idea", { idea: pendingIdeas[0].id }, said("approve_idea", { id: pendingIdeas[0].id }));
       break;
     case "h":
-      if (pendingIdeas[0]) send("hide_idea", { idea: pendingIdeas[0].id });
+      if (pendingIdeas[0]) send("hide_idea", { idea: pendingIdeas[0].id }, said("hide_idea", { id: pendingIdeas[0].id }));
       break;
     case "o": {
       const draft = polls.find((p) => p.status === "draft");
-      if (draft) send("open_poll", { poll: draft.id });
+      if (draft) send("open_poll", { poll: draft.id }, said("open_poll", { id: draft.id }));
       break;
     }
     case "c": {
       const open = polls.find((p) => p.status === "open");
-      if (open) send("close_poll", { poll: open.id });
+      if (open) send("close_poll", { poll: open.id }, said("close_poll", { id: open.id }));
       break;
     }
     case "r": {
-      const hidden = polls.find((p) => p.results === "hidden" && !p.results_visible && p.status !== "draft");
-      if (hidden) send("reveal_results", { poll: hidden.id });
+      // The newest opened poll whose results are still hidden from the public.
+      const hidden = polls.find((p) => p.results === "hidden" && !revealed.has(p.id) && p.status !== "draft");
+      if (hidden) revealPoll(hidden);
       break;
     }
     case "k":
       if (s.speakers?.waiting.length) send("call_next", {}, t("console.call_next"));
       break;
     case "?":
+      $("#shortcuts-box").open = true;
       $("#shortcuts-h").focus();
       break;
     default:
@@ -560,21 +747,32 @@ if (!token) {
       temperature: () => client.state.forum && renderSpeakers(),
       ack: (frame) => {
         reportHallCount(frame);
-        const what = labels.get(frame.id);
+        const sent = labels.get(frame.id);
         labels.delete(frame.id);
-        if (what) log(t("console.done", { what }));
+        if (sent?.type === "reveal_results") {
+          markRevealed(sent.fields.poll);
+          render();
+        }
+        if (sent) log(t("console.done", { what: sent.what }));
       },
       error: (frame) => {
         reportHallCount(frame);
+        const sent = labels.get(frame.id);
         labels.delete(frame.id);
-        log(t("console.failed", { message: frame.message }), "error");
+        // Revealing twice is refused as invalid_state: the results are public already.
+        if (sent?.type === "reveal_results" && frame.code === "invalid_state") {
+          markRevealed(sent.fields.poll);
+          render();
+        }
+        log(t("console.failed", { message: errorText(frame) }), "error");
       },
       refused: (error) => {
         client.forget();
-        log(t("console.failed", { message: error?.message || "" }), "error");
+        log(t("console.failed", { message: errorText(error) }), "error");
       },
     },
   });
+  renderLanWarning();
   client.restore();
   if (client.state.forum) render();
   client.start();
@@ -583,6 +781,7 @@ if (!token) {
 
 onLanguageChange(() => {
   badge.render();
+  if (client) renderLanWarning();
   builderItems = "";
   hallCheckKey = "";
   for (const id of editing.keys()) editing.set(id, null);

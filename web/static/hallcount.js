@@ -2,7 +2,7 @@
 // the poll's method. The form keeps a draft per poll, so the console can
 // re-render around it; entering again replaces the earlier count (a correction).
 
-import { t, formatNumber } from "./i18n.js";
+import { t, formatNumber, errorText } from "./i18n.js";
 import { h, replace, liveOptions } from "./ui.js";
 
 const drafts = new Map(); // poll id -> draft
@@ -49,9 +49,9 @@ function rankSlots(poll) {
   return poll.method.max_ranks ? Math.min(poll.method.max_ranks, n) : n;
 }
 
+/** A new paper ranking starts empty: an order filled in beforehand would be entered unread. */
 function newRow(poll) {
-  const ids = liveOptions(poll).map((o) => o.id);
-  return { count: "", ranking: Array.from({ length: rankSlots(poll) }, (_, i) => ids[i] ?? null) };
+  return { count: "", ranking: Array.from({ length: rankSlots(poll) }, () => null) };
 }
 
 /** The `counts` of enter_hall_count, from the draft (numbers as typed: the server judges them). */
@@ -235,7 +235,7 @@ export function hallCountForm(poll, ctx) {
   };
   const form = h(
     "form.hall-count",
-    { "data-hall-form": poll.id, "aria-labelledby": `hc-${poll.id}-h`, "aria-describedby": `hc-${poll.id}-hint`, novalidate: true },
+    { "data-hall-form": poll.id, "aria-label": `${t("console.hall.title")}: #${poll.id} ${poll.title}`, "aria-describedby": `hc-${poll.id}-hint`, novalidate: true },
     h("h4", { id: `hc-${poll.id}-h` }, t("console.hall.title")),
     h("p.hint", { id: `hc-${poll.id}-hint` }, t("console.hall.hint")),
     inner,
@@ -281,17 +281,19 @@ export function reportHallCount(frame) {
   if (frame.type === "ack") {
     kept.said = setStatus(kept.status, "saved", () => t("console.hall.saved", { n: formatNumber(sent.people) }));
   } else {
-    kept.said = setStatus(kept.status, "error", () => t("console.hall.refused", { message: refusal(frame) }) + (frame.rule ? ` (${t("console.hall.rule", { rule: frame.rule })})` : ""));
+    // Which paper ranking broke the rule is the one thing taken from the server's (English) message: its number.
+    const row = /^paper ranking (\d+)\b/.exec(frame.message || "")?.[1];
+    kept.said = setStatus(
+      kept.status,
+      "error",
+      () =>
+        t("console.hall.refused", { message: (row ? `${t("console.hall.ranking_n", { n: row })}: ` : "") + errorText(frame) }) +
+        (frame.rule ? ` (${t("console.hall.rule", { rule: frame.rule })})` : ""),
+    );
   }
   return true;
 }
 
-/** A refusal in the page's language when its rule is one the page knows; else the server's message. */
-function refusal(frame) {
-  const known = frame.rule && KNOWN_RULES.has(frame.rule);
-  return known ? t(`console.hall.rules.${frame.rule}`) : frame.message || frame.code;
-}
-const KNOWN_RULES = new Set(["hall_count.over_headcount", "hall_count.over_method"]);
 
 /** Show a status (text as a function, so that it is translated again after a language switch). */
 function setStatus(el, state, text) {

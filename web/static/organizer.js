@@ -23,6 +23,23 @@ export function consoleLink(f) {
   return `/console#${p}`;
 }
 
+/**
+ * The agenda from the text area: one item per line, with an optional time box
+ * in minutes after a bar ("Opening | 10"). A line whose text after the last bar
+ * is not a number of minutes is all title.
+ */
+export function agendaOf(text) {
+  return text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const m = line.match(/^(.*\S)\s*\|\s*(\d+(?:[.,]\d+)?)\s*(?:분|min|m)?$/i);
+      const minutes = m ? Number(m[2].replace(",", ".")) : 0;
+      return m && minutes > 0 ? { title: m[1], timebox_secs: Math.round(minutes * 60) } : { title: line };
+    });
+}
+
 function renderYours() {
   const forums = storage.read("madang.forums") || [];
   $("#yours").hidden = !forums.length;
@@ -38,7 +55,7 @@ $("#create").addEventListener("submit", async (e) => {
   e.preventDefault();
   const out = $("#result");
   out.dataset.kind = "";
-  const agenda = $("#agenda").value.split("\n").map((s) => s.trim()).filter(Boolean).map((title) => ({ title }));
+  const agenda = agendaOf($("#agenda").value);
   const title = $("#title").value.trim();
   try {
     const res = await fetch("/api/forums", {

@@ -97,14 +97,22 @@ export function renderAgenda(state, { compact = false } = {}) {
   );
 }
 
+/** Time left as m:ss, or how far over once a deadline has passed ("+0:15 over"): an overrun is never shown as 0:00. */
+export function clockText(msLeft) {
+  if (msLeft === null || msLeft === undefined) return "";
+  if (msLeft < 0) return t("timer.over", { time: formatClock(Math.floor(-msLeft / 1000) * 1000) });
+  return formatClock(msLeft);
+}
+
 /** Keep every [data-countdown=item id] element ticking from the item's deadline. */
 export function startCountdowns(client, root = document) {
   const tick = () => {
     for (const el of root.querySelectorAll("[data-countdown]")) {
       const item = client.state.item(Number(el.dataset.countdown));
-      const ms = timerRemaining(item, client.serverNow());
       const running = !!item?.timer?.running;
-      const text = ms === null ? "" : formatClock(ms);
+      const over = running && typeof item.timer.deadline_ms === "number" ? item.timer.deadline_ms - client.serverNow() : null;
+      const ms = timerRemaining(item, client.serverNow());
+      const text = ms === null ? "" : clockText(over !== null && over < 0 ? over : ms);
       if (el.textContent !== text) el.textContent = text;
       el.classList.toggle("paused", !!item?.timer && !running);
       el.classList.toggle("low", running && ms !== null && ms <= 60000);
@@ -182,7 +190,14 @@ export function renderTally(poll, tally) {
         remote: formatNumber(bc.remote?.ballots || 0),
       })
     : "";
-  const head = h("p.tally-ballots", t("results.votes", { n: formatNumber(tally.ballots) }), split ? [" (", h("span.tally-split", split), ")"] : "");
+  // Nothing counted yet: every option shares the first tier and a yes/no is 0 = 0, which is no tie and no verdict.
+  const none = !!tally.no_votes || tally.ballots === 0;
+  const head = h(
+    "p.tally-ballots",
+    t("results.votes", { n: formatNumber(tally.ballots) }),
+    split ? [" (", h("span.tally-split", split), ")"] : "",
+    none ? [" · ", h("strong.no-votes", t("results.no_votes"))] : "",
+  );
   if (r.method === "yes_no") {
     const total = r.yes + r.no + r.abstain;
     const verdict = r.tie ? t("yes_no.tie") : r.passed ? t("yes_no.passed") : t("yes_no.failed");
@@ -195,17 +210,17 @@ export function renderTally(poll, tally) {
         bar(t("yes_no.no"), r.no, total, formatNumber(r.no), { className: "no" }),
         bar(t("yes_no.abstain"), r.abstain, total, formatNumber(r.abstain), { className: "abstain" }),
       ),
-      h(`p.verdict.${r.passed ? "passed" : "failed"}`, `${verdict} (${t(`rule.${r.rule}`)})`),
+      none ? null : h(`p.verdict.${r.tie ? "tie" : r.passed ? "passed" : "failed"}`, `${verdict} (${t(`rule.${r.rule}`)})`),
     );
   }
-  const pos = positions(r.ranking);
+  const pos = none ? new Map() : positions(r.ranking);
   const order = orderByRanking(poll, r.ranking);
   const rowFor = (id, value, max, text, sub) => {
     const p = pos.get(id);
     const position = p ? t("ranked.position", { n: p.n }) + (p.tied ? ` (${t("results.tied")})` : "") : "";
     const row = bar(labelOf(poll, id), value, max, text, {
       position,
-      className: p?.n === 1 && tally.ballots > 0 ? "leader" : "",
+      className: p?.n === 1 && !none ? "leader" : "",
       attrs: { "data-option": id },
     });
     if (sub) row.append(h("span.bar-sub", sub));
@@ -230,6 +245,25 @@ export function renderTally(poll, tally) {
       ),
     );
   }
+  if (r.method === "pairwise") {
+    // Bradley–Terry strengths (SPEC §9.5): the bar is the log-strength above the weakest option's.
+    const stats = new Map(r.stats.map((x) => [x.option, x]));
+    const logs = r.stats.map((x) => x.log_strength);
+    const low = Math.min(0, ...logs);
+    const top = Math.max(1e-9, ...logs.map((v) => v - low));
+    return h(
+      "div.tally.tally-pairwise",
+      head,
+      h("p.decided-by", t("pairwise.comparisons", { n: formatNumber(r.comparisons) })),
+      h(
+        "ol.bars",
+        order.map((id) => {
+          const x = stats.get(id) || { wins: 0, losses: 0, strength: 1, log_strength: 0 };
+          return rowFor(id, x.log_strength - low, top, t("pairwise.strength", { s: formatNumber(x.strength, 2) }), t("pairwise.record", { wins: formatNumber(x.wins), losses: formatNumber(x.losses) }));
+        }),
+      ),
+    );
+  }
   if (r.method === "ranked") {
     const borda = new Map(r.borda.map((c) => [c.option, c.count]));
     const firsts = new Map(r.first_choices.map((c) => [c.option, c.count]));
@@ -239,12 +273,38 @@ export function renderTally(poll, tally) {
     const paperPts = channelPoints("hall_count");
     const remotePts = channelPoints("remote");
     const decisive = r.tally || "borda";
-    const runoff = decisive === "instant_runoff" && tally.ranked && tally.ballots > 0 ? tally.ranked.instant_runoff : null;
+    const runoff = decisive === "instant_runoff" && tally.ranked && !none ? tally.ranked.instant_runoff : null;
     const sub = (id) => {
       const parts = [t("ranked.first", { n: formatNumber(firsts.get(id) || 0) })];
       if (bc) parts.push(t("ranked.split", { hall: formatNumber((hallPts.get(id) || 0) + (paperPts.get(id) || 0)), remote: formatNumber(remotePts.get(id) || 0) }));
       return parts.join(" · ");
     };
+    const schulze = decisive === "schulze" ? tally.ranked?.schulze : null;
+    if (schulze && tally.ranked.options) {
+      // Schulze by its own measure: how many options each one beats by its strongest path (never Borda points).
+      const ids = tally.ranked.options;
+      const beats = new Map(ids.map((id, i) => [id, ids.reduce((n, _, j) => n + (schulze.strongest[i][j] > schulze.strongest[j][i] ? 1 : 0), 0)]));
+      const firstSplit = (name) => new Map((bc?.[name]?.result?.first_choices || []).map((c) => [c.option, c.count]));
+      const [hallFirst, paperFirst, remoteFirst] = ["hall", "hall_count", "remote"].map(firstSplit);
+      return h(
+        "div.tally.tally-ranked",
+        { "data-tally": decisive },
+        head,
+        h("p.decided-by", t("ranked.decided_by", { method: t(`ranked_tally.${decisive}`) })),
+        h("p.hint", t("schulze.how")),
+        h(
+          "ol.bars.standings",
+          order.map((id) => {
+            const n = beats.get(id) || 0;
+            const sub = bc
+              ? t("irv.first_split", { hall: formatNumber((hallFirst.get(id) || 0) + (paperFirst.get(id) || 0)), remote: formatNumber(remoteFirst.get(id) || 0) })
+              : t("ranked.first", { n: formatNumber(firsts.get(id) || 0) });
+            return rowFor(id, n, Math.max(1, ids.length - 1), t("schulze.beats", { n: formatNumber(n) }), sub);
+          }),
+        ),
+        none ? null : renderMethodWinners(poll, decisive, tally.ranked),
+      );
+    }
     if (runoff) {
       // Instant-runoff standings: each option's votes in the last round it took part in (the winners': the final round).
       const last = new Map();
@@ -280,7 +340,7 @@ export function renderTally(poll, tally) {
         order.map((id) => rowFor(id, borda.get(id) || 0, max, t("ranked.points", { n: formatNumber(borda.get(id) || 0) }), sub(id))),
       ),
       runoff ? renderRunoff(poll, runoff, r.ranking) : null,
-      tally.ranked && tally.ballots > 0 ? renderMethodWinners(poll, decisive, tally.ranked) : null,
+      tally.ranked && !none ? renderMethodWinners(poll, decisive, tally.ranked) : null,
     );
   }
   return h("p.muted", t("results.none"));
@@ -353,7 +413,8 @@ export function tallySummary(poll, tally) {
   if (!tally) return "";
   const r = tally.result;
   let leader;
-  if (r.method === "yes_no") leader = `${t("yes_no.yes")} ${r.yes}, ${t("yes_no.no")} ${r.no}, ${t("yes_no.abstain")} ${r.abstain}`;
+  if (tally.no_votes || tally.ballots === 0) leader = t("results.no_votes");
+  else if (r.method === "yes_no") leader = `${t("yes_no.yes")} ${r.yes}, ${t("yes_no.no")} ${r.no}, ${t("yes_no.abstain")} ${r.abstain}`;
   else leader = (r.ranking?.[0] || []).map((id) => labelOf(poll, id)).join(", ") || "—";
   return t("results.summary", { poll: poll.title, n: tally.ballots, label: leader });
 }
