@@ -12,6 +12,7 @@ mod abuse_limits;
 mod bad_input;
 mod crash;
 mod differential;
+mod display;
 mod forum;
 mod harness;
 mod hybrid;
