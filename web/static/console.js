@@ -7,6 +7,7 @@ import { formatNumber } from "./i18n.js";
 import { hallCountForm, reportHallCount, hallCountPeople } from "./hallcount.js";
 import { formatClock } from "./client.js";
 import { outcomeCsv } from "./csv.js";
+import { renderProjectorControl } from "./projector-control.js";
 
 storedTheme();
 mountLanguageSwitch($("#lang"));
@@ -305,6 +306,7 @@ function render() {
   renderLinks();
   renderSpeakers();
   renderHallCheck();
+  renderProjectorControl($("#projector-control"), s, send);
 }
 
 function renderSpeakers() {
