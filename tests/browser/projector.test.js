@@ -198,6 +198,13 @@ test("the console puts screens on the projector, which fits a 12-option instant-
     await mod.locator(".projector-now").filter({ hasText: `${step}라운드` }).waitFor();
   }
   assert.ok(await mod.locator("#projector-next-round").isDisabled(), "no round after the last");
+  await mod.locator("#projector-section").scrollIntoViewIfNeeded();
+  await screenshot(mod, "projector-console-irv-1440x900-ko");
+  await mod.locator("#lang").selectOption("en");
+  await mod.locator(".projector-now").filter({ hasText: "Final result" }).waitFor();
+  await screenshot(mod, "projector-console-irv-1440x900-en");
+  await noModerateViolations(mod, "the console with its projector control");
+  await mod.locator("#lang").selectOption("ko");
   const winners = await display.evaluate((p) => window.madang.client.state.polls.get(p).outcome.tally.ranked.instant_runoff.winners, poll);
   assert.equal(winners.length, 1);
   const winner = LABELS[winners[0] - 1];

@@ -222,13 +222,15 @@ function runoffRows(poll, tally, step) {
   rounds.slice(0, Math.max(0, shown - 1)).forEach((r, i) => r.eliminated.forEach((id) => outIn.set(id, i + 1)));
   const counts = new Map((round?.counts || []).map((c) => [c.option, c.count]));
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  // Winners are named once the poll is closed and its last round is on screen.
   const last = shown === rounds.length && shown > 0;
   const winners = new Set(last ? irv.winners : []);
+  const final = last && poll.status === "closed";
   return ordered(poll, tally.result.ranking).map((id) => {
     const gone = outIn.get(id);
     const out = round?.eliminated.includes(id);
     const count = counts.get(id) || 0;
-    const status = gone ? t("projector.irv_out_in", { n: gone }) : out ? t("projector.irv_out_now") : winners.has(id) ? t("projector.irv_winner") : "";
+    const status = gone ? t("projector.irv_out_in", { n: gone }) : out ? t("projector.irv_out_now") : final && winners.has(id) ? t("projector.irv_winner") : "";
     return row({
       poll,
       id,
