@@ -257,6 +257,18 @@ test("the console puts screens on the projector, which fits a 12-option instant-
   await display.locator(`.pj-result[data-poll="${b}"]`).waitFor();
   await everySize(display, "two-polls");
 
+  // Thirty sentence-length options, put on screen as a live poll: still nothing off screen.
+  const many = Array.from({ length: 30 }, (_, i) => `${i + 1}번 제안: ${LABELS[i % LABELS.length]}`);
+  const c = (await f.command({ type: "create_poll", title: "서른 가지 제안 중 두 가지를 고르세요", method: { kind: "approval", max_choices: 2 }, options: { from: "fixed", labels: many } })).poll;
+  await f.command({ type: "open_poll", poll: c });
+  await f.command({ type: "show_on_display", screen: { kind: "poll", poll: c } });
+  await display.locator(`.pj-result[data-poll="${c}"] .pj-row`).nth(29).waitFor();
+  assert.equal(await display.locator(".pj-result").count(), 1, "the chosen poll alone");
+  await everySize(display, "thirty-options");
+  await f.command({ type: "close_poll", poll: c });
+  await f.command({ type: "show_on_display", screen: { kind: "auto" } });
+  await display.locator(".pj-result").nth(1).waitFor();
+
   // A speaker's time runs out: the side says by how much they are over.
   await f.command({ type: "set_speaking_limit", secs: 1 });
   await f.command({ type: "add_speaker", name: "김영수" });
