@@ -210,6 +210,12 @@ test("the console puts screens on the projector, which fits a 12-option instant-
   const winner = LABELS[winners[0] - 1];
   await display.locator(".pj-verdict").filter({ hasText: `결정: ${winner}` }).waitFor();
   await display.locator(".pj-row.leader").filter({ hasText: winner }).waitFor();
+  const sizes = await display.evaluate(() => {
+    const px = (sel) => parseFloat(getComputedStyle(document.querySelector(sel)).fontSize);
+    return { body: px(".pj-label"), verdict: px(".pj-verdict"), state: px(".agenda-state"), qr: document.querySelector(".pj-qr-side").getBoundingClientRect().height / innerHeight };
+  });
+  assert.ok(sizes.verdict >= sizes.body && sizes.state >= sizes.body, `verdict and agenda states no smaller than body text: ${JSON.stringify(sizes)}`);
+  assert.ok(sizes.qr >= 0.25, `the QR code beside content at ${Math.round(sizes.qr * 100)}% of the height`);
   await everySize(display, "irv-last-round");
 
   // The join slide: the QR code takes at least 40% of the height; the code is large.
@@ -240,6 +246,18 @@ test("the console puts screens on the projector, which fits a 12-option instant-
   await fresh.context().close();
   await mod.locator('#projector-control button[data-screen="auto"]').click();
 
+  // A Schulze poll is shown by head-to-head wins, never by Borda points; under auto the newest result of the item.
+  const schulze = (await f.command({ type: "create_poll", title: "어느 쪽이 더 시급한가요?", method: { kind: "ranked", tally: "schulze" }, options: { from: "fixed", labels: ["가로등", "놀이터", "화장실"] } })).poll;
+  await f.command({ type: "open_poll", poll: schulze });
+  await f.command({ type: "enter_hall_count", poll: schulze, counts: { kind: "ranked", ballots: [{ ranking: [2, 1, 3], count: 5 }, { ranking: [1, 2, 3], count: 4 }, { ranking: [3, 2, 1], count: 2 }] } });
+  await f.command({ type: "close_poll", poll: schulze });
+  await display.locator(`.pj-result[data-poll="${schulze}"][data-final="true"]`).waitFor();
+  const values = await display.locator(`.pj-result[data-poll="${schulze}"] .pj-value`).allTextContents();
+  assert.deepEqual(values, ["2개 중 2개에 우세", "2개 중 1개에 우세", "2개 중 0개에 우세"], "Schulze by head-to-head wins");
+  await display.locator(".pj-verdict").filter({ hasText: "결정: 놀이터" }).waitFor();
+  await display.locator(".tally-ballots").filter({ hasText: "11표 (현장 11, 그중 수기 11 · 온라인 0)" }).waitFor();
+  await everySize(display, "schulze");
+
   // Another item: under auto, the old item's results leave the screen at once.
   await f.command({ type: "submit_idea", text: "주민 참여 예산 규모를 먼저 정합시다" });
   await f.command({ type: "activate_item", item: 2 });
@@ -255,6 +273,11 @@ test("the console puts screens on the projector, which fits a 12-option instant-
   await f.command({ type: "open_poll", poll: b });
   await display.locator(`.pj-result[data-poll="${a}"]`).waitFor();
   await display.locator(`.pj-result[data-poll="${b}"]`).waitFor();
+  // Nothing counted yet: no places, no verdict, no tie.
+  const placesShown = await display.locator(".pj-place").allTextContents();
+  assert.equal(placesShown.length, 7, "three yes/no rows and four options");
+  assert.ok(placesShown.every((text) => text === ""), `no place before a vote: ${placesShown}`);
+  assert.equal(await display.locator(".pj-verdict").count(), 0, "no verdict on a live poll");
   await everySize(display, "two-polls");
 
   // Thirty sentence-length options, put on screen as a live poll: still nothing off screen.

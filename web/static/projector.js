@@ -303,8 +303,8 @@ export function renderPollResult(poll, tally, { step, titleId } = {}) {
 /**
  * Size `box`'s text so that its content fits it: for each column count of
  * its lists (`.pj-rows`, `.pj-wall`), the largest font size from `max` down
- * to `min` pixels that fits; the count giving the largest type wins (fewer
- * columns when nearly equal: a list reads best in one). Returns whether it fits.
+ * to `min` pixels that fits; more columns win only with type at least 30%
+ * larger (a list reads best in one column). Returns whether it fits.
  */
 export function fit(box, { max, min, maxColumns = 3 }) {
   const lists = [...box.querySelectorAll(".pj-rows, .pj-wall")];
@@ -336,7 +336,7 @@ export function fit(box, { max, min, maxColumns = 3 }) {
   for (let cols = 1; cols <= most; cols++) {
     setColumns(cols);
     const size = largest();
-    if (size !== null && (!best || size > best.size * 1.08)) best = { cols, size };
+    if (size !== null && (!best || size > best.size * 1.3)) best = { cols, size };
   }
   setColumns(best ? best.cols : most);
   box.style.fontSize = `${best ? best.size : min}px`;
