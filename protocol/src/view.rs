@@ -321,7 +321,8 @@ pub enum Update {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Screen {
     /// The current item's open polls; else its latest closed poll whose
-    /// results are visible; else its ideas wall.
+    /// results are visible; else its ideas wall; without a current item,
+    /// the join slide.
     #[default]
     Auto,
     /// One poll, live while it is open (its final result once closed).

@@ -177,6 +177,11 @@ test("the console puts screens on the projector, which fits a 12-option instant-
   await mod.locator("#projector-poll").selectOption(String(poll));
   await mod.locator('#projector-control button[data-screen="result"]').click();
   await mod.locator("#log[data-kind=error]").waitFor();
+  // Put on screen as a poll, a closed poll with hidden results says so, with no verdict.
+  await f.command({ type: "show_on_display", screen: { kind: "poll", poll } });
+  await display.locator(`.pj-result[data-poll="${poll}"] .pj-note`).waitFor();
+  assert.equal(await display.locator(".pj-verdict").count(), 0, "no verdict while the results are hidden");
+  await f.command({ type: "show_on_display", screen: { kind: "auto" } });
   await f.command({ type: "reveal_results", poll });
 
   // Under auto, the current item's latest public result is on screen, marked final with its verdict.

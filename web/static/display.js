@@ -37,9 +37,9 @@ function qrImage(join, className) {
 }
 
 /** The column beside content: how to join (QR about a quarter of the height), who speaks, and (beside ideas and speakers) the temperature. */
-function side(s, { temperature: withTemperature = false } = {}) {
+function side(s, { temperature: withTemperature = false, speaker = true } = {}) {
   const join = joinInfo();
-  const speech = s.speakers?.current;
+  const speech = speaker ? s.speakers?.current : null;
   const temperature = withTemperature ? renderTemperature(s) : null;
   return h(
     "aside.pj-side",
@@ -151,7 +151,7 @@ function render() {
   let content;
   if (screen.kind === "polls" || screen.kind === "result") content = withSide(s, pollsStage(s, screen));
   else if (screen.kind === "ideas") content = withSide(s, ideasStage(s), { temperature: true });
-  else if (screen.kind === "speakers") content = withSide(s, speakersStage(s), { temperature: true });
+  else if (screen.kind === "speakers") content = withSide(s, speakersStage(s), { temperature: true, speaker: false });
   else if (screen.kind === "join") content = joinSlide();
   else if (screen.kind === "end") content = endStage(s);
   else content = [];

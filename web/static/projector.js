@@ -287,7 +287,7 @@ export function renderPollResult(poll, tally, { step, titleId } = {}) {
     h("p.pj-meta.tally-ballots", metaText(tally)),
     measureText(poll, tally) ? h("p.pj-meta", measureText(poll, tally)) : null,
     isRunoff && rounds ? h("p.pj-round", { "data-step": shown }, shown ? t("projector.irv_round", { n: shown, of: rounds }) : t("projector.irv_start", { of: rounds })) : null,
-    final && complete ? h("p.pj-verdict", { "data-final": "true" }, verdictText(poll, tally)) : null,
+    final && complete && poll.results_visible && tally ? h("p.pj-verdict", { "data-final": "true" }, verdictText(poll, tally)) : null,
   );
   if (!poll.results_visible) return h("section.pj-result", { "data-poll": poll.id }, head, h("p.pj-note", t("poll.results_hidden")));
   if (!tally) return h("section.pj-result", { "data-poll": poll.id }, head, h("p.pj-note", t("projector.no_votes")));
