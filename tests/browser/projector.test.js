@@ -270,6 +270,7 @@ test("the console puts screens on the projector, which fits a 12-option instant-
   assert.equal(await display.locator(".pj-result").count(), 0, "no result of item 1 on item 2");
   await f.command({ type: "submit_idea", text: "예산의 10%를 주민 제안 사업에 씁니다" });
   await display.locator(".pj-wall li").filter({ hasText: "10%" }).waitFor();
+  await everySize(display, "ideas");
 
   // Two open polls on the item: both are on screen.
   const a = (await f.command({ type: "create_poll", title: "참여 예산을 도입할까요?", method: { kind: "yes_no", rule: "simple" }, options: { from: "none" } })).poll;
@@ -303,6 +304,16 @@ test("the console puts screens on the projector, which fits a 12-option instant-
   await f.command({ type: "call_next" });
   await display.locator(".speaker-now").filter({ hasText: "김영수" }).waitFor();
   await display.locator("#speech-clock.over").waitFor();
+  await f.command({ type: "add_speaker", name: "박민지" });
+  await f.command({ type: "show_on_display", screen: { kind: "speakers" } });
+  await display.locator(".pj-queue li").filter({ hasText: "박민지" }).waitFor();
+  assert.equal(await display.locator(".speaker-now").count(), 1, "the speaker is named once");
+  await everySize(display, "speakers");
+  await display.evaluate(() => (document.documentElement.dataset.theme = "dark"));
+  await screenshot(display, "projector-speakers-dark-1920x1080-ko");
+  await noModerateViolations(display, "the projector's speaker queue in dark mode");
+  await display.evaluate(() => (document.documentElement.dataset.theme = "light"));
+  await f.command({ type: "show_on_display", screen: { kind: "auto" } });
 
   // The forum closes: the end screen, whatever was chosen; no QR code and no speaker.
   await mod.locator('#projector-control button[data-screen="join"]').click();
