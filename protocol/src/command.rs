@@ -7,7 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{IdeaId, ItemId, OptionId, PollId, SpeakerId};
+use crate::{IdeaId, ItemId, OptionId, PollId, Screen, SpeakerId};
 
 /// A command, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -128,6 +128,9 @@ pub enum Command {
     EndSpeech {},
     /// Participant: signal green, yellow or red on the current item; replaces one's earlier signal.
     Signal { color: SignalColor },
+    /// Moderator: choose what the displays (projectors) show; it stays until
+    /// the next `show_on_display`. Persisted, so a display that restarts shows it again.
+    ShowOnDisplay { screen: Screen },
 }
 
 impl Command {
@@ -170,6 +173,7 @@ impl Command {
             Command::SetSpeakingLimit { .. } => "set_speaking_limit",
             Command::EndSpeech {} => "end_speech",
             Command::Signal { .. } => "signal",
+            Command::ShowOnDisplay { .. } => "show_on_display",
         }
     }
 }
@@ -212,6 +216,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "set_speaking_limit",
     "end_speech",
     "signal",
+    "show_on_display",
 ];
 
 /// How a yes/no/abstain poll passes.

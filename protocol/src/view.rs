@@ -168,6 +168,10 @@ pub struct ForumView {
     /// Moderators only: the hall headcount against devices and hand counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hall_check: Option<HallCheck>,
+    /// What the displays show, as the moderator chose it; absent: `auto`.
+    #[serde(default, skip_serializing_if = "Screen::is_auto")]
+    #[schemars(with = "Option<Screen>")]
+    pub screen: Screen,
     /// The sequence number this view is current at.
     pub seq: u64,
 }
@@ -306,4 +310,43 @@ pub enum Update {
     HallCount { poll: PollId, counts: HallCounts, hall_check: HallCheck },
     /// Moderators only: the headcount was set, or a hall device voted.
     HallCheck { hall_check: HallCheck },
+    /// The moderator chose what the displays show.
+    Screen { screen: Screen },
+}
+
+/// What the displays (projectors) show, tagged by `kind`, as the moderator
+/// chose it with `show_on_display`. A closed forum's displays show the end
+/// screen whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Screen {
+    /// The current item's open polls; else its latest closed poll whose
+    /// results are visible; else its ideas wall; without a current item,
+    /// the join slide.
+    #[default]
+    Auto,
+    /// One poll, live while it is open (its final result once closed).
+    Poll { poll: PollId },
+    /// A closed poll's final result. For an instant-runoff poll, `step` is how
+    /// many rounds are revealed (absent: all of them); the moderator advances it.
+    Result {
+        poll: PollId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<u32>,
+    },
+    /// The ideas wall of the current item.
+    Ideas,
+    /// The speaker queue.
+    Speakers,
+    /// A full-screen join slide: QR code, address and join code.
+    Join,
+    /// Nothing: a pause.
+    Blank,
+}
+
+impl Screen {
+    /// The default: the display picks what to show from the current item.
+    pub fn is_auto(&self) -> bool {
+        *self == Screen::Auto
+    }
 }

@@ -8,7 +8,7 @@
 //! This file is the router: who may send what (`authorize`), then one
 //! aggregate per group of commands, each in its own module with both its
 //! decisions and its state changes (`agenda`, `ideas`, `polls`, `hall`,
-//! `speakers`, `signals`, `lifecycle`; joining is `participants`).
+//! `speakers`, `signals`, `display`, `lifecycle`; joining is `participants`).
 
 use madang_protocol::{Command, ForumStatus, ParticipantId};
 
@@ -192,6 +192,7 @@ impl Forum {
             | Command::SetSpeakingLimit { .. }
             | Command::EndSpeech {} => self.decide_speakers(actor, command, now_ms, limits),
             Command::Signal { color } => self.decide_signal(actor, *color),
+            Command::ShowOnDisplay { screen } => self.decide_display(*screen),
         }
     }
 

@@ -7,7 +7,7 @@
 
 use madang_protocol::{
     Ballot, Channel, HallCounts, IdeaId, ItemId, OptionId, Outcome, ParticipantId, PollId, PollMethod, QueuePolicy,
-    ResultsVisibility, SignalColor, SpeakerId,
+    ResultsVisibility, Screen, SignalColor, SpeakerId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -213,6 +213,10 @@ pub enum Event {
         participant: ParticipantId,
         color: SignalColor,
     },
+    /// The moderator chose what the displays show.
+    ScreenShown {
+        screen: Screen,
+    },
 }
 
 /// The part of the forum an event changes. Each aggregate's module holds
@@ -227,6 +231,7 @@ pub enum Aggregate {
     Hall,
     Speakers,
     Signals,
+    Display,
 }
 
 impl Event {
@@ -271,6 +276,7 @@ impl Event {
             | Event::SpeakingLimitSet { .. }
             | Event::SpeechEnded { .. } => Aggregate::Speakers,
             Event::SignalSet { .. } => Aggregate::Signals,
+            Event::ScreenShown { .. } => Aggregate::Display,
         }
     }
 

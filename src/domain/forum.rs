@@ -5,12 +5,12 @@
 //! rather than panicking, so that replay can never crash the server.
 //!
 //! Each aggregate (`agenda`, `ideas`, `polls`, `participants`, `hall`,
-//! `speakers`, `signals`, `lifecycle`) holds its own state changes beside its
+//! `speakers`, `signals`, `display`, `lifecycle`) holds its own state changes beside its
 //! decisions.
 
 use std::collections::{BTreeMap, HashMap};
 
-use madang_protocol::{ForumStatus, IdeaId, ItemId, ParticipantId, PollId, SignalColor};
+use madang_protocol::{ForumStatus, IdeaId, ItemId, ParticipantId, PollId, Screen, SignalColor};
 use serde::{Deserialize, Serialize};
 
 use super::agenda::Item;
@@ -49,6 +49,9 @@ pub struct Forum {
     /// Per item, each participant's latest temperature signal.
     #[serde(default)]
     pub signals: BTreeMap<ItemId, BTreeMap<ParticipantId, SignalColor>>,
+    /// What the displays show, as the moderator chose it.
+    #[serde(default)]
+    pub screen: Screen,
     pub(super) next_item: u32,
     pub(super) next_idea: u32,
     pub(super) next_poll: u32,
@@ -89,6 +92,7 @@ impl Forum {
             hall_headcount: None,
             speakers: SpeakerQueue::default(),
             signals: BTreeMap::new(),
+            screen: Screen::Auto,
             next_item: 1,
             next_idea: 1,
             next_poll: 1,
@@ -118,6 +122,7 @@ impl Forum {
             Aggregate::Hall => self.apply_hall(event),
             Aggregate::Speakers => self.apply_speakers(event),
             Aggregate::Signals => self.apply_signal(event),
+            Aggregate::Display => self.apply_display(event),
         }
     }
 }

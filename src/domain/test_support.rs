@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use madang_protocol::{
     Allocation, Ballot, Channel, Command, HallCounts, HallOptionCount, IdeaId, ItemId, MajorityRule, OptionCount,
     OptionId, ParticipantId, PollId, PollMethod, PollOptionsSpec, QueuePolicy, RankedTally, ResultsVisibility,
-    ScoreEntry, ScoreStat, SignalColor, SpeakerId, Tally, TallyResult, YesNoChoice,
+    ScoreEntry, ScoreStat, Screen, SignalColor, SpeakerId, Tally, TallyResult, YesNoChoice,
 };
 
 use super::method::{BallotError, OptionIndex, count, validate_ballot};
@@ -408,6 +408,7 @@ pub(crate) fn moderator_commands() -> Vec<Command> {
         Command::SetQueuePolicy { policy: QueuePolicy::Alternate },
         Command::SetSpeakingLimit { secs: Some(60) },
         Command::EndSpeech {},
+        Command::ShowOnDisplay { screen: Screen::Blank },
     ]
 }
 

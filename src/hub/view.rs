@@ -225,6 +225,7 @@ pub fn forum_view(forum: &Forum, audience: Audience, seq: u64) -> ForumView {
         speakers: speakers_view(forum),
         temperature: current_temperature(forum),
         hall_check: (audience == Audience::Staff).then(|| hall_check(forum)),
+        screen: forum.screen,
         seq,
     }
 }
@@ -302,5 +303,7 @@ pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Up
         Event::PairOffered { .. } | Event::ComparisonCast { .. } => None,
         // Signals are conflated into `temperature` frames at the tally cadence.
         Event::SignalSet { .. } => None,
+        // Every audience: phones and the console show what the hall sees.
+        Event::ScreenShown { screen } => Some(Update::Screen { screen: *screen }),
     }
 }

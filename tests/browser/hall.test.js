@@ -250,39 +250,26 @@ test("hall counts, the headcount check, instant-runoff rounds and the speaker qu
 
   // Round 1: 6, 5, 2, 2 → 꽃길 and 운동기구 out together; round 2: 8, 7 → 벤치 out; round 3: 분수대 15.
   await expectText(display.locator(".tally-ballots"), "15표", "15 paper ballots");
-  await display.locator(".runoff-table").waitFor();
-  const rounds = await display.evaluate(() => ({
-    head: [...document.querySelectorAll(".runoff-table thead th")].map((th) => th.textContent.trim()),
-    rows: [...document.querySelectorAll(".runoff-table tbody tr")].map((tr) => [tr.dataset.option ? Number(tr.dataset.option) : tr.className, ...[...tr.querySelectorAll("td")].map((td) => (td.classList.contains("gone") ? "-" : td.querySelector(".irv-count")?.textContent.trim() + (td.classList.contains("together") ? " together" : td.classList.contains("out") ? " out" : "")))]),
-  }));
-  assert.deepEqual(rounds.head, ["선택지", "1라운드", "2라운드", "3라운드"]);
-  assert.deepEqual(rounds.rows, [
-    [1, "6", "8", "15"],
-    [2, "5", "7 out", "-"],
-    [3, "2 together", "-", "-"],
-    [4, "2 together", "-", "-"],
-  ]);
-  await expectText(display.locator(".runoff-notes"), "1라운드: 꽃길, 운동기구", "the simultaneous elimination is explained");
-  await expectText(display.locator(".runoff-table tr.winner"), "분수대", "the winner's row");
+  await expectText(display.locator(".pj-round"), "3라운드 중 3라운드", "the projector shows the last round of a live count");
   await expectText(display.locator('.method-winner[data-method="borda"]'), "벤치", "Borda's winner");
   await expectText(display.locator('.method-winner[data-method="instant_runoff"]'), "분수대", "instant-runoff's winner");
   await expectText(display.locator('.method-winner[data-method="schulze"]'), "분수대", "Schulze's winner");
   await expectText(display.locator(".methods-disagree"), "즉석 결선", "the notice that the methods disagree");
   await display.locator('.standings li.leader[data-option="1"]').waitFor();
-  // The instant-runoff standings: votes in each option's last round, in the order of the outcome.
+  // The instant-runoff standings of the last round: votes of the options still in, and when the others went out.
   await waitForStandings(
     display,
     [
-      [1, "15표", "3라운드 · 29점 (보르다 점수) · 1순위 현장 6 · 온라인 0"],
-      [2, "7표", "2라운드 · 33점 (보르다 점수) · 1순위 현장 5 · 온라인 0"],
-      [3, "2표", "1라운드 · 22점 (보르다 점수) · 1순위 현장 2 · 온라인 0"],
-      [4, "2표", "1라운드 · 6점 (보르다 점수) · 1순위 현장 2 · 온라인 0"],
+      [1, "15", ""],
+      [2, "—", "2라운드에서 탈락"],
+      [3, "—", "1라운드에서 탈락"],
+      [4, "—", "1라운드에서 탈락"],
     ],
     "the projector's instant-runoff standings",
   );
   await shots(display, "display-irv");
   const overflow = await display.evaluate(() => {
-    const main = document.querySelector(".display-main");
+    const main = document.querySelector("#results");
     return main.scrollHeight - main.clientHeight;
   });
   assert.ok(overflow <= 2, `the projector shows the whole result without cutting it off (overflow ${overflow}px)`);
@@ -295,7 +282,7 @@ test("hall counts, the headcount check, instant-runoff rounds and the speaker qu
 
   // English strings, both pages.
   await display.keyboard.press("l");
-  await expectText(display.locator(".runoff-table caption"), "Instant-runoff, round by round", "the English caption");
+  await expectText(display.locator(".pj-round"), "Round 3 of 3", "the English round");
   await expectText(display.locator(".methods-disagree"), "The methods disagree", "the English notice");
   await screenshot(display, "display-irv-en-projector");
   await display.keyboard.press("l");

@@ -13,6 +13,7 @@ mod bad_input;
 mod crash;
 mod differential;
 mod fanout_bounds;
+mod display;
 mod forum;
 mod harness;
 mod hybrid;

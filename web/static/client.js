@@ -40,6 +40,7 @@ export class ForumState {
     this.speakers = null; // the speaker queue, when the server has one
     this.temperature = null; // the current item's temperature check
     this.hallCheck = null; // moderators: the hall headcount check
+    this.screen = { kind: "auto" }; // what the displays show, as the moderator chose it
     this.seq = 0;
   }
 
@@ -55,6 +56,7 @@ export class ForumState {
     this.speakers = view.speakers || null;
     this.temperature = view.temperature || null;
     this.hallCheck = view.hall_check || null;
+    this.screen = view.screen || { kind: "auto" };
     this.seq = view.seq || 0;
   }
 
@@ -96,6 +98,9 @@ export class ForumState {
       case "hall_check":
         this.hallCheck = update.hall_check;
         break;
+      case "screen":
+        this.screen = update.screen;
+        break;
       default:
         // Unknown kinds are ignored (SPEC §1): additive changes stay in v1.
         return false;
@@ -126,6 +131,7 @@ export class ForumState {
       speakers: this.speakers || undefined,
       temperature: this.temperature || undefined,
       hall_check: this.hallCheck || undefined,
+      screen: this.screen?.kind === "auto" ? undefined : this.screen,
       seq: this.seq,
     };
   }

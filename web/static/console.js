@@ -8,6 +8,7 @@ import { hallCountForm, reportHallCount, hallCountPeople } from "./hallcount.js"
 import { formatClock } from "./client.js";
 import { outcomeCsv } from "./csv.js";
 import { renderSummary, outcomeWords } from "./summary.js";
+import { renderProjectorControl } from "./projector-control.js";
 
 storedTheme();
 mountLanguageSwitch($("#lang"));
@@ -444,6 +445,7 @@ function render() {
   renderLinks();
   renderSpeakers();
   renderHallCheck();
+  renderProjectorControl($("#projector-control"), s, send);
 }
 
 function renderSpeakers() {

@@ -1,10 +1,15 @@
 // The projector display: /display#token=<display token>[&channel=hall|remote][&theme=dark|light][&lang=ko|en]
 // Needs no input after opening; reconnects and resumes by itself.
+//
+// It shows what the moderator put on screen (ForumState.screen, resolved by
+// projector.js), redrawn within a frame of each change, and never lets
+// anything run off the screen: a hall cannot scroll a projector, so every
+// screen is fitted to the window (type size first, then columns).
 
-import { Client } from "./client.js";
+import { Client, timerRemaining, formatClock } from "./client.js";
 import { t, translate, setForumLanguage, setLanguage, onLanguageChange } from "./i18n.js";
-import { h, $, replace, connectionBadge, renderAgenda, renderTally, tallySummary, politeAnnouncer, storedTheme, toggleTheme, speakerName, renderTemperature } from "./ui.js";
-import { timerRemaining, formatClock } from "./client.js";
+import { h, $, replace, connectionBadge, politeAnnouncer, storedTheme, toggleTheme, speakerName, renderTemperature, renderAgenda } from "./ui.js";
+import { resolveScreen, renderPollResult, verdictText, fit } from "./projector.js";
 
 const params = new URLSearchParams(location.hash.slice(1));
 const token = params.get("token");
@@ -17,31 +22,119 @@ translate();
 const badge = connectionBadge($("#conn"));
 const announce = politeAnnouncer($("#announce"), 8000);
 let client = null;
+/** The polls on screen now: a tally of one of them redraws. */
+let pollsShown = new Set();
 
-/** The poll to show: an open one with visible results, else the latest closed one with an outcome. */
-function featuredPoll(s) {
-  const polls = [...s.polls.values()];
-  const open = polls.filter((p) => p.status === "open").sort((a, b) => b.id - a.id);
-  if (open.length) return open[0];
-  const closed = polls.filter((p) => p.status === "closed" && p.outcome).sort((a, b) => b.id - a.id);
-  return closed[0] || null;
-}
-
-function renderJoin() {
-  const codes = client?.welcome?.join_codes;
-  if (!codes) return;
-  const code = codes[channel];
+function joinInfo() {
+  const code = client?.welcome?.join_codes?.[channel];
+  if (!code) return null;
   const link = `${location.origin}/j/${code}`;
-  $("#join").hidden = false;
-  $("#join-code").textContent = code;
-  $("#join-url").textContent = link.replace(/^https?:\/\//, "");
-  const qr = $("#qr");
-  const src = `/api/qr.svg?code=${encodeURIComponent(code)}`;
-  if (qr.getAttribute("src") !== src) qr.src = src;
-  qr.alt = t("display.qr_alt", { link });
+  return { code, link, text: link.replace(/^https?:\/\//, "") };
 }
 
-let lastPollShown = null;
+function qrImage(join, className) {
+  return h(`img.${className}`, { src: `/api/qr.svg?code=${encodeURIComponent(join.code)}`, alt: t("display.qr_alt", { link: join.link }) });
+}
+
+/** The column beside content: how to join (QR about a quarter of the height), who speaks, and (beside ideas and speakers) the temperature. */
+function side(s, { temperature: withTemperature = false, speaker = true } = {}) {
+  const join = joinInfo();
+  const speech = speaker ? s.speakers?.current : null;
+  const temperature = withTemperature ? renderTemperature(s) : null;
+  return h(
+    "aside.pj-side",
+    { "aria-label": t("projector.side") },
+    join
+      ? h(
+          "div.pj-side-join",
+          qrImage(join, "pj-qr-side"),
+          h("p.pj-side-url", h("span.pj-caption", t("display.join")), h("strong", join.text)),
+          h("p.pj-side-code", h("span.pj-caption", t("display.code")), h("strong.pj-code#join-code", join.code)),
+        )
+      : null,
+    speech ? h("p.pj-speaker.speaker-now", t("hand.current", { name: speakerName(speech.speaker) }), " ", speech.deadline_ms ? h("span#speech-clock.pj-clock") : null) : null,
+    temperature ? h("div.pj-temperature#temperature", h("h2.pj-subtitle", t("temp.title")), temperature) : null,
+    s.agenda.length ? h("nav.pj-agenda#agenda", { "aria-label": t("agenda.title") }, renderAgenda(s, { compact: true })) : null,
+  );
+}
+
+function withSide(s, stage, options) {
+  return [stage, side(s, options)];
+}
+
+function ideasStage(s) {
+  const ideas = [...s.ideas.values()].filter((i) => i.item === s.activeItem && i.status === "approved");
+  const shown = ideas.slice(-30);
+  return h(
+    "section.pj-stage.pj-ideas",
+    { "aria-labelledby": "pj-ideas-title" },
+    h("h2.pj-title#pj-ideas-title", t("ideas.title")),
+    shown.length ? h("ul.pj-wall", shown.map((i) => h("li", i.text))) : h("p.pj-note", t("projector.no_ideas")),
+    ideas.length > shown.length ? h("p.pj-note", t("projector.more_ideas", { n: ideas.length - shown.length })) : null,
+  );
+}
+
+function speakersStage(s) {
+  const q = s.speakers;
+  return h(
+    "section.pj-stage.pj-speakers",
+    { "aria-labelledby": "pj-speakers-title" },
+    h("h2.pj-title#pj-speakers-title", t("hand.title")),
+    q?.current ? h("p.pj-speaker.pj-speaker-big.speaker-now", t("hand.current", { name: speakerName(q.current.speaker) }), " ", q.current.deadline_ms ? h("span#speech-clock.pj-clock") : null) : null,
+    q?.waiting?.length ? h("ol.pj-wall.pj-queue", q.waiting.map((sp) => h("li", speakerName(sp)))) : h("p.pj-note", t("hand.none")),
+  );
+}
+
+function joinSlide() {
+  const join = joinInfo();
+  if (!join) return h("section.pj-stage", h("p.pj-note", t("conn.connecting")));
+  return h(
+    "section.pj-join-slide",
+    { "aria-labelledby": "pj-join-title" },
+    qrImage(join, "pj-qr-big"),
+    h(
+      "div.pj-join-text",
+      h("h2.pj-title#pj-join-title", t("projector.join_title")),
+      h("p.pj-join-url", h("span.pj-caption", t("display.join")), h("strong", join.text)),
+      h("p.pj-join-code", h("span.pj-caption", t("display.code")), h("strong.pj-code#join-code", join.code)),
+    ),
+  );
+}
+
+/** After the forum closed: thanks, what was decided, where the record is. No QR code, no speaker. */
+function endStage(s) {
+  const decided = [];
+  for (const item of s.agenda) {
+    const polls = [...s.polls.values()].filter((p) => p.item === item.id && p.status === "closed" && p.results_visible && p.outcome);
+    for (const poll of polls) decided.push(h("li", h("span.pj-end-poll", `${item.title} — ${poll.title}: `), h("strong", verdictText(poll, poll.outcome.tally))));
+  }
+  const record = `${location.origin}/api/forums/${encodeURIComponent(s.forum.id)}`;
+  return h(
+    "section.pj-stage.pj-end",
+    { "aria-labelledby": "pj-end-title" },
+    h("h2.pj-title#pj-end-title", t("projector.end_title")),
+    h("h3.pj-subtitle", t("projector.end_decided")),
+    decided.length ? h("ul.pj-wall.pj-decisions", decided) : h("p.pj-note", t("projector.end_nothing")),
+    h("p.pj-record", h("span.pj-caption", t("projector.end_record")), h("strong", record.replace(/^https?:\/\//, ""))),
+  );
+}
+
+function pollsStage(s, screen) {
+  const results = screen.polls.map((poll, i) => renderPollResult(poll, s.tallyOf(poll.id), { step: screen.step, titleId: i === 0 ? "poll-title" : undefined }));
+  return h("div.pj-stage#results" + (results.length > 1 ? ".pj-multi" : ""), results);
+}
+
+function fitScreen() {
+  const vh = innerHeight;
+  const body = $("#screen");
+  const boxes = [...body.querySelectorAll(".pj-multi > .pj-result")];
+  const stages = boxes.length ? boxes : [...body.querySelectorAll(".pj-stage")];
+  for (const box of stages) fit(box, { max: vh * 0.055, min: vh * 0.016, maxColumns: boxes.length ? 2 : 3 });
+  const side = body.querySelector(".pj-side");
+  if (side) fit(side, { max: vh * 0.04, min: vh * 0.016, maxColumns: 1 });
+}
+
+let lastAnnounced = "";
 
 function render() {
   const s = client.state;
@@ -51,52 +144,48 @@ function render() {
   document.title = `${s.forum.title} · ${t("app.name")}`;
   $("#counts").textContent = t("participants.count", { hall: s.participants.hall, remote: s.participants.remote });
   const item = s.item(s.activeItem);
-  $("#current-title").textContent = item ? item.title : s.forum.status === "draft" ? t("status.draft") : t("agenda.none_active");
-  replace($("#agenda"), renderAgenda(s, { compact: true }));
-  renderSide();
-  renderJoin();
-  const poll = featuredPoll(s);
-  if (!poll) {
-    $("#poll-title").textContent = item ? t("ideas.title") : "";
-    const ideas = [...s.ideas.values()].filter((i) => i.item === s.activeItem && i.status === "approved").slice(-12);
-    replace($("#results"), ideas.length ? h("ul.ideas-wall", ideas.map((i) => h("li", i.text))) : h("p.muted", t("display.no_poll")));
-    lastPollShown = null;
-    return;
-  }
-  $("#poll-title").textContent = poll.title;
-  const tally = s.tallyOf(poll.id);
-  if (!poll.results_visible) replace($("#results"), h("p.muted", t("poll.results_hidden")));
-  else replace($("#results"), renderTally(poll, tally));
-  if (poll.results_visible && tally) announce(tallySummary(poll, tally));
-  lastPollShown = poll.id;
+  $("#current-title").textContent = s.forum.status === "closed" ? "" : item ? item.title : s.forum.status === "draft" ? t("status.draft") : "";
+  const screen = resolveScreen(s);
+  $("#main").dataset.screen = screen.kind;
+  pollsShown = new Set((screen.polls || []).map((p) => p.id));
+  let content;
+  if (screen.kind === "polls" || screen.kind === "result") content = withSide(s, pollsStage(s, screen));
+  else if (screen.kind === "ideas") content = withSide(s, ideasStage(s), { temperature: true });
+  else if (screen.kind === "speakers") content = withSide(s, speakersStage(s), { temperature: true, speaker: false });
+  else if (screen.kind === "join") content = joinSlide();
+  else if (screen.kind === "end") content = endStage(s);
+  else content = [];
+  replace($("#screen"), content);
+  fitScreen();
+  tick();
+  const summary = screen.polls?.length === 1 && screen.polls[0].status === "closed" ? `${screen.polls[0].title}: ${verdictText(screen.polls[0], s.tallyOf(screen.polls[0].id))}` : "";
+  if (summary && summary !== lastAnnounced) announce((lastAnnounced = summary));
 }
 
-function renderSide() {
-  const s = client.state;
-  const q = s.speakers;
-  replace(
-    $("#speakers"),
-    q && (q.current || q.waiting.length)
-      ? h(
-          "div",
-          q.current ? h("p.speaker-now", t("hand.current", { name: speakerName(q.current.speaker) }), " ", q.current.deadline_ms ? h("span#speech-clock") : null) : null,
-          h("p", t("hand.waiting", { n: q.waiting.length })),
-        )
-      : null,
-  );
-  const temp = renderTemperature(s);
-  replace($("#temperature"), temp ? [h("h2", t("temp.title")), temp] : null);
+/** Redraw at most once a frame, however many frames arrive. */
+let queued = false;
+function renderSoon() {
+  if (queued) return;
+  queued = true;
+  requestAnimationFrame(() => {
+    queued = false;
+    render();
+  });
 }
 
 function tick() {
-  const speech = client?.state.speakers?.current;
-  const clock = document.getElementById("speech-clock");
-  if (clock && speech?.deadline_ms) clock.textContent = formatClock(Math.max(0, speech.deadline_ms - client.serverNow()));
   if (!client?.state.forum) return;
+  const speech = client.state.speakers?.current;
+  const clock = document.getElementById("speech-clock");
+  if (clock && speech?.deadline_ms) {
+    const left = speech.deadline_ms - client.serverNow();
+    clock.textContent = left >= 0 ? formatClock(left) : t("projector.over_time", { time: formatClock(-left) });
+    clock.classList.toggle("over", left < 0);
+  }
   const item = client.state.item(client.state.activeItem);
   const ms = timerRemaining(item, client.serverNow());
   const el = $("#countdown");
-  const text = ms === null ? "" : formatClock(ms);
+  const text = ms === null || client.state.forum.status === "closed" ? "" : formatClock(ms);
   if (el.textContent !== text) el.textContent = text;
   const running = !!item?.timer?.running;
   el.classList.toggle("paused", !!item?.timer && !running);
@@ -105,19 +194,19 @@ function tick() {
 }
 
 if (!token) {
-  replace($("#results"), h("p", { role: "alert" }, t("display.bad_link")));
+  replace($("#screen"), h("p.pj-note", { role: "alert" }, t("display.bad_link")));
   $("#conn").hidden = true;
 } else {
   client = new Client({
     auth: () => ({ token }),
     on: {
       status: (status, detail) => badge.set(status, detail),
-      change: render,
-      temperature: () => client.state.forum && renderSide(),
+      change: renderSoon,
+      temperature: renderSoon,
       tally: (tally) => {
-        if (tally.poll === lastPollShown || lastPollShown === null) render();
+        if (pollsShown.has(tally.poll)) renderSoon();
       },
-      refused: () => replace($("#results"), h("p", { role: "alert" }, t("display.bad_link"))),
+      refused: () => replace($("#screen"), h("p.pj-note", { role: "alert" }, t("display.bad_link"))),
     },
   });
   client.start();
@@ -126,8 +215,9 @@ if (!token) {
 
 onLanguageChange(() => {
   badge.render();
-  if (client?.state.forum) render();
+  if (client?.state.forum) renderSoon();
 });
+addEventListener("resize", () => client?.state.forum && renderSoon());
 
 // A projector may have a keyboard: t toggles dark and light, l switches language, f goes full screen.
 document.addEventListener("keydown", (e) => {
