@@ -99,7 +99,7 @@ test("a single-choice poll: built, picked, hand-counted and shown with its tie",
   // 3 + (2 + the phone's pick) = a tie between the first two options.
   await display.locator(".tally-ballots").filter({ hasText: "6표" }).waitFor();
   const rows = await display.evaluate(() =>
-    [...document.querySelectorAll("#results .tally-single_choice li")].map((li) => [Number(li.dataset.option), li.querySelector(".bar-value").textContent.trim()]),
+    [...document.querySelectorAll("#results .standings > li")].map((li) => [Number(li.dataset.option), li.querySelector(".bar-value").textContent.trim()]),
   );
   assert.deepEqual(rows, [[1, "3"], [2, "3"], [3, "0"]], "the projector's counts, in order");
   await shots(display, "single-choice-display-ko");

@@ -140,7 +140,7 @@ function rowsFor(poll, tally, step) {
   }
   const place = places(r.ranking, counted);
   const leader = (id) => (counted && place.get(id)?.n === 1 ? "leader" : "");
-  if (r.method === "approval" || r.method === "dots") {
+  if (r.method === "approval" || r.method === "dots" || r.method === "single_choice") {
     const counts = new Map(r.counts.map((c) => [c.option, c.count]));
     const max = Math.max(1, ...counts.values());
     return ordered(poll, r.ranking).map((id) =>
