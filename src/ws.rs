@@ -5,9 +5,9 @@
 //! answer from the forum task, or a frame of the forum's broadcast. Answers
 //! go out in the order the client's frames came, and several commands may
 //! be in flight at once (pipelining, up to `MAX_IN_FLIGHT`). What is ready is
-//! written as one burst. The forum's broadcast buffer is the connection's
-//! outbound queue: a connection that falls behind by more than the buffer is
-//! closed with 4008 and resumes by reconnecting.
+//! written as one burst. The audience's channel (`hub::fanout_channel`) is the
+//! connection's outbound queue: a connection that falls behind by more than it
+//! keeps (in frames or in bytes) is closed with 4008 and resumes by reconnecting.
 //!
 //! Architecture invariant: this module knows roles and credentials only as
 //! far as routing them to the hub; what a role may do is decided by the domain.
