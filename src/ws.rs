@@ -5,9 +5,9 @@
 //! answer from the forum task, or a frame of the forum's broadcast. Answers
 //! go out in the order the client's frames came, and several commands may
 //! be in flight at once (pipelining, up to `MAX_IN_FLIGHT`). What is ready is
-//! written as one burst. The forum's broadcast buffer is the connection's
-//! outbound queue: a connection that falls behind by more than the buffer is
-//! closed with 4008 and resumes by reconnecting.
+//! written as one burst. The audience's channel (`hub::fanout_channel`) is the
+//! connection's outbound queue: a connection that falls behind by more than it
+//! keeps (in frames or in bytes) is closed with 4008 and resumes by reconnecting.
 //!
 //! Architecture invariant: this module knows roles and credentials only as
 //! far as routing them to the hub; what a role may do is decided by the domain.
@@ -25,11 +25,12 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{FutureExt, SinkExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use madang_protocol::{ClientFrame, ServerFrame, close_code, parse_client_frame};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::abuse::{CLOCK, Person, PersonLimiter, PersonLimits};
 use crate::domain::Actor;
+use crate::hub::fanout_channel::{self, RecvError};
 use crate::hub::{AttachError, Attached, ForumHandle, Frame, Hub, Request, frames};
 
 /// Limits of one connection.
@@ -177,7 +178,7 @@ struct Connection {
     /// Who this connection's person is, for the limit over all of their connections.
     person: Person,
     people: Arc<PersonLimiter>,
-    updates: broadcast::Receiver<Frame>,
+    updates: fanout_channel::Receiver,
     /// Until an event past it arrives: the seq its first frames showed the
     /// forum at; older events on `updates` are already shown, and `seq`
     /// rises strictly on a connection.
@@ -264,14 +265,14 @@ impl Connection {
         done.map_err(|_| End::Broken)
     }
 
-    fn take_update(&mut self, update: Result<Frame, broadcast::error::RecvError>) -> Result<(), End> {
+    fn take_update(&mut self, update: Result<Frame, RecvError>) -> Result<(), End> {
         match update {
             Ok(frame) => {
                 self.push_update(frame);
                 Ok(())
             }
-            Err(broadcast::error::RecvError::Lagged(_)) => Err(End::Close(close_code::TOO_SLOW, TOO_SLOW)),
-            Err(broadcast::error::RecvError::Closed) => Err(End::Close(close_code::GOING_AWAY, "forum stopped")),
+            Err(RecvError::Lagged) => Err(End::Close(close_code::TOO_SLOW, TOO_SLOW)),
+            Err(RecvError::Closed) => Err(End::Close(close_code::GOING_AWAY, "forum stopped")),
         }
     }
 
@@ -291,11 +292,9 @@ impl Connection {
     fn take_ready(&mut self) -> Result<(), End> {
         while self.out.len() < MAX_BURST {
             match self.updates.try_recv() {
-                Ok(frame) => self.push_update(frame),
-                Err(broadcast::error::TryRecvError::Lagged(_)) => {
-                    return Err(End::Close(close_code::TOO_SLOW, TOO_SLOW));
-                }
-                Err(_) => break,
+                Ok(Some(frame)) => self.push_update(frame),
+                Ok(None) => break,
+                Err(err) => return self.take_update(Err(err)),
             }
         }
         while self.out.len() < MAX_BURST

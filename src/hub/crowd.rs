@@ -5,7 +5,7 @@
 //! phones at the display's 10 per second would be 200,000 socket writes a
 //! second, more than the server's core can make while it also takes
 //! ballots. So participants are split into shards by id, each with its own
-//! broadcast channel, and each tally tick serves only the next shards in
+//! channel (`fanout_channel`), and each tally tick serves only the next shards in
 //! turn with the latest frame of whatever changed since that shard last
 //! heard. A small crowd gets every tick; a large one gets tallies less often
 //! and evenly spread, never as one burst that would delay everyone's next
@@ -17,10 +17,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use madang_protocol::{ParticipantId, PollId};
-use tokio::sync::broadcast;
-
 use super::Frame;
+use super::fanout_channel::{self, Budget};
+use madang_protocol::{ParticipantId, PollId};
 
 /// Shards per forum: enough to spread a tally over a tick's worth of
 /// writes, few enough that a forum's idle channels cost little memory.
@@ -53,21 +52,21 @@ pub struct Crowd {
 }
 
 struct Shard {
-    tx: broadcast::Sender<Frame>,
+    tx: fanout_channel::Sender,
     /// Polls whose tally changed since this shard last heard.
     dirty: BTreeSet<PollId>,
     temperature: bool,
 }
 
 impl Crowd {
-    pub fn new(capacity: usize) -> Crowd {
+    pub fn new(channel: Budget) -> Crowd {
         let shards = (0..SHARDS)
-            .map(|_| Shard { tx: broadcast::channel(capacity).0, dirty: BTreeSet::new(), temperature: false })
+            .map(|_| Shard { tx: fanout_channel::channel(channel), dirty: BTreeSet::new(), temperature: false })
             .collect();
         Crowd { shards, cursor: 0, latest_tallies: BTreeMap::new(), latest_temperature: None }
     }
 
-    pub fn subscribe(&self, participant: ParticipantId) -> broadcast::Receiver<Frame> {
+    pub fn subscribe(&self, participant: ParticipantId) -> fanout_channel::Receiver {
         self.shards[participant.0 as usize % SHARDS].tx.subscribe()
     }
 
@@ -78,8 +77,7 @@ impl Crowd {
     /// An event: every participant, now.
     pub fn send_event(&self, frame: &Frame) {
         for shard in &self.shards {
-            // No receivers is not an error: nobody is watching.
-            let _ = shard.tx.send(frame.clone());
+            shard.tx.send(frame.clone());
         }
     }
 
@@ -108,13 +106,13 @@ impl Crowd {
             self.cursor = (self.cursor + 1) % SHARDS;
             for poll in std::mem::take(&mut shard.dirty) {
                 if let Some(frame) = self.latest_tallies.get(&poll).filter(|_| may_send(poll)) {
-                    let _ = shard.tx.send(frame.clone());
+                    shard.tx.send(frame.clone());
                 }
             }
             if std::mem::take(&mut shard.temperature)
                 && let Some(frame) = &self.latest_temperature
             {
-                let _ = shard.tx.send(frame.clone());
+                shard.tx.send(frame.clone());
             }
         }
         // Frames of polls nobody is waiting for are no longer needed.
@@ -131,13 +129,15 @@ mod tests {
         Frame::from(text.to_string())
     }
 
-    fn drain(rx: &mut broadcast::Receiver<Frame>) -> Vec<String> {
-        std::iter::from_fn(|| rx.try_recv().ok()).map(|f| f.as_str().to_string()).collect()
+    const CHANNEL: Budget = Budget { frames: 16, bytes: 1 << 20 };
+
+    fn drain(rx: &mut fanout_channel::Receiver) -> Vec<String> {
+        std::iter::from_fn(|| rx.try_recv().unwrap()).map(|f| f.as_str().to_string()).collect()
     }
 
     #[test]
     fn shards_hear_the_latest_tally_in_turn_and_events_at_once() {
-        let mut crowd = Crowd::new(16);
+        let mut crowd = Crowd::new(CHANNEL);
         let mut rx: Vec<_> = (0..SHARDS as u32).map(|p| crowd.subscribe(ParticipantId(p))).collect();
         crowd.send_event(&frame("event"));
         crowd.tally_changed(PollId(1), frame("tally 1a"));
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn the_temperature_is_conflated_per_shard() {
-        let mut crowd = Crowd::new(16);
+        let mut crowd = Crowd::new(CHANNEL);
         let mut rx = crowd.subscribe(ParticipantId(0));
         crowd.temperature_changed(Some(frame("t1")));
         crowd.temperature_changed(Some(frame("t2")));

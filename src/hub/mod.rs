@@ -6,6 +6,7 @@
 
 mod clock;
 mod crowd;
+pub(crate) mod fanout_channel;
 mod forum_task;
 pub(crate) mod frames;
 pub(crate) mod journal;
@@ -55,6 +56,11 @@ pub struct HubConfig {
     pub ring_bytes: usize,
     /// Frames a subscriber may fall behind before it is closed as too slow.
     pub broadcast_capacity: usize,
+    /// Bytes of frames a subscriber may fall behind, per audience channel
+    /// (staff, public, each participants' shard), before it is closed as too
+    /// slow: frames range from a hundred bytes to most of a megabyte, so the
+    /// count alone would let one stalled reader pin gigabytes.
+    pub fanout_bytes: usize,
     /// Whole-state updates (speaker queue, agenda, participant counts, hall
     /// check) of one kind that go out at once after a quiet spell; beyond
     /// them, one per `tally_interval`, the latest (SPEC §8.7).
@@ -85,6 +91,7 @@ impl Default for HubConfig {
             ring_capacity: 4096,
             ring_bytes: 4 * 1024 * 1024,
             broadcast_capacity: 1024,
+            fanout_bytes: 16 * 1024 * 1024,
             whole_state_burst: 16,
             // Large enough that a burst of ballots shares one fsync: the
             // embedded store's fsync, not deciding, bounds a forum's rate.

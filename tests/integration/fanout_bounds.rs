@@ -8,14 +8,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use madang::abuse::AddressLimits;
 use madang::hub::HubConfig;
 use madang::listener::HttpLimits;
 use madang::ws::WsLimits;
-use madang_protocol::{AgendaItemSpec, CreateForumRequest, CreateForumResponse};
+use madang_protocol::{AgendaItemSpec, CreateForumRequest, CreateForumResponse, SUBPROTOCOL};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use crate::harness::{Client, TestServer, fast_limits, test_hub};
 
@@ -244,5 +246,87 @@ async fn a_newcomer_never_hears_an_event_its_welcome_already_showed() {
     let heard = newcomer.expect("an event", |f| f["type"] == "event").await;
     assert!(heard["seq"].as_u64().unwrap() > head, "after a welcome at {head}: {heard}");
     assert_eq!(heard["seq"], idea["seq"], "{heard}");
+    server.stop().await;
+}
+
+/// Frames a connection has not read are bounded in bytes, not only in
+/// frames: a participant that stops reading while the moderator edits a
+/// large agenda (each `agenda` event near 200 KB, far fewer than the
+/// 1,024 frames the count allows) is closed with 4008 once its backlog
+/// passes the byte budget, while a participant that reads keeps up and
+/// ends with the server's agenda.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_stuck_behind_large_frames_is_closed_by_the_byte_budget() {
+    const BUDGET: usize = 1024 * 1024;
+    const ITEMS: usize = 30;
+    const EDITS: usize = 60;
+    let dir = tempfile::tempdir().unwrap();
+    // Every agenda update goes out (no conflation), so that the backlog grows by one frame per edit.
+    let hub = HubConfig { fanout_bytes: BUDGET, whole_state_burst: 1_000_000, ..test_hub() };
+    // The write timeout is long, so that the byte budget, not a stalled write, closes the reader.
+    let limits = WsLimits { write_timeout: Duration::from_secs(120), ..fast_limits() };
+    let server = TestServer::start_with(dir.path(), hub, limits).await;
+    let created = live_forum(&server).await;
+    let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
+    let description = |i: usize| {
+        format!("{i:04} {}", "가나다라마바사아자차카타파하".repeat(150)).chars().take(2000).collect::<String>()
+    };
+    for i in 0..ITEMS {
+        moderator.ok(json!({"type": "add_item", "title": format!("Item {i}"), "description": description(i)})).await;
+        moderator.backlog.clear();
+    }
+
+    // The stuck participant: a tiny receive buffer, and it stops reading after its welcome.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(server.addr).await.unwrap();
+    let mut request = server.ws_url().into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL));
+    let (mut stuck, _) = tokio_tungstenite::client_async(request, stream).await.unwrap();
+    let auth = json!({"type": "auth", "join_code": created.join_codes.remote});
+    stuck.send(Message::Text(auth.to_string().into())).await.unwrap();
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), stuck.next()).await.unwrap().unwrap().unwrap();
+        if let Message::Text(text) = message {
+            assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["type"], "welcome");
+            break;
+        }
+    }
+
+    // The reading participant, in its own task, until the last edit's agenda.
+    let (mut reader, _) = server.connect(json!({"type": "auth", "join_code": created.join_codes.remote})).await;
+    let marker = format!("Edit {}", EDITS - 1);
+    let reading = tokio::spawn(async move {
+        let heard = listen(&mut reader, "agenda", |f| {
+            f["update"]["agenda"].as_array().is_some_and(|items| items.iter().any(|i| i["title"] == marker))
+        })
+        .await;
+        (reader, heard)
+    });
+    for i in 0..EDITS {
+        moderator.ok(json!({"type": "edit_item", "item": 2, "title": format!("Edit {i}")})).await;
+        moderator.backlog.clear();
+    }
+    let (_reader, heard) = tokio::time::timeout(Duration::from_secs(120), reading).await.unwrap().unwrap();
+    let view = server.forum_view(&created.id).await;
+    let last = heard.last.expect("the reader heard the agenda");
+    assert_eq!(last["update"]["agenda"], view["agenda"], "the reader ends with the server's agenda");
+    assert!(heard.seqs.windows(2).all(|w| w[0] < w[1]), "seq rises strictly");
+    let frame_bytes = heard.bytes / heard.frames.max(1);
+    assert!(heard.bytes > 8 * BUDGET, "the edits sent {} bytes in frames of about {frame_bytes}", heard.bytes);
+
+    // The stuck participant reads what was buffered on the way, then finds it was closed as too slow.
+    let mut frames = 0;
+    let ending = loop {
+        match tokio::time::timeout(Duration::from_secs(60), stuck.next()).await {
+            Ok(Some(Ok(Message::Text(_)))) => frames += 1,
+            Ok(Some(Ok(Message::Close(close)))) => break close.map(|c| u16::from(c.code)),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("the stuck participant's socket ended without a close after {frames} frames: {other:?}"),
+        }
+    };
+    assert_eq!(ending, Some(4008), "after {frames} frames of the {EDITS} edits");
+    eprintln!("stuck reader: closed with 4008 after {frames} of {EDITS} agenda frames of about {frame_bytes} bytes");
+    assert!(frames < EDITS, "the stuck participant missed frames: {frames}");
     server.stop().await;
 }

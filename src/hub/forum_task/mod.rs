@@ -10,7 +10,7 @@
 //!   answer and publish only after the append returned.
 //! - `attach`: credentials, and what a connection hears first.
 //! - `fanout`: events, conflated tallies and outcomes, out to their audiences.
-//! - `outlet`: one audience's broadcast channel and resume buffer.
+//! - `outlet`: one audience's channel (`fanout_channel`) and resume buffer.
 //! - `replication`: other nodes' records on a shared store (the tail task).
 //! - `recovery`: undoing a batch that did not land, rebuilding from the store.
 //! - `snapshot`: when to save the state, and reading it back.
@@ -39,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::HubConfig;
 use super::crowd::Crowd;
+use super::fanout_channel::Budget;
 use super::frames;
 use super::journal::Entry;
 use super::state::{ForumState, ReplayError};
@@ -133,10 +134,10 @@ impl ForumTask {
         let floor = start - before.len() as u64 + kept.saturating_sub(config.ring_capacity as u64);
         let budget = RingBudget { frames: config.ring_capacity, bytes: config.ring_bytes };
         let conflation = Conflation { interval: config.tally_interval, burst: config.whole_state_burst };
-        let mut staff = Outlet::new(config.broadcast_capacity, floor, budget, conflation);
-        let mut public = Outlet::new(config.broadcast_capacity, floor, budget, conflation);
+        let channel = Budget { frames: config.broadcast_capacity, bytes: config.fanout_bytes };
+        let mut staff = Outlet::new(channel, floor, budget, conflation);
+        let mut public = Outlet::new(channel, floor, budget, conflation);
         let mut outcomes = Vec::new();
-        let broadcast_capacity = config.broadcast_capacity;
         let mut keep = |forum: &Forum, entry: &Entry| {
             if entry.seq > floor {
                 for (outlet, audience) in [(&mut staff, Audience::Staff), (&mut public, Audience::Public)] {
@@ -164,7 +165,7 @@ impl ForumTask {
             config,
             staff,
             public,
-            crowd: Crowd::new(broadcast_capacity),
+            crowd: Crowd::new(channel),
             crowd_credit: 0.0,
             dirty_polls: BTreeSet::new(),
             temperature_dirty: false,

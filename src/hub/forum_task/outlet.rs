@@ -1,4 +1,4 @@
-//! One audience's broadcast channel, and the recent frames kept for resume.
+//! One audience's channel, and the recent frames kept for resume.
 //!
 //! An outlet is where the forum task's frames leave it for one audience. It
 //! does not know which audience it serves or what its frames say: the forum
@@ -24,9 +24,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast;
-
 use crate::hub::Frame;
+use crate::hub::fanout_channel::{self, Budget};
 use crate::hub::frames::WholeState;
 
 /// How much of the recent past an outlet keeps for resumes.
@@ -37,7 +36,7 @@ pub(super) struct RingBudget {
 }
 
 pub(super) struct Outlet {
-    tx: broadcast::Sender<Frame>,
+    tx: fanout_channel::Sender,
     /// (seq, frame), oldest first.
     ring: VecDeque<(u64, Frame)>,
     /// The bytes of the frames in `ring`.
@@ -62,10 +61,10 @@ pub(super) struct Conflation {
 }
 
 impl Outlet {
-    pub(super) fn new(capacity: usize, floor: u64, budget: RingBudget, conflation: Conflation) -> Outlet {
+    pub(super) fn new(channel: Budget, floor: u64, budget: RingBudget, conflation: Conflation) -> Outlet {
         let full = (f64::from(conflation.burst), Instant::now());
         Outlet {
-            tx: broadcast::channel(capacity).0,
+            tx: fanout_channel::channel(channel),
             ring: VecDeque::new(),
             ring_bytes: 0,
             budget,
@@ -169,11 +168,10 @@ impl Outlet {
     /// Send a frame that is not kept: tallies and temperatures are conflated,
     /// and a resume gets the current ones instead.
     pub(super) fn send(&self, frame: Frame) {
-        // No receivers is not an error: nobody is watching.
-        let _ = self.tx.send(frame);
+        self.tx.send(frame);
     }
 
-    pub(super) fn subscribe(&self) -> broadcast::Receiver<Frame> {
+    pub(super) fn subscribe(&self) -> fanout_channel::Receiver {
         self.tx.subscribe()
     }
 
@@ -190,6 +188,7 @@ mod tests {
     use super::*;
 
     const KB_100: usize = 100 * 1000;
+    const CHANNEL: Budget = Budget { frames: 64, bytes: 1 << 20 };
 
     fn frame(seq: u64, size: usize) -> Frame {
         let mut text = format!("{seq:08}");
@@ -199,7 +198,7 @@ mod tests {
 
     fn outlet(frames: usize, bytes: usize) -> Outlet {
         let conflation = Conflation { interval: Duration::from_millis(100), burst: 1 };
-        Outlet::new(16, 0, RingBudget { frames, bytes }, conflation)
+        Outlet::new(CHANNEL, 0, RingBudget { frames, bytes }, conflation)
     }
 
     fn seqs(frames: &[Frame]) -> Vec<u64> {
@@ -223,15 +222,15 @@ mod tests {
         assert_eq!(out.missed_since(1, 100), None);
     }
 
-    fn received(rx: &mut broadcast::Receiver<Frame>) -> Vec<u64> {
-        let frames: Vec<Frame> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    fn received(rx: &mut fanout_channel::Receiver) -> Vec<u64> {
+        let frames: Vec<Frame> = std::iter::from_fn(|| rx.try_recv().unwrap()).collect();
         seqs(&frames)
     }
 
     #[test]
     fn whole_states_past_the_burst_are_held_and_go_out_before_any_later_frame() {
         let conflation = Conflation { interval: Duration::from_secs(3600), burst: 2 };
-        let mut out = Outlet::new(64, 0, RingBudget { frames: 4096, bytes: 1 << 20 }, conflation);
+        let mut out = Outlet::new(CHANNEL, 0, RingBudget { frames: 4096, bytes: 1 << 20 }, conflation);
         let mut rx = out.subscribe();
         let now = Instant::now();
         let mut mirrored = Vec::new();

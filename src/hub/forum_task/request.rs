@@ -5,11 +5,12 @@
 //! interface of the forum's single writer.
 
 use madang_protocol::{Channel, Command, ForumView, ServerFrame};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::abuse::AddressRefusal;
 use crate::domain::{Actor, DomainError};
 use crate::hub::Frame;
+use crate::hub::fanout_channel;
 use crate::hub::view::Audience;
 use crate::store::Record;
 
@@ -27,7 +28,7 @@ pub(crate) enum Credential {
 pub(crate) struct Attached {
     pub(crate) actor: Actor,
     pub(crate) first_frames: Vec<Frame>,
-    pub(crate) updates: broadcast::Receiver<Frame>,
+    pub(crate) updates: fanout_channel::Receiver,
     /// Events up to this seq are in what the connection was given first (its
     /// snapshot or replay); one that still comes through `updates` (a whole
     /// state held back, or a later frame of the batch it joined in) is not sent.

@@ -166,7 +166,7 @@ impl Setup {
     }
 
     /// A second moderator connection's broadcasts.
-    async fn staff_updates(&self) -> tokio::sync::broadcast::Receiver<crate::hub::Frame> {
+    async fn staff_updates(&self) -> crate::hub::fanout_channel::Receiver {
         let auth = Auth { token: Some(self.created.moderator_token.clone()), ..Auth::default() };
         self.hub.attach(auth, LOOPBACK).await.unwrap_or_else(|_| panic!("the moderator attaches")).2.updates
     }
@@ -234,7 +234,7 @@ async fn a_refusal_waits_for_the_batch_it_was_decided_against() {
 
 /// Wait (at most two seconds) for a frame on `updates` that `pred` accepts.
 async fn frame_where(
-    updates: &mut tokio::sync::broadcast::Receiver<crate::hub::Frame>,
+    updates: &mut crate::hub::fanout_channel::Receiver,
     what: &str,
     pred: impl Fn(&Value) -> bool,
 ) -> Value {
@@ -369,7 +369,7 @@ async fn hall_ballots_from_another_node_render_one_hall_check() {
 }
 
 /// Every event frame on `updates` up to and including the one of seq `until`.
-async fn events_until(updates: &mut tokio::sync::broadcast::Receiver<crate::hub::Frame>, until: u64) -> Vec<Value> {
+async fn events_until(updates: &mut crate::hub::fanout_channel::Receiver, until: u64) -> Vec<Value> {
     let mut events = Vec::new();
     loop {
         let frame = frame_where(updates, "events up to the marker", |f| f["type"] == "event").await;
