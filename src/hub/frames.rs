@@ -179,6 +179,14 @@ pub(crate) fn event_of_kind(forum: &Forum, entry: &Entry, audience: Audience) ->
     })
 }
 
+/// The event frame of entry (`seq`, `at_ms`) that carries `part` of `forum`
+/// whole (`view::WholePart`), for every audience, and its kind.
+pub(crate) fn whole_part(forum: &Forum, part: view::WholePart, seq: u64, at_ms: u64) -> (Frame, Option<WholeState>) {
+    let update = view::whole_part_update(forum, part);
+    let kind = WholeState::of(&update);
+    (encode(&ServerFrame::Event { seq, at_ms, update }), kind)
+}
+
 /// Moderators' hall check as it stands after entry `seq`.
 pub(crate) fn hall_check(forum: &Forum, seq: u64, at_ms: u64) -> Frame {
     let update = Update::HallCheck { hall_check: view::hall_check(forum) };

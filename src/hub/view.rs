@@ -237,9 +237,60 @@ pub fn changes_hall_check(forum: &Forum, event: &Event) -> bool {
     forum.hall_headcount.is_some() && forum.participants.get(participant).is_some_and(|p| p.channel == Channel::Hall)
 }
 
+/// The parts of a forum that an update carries whole, for every audience
+/// alike, and that only events of their own kind change: so that of several
+/// such events in a row, only the last needs its update rendered, and it may
+/// be rendered after later events of other kinds (`whole_part_changed_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WholePart {
+    Agenda,
+    Participants,
+    Speakers,
+}
+
+/// The part `event` replaces whole, if any (see [`WholePart`]); `update_for`
+/// answers every such event with [`whole_part_update`].
+pub fn whole_part_changed_by(event: &Event) -> Option<WholePart> {
+    match event {
+        Event::ItemAdded { .. }
+        | Event::ItemEdited { .. }
+        | Event::ItemMoved { .. }
+        | Event::ItemRemoved { .. }
+        | Event::ItemActivated { .. }
+        | Event::ItemCompleted { .. }
+        | Event::TimerStarted { .. }
+        | Event::TimerPaused { .. }
+        | Event::TimerExtended { .. } => Some(WholePart::Agenda),
+        Event::ParticipantJoined { .. } => Some(WholePart::Participants),
+        Event::HandRaised { .. }
+        | Event::HandLowered { .. }
+        | Event::SpeakerAdded { .. }
+        | Event::SpeakerCalled { .. }
+        | Event::SpeakerSkipped { .. }
+        | Event::SpeakerRemoved { .. }
+        | Event::SpeakerMoved { .. }
+        | Event::QueuePolicySet { .. }
+        | Event::SpeakingLimitSet { .. }
+        | Event::SpeechEnded { .. } => Some(WholePart::Speakers),
+        _ => None,
+    }
+}
+
+/// The update that carries `part` of `forum` whole, the same for every audience.
+pub fn whole_part_update(forum: &Forum, part: WholePart) -> Update {
+    match part {
+        WholePart::Agenda => Update::Agenda { agenda: agenda(forum), active_item: forum.active_item },
+        WholePart::Participants => Update::Participants { participants: participant_counts(forum) },
+        WholePart::Speakers => Update::Speakers { speakers: speakers_view(forum) },
+    }
+}
+
 /// What `audience` is told about `event`, already applied to `forum`.
 /// `None`: nothing (ballots are secret; pending ideas are not public).
 pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Update> {
+    if let Some(part) = whole_part_changed_by(event) {
+        return Some(whole_part_update(forum, part));
+    }
     let poll_update =
         |poll| forum.polls.get(poll).map(|p| Update::Poll { poll: Box::new(poll_view(forum, p, audience)) });
     match event {
@@ -255,8 +306,18 @@ pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Up
         | Event::ItemCompleted { .. }
         | Event::TimerStarted { .. }
         | Event::TimerPaused { .. }
-        | Event::TimerExtended { .. } => Some(Update::Agenda { agenda: agenda(forum), active_item: forum.active_item }),
-        Event::ParticipantJoined { .. } => Some(Update::Participants { participants: participant_counts(forum) }),
+        | Event::TimerExtended { .. }
+        | Event::ParticipantJoined { .. }
+        | Event::HandRaised { .. }
+        | Event::HandLowered { .. }
+        | Event::SpeakerAdded { .. }
+        | Event::SpeakerCalled { .. }
+        | Event::SpeakerSkipped { .. }
+        | Event::SpeakerRemoved { .. }
+        | Event::SpeakerMoved { .. }
+        | Event::QueuePolicySet { .. }
+        | Event::SpeakingLimitSet { .. }
+        | Event::SpeechEnded { .. } => whole_part_changed_by(event).map(|part| whole_part_update(forum, part)),
         Event::IdeaSubmitted { idea, .. } | Event::IdeaApproved { idea } | Event::IdeaMerged { idea, .. } => {
             let idea = forum.ideas.get(idea)?;
             idea_visible(idea, audience).then(|| Update::Idea { idea: idea_view(forum, idea) })
@@ -289,16 +350,6 @@ pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Up
             Audience::Staff => Some(Update::HallCheck { hall_check: hall_check(forum) }),
             Audience::Public => None,
         },
-        Event::HandRaised { .. }
-        | Event::HandLowered { .. }
-        | Event::SpeakerAdded { .. }
-        | Event::SpeakerCalled { .. }
-        | Event::SpeakerSkipped { .. }
-        | Event::SpeakerRemoved { .. }
-        | Event::SpeakerMoved { .. }
-        | Event::QueuePolicySet { .. }
-        | Event::SpeakingLimitSet { .. }
-        | Event::SpeechEnded { .. } => Some(Update::Speakers { speakers: speakers_view(forum) }),
         // Pairs and comparisons are secret; comparisons reach everyone as tallies.
         Event::PairOffered { .. } | Event::ComparisonCast { .. } => None,
         // Signals are conflated into `temperature` frames at the tally cadence.

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::harness::{ADMIN, Client, TestServer, WAIT};
+use crate::harness::{ADMIN, Client, TestServer, WAIT, one_crowd_at_a_time};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -760,8 +760,16 @@ async fn rate_limited_errors_carry_the_request_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_consumer_is_closed_with_4008_and_nobody_else_notices() {
+    let _crowd = one_crowd_at_a_time().await;
     let dir = tempfile::tempdir().unwrap();
-    let hub = HubConfig { tally_interval: Duration::from_millis(50), broadcast_capacity: 8, ..HubConfig::default() };
+    // Every agenda frame goes out (no conflation past a burst): the slow
+    // reader must fall behind by frames, whatever the machine's speed.
+    let hub = HubConfig {
+        tally_interval: Duration::from_millis(50),
+        broadcast_capacity: 8,
+        whole_state_burst: 1_000_000,
+        ..HubConfig::default()
+    };
     // A high rate limit for the moderator's stream of commands. The write
     // timeout is raised so that it is the broadcast lag that closes the slow
     // reader, not a stalled write.

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use super::ForumTask;
 use super::attach::Authenticated;
-use super::fanout::{EventFrames, HallChecks, drop_superseded, outcome_record};
+use super::fanout::{EventFrames, RunFrames, drop_superseded, outcome_record};
 use super::request::{AttachError, Attached, Credential, Request};
 use crate::domain::{Actor, Event};
 use crate::hub::clock::now_ms;
@@ -203,29 +203,29 @@ impl ForumTask {
     fn decide_all(&mut self, requests: &mut [BatchRequest], now: u64) -> Vec<Decided> {
         let mut decided = Vec::new();
         let mut deferred = Vec::new();
-        let mut hall = HallChecks::default();
+        let mut run = RunFrames::default();
         for (index, request) in requests.iter_mut().enumerate() {
             match request {
                 BatchRequest::Command { reply: None, .. }
                 | BatchRequest::Attach { reply: None, .. }
                 | BatchRequest::View { reply: None, .. } => {}
                 BatchRequest::Command { actor, request_id, command, .. } => {
-                    decided.push(self.decide_command(index, *actor, request_id, command, now, &mut hall));
+                    decided.push(self.decide_command(index, *actor, request_id, command, now, &mut run));
                 }
                 BatchRequest::Attach { credential, .. } => match self.authenticate(credential) {
                     Ok(Authenticated::Known { actor, token }) => {
                         deferred.push(Decided::answer_only(index, Answer::Welcome { actor, token }))
                     }
                     Ok(Authenticated::Newcomer { channel, name }) => {
-                        decided.push(self.decide_join(index, channel, name, now, &mut hall));
+                        decided.push(self.decide_join(index, channel, name, now, &mut run));
                     }
                     Err(err) => decided.push(Decided::answer_only(index, Answer::AttachRefused(err))),
                 },
                 BatchRequest::View { .. } => deferred.push(Decided::answer_only(index, Answer::View)),
             }
         }
-        hall.settle(&self.state.forum);
-        attach_hall_checks(&mut decided, hall.take_rendered());
+        let entries = decided.iter_mut().filter_map(|d| Some((d.entry.as_ref()?.0.seq, &mut d.frames)));
+        run.settle(&self.state.forum, entries);
         // Attaches and views last: their snapshot or replay and their
         // subscription start after every frame of this batch.
         decided.extend(deferred);
@@ -239,7 +239,7 @@ impl ForumTask {
         request_id: &str,
         command: &Command,
         now: u64,
-        hall: &mut HallChecks,
+        run: &mut RunFrames,
     ) -> Decided {
         let key = RequestKey { actor: actor_key(actor), id: request_id.to_string() };
         if let Some(info) = self.state.applied.get(&key) {
@@ -250,7 +250,7 @@ impl ForumTask {
             Err(err) => {
                 Decided::answer_only(index, Answer::Refused(frames::refused(Some(request_id.to_string()), &err)))
             }
-            Ok(event) => match self.apply_new(now, Some(key), event, hall) {
+            Ok(event) => match self.apply_new(now, Some(key), event, run) {
                 Ok((entry, record, event_frames)) => {
                     let answer = Answer::Ack { info: AckInfo::of(&entry), duplicate: false };
                     Decided { request: index, entry: Some((entry, record)), frames: event_frames, answer }
@@ -269,7 +269,7 @@ impl ForumTask {
         channel: Channel,
         name: Option<String>,
         now: u64,
-        hall: &mut HallChecks,
+        run: &mut RunFrames,
     ) -> Decided {
         let token = tokens::generate(&self.state.forum.id);
         match self.state.forum.decide_join(channel, name.as_deref(), tokens::hash(&token), &self.config.limits) {
@@ -279,7 +279,7 @@ impl ForumTask {
                     tracing::error!(forum = %self.state.forum.id, "a join decided as another event; not applied");
                     return Decided::answer_only(index, Answer::AttachRefused(AttachError::Unavailable));
                 };
-                match self.apply_new(now, None, event, hall) {
+                match self.apply_new(now, None, event, run) {
                     Ok((entry, record, event_frames)) => {
                         let answer = Answer::Welcome { actor: Actor::Participant(participant), token };
                         Decided { request: index, entry: Some((entry, record)), frames: event_frames, answer }
@@ -301,14 +301,14 @@ impl ForumTask {
         now: u64,
         request: Option<RequestKey>,
         event: Event,
-        hall: &mut HallChecks,
+        run: &mut RunFrames,
     ) -> Result<(Entry, Record, EventFrames), JournalError> {
         let entry = Entry::new(self.state.head + 1, now, &self.state.head_hash, request, event)?;
         let record = Record { seq: entry.seq, payload: entry.encode()? };
-        let hall_ballot = self.settle_hall_checks_before(&entry.event, hall);
+        let hall_ballot = self.settle_hall_checks_before(&entry.event, &mut run.hall);
         self.state.apply_entry(&entry);
         self.mark_dirty(&entry.event);
-        let event_frames = self.render_batch_event(&entry, hall_ballot, hall);
+        let event_frames = self.render_batch_event(&entry, hall_ballot, run);
         Ok((entry, record, event_frames))
     }
 
@@ -347,15 +347,4 @@ impl ForumTask {
 /// wrote nothing.
 fn append_may_have_landed(err: &StoreError) -> bool {
     matches!(err, StoreError::Unavailable(_))
-}
-
-/// Give each rendered hall check (by seq, in order) to the staff frame of its ballot.
-fn attach_hall_checks(decided: &mut [Decided], rendered: Vec<(u64, frames::Frame)>) {
-    let mut rendered = rendered.into_iter().peekable();
-    for d in decided.iter_mut() {
-        let Some((entry, _)) = &d.entry else { continue };
-        if let Some((_, frame)) = rendered.next_if(|(seq, _)| *seq == entry.seq) {
-            d.frames[0] = Some((frame, Some(frames::WholeState::HallCheck)));
-        }
-    }
 }

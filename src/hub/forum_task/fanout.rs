@@ -20,7 +20,7 @@ use crate::domain::{Event, Forum};
 use crate::hub::crowd;
 use crate::hub::frames::{self, Frame, WholeState};
 use crate::hub::journal::Entry;
-use crate::hub::view::{self, Audience};
+use crate::hub::view::{self, Audience, WholePart};
 use crate::store::OutcomeRecord;
 
 /// An event's frame and the whole state it replaces, if it is one.
@@ -39,6 +39,60 @@ pub(super) fn drop_superseded<'a>(run: impl DoubleEndedIterator<Item = &'a mut E
             let Some(kind) = slot.as_ref().and_then(|(_, kind)| *kind) else { continue };
             if std::mem::replace(&mut seen[audience][kind.index()], true) {
                 *slot = None;
+            }
+        }
+    }
+}
+
+/// The whole parts (`view::WholePart`) that a run of events changed, each
+/// rendered once, for its last change: a hand storm costs one speaker queue
+/// rendered per batch, not one per hand. The last change of a part may be
+/// rendered after the run's later events, since only events of its own kind
+/// change that part.
+#[derive(Default)]
+pub(super) struct WholeParts {
+    /// Per part, the (seq, at_ms) of its last change in the run.
+    last: Vec<(WholePart, u64, u64)>,
+}
+
+impl WholeParts {
+    /// Render each part's last change against `forum` (the state after the
+    /// run), for every audience: (seq, frames), by rising seq.
+    pub(super) fn render(self, forum: &Forum) -> Vec<(u64, EventFrames)> {
+        let mut rendered: Vec<(u64, EventFrames)> = self
+            .last
+            .into_iter()
+            .map(|(part, seq, at_ms)| {
+                let frame = frames::whole_part(forum, part, seq, at_ms);
+                (seq, [Some(frame.clone()), Some(frame)])
+            })
+            .collect();
+        rendered.sort_by_key(|(seq, _)| *seq);
+        rendered
+    }
+}
+
+/// What a run of events (a batch, or a tail read from the store) still owes
+/// its frames at its end: hall checks and whole parts, rendered once each.
+#[derive(Default)]
+pub(super) struct RunFrames {
+    pub(super) hall: HallChecks,
+    pub(super) parts: WholeParts,
+}
+
+impl RunFrames {
+    /// Render what the run owes against `forum`, the state after it, into
+    /// the frames of the entries it belongs to (`entries` by rising seq).
+    pub(super) fn settle<'a>(mut self, forum: &Forum, entries: impl Iterator<Item = (u64, &'a mut EventFrames)>) {
+        self.hall.settle(forum);
+        let mut checks = self.hall.take_rendered().into_iter().peekable();
+        let mut parts = self.parts.render(forum).into_iter().peekable();
+        for (seq, frames) in entries {
+            if let Some((_, whole)) = parts.next_if(|(at, _)| *at == seq) {
+                *frames = whole;
+            }
+            if let Some((_, frame)) = checks.next_if(|(at, _)| *at == seq) {
+                frames[0] = Some((frame, Some(WholeState::HallCheck)));
             }
         }
     }
@@ -89,10 +143,16 @@ impl ForumTask {
         hall_ballot
     }
 
-    /// The frames of an applied batch entry (see `settle_hall_checks_before`).
-    pub(super) fn render_batch_event(&self, entry: &Entry, hall_ballot: bool, hall: &mut HallChecks) -> EventFrames {
+    /// The frames of an applied batch entry (see `settle_hall_checks_before`);
+    /// a whole part waits in `parts` for the end of the run.
+    pub(super) fn render_batch_event(&self, entry: &Entry, hall_ballot: bool, run: &mut RunFrames) -> EventFrames {
+        if let Some(part) = view::whole_part_changed_by(&entry.event) {
+            run.parts.last.retain(|(p, _, _)| *p != part);
+            run.parts.last.push((part, entry.seq, entry.at_ms));
+            return [None, None];
+        }
         if hall_ballot {
-            hall.owed = Some((entry.seq, entry.at_ms));
+            run.hall.owed = Some((entry.seq, entry.at_ms));
             return [None, frames::event_of_kind(&self.state.forum, entry, Audience::Public)];
         }
         self.render_event(entry)

@@ -17,9 +17,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::ForumTask;
-use super::fanout::{EventFrames, HallChecks, drop_superseded};
+use super::fanout::{EventFrames, RunFrames, drop_superseded};
 use super::request::Request;
-use crate::hub::frames::WholeState;
 use crate::store::{EventLog, Record, StoreError};
 
 /// How long a tail read waits for other nodes' records before asking again.
@@ -40,7 +39,7 @@ impl ForumTask {
                 }
             }
         }
-        let mut hall = HallChecks::default();
+        let mut run = RunFrames::default();
         let mut applied: Vec<(u64, EventFrames)> = Vec::new();
         for record in records {
             if record.seq <= self.state.head {
@@ -55,21 +54,15 @@ impl ForumTask {
                     break;
                 }
             };
-            let hall_ballot = self.settle_hall_checks_before(&entry.event, &mut hall);
+            let hall_ballot = self.settle_hall_checks_before(&entry.event, &mut run.hall);
             self.state.apply_entry(&entry);
             self.mark_dirty(&entry.event);
-            applied.push((entry.seq, self.render_batch_event(&entry, hall_ballot, &mut hall)));
+            applied.push((entry.seq, self.render_batch_event(&entry, hall_ballot, &mut run)));
             // The node that appended a close publishes its outcome; a node
             // that loads the forum later publishes any that were missed.
         }
         // What was applied is published, also when a later record stopped the ingest.
-        hall.settle(&self.state.forum);
-        let mut rendered = hall.take_rendered().into_iter().peekable();
-        for (seq, event_frames) in &mut applied {
-            if let Some((_, frame)) = rendered.next_if(|(at, _)| at == seq) {
-                event_frames[0] = Some((frame, Some(WholeState::HallCheck)));
-            }
-        }
+        run.settle(&self.state.forum, applied.iter_mut().map(|(seq, event_frames)| (*seq, event_frames)));
         drop_superseded(applied.iter_mut().map(|(_, event_frames)| event_frames));
         for (seq, event_frames) in applied {
             self.publish_event(seq, event_frames);

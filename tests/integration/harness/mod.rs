@@ -23,3 +23,14 @@ pub use server::{ADMIN, TestServer, fast_limits, test_hub};
 
 /// How long a test waits for any one frame, answer or catch-up.
 pub const WAIT: Duration = Duration::from_secs(10);
+
+static CROWDS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Held by the tests that drive a crowd of hundreds of sockets or a stream
+/// of large frames, so that no two of them share this machine's cores at
+/// once: each bounds what it measures by ticks and timeouts, which two
+/// storms at a time would stretch past their waits. The others run beside
+/// them as usual.
+pub async fn one_crowd_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    CROWDS.lock().await
+}
