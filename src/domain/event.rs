@@ -207,6 +207,16 @@ pub enum Event {
     SpeechEnded {
         at_ms: u64,
     },
+    /// A participant supports an idea (at most once per idea).
+    IdeaSupported {
+        idea: IdeaId,
+        participant: ParticipantId,
+    },
+    /// A participant took back their support of an idea.
+    SupportWithdrawn {
+        idea: IdeaId,
+        participant: ParticipantId,
+    },
     /// Replaces the participant's earlier signal on this item.
     SignalSet {
         item: ItemId,
@@ -227,6 +237,7 @@ pub enum Aggregate {
     Hall,
     Speakers,
     Signals,
+    Supports,
 }
 
 impl Event {
@@ -271,6 +282,7 @@ impl Event {
             | Event::SpeakingLimitSet { .. }
             | Event::SpeechEnded { .. } => Aggregate::Speakers,
             Event::SignalSet { .. } => Aggregate::Signals,
+            Event::IdeaSupported { .. } | Event::SupportWithdrawn { .. } => Aggregate::Supports,
         }
     }
 

@@ -8,7 +8,7 @@
 //! `speakers`, `signals`, `lifecycle`) holds its own state changes beside its
 //! decisions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use madang_protocol::{ForumStatus, IdeaId, ItemId, ParticipantId, PollId, SignalColor};
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,9 @@ pub struct Forum {
     /// Per item, each participant's latest temperature signal.
     #[serde(default)]
     pub signals: BTreeMap<ItemId, BTreeMap<ParticipantId, SignalColor>>,
+    /// Per idea, the participants who support it.
+    #[serde(default)]
+    pub supports: BTreeMap<IdeaId, BTreeSet<ParticipantId>>,
     pub(super) next_item: u32,
     pub(super) next_idea: u32,
     pub(super) next_poll: u32,
@@ -89,6 +92,7 @@ impl Forum {
             hall_headcount: None,
             speakers: SpeakerQueue::default(),
             signals: BTreeMap::new(),
+            supports: BTreeMap::new(),
             next_item: 1,
             next_idea: 1,
             next_poll: 1,
@@ -118,6 +122,7 @@ impl Forum {
             Aggregate::Hall => self.apply_hall(event),
             Aggregate::Speakers => self.apply_speakers(event),
             Aggregate::Signals => self.apply_signal(event),
+            Aggregate::Supports => self.apply_support(event),
         }
     }
 }
