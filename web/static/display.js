@@ -59,7 +59,7 @@ function render() {
   if (!poll) {
     $("#poll-title").textContent = item ? t("ideas.title") : "";
     const ideas = [...s.ideas.values()].filter((i) => i.item === s.activeItem && i.status === "approved").slice(-12);
-    replace($("#results"), ideas.length ? h("ul.ideas-wall", ideas.map((i) => h("li", i.text))) : h("p.muted", t("display.no_poll")));
+    replace($("#results"), ideas.length ? h("ul.ideas-wall", ideas.map((i) => h("li", i.text, " ", h("span.wall-support", { "data-support": i.id }, `♥ ${(i.supports?.remote || 0) + (i.supports?.hall || 0)}`)))) : h("p.muted", t("display.no_poll")));
     lastPollShown = null;
     return;
   }
@@ -114,6 +114,7 @@ if (!token) {
       status: (status, detail) => badge.set(status, detail),
       change: render,
       temperature: () => client.state.forum && renderSide(),
+      supports: () => lastPollShown === null && client.state.forum && render(),
       tally: (tally) => {
         if (tally.poll === lastPollShown || lastPollShown === null) render();
       },
