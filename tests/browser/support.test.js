@@ -5,7 +5,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, newPage, online, noModerateViolations, textSize, screenshot, PHONE } from "./harness.js";
+import { startServer, launchBrowser, newPage, online, noModerateViolations, textSize, screenshot, PHONE, PROJECTOR } from "./harness.js";
 
 const CONSOLE = { viewport: { width: 1440, height: 900 } };
 
@@ -102,6 +102,15 @@ test("a resident supports an idea and takes it back; the count reaches every pho
   await mod.locator('#ideas [data-support="2"]').filter({ hasText: "공감 1" }).waitFor();
   await minji.locator('[data-key="support-2"]').click();
   await mod.locator('#ideas [data-support="2"]').filter({ hasText: "공감 2" }).waitFor();
+
+  // The projector's ideas wall shows the counts.
+  const wall = await newPage(browser, PROJECTOR, "display");
+  await wall.goto(`${server.url}/display#token=${encodeURIComponent(f.display_token)}`);
+  await wall.locator('.wall-support[data-support="2"]').filter({ hasText: "2" }).waitFor();
+  await wall.locator('.wall-support[data-support="3"]').filter({ hasText: "1" }).waitFor();
+  await noModerateViolations(wall, "the ideas wall with supports");
+  await screenshot(wall, "support-wall-1920");
+  await wall.context().close();
 
   // The console orders by support on request: idea 2 (two supports) first, then 3, then 1.
   const consoleOrder = () => mod.locator("#ideas li[data-idea]").evaluateAll((lis) => lis.map((li) => Number(li.dataset.idea)));
