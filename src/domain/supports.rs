@@ -49,7 +49,11 @@ impl Forum {
     /// Record a support or a withdrawal.
     pub(super) fn apply_support(&mut self, event: &Event) {
         match event {
-            Event::IdeaSupported { idea, participant } => {
+            // Like every `apply`, ignore what refers to nothing (only in a log
+            // the hub did not write): no dangling supports to count or keep.
+            Event::IdeaSupported { idea, participant }
+                if self.ideas.contains_key(idea) && self.participants.contains_key(participant) =>
+            {
                 self.supports.entry(*idea).or_default().insert(*participant);
             }
             Event::SupportWithdrawn { idea, participant } => {

@@ -96,3 +96,13 @@ fn a_closed_forum_takes_no_support_and_no_withdrawal() {
     assert_invalid_state(err(&mut f, Actor::Participant(me), support(1)), "closed");
     assert_invalid_state(err(&mut f, Actor::Participant(me), withdraw(1)), "closed");
 }
+
+#[test]
+fn applying_a_support_of_an_unknown_idea_or_by_an_unknown_participant_changes_nothing() {
+    let mut f = ideas(1);
+    let me = join(&mut f);
+    let before = f.clone();
+    f.apply(&Event::IdeaSupported { idea: idea(9), participant: me });
+    f.apply(&Event::IdeaSupported { idea: idea(1), participant: madang_protocol::ParticipantId(99) });
+    assert_eq!(f, before, "a log the hub did not write must not grow the forum with dangling supports");
+}
