@@ -130,6 +130,15 @@ impl Crowd {
         }
     }
 
+    /// An idea left the public view (hidden): its counts waiting for a
+    /// shard's turn are not sent.
+    pub fn forget_supports(&mut self, idea: IdeaId) {
+        self.latest_supports.remove(&idea);
+        self.shards.iter_mut().for_each(|s| {
+            s.ideas.remove(&idea);
+        });
+    }
+
     pub fn pending(&self) -> bool {
         self.shards.iter().any(|s| s.temperature || !s.dirty.is_empty() || !s.ideas.is_empty())
     }
@@ -236,6 +245,21 @@ mod tests {
         crowd.serve(SHARDS, |_| true);
         assert!(!crowd.pending());
         assert!(crowd.latest_supports.is_empty());
+    }
+
+    #[test]
+    fn a_hidden_ideas_waiting_counts_are_not_sent() {
+        let mut crowd = Crowd::new(16);
+        let mut rx = crowd.subscribe(ParticipantId(0));
+        let support = |idea| IdeaSupport { idea: IdeaId(idea), remote: 1, hall: 0 };
+        crowd.supports_changed(5, vec![support(1), support(2)]);
+        crowd.forget_supports(IdeaId(1));
+        crowd.serve(SHARDS, |_| true);
+        let frames = drain(&mut rx);
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        let frame: serde_json::Value = serde_json::from_str(&frames[0]).unwrap();
+        assert_eq!(frame["ideas"], serde_json::json!([{"idea": 2, "remote": 1, "hall": 0}]));
+        assert!(!crowd.pending());
     }
 
     #[test]

@@ -137,6 +137,8 @@ impl ForumTask {
             Event::IdeaSupported { idea, .. } | Event::SupportWithdrawn { idea, .. } => {
                 self.dirty_ideas.insert(*idea);
             }
+            // Participants were told the idea is gone: no count of it follows.
+            Event::IdeaHidden { idea } => self.crowd.forget_supports(*idea),
             Event::PollClosed { poll, .. } => {
                 self.dirty_polls.remove(poll);
             }
