@@ -53,6 +53,10 @@ pub enum Command {
     ExtendTimer { item: ItemId, secs: u32 },
     /// Participant or moderator: put an idea forward under the current item.
     SubmitIdea { text: String },
+    /// Participant: support an approved idea; one support per person per idea.
+    SupportIdea { idea: IdeaId },
+    /// Participant: take back one's support of an idea.
+    WithdrawSupport { idea: IdeaId },
     /// Moderator: make a pending or hidden idea visible.
     ApproveIdea { idea: IdeaId },
     /// Moderator: hide an idea from the public.
@@ -150,6 +154,8 @@ impl Command {
             Command::PauseTimer { .. } => "pause_timer",
             Command::ExtendTimer { .. } => "extend_timer",
             Command::SubmitIdea { .. } => "submit_idea",
+            Command::SupportIdea { .. } => "support_idea",
+            Command::WithdrawSupport { .. } => "withdraw_support",
             Command::ApproveIdea { .. } => "approve_idea",
             Command::HideIdea { .. } => "hide_idea",
             Command::MergeIdea { .. } => "merge_idea",
@@ -217,6 +223,8 @@ pub const COMMAND_NAMES: &[&str] = &[
     "end_speech",
     "signal",
     "show_on_display",
+    "support_idea",
+    "withdraw_support",
 ];
 
 /// How a yes/no/abstain poll passes.

@@ -8,8 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Channel, Command, ErrorCode, ForumView, IdeaId, ItemId, OptionId, ParticipantId, PollId, Role, SpeakerId, Tally,
-    TemperatureView, Update,
+    Channel, Command, ErrorCode, ForumView, IdeaId, IdeaSupport, ItemId, OptionId, ParticipantId, PollId, Role,
+    SpeakerId, Tally, TemperatureView, Update,
 };
 
 /// The longest request id the server accepts.
@@ -126,6 +126,10 @@ pub struct ParticipantSelf {
     pub channel: Channel,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The ideas this participant supports now, so that a page shows
+    /// "you support this" after a reload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supported: Vec<IdeaId>,
 }
 
 /// The two codes participants join with.
@@ -165,6 +169,9 @@ pub enum ServerFrame {
     /// The latest temperature check of the current item, sent at the tally
     /// cadence while it changes (signals are conflated like ballots).
     Temperature { seq: u64, temperature: TemperatureView },
+    /// The latest support counts of the ideas whose support changed, sent at
+    /// the tally cadence (supports are conflated like ballots).
+    Supports { seq: u64, ideas: Vec<IdeaSupport> },
     /// A command was applied and persisted as event `seq`.
     Ack {
         id: String,

@@ -93,6 +93,24 @@ pub struct IdeaView {
     pub status: IdeaStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<IdeaId>,
+    /// How many people support this idea, per channel.
+    #[serde(default)]
+    pub supports: SupportCounts,
+}
+
+/// How many people support an idea, per channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SupportCounts {
+    pub remote: u32,
+    pub hall: u32,
+}
+
+/// One idea's support counts, as a `supports` frame carries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IdeaSupport {
+    pub idea: IdeaId,
+    pub remote: u32,
+    pub hall: u32,
 }
 
 /// Where a poll stands.
@@ -136,6 +154,10 @@ pub struct PollView {
     /// Moderators only: the hand count in force, as entered last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hall_count: Option<HallCounts>,
+    /// Moderators only: whether the moderator revealed this poll's hidden
+    /// results (a `reveal_results` was applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revealed: Option<bool>,
 }
 
 /// How many participants joined, per channel.

@@ -117,6 +117,8 @@ fn authorize(actor: Actor, command: &Command) -> Result<()> {
             | Command::RaiseHand {}
             | Command::LowerHand {}
             | Command::Signal { .. }
+            | Command::SupportIdea { .. }
+            | Command::WithdrawSupport { .. }
     );
     let participant_command = participant_only || matches!(command, Command::SubmitIdea { .. });
     match actor {
@@ -193,6 +195,7 @@ impl Forum {
             | Command::EndSpeech {} => self.decide_speakers(actor, command, now_ms, limits),
             Command::Signal { color } => self.decide_signal(actor, *color),
             Command::ShowOnDisplay { screen } => self.decide_display(*screen),
+            Command::SupportIdea { .. } | Command::WithdrawSupport { .. } => self.decide_support(actor, command),
         }
     }
 

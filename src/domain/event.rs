@@ -207,6 +207,16 @@ pub enum Event {
     SpeechEnded {
         at_ms: u64,
     },
+    /// A participant supports an idea (at most once per idea).
+    IdeaSupported {
+        idea: IdeaId,
+        participant: ParticipantId,
+    },
+    /// A participant took back their support of an idea.
+    SupportWithdrawn {
+        idea: IdeaId,
+        participant: ParticipantId,
+    },
     /// Replaces the participant's earlier signal on this item.
     SignalSet {
         item: ItemId,
@@ -232,6 +242,7 @@ pub enum Aggregate {
     Speakers,
     Signals,
     Display,
+    Supports,
 }
 
 impl Event {
@@ -277,6 +288,7 @@ impl Event {
             | Event::SpeechEnded { .. } => Aggregate::Speakers,
             Event::SignalSet { .. } => Aggregate::Signals,
             Event::ScreenShown { .. } => Aggregate::Display,
+            Event::IdeaSupported { .. } | Event::SupportWithdrawn { .. } => Aggregate::Supports,
         }
     }
 

@@ -8,7 +8,7 @@
 //! `speakers`, `signals`, `display`, `lifecycle`) holds its own state changes beside its
 //! decisions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use madang_protocol::{ForumStatus, IdeaId, ItemId, ParticipantId, PollId, Screen, SignalColor};
 use serde::{Deserialize, Serialize};
@@ -52,6 +52,9 @@ pub struct Forum {
     /// What the displays show, as the moderator chose it.
     #[serde(default)]
     pub screen: Screen,
+    /// Per idea, the participants who support it.
+    #[serde(default)]
+    pub supports: BTreeMap<IdeaId, BTreeSet<ParticipantId>>,
     pub(super) next_item: u32,
     pub(super) next_idea: u32,
     pub(super) next_poll: u32,
@@ -93,6 +96,7 @@ impl Forum {
             speakers: SpeakerQueue::default(),
             signals: BTreeMap::new(),
             screen: Screen::Auto,
+            supports: BTreeMap::new(),
             next_item: 1,
             next_idea: 1,
             next_poll: 1,
@@ -123,6 +127,7 @@ impl Forum {
             Aggregate::Speakers => self.apply_speakers(event),
             Aggregate::Signals => self.apply_signal(event),
             Aggregate::Display => self.apply_display(event),
+            Aggregate::Supports => self.apply_support(event),
         }
     }
 }

@@ -12,8 +12,8 @@
 //! Layout: `decide` (authorization and the command router) and `forum` (the
 //! state and the event router) route to one module per aggregate, each with
 //! both its decisions and its state changes: `lifecycle`, `agenda`, `ideas`,
-//! `polls`, `participants`, `hall`, `speakers`, `signals`, `display` (what
-//! the projectors show). `limits` caps
+//! `polls`, `participants`, `hall`, `speakers`, `signals`, `supports`,
+//! `display` (what the projectors show). `limits` caps
 //! what a forum may hold, so that no one can grow it without bound. `tally` is a
 //! poll's live tally over its channels; `method/` is everything about each
 //! poll method, one module per method.
@@ -32,6 +32,7 @@ mod participants;
 mod polls;
 mod signals;
 pub mod speakers;
+mod supports;
 mod tally;
 #[cfg(test)]
 mod test_support;

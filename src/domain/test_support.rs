@@ -421,6 +421,8 @@ pub(crate) fn participant_commands() -> Vec<Command> {
         Command::RaiseHand {},
         Command::LowerHand {},
         Command::Signal { color: SignalColor::Green },
+        Command::SupportIdea { idea: idea(1) },
+        Command::WithdrawSupport { idea: idea(1) },
     ]
 }
 

@@ -11,15 +11,22 @@
 //! and evenly spread, never as one burst that would delay everyone's next
 //! frame (the delay of an agenda change is measured across the whole crowd).
 //!
-//! Architecture invariant: the crowd knows frames and poll ids only; which
-//! tallies participants may see is decided by the forum task, at send time.
+//! Idea supports go the same way: the crowd keeps each idea's latest counts,
+//! and a shard's turn brings one `supports` frame with the ideas whose
+//! support changed since it last heard.
+//!
+//! Architecture invariant: the crowd knows frames, poll ids and support
+//! counts only; which tallies and ideas participants may see is decided by
+//! the forum task, at send time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use madang_protocol::{IdeaId, IdeaSupport, ParticipantId, PollId};
+
 use super::Frame;
 use super::fanout_channel::{self, Budget};
-use madang_protocol::{ParticipantId, PollId};
+use super::frames;
 
 /// Shards per forum: enough to spread a tally over a tick's worth of
 /// writes, few enough that a forum's idle channels cost little memory.
@@ -49,6 +56,10 @@ pub struct Crowd {
     cursor: usize,
     latest_tallies: BTreeMap<PollId, Frame>,
     latest_temperature: Option<Frame>,
+    /// Each idea's latest support counts, while a shard has not heard them.
+    latest_supports: BTreeMap<IdeaId, IdeaSupport>,
+    /// The seq the latest support counts are current at.
+    supports_seq: u64,
 }
 
 struct Shard {
@@ -56,14 +67,28 @@ struct Shard {
     /// Polls whose tally changed since this shard last heard.
     dirty: BTreeSet<PollId>,
     temperature: bool,
+    /// Ideas whose support changed since this shard last heard.
+    ideas: BTreeSet<IdeaId>,
 }
 
 impl Crowd {
     pub fn new(channel: Budget) -> Crowd {
         let shards = (0..SHARDS)
-            .map(|_| Shard { tx: fanout_channel::channel(channel), dirty: BTreeSet::new(), temperature: false })
+            .map(|_| Shard {
+                tx: fanout_channel::channel(channel),
+                dirty: BTreeSet::new(),
+                temperature: false,
+                ideas: BTreeSet::new(),
+            })
             .collect();
-        Crowd { shards, cursor: 0, latest_tallies: BTreeMap::new(), latest_temperature: None }
+        Crowd {
+            shards,
+            cursor: 0,
+            latest_tallies: BTreeMap::new(),
+            latest_temperature: None,
+            latest_supports: BTreeMap::new(),
+            supports_seq: 0,
+        }
     }
 
     pub fn subscribe(&self, participant: ParticipantId) -> fanout_channel::Receiver {
@@ -93,8 +118,28 @@ impl Crowd {
         self.shards.iter_mut().for_each(|s| s.temperature = true);
     }
 
+    /// Support counts current at `seq`, of ideas participants may see.
+    pub fn supports_changed(&mut self, seq: u64, supports: Vec<IdeaSupport>) {
+        self.supports_seq = seq;
+        for support in supports {
+            self.latest_supports.insert(support.idea, support);
+            self.shards.iter_mut().for_each(|s| {
+                s.ideas.insert(support.idea);
+            });
+        }
+    }
+
+    /// An idea left the public view (hidden): its counts waiting for a
+    /// shard's turn are not sent.
+    pub fn forget_supports(&mut self, idea: IdeaId) {
+        self.latest_supports.remove(&idea);
+        self.shards.iter_mut().for_each(|s| {
+            s.ideas.remove(&idea);
+        });
+    }
+
     pub fn pending(&self) -> bool {
-        self.shards.iter().any(|s| s.temperature || !s.dirty.is_empty())
+        self.shards.iter().any(|s| s.temperature || !s.dirty.is_empty() || !s.ideas.is_empty())
     }
 
     /// Serve the next `count` shards: each hears the latest frame of every
@@ -114,10 +159,18 @@ impl Crowd {
             {
                 shard.tx.send(frame.clone());
             }
+            let supports: Vec<IdeaSupport> = std::mem::take(&mut shard.ideas)
+                .into_iter()
+                .filter_map(|idea| self.latest_supports.get(&idea).copied())
+                .collect();
+            if !supports.is_empty() {
+                shard.tx.send(frames::supports(self.supports_seq, supports));
+            }
         }
-        // Frames of polls nobody is waiting for are no longer needed.
+        // Frames of polls, and counts of ideas, nobody is waiting for are no longer needed.
         let shards = &self.shards;
         self.latest_tallies.retain(|poll, _| shards.iter().any(|s| s.dirty.contains(poll)));
+        self.latest_supports.retain(|idea, _| shards.iter().any(|s| s.ideas.contains(idea)));
     }
 }
 
@@ -171,6 +224,43 @@ mod tests {
         assert!((19_000.0..=20_500.0).contains(&frames_per_sec), "{shards} shards: {frames_per_sec} frames/s");
         // A huge crowd: still every shard every 2 s.
         assert_eq!(served(1_000_000, 10), 5 * SHARDS);
+    }
+
+    #[test]
+    fn supports_are_conflated_per_shard_into_one_frame_per_turn() {
+        let mut crowd = Crowd::new(CHANNEL);
+        let mut rx: Vec<_> = (0..SHARDS as u32).map(|p| crowd.subscribe(ParticipantId(p))).collect();
+        let support = |idea, remote| IdeaSupport { idea: IdeaId(idea), remote, hall: 0 };
+        crowd.supports_changed(5, vec![support(1, 1)]);
+        crowd.supports_changed(6, vec![support(1, 2), support(2, 1)]);
+        crowd.serve(1, |_| true);
+        let first: Vec<String> = drain(&mut rx[0]);
+        assert_eq!(first.len(), 1, "{first:?}");
+        let frame: serde_json::Value = serde_json::from_str(&first[0]).unwrap();
+        assert_eq!(frame["type"], "supports");
+        assert_eq!(
+            frame["ideas"],
+            serde_json::json!([{"idea": 1, "remote": 2, "hall": 0}, {"idea": 2, "remote": 1, "hall": 0}])
+        );
+        assert!(drain(&mut rx[1]).is_empty());
+        crowd.serve(SHARDS, |_| true);
+        assert!(!crowd.pending());
+        assert!(crowd.latest_supports.is_empty());
+    }
+
+    #[test]
+    fn a_hidden_ideas_waiting_counts_are_not_sent() {
+        let mut crowd = Crowd::new(CHANNEL);
+        let mut rx = crowd.subscribe(ParticipantId(0));
+        let support = |idea| IdeaSupport { idea: IdeaId(idea), remote: 1, hall: 0 };
+        crowd.supports_changed(5, vec![support(1), support(2)]);
+        crowd.forget_supports(IdeaId(1));
+        crowd.serve(SHARDS, |_| true);
+        let frames = drain(&mut rx);
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        let frame: serde_json::Value = serde_json::from_str(&frames[0]).unwrap();
+        assert_eq!(frame["ideas"], serde_json::json!([{"idea": 2, "remote": 1, "hall": 0}]));
+        assert!(!crowd.pending());
     }
 
     #[test]

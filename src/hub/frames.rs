@@ -7,7 +7,9 @@
 //! encoded here, once, into a shared `Frame`. This module decides nothing: it
 //! knows the protocol's frame types, the domain's refusals and the views.
 
-use madang_protocol::{ErrorCode, JoinCodes, ParticipantSelf, Role, ServerFrame, Tally, TemperatureView, Update};
+use madang_protocol::{
+    ErrorCode, IdeaSupport, JoinCodes, ParticipantSelf, Role, ServerFrame, Tally, TemperatureView, Update,
+};
 
 use super::AttachError;
 use super::journal::Entry;
@@ -191,6 +193,10 @@ pub(crate) fn whole_part(forum: &Forum, part: view::WholePart, seq: u64, at_ms: 
 pub(crate) fn hall_check(forum: &Forum, seq: u64, at_ms: u64) -> Frame {
     let update = Update::HallCheck { hall_check: view::hall_check(forum) };
     encode(&ServerFrame::Event { seq, at_ms, update })
+}
+
+pub(crate) fn supports(seq: u64, ideas: Vec<IdeaSupport>) -> Frame {
+    encode(&ServerFrame::Supports { seq, ideas })
 }
 
 pub(crate) fn tally(seq: u64, tally: Tally) -> Frame {

@@ -4,9 +4,10 @@
 //! approved ideas only and tallies only while results are visible.
 
 use madang_protocol::{
-    Channel, ForumHeader, ForumView, HallCheck, IdeaStatus, IdeaView, ItemId, ItemView, ParticipantCounts,
-    PollHallCheck, PollOptionView, PollStatus, PollView, SignalColor, SignalCounts, SpeakerQueueView, SpeakerView,
-    SpeakingByChannel, SpeakingStats, SpeechView, TemperatureView, TimerView, Update,
+    Channel, ForumHeader, ForumView, HallCheck, IdeaId, IdeaStatus, IdeaSupport, IdeaView, ItemId, ItemView,
+    ParticipantCounts, PollHallCheck, PollOptionView, PollStatus, PollView, SignalColor, SignalCounts,
+    SpeakerQueueView, SpeakerView, SpeakingByChannel, SpeakingStats, SpeechView, SupportCounts, TemperatureView,
+    TimerView, Update,
 };
 
 use crate::domain::speakers::Stats;
@@ -57,6 +58,7 @@ fn idea_view(forum: &Forum, idea: &Idea) -> IdeaView {
         channel: author.map(|a| a.channel),
         status: idea.status,
         merged_into: idea.merged_into,
+        supports: forum.support_counts(idea.id),
     }
 }
 
@@ -95,6 +97,7 @@ pub fn poll_view(forum: &Forum, poll: &Poll, audience: Audience) -> PollView {
             Audience::Staff => poll.hall_count.clone(),
             Audience::Public => None,
         },
+        revealed: (audience == Audience::Staff).then_some(poll.revealed),
     }
 }
 
@@ -156,6 +159,18 @@ pub fn temperature_view(forum: &Forum, item: ItemId) -> TemperatureView {
         }
     }
     view
+}
+
+/// The support counts of `ideas` that `audience` may see, in id order.
+pub fn supports_of(forum: &Forum, ideas: impl IntoIterator<Item = IdeaId>, audience: Audience) -> Vec<IdeaSupport> {
+    ideas
+        .into_iter()
+        .filter(|id| forum.ideas.get(id).is_some_and(|i| idea_visible(i, audience)))
+        .map(|idea| {
+            let SupportCounts { remote, hall } = forum.support_counts(idea);
+            IdeaSupport { idea, remote, hall }
+        })
+        .collect()
 }
 
 /// The temperature check of the current item, if there is one.
@@ -356,5 +371,10 @@ pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Up
         Event::SignalSet { .. } => None,
         // Every audience: phones and the console show what the hall sees.
         Event::ScreenShown { screen } => Some(Update::Screen { screen: *screen }),
+        // Supports are conflated into `supports` frames at the tally cadence.
+        Event::IdeaSupported { .. } | Event::SupportWithdrawn { .. } => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

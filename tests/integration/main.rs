@@ -17,6 +17,7 @@ mod fanout_bounds;
 mod forum;
 mod harness;
 mod hybrid;
+mod idea_supports;
 mod join_lookup;
 mod limits;
 mod origin_and_headers;

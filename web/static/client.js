@@ -433,6 +433,16 @@ export class Client {
         this.saveSoon();
         break;
       }
+      case "supports": {
+        // The latest support counts of the ideas listed; other ideas keep theirs.
+        for (const { idea, remote, hall } of frame.ideas || []) {
+          const known = this.state.ideas.get(idea);
+          if (known) this.state.ideas.set(idea, { ...known, supports: { remote, hall } });
+        }
+        on.supports?.(frame.ideas || []);
+        this.saveSoon();
+        break;
+      }
       case "ack": {
         const command = this.pending.get(frame.id);
         this.pending.delete(frame.id);

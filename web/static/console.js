@@ -40,17 +40,15 @@ function said(type, vars = {}) {
   return t(`console.cmd.${type}`, vars);
 }
 
-// Polls whose hidden results were revealed. The moderator's view of a poll
-// always shows its tally, so whether the public sees it is known here from the
-// reveal's ack (kept per forum across reloads).
-let revealed = new Set();
-function revealedKey() {
-  return `madang.revealed.${client?.welcome?.forum_id}`;
-}
-function markRevealed(poll) {
-  revealed.add(poll);
-  storage.write(revealedKey(), [...revealed]);
-}
+// Whether a hidden poll's results were revealed comes from the server
+// (`poll.revealed`, moderators only): every console device of the forum
+// knows, whichever device revealed them.
+const isRevealed = (poll) => !!poll.revealed;
+
+// Ideas in the order they came, or by support (most supported first): the
+// moderator's choice, kept across reloads.
+let ideasBySupport = storage.read("madang.console.ideas_by_support") === true;
+const supportTotal = (idea) => (idea.supports?.remote || 0) + (idea.supports?.hall || 0);
 
 /** On 127.0.0.1 or localhost the join links shown here point to this computer: phones cannot open them. */
 function renderLanWarning() {
@@ -249,6 +247,27 @@ function undoMerge(id) {
   render();
 }
 
+/** The current item's ideas, in the order they came or by support (the toggle). */
+function renderIdeas(s) {
+  const current = [...s.ideas.values()].filter((i) => i.item === s.activeItem && i.status !== "pending");
+  if (ideasBySupport) current.sort((a, b) => supportTotal(b) - supportTotal(a) || a.id - b.id);
+  const toggle = h(
+    "button.small.secondary#ideas-order",
+    {
+      type: "button",
+      "aria-pressed": String(ideasBySupport),
+      onclick: () => {
+        ideasBySupport = !ideasBySupport;
+        storage.write("madang.console.ideas_by_support", ideasBySupport);
+        renderIdeas(client.state);
+        document.getElementById("ideas-order")?.focus();
+      },
+    },
+    t("console.ideas_by_support"),
+  );
+  replace($("#ideas"), current.length ? [toggle, h("ul.ideas", current.map((i) => ideaRow(i, s)))] : h("p.muted", t("ideas.empty")));
+}
+
 function ideaRow(idea, s) {
   const status = idea.status === "merged" ? t("console.idea_status.merged", { into: idea.merged_into }) : t(`console.idea_status.${idea.status}`);
   const targets = [...s.ideas.values()].filter((o) => o.item === idea.item && o.id !== idea.id && o.status === "approved");
@@ -274,7 +293,7 @@ function ideaRow(idea, s) {
     "li",
     { "data-idea": idea.id },
     h("span", `#${idea.id} `, idea.text),
-    h("div.idea-meta", status, idea.author ? ` · ${idea.author}` : "", idea.channel ? h("span.badge", t(`ideas.${idea.channel}`)) : h("span.badge", t("ideas.moderator"))),
+    h("div.idea-meta", status, idea.author ? ` · ${idea.author}` : "", idea.supports ? h("span.support-count", { "data-support": idea.id }, ` · ${t("ideas.supports", { n: supportTotal(idea), remote: idea.supports.remote, hall: idea.supports.hall })}`) : "", idea.channel ? h("span.badge", t(`ideas.${idea.channel}`)) : h("span.badge", t("ideas.moderator"))),
     h(
       "div.idea-actions",
       queued
@@ -301,7 +320,7 @@ function revealPoll(poll) {
 /** Hidden results are marked as hidden until revealed, in every status, closed included. */
 function resultsBadge(poll) {
   if (poll.results !== "hidden") return null;
-  return revealed.has(poll.id) ? h("span.badge.results-public", t("console.results.public_badge")) : h("span.badge.results-hidden", t("console.results.hidden_badge"));
+  return isRevealed(poll) ? h("span.badge.results-public", t("console.results.public_badge")) : h("span.badge.results-hidden", t("console.results.hidden_badge"));
 }
 
 const openedClosed = new Set(); // closed polls the moderator unfolded
@@ -315,7 +334,7 @@ function pollRow(poll, s) {
       "div.poll-actions",
       poll.status === "draft" ? b(`open-${poll.id}`, t("console.poll_open"), () => send("open_poll", { poll: poll.id }, said("open_poll", { id: poll.id }))) : null,
       poll.status === "open" ? b(`close-${poll.id}`, t("console.poll_close"), () => send("close_poll", { poll: poll.id }, said("close_poll", { id: poll.id })), ".secondary") : null,
-      poll.results === "hidden" && poll.status !== "draft" && !revealed.has(poll.id) ? b(`reveal-${poll.id}`, t("console.poll_reveal"), () => revealPoll(poll), ".secondary") : null,
+      poll.results === "hidden" && poll.status !== "draft" && !isRevealed(poll) ? b(`reveal-${poll.id}`, t("console.poll_reveal"), () => revealPoll(poll), ".secondary") : null,
     ),
     poll.status !== "draft" ? h("div", { id: `tally-${poll.id}` }, renderTally(poll, tally)) : h("p.muted", poll.options.map((o) => o.label).join(" · ")),
     // Pairs cannot be counted by hand: a pairwise poll takes no hall count (SPEC §7.3).
@@ -424,12 +443,7 @@ function render() {
   replace($("#agenda"), s.agenda.map((item, i) => itemRow(item, i, s.agenda)));
   const pending = [...s.ideas.values()].filter((i) => i.status === "pending");
   replace($("#queue"), pending.length ? h("ul.ideas", pending.map((i) => ideaRow(i, s))) : h("p.muted", t("console.queue_empty")));
-  const current = [...s.ideas.values()].filter((i) => i.item === s.activeItem && i.status !== "pending");
-  replace($("#ideas"), current.length ? h("ul.ideas", current.map((i) => ideaRow(i, s))) : h("p.muted", t("ideas.empty")));
-  if (client.welcome?.forum_id && !revealed.loaded) {
-    revealed = new Set(storage.read(revealedKey()) || []);
-    revealed.loaded = true;
-  }
+  renderIdeas(s);
   const polls = [...s.polls.values()].sort((a, b) => b.id - a.id);
   replace($("#polls"), polls.length ? polls.map((p) => pollRow(p, s)) : h("p.muted", t("console.no_polls")));
   // Open while there is no poll yet; folded above the list once there are, unless the moderator opened or closed it.
@@ -701,7 +715,7 @@ document.addEventListener("keydown", (e) => {
     }
     case "r": {
       // The newest opened poll whose results are still hidden from the public.
-      const hidden = polls.find((p) => p.results === "hidden" && !revealed.has(p.id) && p.status !== "draft");
+      const hidden = polls.find((p) => p.results === "hidden" && !isRevealed(p) && p.status !== "draft");
       if (hidden) revealPoll(hidden);
       break;
     }
@@ -747,14 +761,11 @@ if (!token) {
       change: render,
       tally: onTally,
       temperature: () => client.state.forum && renderSpeakers(),
+      supports: () => client.state.forum && renderIdeas(client.state),
       ack: (frame) => {
         reportHallCount(frame);
         const sent = labels.get(frame.id);
         labels.delete(frame.id);
-        if (sent?.type === "reveal_results") {
-          markRevealed(sent.fields.poll);
-          render();
-        }
         if (sent) log(t("console.done", { what: sent.what }));
       },
       error: (frame) => {

@@ -63,13 +63,24 @@ function withSide(s, stage, options) {
 }
 
 function ideasStage(s) {
-  const ideas = [...s.ideas.values()].filter((i) => i.item === s.activeItem && i.status === "approved");
-  const shown = ideas.slice(-30);
+  const supportOf = (i) => (i.supports?.remote || 0) + (i.supports?.hall || 0);
+  // The most supported first, as the hall sees what to discuss; newest first among equals.
+  const ideas = [...s.ideas.values()]
+    .filter((i) => i.item === s.activeItem && i.status === "approved")
+    .sort((a, b) => supportOf(b) - supportOf(a) || b.id - a.id);
+  const shown = ideas.slice(0, 30);
+  const count = (i) =>
+    h(
+      "span.wall-support",
+      { "data-support": i.id, title: t("ideas.supports", { n: supportOf(i), remote: i.supports?.remote || 0, hall: i.supports?.hall || 0 }) },
+      h("span", { "aria-hidden": "true" }, "♥ "),
+      String(supportOf(i)),
+    );
   return h(
     "section.pj-stage.pj-ideas",
     { "aria-labelledby": "pj-ideas-title" },
     h("h2.pj-title#pj-ideas-title", t("ideas.title")),
-    shown.length ? h("ul.pj-wall", shown.map((i) => h("li", i.text))) : h("p.pj-note", t("projector.no_ideas")),
+    shown.length ? h("ul.pj-wall", shown.map((i) => h("li", i.text, " ", count(i)))) : h("p.pj-note", t("projector.no_ideas")),
     ideas.length > shown.length ? h("p.pj-note", t("projector.more_ideas", { n: ideas.length - shown.length })) : null,
   );
 }
@@ -203,6 +214,7 @@ if (!token) {
       status: (status, detail) => badge.set(status, detail),
       change: renderSoon,
       temperature: renderSoon,
+      supports: renderSoon,
       tally: (tally) => {
         if (pollsShown.has(tally.poll)) renderSoon();
       },

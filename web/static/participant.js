@@ -11,8 +11,9 @@
 
 import { Client, storage } from "./client.js";
 import { t, translate, mountLanguageSwitch, setForumLanguage, onLanguageChange, errorText } from "./i18n.js";
-import { h, $, replace, connectionBadge, renderAgenda, startCountdowns, timerBlock, renderTally, tallySummary, politeAnnouncer, storedTheme, speakerName, renderTemperature } from "./ui.js";
+import { h, $, replace, connectionBadge, renderAgenda, startCountdowns, timerBlock, renderTally, tallySummary, politeAnnouncer, storedTheme, speakerName, renderTemperature, clockText } from "./ui.js";
 import { ballotControl } from "./ballots.js";
+import { outcomeWords } from "./summary.js";
 
 storedTheme();
 mountLanguageSwitch($("#lang"));
@@ -36,6 +37,9 @@ let toast = null; // () => the idea form's message
 let ballots = {}; // poll id -> { state: sent|saved|error, id, ballot, message }
 const drafts = new Map(); // poll id -> the ballot being edited
 let pollsKey = "";
+// The ideas this participant supports: from the server's welcome, then kept
+// by this page as its supports and withdrawals are answered.
+let supported = new Set();
 
 const codeKey = () => `madang.participant.${code}`;
 /** The device's participant of a forum, whichever code it joined with. */
@@ -133,6 +137,7 @@ function start(auth) {
       change: render,
       tally: onTally,
       temperature: renderExtensions,
+      supports: renderIdeas,
       ack: onAck,
       error: onError,
       refused: onRefused,
@@ -154,6 +159,7 @@ function onWelcome(frame) {
     storage.write(codeKey(), identity);
     storage.write("madang.last_code", code);
     ballots = storage.read(ballotsKey()) || {};
+    supported = new Set(frame.participant.supported || []);
     // A ballot that was sent but whose command is no longer pending was answered while we were away.
     for (const [poll, b] of Object.entries(ballots)) {
       if (b.state === "sent" && !client.pending.has(b.id)) ballots[poll] = { ...b, state: "saved" };
@@ -188,6 +194,8 @@ function onAck(frame, command) {
       saveBallots();
       updateBallotState(command.poll);
     }
+  } else if (command?.type === "support_idea" || command?.type === "withdraw_support") {
+    renderIdeas();
   } else if (command?.type === "submit_idea") {
     const key = client.state.forum?.premoderation ? "ideas.pending_note" : "ideas.sent";
     toast = () => t(key);
@@ -203,6 +211,13 @@ function onError(frame, command) {
       saveBallots();
       updateBallotState(command.poll);
     }
+  } else if ((command?.type === "support_idea" || command?.type === "withdraw_support") && frame.code !== "unavailable" && frame.code !== "rate_limited") {
+    // (Those two are sent again by the client.) `invalid_state` says the server already holds what was asked (a second
+    // support, a withdrawal of none): the page now agrees; anything else undoes the tap.
+    const supports = command.type === "support_idea";
+    if ((frame.code === "invalid_state") === supports) supported.add(command.idea);
+    else supported.delete(command.idea);
+    renderIdeas();
   } else if (command?.type === "submit_idea") {
     const error = { code: frame.code, rule: frame.rule };
     toast = () => errorText(error);
@@ -298,20 +313,90 @@ function render() {
       : h("p.muted", t("agenda.none_active")),
   );
   replace($("#agenda"), renderAgenda(s));
+  renderIdeas();
+  const canSubmit = s.forum.status === "live" && !!item;
+  $("#idea-submit").disabled = !canSubmit;
+  renderPolls();
+  renderExtensions();
+  renderEnd();
+}
+
+/** Support an idea, or take the support back; the button shows the tap at once. */
+function toggleSupport(idea) {
+  const supports = !supported.has(idea.id);
+  if (supports) supported.add(idea.id);
+  else supported.delete(idea.id);
+  client.send(supports ? "support_idea" : "withdraw_support", { idea: idea.id });
+  renderIdeas();
+  document.querySelector(`[data-key="support-${idea.id}"]`)?.focus();
+}
+
+/** The current item's approved ideas, each with its support count and this person's support button. */
+function renderIdeas() {
+  const s = client?.state;
+  if (!s?.forum) return;
+  const item = s.item(s.activeItem);
+  const live = s.forum.status === "live";
   const ideas = [...s.ideas.values()].filter((i) => i.item === s.activeItem && i.status === "approved");
+  const count = (i) => (i.supports?.remote || 0) + (i.supports?.hall || 0);
   replace(
     $("#ideas"),
     ideas.length
       ? h(
           "ul.ideas",
-          ideas.map((i) => h("li", h("span", i.text), h("div.idea-meta", i.author ? t("ideas.by", { name: i.author }) : "", i.channel ? h("span.badge", t(`ideas.${i.channel}`)) : null))),
+          ideas.map((i) => {
+            const mine = supported.has(i.id);
+            return h(
+              "li.idea-row",
+              { "data-idea": i.id },
+              h("div.idea-body", h("span", i.text), h("div.idea-meta", i.author ? t("ideas.by", { name: i.author }) : "", i.channel ? h("span.badge", t(`ideas.${i.channel}`)) : null, mine ? h("span.supported-note", t("ideas.supported")) : null)),
+              h(
+                "button.support-button.secondary",
+                {
+                  type: "button",
+                  "data-key": `support-${i.id}`,
+                  "aria-pressed": String(mine),
+                  "aria-label": t("ideas.support_of", { text: i.text, n: count(i) }),
+                  disabled: !live,
+                  onclick: () => toggleSupport(i),
+                },
+                h("span.support-icon", { "aria-hidden": "true" }, mine ? "♥" : "♡"),
+                " ",
+                h("span.support-label", t("ideas.support")),
+              ),
+              // The button's name says the count to screen readers.
+              h("span.support-count", { "data-support": i.id, "aria-hidden": "true" }, String(count(i))),
+            );
+          }),
         )
       : h("p.muted", item ? t("ideas.empty") : t("ideas.no_item")),
   );
-  const canSubmit = s.forum.status === "live" && !!item;
-  $("#idea-submit").disabled = !canSubmit;
-  renderPolls();
-  renderExtensions();
+}
+
+/** Once the forum closes: thanks, each closed poll's result in words, and where the record stays. */
+function renderEnd() {
+  const s = client?.state;
+  const end = $("#end-section");
+  const closed = s?.forum?.status === "closed";
+  end.hidden = !closed;
+  document.body.classList.toggle("forum-ended", !!closed);
+  if (!closed) return;
+  const polls = [...s.polls.values()].filter((p) => p.status === "closed").sort((a, b) => a.id - b.id);
+  const record = `${location.origin}/j/${encodeURIComponent(code)}`;
+  replace(
+    end,
+    h("h2#end-h", t("end.title")),
+    h("p", t("end.text")),
+    h("h3", t("end.decided")),
+    polls.length
+      ? h(
+          "ul.end-decisions",
+          polls.map((p) => h("li", { "data-end-poll": p.id }, h("strong", p.title), ": ", p.outcome ? outcomeWords(p, p.outcome.tally) : t("end.hidden"))),
+        )
+      : h("p.muted", t("end.none")),
+    h("p", t("end.record"), " ", h("a#end-record", { href: record }, record)),
+    h("p", h("a", { href: `/api/forums/${encodeURIComponent(s.forum.id)}` }, t("end.record_data"))),
+  );
 }
 
 const signalKey = () => identity && `madang.signal.${identity.forum}.${identity.id}`;
@@ -333,7 +418,17 @@ function renderExtensions() {
         { "aria-labelledby": "speak-h" },
         h("h2#speak-h", t("hand.title")),
         h("p.hint", t(`hand.hint.${q.policy}`) === `hand.hint.${q.policy}` ? t("hand.hint.fifo") : t(`hand.hint.${q.policy}`)),
-        q.current ? h("p", t("hand.current", { name: speakerName(q.current.speaker) })) : null,
+        q.current
+          ? h(
+              "p",
+              typeof q.current.deadline_ms === "number" && !onFloor
+                ? [t("hand.current", { name: speakerName(q.current.speaker) }), " · ", h("strong#speech-clock.timer-value", { role: "timer" })]
+                : t("hand.current", { name: speakerName(q.current.speaker) }),
+            )
+          : null,
+        onFloor && typeof q.current.deadline_ms === "number"
+          ? h("p.my-time", { id: "my-time" }, h("strong#speech-clock.timer-value", { role: "timer" }))
+          : null,
         h("p", { role: "status", id: "hand-status", class: onFloor ? "floor" : "" }, onFloor ? t("hand.floor") : place >= 0 ? t("hand.place", { n: place + 1 }) : t("hand.waiting", { n: q.waiting.length })),
         place >= 0
           ? h("button.secondary", { type: "button", id: "hand-button", "data-key": "hand", onclick: () => client.send("lower_hand") }, t("hand.lower"))
@@ -377,7 +472,22 @@ function renderExtensions() {
     );
   }
   replace($("#extensions"), sections);
+  tickSpeech();
 }
+
+/** The current speech's time left, or how far over it is ("+0:15 over"); the speaker's own phone says it is their time. */
+function tickSpeech() {
+  const el = document.getElementById("speech-clock");
+  const q = client?.state.speakers;
+  const deadline = q?.current?.deadline_ms;
+  if (!el || typeof deadline !== "number") return;
+  const left = deadline - client.serverNow();
+  const mine = q.current.speaker?.participant === identity?.id;
+  const text = mine ? t(left < 0 ? "hand.my_time_over" : "hand.my_time", { time: clockText(left) }) : clockText(left);
+  if (el.textContent !== text) el.textContent = text;
+  el.classList.toggle("up", left < 0);
+}
+setInterval(tickSpeech, 250);
 
 onLanguageChange(() => {
   pollsKey = "";
@@ -460,6 +570,9 @@ boot();
 window.madang = {
   get client() {
     return client;
+  },
+  get supported() {
+    return [...supported];
   },
   cast(pollId, ballot) {
     const poll = client?.state.polls.get(pollId);

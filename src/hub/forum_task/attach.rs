@@ -84,6 +84,7 @@ impl ForumTask {
                 token: token.clone(),
                 channel: p.channel,
                 name: p.name.clone(),
+                supported: forum.supported_by(id),
             }),
             _ => None,
         };
@@ -99,6 +100,11 @@ impl ForumTask {
             }
             if let Some(temperature) = view::current_temperature(forum) {
                 first_frames.push(frames::temperature(head, temperature));
+            }
+            // Supports are not replayed as events: a resume gets their counts now.
+            let supports = view::supports_of(forum, forum.supports.keys().copied(), audience);
+            if !supports.is_empty() {
+                first_frames.push(frames::supports(head, supports));
             }
         }
         let updates = match actor {

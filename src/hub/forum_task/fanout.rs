@@ -7,7 +7,9 @@
 //! batch only the last of each kind is published, and across batches each
 //! kind goes out at most once per tally interval (see `outlet`). Tallies and temperature checks
 //! are conflated: an event only marks them dirty, and each tally tick sends
-//! the latest of each (participants' shards take turns, see `crowd`). Outcomes
+//! the latest of each (participants' shards take turns, see `crowd`). Idea
+//! supports are conflated the same way: each tick sends the latest counts of
+//! the ideas whose support changed, in one `supports` frame. Outcomes
 //! of closed polls are handed to the store for other systems. Ballots are never
 //! broadcast. This module does not decide who may see a tally: `view` does.
 
@@ -192,6 +194,11 @@ impl ForumTask {
             }
             // A new current item starts with an empty temperature check.
             Event::SignalSet { .. } | Event::ItemActivated { .. } => self.temperature_dirty = true,
+            Event::IdeaSupported { idea, .. } | Event::SupportWithdrawn { idea, .. } => {
+                self.dirty_ideas.insert(*idea);
+            }
+            // Participants were told the idea is gone: no count of it follows.
+            Event::IdeaHidden { idea } => self.crowd.forget_supports(*idea),
             Event::PollClosed { poll, .. } => {
                 self.dirty_polls.remove(poll);
             }
@@ -218,6 +225,7 @@ impl ForumTask {
             || self.public.holds()
             || !self.dirty_polls.is_empty()
             || self.temperature_dirty
+            || !self.dirty_ideas.is_empty()
             || self.crowd.pending()
     }
 
@@ -236,6 +244,18 @@ impl ForumTask {
                 self.public.send(frame.clone());
             }
             self.crowd.temperature_changed(frame);
+        }
+        let ideas = std::mem::take(&mut self.dirty_ideas);
+        if !ideas.is_empty() {
+            let staff = view::supports_of(forum, ideas.iter().copied(), Audience::Staff);
+            if !staff.is_empty() {
+                self.staff.send(frames::supports(self.state.head, staff));
+            }
+            let public = view::supports_of(forum, ideas, Audience::Public);
+            if !public.is_empty() {
+                self.public.send(frames::supports(self.state.head, public.clone()));
+                self.crowd.supports_changed(self.state.head, public);
+            }
         }
         for poll_id in std::mem::take(&mut self.dirty_polls) {
             let Some(poll) = forum.polls.get(&poll_id) else { continue };

@@ -33,7 +33,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use madang_protocol::PollId;
+use madang_protocol::{IdeaId, PollId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -70,6 +70,8 @@ pub(crate) struct ForumTask {
     dirty_polls: BTreeSet<PollId>,
     /// The current item's temperature check changed since the last tick.
     temperature_dirty: bool,
+    /// Ideas whose support changed since the last tick.
+    dirty_ideas: BTreeSet<IdeaId>,
     needs_rebuild: bool,
     /// The seq of the latest snapshot saved or loaded.
     snapshot_seq: u64,
@@ -169,6 +171,7 @@ impl ForumTask {
             crowd_credit: 0.0,
             dirty_polls: BTreeSet::new(),
             temperature_dirty: false,
+            dirty_ideas: BTreeSet::new(),
             needs_rebuild: false,
             snapshot_seq,
             log_bytes_since_snapshot: records.iter().map(|r| r.payload.len() as u64).sum(),
