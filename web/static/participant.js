@@ -369,7 +369,7 @@ function renderIdeas() {
             );
           }),
         )
-      : h("p.muted", item ? t("ideas.empty") : t("ideas.no_item")),
+      : h("p.muted", s.forum?.status === "closed" ? t("ideas.none_closed") : item ? t("ideas.empty") : t("ideas.no_item")),
   );
 }
 

@@ -79,18 +79,20 @@ export function connectionBadge(el) {
   };
 }
 
-/** The agenda as an ordered list; the current item is marked with aria-current. */
+/** The agenda as an ordered list; the current item is marked with aria-current. Once the forum has closed, no item is current. */
 export function renderAgenda(state, { compact = false } = {}) {
   if (!state.agenda.length) return h("p.muted", t("agenda.empty"));
+  const ended = state.forum?.status === "closed";
+  const stateOf = (item) => (ended && item.state === "active" ? "done" : item.state);
   return h(
     "ol.agenda",
     state.agenda.map((item) =>
       h(
-        `li.agenda-item.state-${item.state}`,
-        { "aria-current": item.state === "active" ? "step" : null },
+        `li.agenda-item.state-${stateOf(item)}`,
+        { "aria-current": stateOf(item) === "active" ? "step" : null },
         h("span.agenda-title", item.title),
         " ",
-        h("span.agenda-state", t(item.state === "active" ? "agenda.current" : `agenda.${item.state}`)),
+        h("span.agenda-state", t(stateOf(item) === "active" ? "agenda.current" : `agenda.${stateOf(item)}`)),
         !compact && item.description ? h("p.agenda-desc", item.description) : null,
       ),
     ),
