@@ -39,7 +39,7 @@ mod test_support;
 
 pub use agenda::{Item, Timer};
 pub use decide::{Actor, DomainError, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
-pub use event::{Event, OptionSpec};
+pub use event::{Aggregate, Event, OptionSpec};
 pub use forum::Forum;
 pub use ideas::Idea;
 pub use limits::Limits;

@@ -11,7 +11,7 @@ use madang_protocol::{
 };
 
 use crate::domain::speakers::Stats;
-use crate::domain::{Event, Forum, Idea, Item, Poll, Speaker, hall};
+use crate::domain::{Aggregate, Event, Forum, Idea, Item, Poll, Speaker, hall};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Audience {
@@ -266,27 +266,12 @@ pub enum WholePart {
 /// The part `event` replaces whole, if any (see [`WholePart`]); `update_for`
 /// answers every such event with [`whole_part_update`].
 pub fn whole_part_changed_by(event: &Event) -> Option<WholePart> {
-    match event {
-        Event::ItemAdded { .. }
-        | Event::ItemEdited { .. }
-        | Event::ItemMoved { .. }
-        | Event::ItemRemoved { .. }
-        | Event::ItemActivated { .. }
-        | Event::ItemCompleted { .. }
-        | Event::TimerStarted { .. }
-        | Event::TimerPaused { .. }
-        | Event::TimerExtended { .. } => Some(WholePart::Agenda),
-        Event::ParticipantJoined { .. } => Some(WholePart::Participants),
-        Event::HandRaised { .. }
-        | Event::HandLowered { .. }
-        | Event::SpeakerAdded { .. }
-        | Event::SpeakerCalled { .. }
-        | Event::SpeakerSkipped { .. }
-        | Event::SpeakerRemoved { .. }
-        | Event::SpeakerMoved { .. }
-        | Event::QueuePolicySet { .. }
-        | Event::SpeakingLimitSet { .. }
-        | Event::SpeechEnded { .. } => Some(WholePart::Speakers),
+    // The domain's aggregates are exactly these parts: every agenda event
+    // changes the agenda, every speaker event the queue, a join the counts.
+    match event.aggregate() {
+        Aggregate::Agenda => Some(WholePart::Agenda),
+        Aggregate::Participants => Some(WholePart::Participants),
+        Aggregate::Speakers => Some(WholePart::Speakers),
         _ => None,
     }
 }
@@ -303,9 +288,6 @@ pub fn whole_part_update(forum: &Forum, part: WholePart) -> Update {
 /// What `audience` is told about `event`, already applied to `forum`.
 /// `None`: nothing (ballots are secret; pending ideas are not public).
 pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Update> {
-    if let Some(part) = whole_part_changed_by(event) {
-        return Some(whole_part_update(forum, part));
-    }
     let poll_update =
         |poll| forum.polls.get(poll).map(|p| Update::Poll { poll: Box::new(poll_view(forum, p, audience)) });
     match event {
