@@ -5,7 +5,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, newPage, online, noModerateViolations, screenshot, textSize } from "./harness.js";
+import { startServer, launchBrowser, createForum, wsActor, newPage, online, noModerateViolations, screenshot, textSize } from "./harness.js";
 import { outcomeCsv } from "../../web/static/csv.js";
 
 let server;
@@ -25,46 +25,7 @@ const CONSOLE = { viewport: { width: 1440, height: 900 } };
 
 /** A WebSocket client in a page of the server's origin: a moderator (token) or a participant (join code). */
 async function actor(auth) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${server.url}/healthz`);
-  await page.evaluate(
-    (a) =>
-      new Promise((ok, fail) => {
-        const ws = new WebSocket(`ws://${location.host}/ws`, "madang.v1");
-        const waiting = new Map();
-        let n = 0;
-        ws.onmessage = (e) => {
-          const frame = JSON.parse(e.data);
-          if (frame.type === "welcome") ok();
-          if ((frame.type === "ack" || frame.type === "error") && waiting.has(frame.id)) waiting.get(frame.id)(frame);
-        };
-        ws.onerror = fail;
-        ws.onopen = () => ws.send(JSON.stringify({ type: "auth", ...a }));
-        window.command = (frame) =>
-          new Promise((answer) => {
-            const id = `x-${++n}`;
-            waiting.set(id, answer);
-            ws.send(JSON.stringify({ ...frame, id }));
-          });
-      }),
-    auth,
-  );
-  return async (frame) => {
-    const answer = await page.evaluate((f) => window.command(f), frame);
-    assert.equal(answer.type, "ack", `${frame.type}: ${JSON.stringify(answer)}`);
-    return answer;
-  };
-}
-
-async function createForum(body) {
-  const res = await fetch(`${server.url}/api/forums`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  assert.equal(res.status, 201);
-  return res.json();
+  return (await wsActor(server, browser, auth)).command;
 }
 
 const SENTENCES = [
@@ -74,7 +35,7 @@ const SENTENCES = [
 ];
 
 test("the console fits a busy forum at 1440x900", { timeout: 240000 }, async () => {
-  const forum = await createForum({ title: "강변 공원 포럼", language: "ko", agenda: [{ title: "공원 시설" }, { title: "교통", timebox_secs: 600 }] });
+  const forum = await createForum(server, { title: "강변 공원 포럼", language: "ko", agenda: [{ title: "공원 시설" }, { title: "교통", timebox_secs: 600 }] });
   const mod = await newPage(browser, CONSOLE, "console");
   await mod.goto(`${server.url}/console#token=${encodeURIComponent(forum.moderator_token)}&display=${encodeURIComponent(forum.display_token)}`);
   await online(mod);
@@ -255,7 +216,7 @@ test("the console fits a busy forum at 1440x900", { timeout: 240000 }, async () 
 });
 
 test("an item over its time counts up, and a pairwise poll shows strengths, not points", { timeout: 60000 }, async () => {
-  const forum = await createForum({ title: "Overrun forum", language: "en", agenda: [{ title: "Crossings" }] });
+  const forum = await createForum(server, { title: "Overrun forum", language: "en", agenda: [{ title: "Crossings" }] });
   const command = await actor({ token: forum.moderator_token });
   await command({ type: "start_forum" });
   await command({ type: "activate_item", item: 1 });

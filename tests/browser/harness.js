@@ -193,3 +193,53 @@ export async function shots(page, name) {
   }
   await page.setViewportSize(original);
 }
+
+/** A forum created over HTTP with the server's admin token; `body` is a create-forum request (SPEC §3). */
+export async function createForum(server, body) {
+  const res = await fetch(`${server.url}/api/forums`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  assert.equal(res.status, 201);
+  return res.json();
+}
+
+/**
+ * A WebSocket client in a page of the server's origin (so that its Origin is
+ * allowed), authenticated with `auth` (`{token}` or `{join_code, name}`):
+ * `command(frame)` sends a command and asserts its ack; `close()` ends it.
+ */
+export async function wsActor(server, browser, auth) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.url}/healthz`);
+  await page.evaluate(
+    (a) =>
+      new Promise((ok, fail) => {
+        const ws = new WebSocket(`ws://${location.host}/ws`, "madang.v1");
+        const waiting = new Map();
+        let n = 0;
+        ws.onmessage = (e) => {
+          const frame = JSON.parse(e.data);
+          if (frame.type === "welcome") ok();
+          if ((frame.type === "ack" || frame.type === "error") && waiting.has(frame.id)) waiting.get(frame.id)(frame);
+        };
+        ws.onerror = fail;
+        ws.onopen = () => ws.send(JSON.stringify({ type: "auth", ...a }));
+        window.command = (frame) =>
+          new Promise((answer) => {
+            const id = `t-${++n}`;
+            waiting.set(id, answer);
+            ws.send(JSON.stringify({ ...frame, id }));
+          });
+      }),
+    auth,
+  );
+  const command = async (frame) => {
+    const answer = await page.evaluate((f) => window.command(f), frame);
+    assert.equal(answer.type, "ack", `${frame.type}: ${JSON.stringify(answer)}`);
+    return answer;
+  };
+  return { command, close: () => context.close() };
+}

@@ -7,7 +7,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, newPage, online, noModerateViolations, screenshot, DESKTOP } from "./harness.js";
+import { startServer, launchBrowser, createForum, wsActor, newPage, online, noModerateViolations, screenshot, DESKTOP } from "./harness.js";
 
 let server;
 let browser;
@@ -46,44 +46,13 @@ const LABELS = [
 
 /** A forum with two items, created over HTTP; moderator commands go over a WebSocket from a page of the server's origin. */
 async function forum() {
-  const res = await fetch(`${server.url}/api/forums`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ title: "을지로 공원 포럼", language: "ko", agenda: [{ title: "공원 시설" }, { title: "예산", timebox_secs: 900 }] }),
+  const created = await createForum(server, {
+    title: "을지로 공원 포럼",
+    language: "ko",
+    agenda: [{ title: "공원 시설" }, { title: "예산", timebox_secs: 900 }],
   });
-  assert.equal(res.status, 201);
-  const created = await res.json();
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${server.url}/healthz`);
-  await page.evaluate(
-    (token) =>
-      new Promise((ok, fail) => {
-        const ws = new WebSocket(`ws://${location.host}/ws`, "madang.v1");
-        const waiting = new Map();
-        let n = 0;
-        ws.onmessage = (e) => {
-          const frame = JSON.parse(e.data);
-          if (frame.type === "welcome") ok();
-          if ((frame.type === "ack" || frame.type === "error") && waiting.has(frame.id)) waiting.get(frame.id)(frame);
-        };
-        ws.onerror = fail;
-        ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token }));
-        window.command = (frame) =>
-          new Promise((answer) => {
-            const id = `t-${++n}`;
-            waiting.set(id, answer);
-            ws.send(JSON.stringify({ ...frame, id }));
-          });
-      }),
-    created.moderator_token,
-  );
-  const command = async (frame) => {
-    const answer = await page.evaluate((f) => window.command(f), frame);
-    assert.equal(answer.type, "ack", `${frame.type}: ${JSON.stringify(answer)}`);
-    return answer;
-  };
-  return { ...created, command };
+  const moderator = await wsActor(server, browser, { token: created.moderator_token });
+  return { ...created, command: moderator.command };
 }
 
 async function open(options, name) {

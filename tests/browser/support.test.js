@@ -5,7 +5,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, newPage, online, noModerateViolations, textSize, screenshot, PHONE, PROJECTOR } from "./harness.js";
+import { startServer, launchBrowser, createForum, wsActor, newPage, online, noModerateViolations, textSize, screenshot, PHONE, PROJECTOR } from "./harness.js";
 
 const CONSOLE = { viewport: { width: 1440, height: 900 } };
 
@@ -24,46 +24,11 @@ after(async () => {
 
 /** A live forum with its first item active; `command` sends moderator commands over a WebSocket. */
 async function forum() {
-  const res = await fetch(`${server.url}/api/forums`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ title: "강변 공원 포럼", language: "ko", agenda: [{ title: "놀이터" }] }),
-  });
-  assert.equal(res.status, 201);
-  const created = await res.json();
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${server.url}/healthz`);
-  await page.evaluate(
-    (token) =>
-      new Promise((ok, fail) => {
-        const ws = new WebSocket(`ws://${location.host}/ws`, "madang.v1");
-        const waiting = new Map();
-        let n = 0;
-        ws.onmessage = (e) => {
-          const frame = JSON.parse(e.data);
-          if (frame.type === "welcome") ok();
-          if ((frame.type === "ack" || frame.type === "error") && waiting.has(frame.id)) waiting.get(frame.id)(frame);
-        };
-        ws.onerror = fail;
-        ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token }));
-        window.command = (frame) =>
-          new Promise((answer) => {
-            const id = `m-${++n}`;
-            waiting.set(id, answer);
-            ws.send(JSON.stringify({ ...frame, id }));
-          });
-      }),
-    created.moderator_token,
-  );
-  const command = async (frame) => {
-    const answer = await page.evaluate((f) => window.command(f), frame);
-    assert.equal(answer.type, "ack", `${frame.type}: ${JSON.stringify(answer)}`);
-    return answer;
-  };
-  await command({ type: "start_forum" });
-  await command({ type: "activate_item", item: 1 });
-  return { ...created, command, close: () => context.close() };
+  const created = await createForum(server, { title: "강변 공원 포럼", language: "ko", agenda: [{ title: "놀이터" }] });
+  const moderator = await wsActor(server, browser, { token: created.moderator_token });
+  await moderator.command({ type: "start_forum" });
+  await moderator.command({ type: "activate_item", item: 1 });
+  return { ...created, command: moderator.command, close: moderator.close };
 }
 
 async function join(f, name) {
