@@ -109,7 +109,7 @@ fn busy_forum() -> &'static Forum {
         let mut forum = new_forum();
         for (idx, channel) in [Channel::Remote, Channel::Hall].into_iter().enumerate() {
             let event = forum
-                .decide_join(channel, Some("P"), format!("token{idx}"), &Limits::default())
+                .decide_join(channel, Some("P"), None, format!("token{idx}"), &Limits::default())
                 .expect("a draft forum admits");
             forum.apply(&event);
         }
@@ -170,6 +170,7 @@ fn created_event() -> Event {
         hall_code: "hall".into(),
         moderator_token_hash: "m".into(),
         display_token_hash: "d".into(),
+        eligibility: Default::default(),
     }
 }
 
@@ -420,7 +421,7 @@ fn decided_events(data: &[u8]) -> (Forum, Vec<Event>) {
         let event = if who == b'j' || who == b'h' {
             let channel = if who == b'j' { Channel::Remote } else { Channel::Hall };
             let name = std::str::from_utf8(rest).ok();
-            forum.decide_join(channel, name, format!("t{}", events.len()), &Limits::default())
+            forum.decide_join(channel, name, None, format!("t{}", events.len()), &Limits::default())
         } else {
             let actor = match who {
                 b'm' => Actor::Moderator,

@@ -67,6 +67,7 @@ fn api(state: AppState) -> Router<AppState> {
         .route("/api/forums", post(create_forum))
         .route("/api/forums/{id}", get(get_forum))
         .route("/api/join/{code}", get(join_lookup))
+        .merge(crate::ticket_api::routes())
         .route_layer(middleware::from_fn_with_state(state, limit_api_rate))
 }
 
@@ -106,6 +107,8 @@ pub(crate) enum ApiError {
     BadRequest(String),
     #[error("a valid admin token is required: Authorization: Bearer <token>")]
     Unauthorized,
+    #[error("this forum's moderator token is required: Authorization: Bearer <token>")]
+    NotModerator,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -130,7 +133,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            ApiError::Unauthorized | ApiError::NotModerator => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BadRequest),
@@ -210,7 +213,7 @@ impl FromRequestParts<AppState> for Admin {
 }
 
 /// The request's JSON body, read within the body timeout.
-async fn json_body<T>(request: Request, state: &AppState) -> Result<T, ApiError>
+pub(crate) async fn json_body<T>(request: Request, state: &AppState) -> Result<T, ApiError>
 where
     Json<T>: FromRequest<(), Rejection = JsonRejection>,
 {
@@ -251,6 +254,7 @@ struct JoinCodeInfo {
     language: String,
     status: madang_protocol::ForumStatus,
     channel: madang_protocol::Channel,
+    eligibility: madang_protocol::Eligibility,
 }
 
 async fn join_lookup(
@@ -267,6 +271,7 @@ async fn join_lookup(
             language: forum.language,
             status: forum.status,
             channel,
+            eligibility: forum.eligibility,
         })
         .into_response()),
         Err(JoinLookupError::Limited(refusal)) => Err(ApiError::TooManyRequests(refusal.to_string())),

@@ -12,5 +12,6 @@ pub mod hub;
 pub mod listener;
 pub mod server;
 pub mod store;
+mod ticket_api;
 mod web;
 pub mod ws;

@@ -108,11 +108,14 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Result<Response,
 struct QrQuery {
     /// A join code: the QR code encodes `<scheme>://<host>/j/<CODE>`.
     code: String,
+    /// A participation ticket's code, for a ticket card: added as `?ticket=`.
+    #[serde(default)]
+    ticket: Option<String>,
 }
 
 /// The origin the request was made to, from `Host` (and `X-Forwarded-Proto`
 /// behind a TLS proxy), so that join links work on the hall's network too.
-fn origin(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn origin(headers: &HeaderMap) -> Result<String, ApiError> {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -132,7 +135,15 @@ async fn qr_svg(headers: HeaderMap, Query(query): Query<QrQuery>) -> Result<Resp
     if !crate::hub::tokens::looks_like_join_code(&code) {
         return Err(ApiError::Invalid("`code` must be a join code".into()));
     }
-    let link = format!("{}/j/{code}", origin(&headers)?);
+    let mut link = format!("{}/j/{code}", origin(&headers)?);
+    if let Some(ticket) = query.ticket {
+        // The shape of a code only (it is checked when used): Crockford letters, digits and dashes.
+        let ticket = ticket.trim().to_ascii_uppercase();
+        if ticket.is_empty() || ticket.len() > 24 || !ticket.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(ApiError::Invalid("`ticket` must be a ticket code".into()));
+        }
+        link.push_str(&format!("?ticket={ticket}"));
+    }
     let qr = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::M)
         .map_err(|_| ApiError::Invalid("cannot encode this link".into()))?;
     let svg = qr

@@ -582,7 +582,7 @@ mod event_seq_tests {
 
     #[test]
     fn the_seq_of_an_event_is_read_from_its_encoding_and_other_frames_have_none() {
-        let counts = ParticipantCounts { remote: 3, hall: 1 };
+        let counts = ParticipantCounts { remote: 3, hall: 1, tickets: None };
         let update = Update::Participants { participants: counts };
         let event = frames::encode(&ServerFrame::Event { seq: 4_021, at_ms: 7, update });
         assert_eq!(event_seq(&event), Some(4_021));

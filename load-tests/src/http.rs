@@ -38,6 +38,7 @@ pub async fn run_create(args: CreateArgs) -> Result<()> {
     let request = CreateForumRequest {
         title: args.title,
         language: args.language,
+        eligibility: None,
         agenda: args.items.into_iter().map(item).collect(),
     };
     let created = create_forum(&args.server.server, &args.admin_token, &request, args.server.timeout()).await?;

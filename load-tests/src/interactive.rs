@@ -51,6 +51,7 @@ pub async fn run(args: ConnectArgs) -> Result<()> {
         join_code: args.join_code,
         name: args.name,
         participant_token: args.participant_token,
+        ticket: None,
         last_seq: args.last_seq,
     };
     let limit = args.server.timeout();

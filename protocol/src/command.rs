@@ -7,7 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{IdeaId, ItemId, OptionId, PollId, Screen, SpeakerId};
+use crate::{Channel, Eligibility, IdeaId, ItemId, OptionId, PollId, Screen, SpeakerId};
 
 /// A command, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -135,6 +135,16 @@ pub enum Command {
     /// Moderator: choose what the displays (projectors) show; it stays until
     /// the next `show_on_display`. Persisted, so a display that restarts shows it again.
     ShowOnDisplay { screen: Screen },
+    /// Moderator, before the forum starts: who may join (`open` or `ticketed`).
+    SetEligibility { eligibility: Eligibility },
+    /// Moderator: issue `count` new participation tickets for `channel`
+    /// (`remote` or `hall`), numbered on from the last one issued. Their codes
+    /// are read with `GET /api/forums/{id}/tickets`.
+    IssueTickets { channel: Channel, count: u32 },
+    /// Moderator: revoke a ticket (a lost card): it admits no one any more,
+    /// its holder's device is shut out, and their ballots in open polls are
+    /// withdrawn. Issue a new ticket as the replacement.
+    RevokeTicket { ticket: u32 },
 }
 
 impl Command {
@@ -180,6 +190,9 @@ impl Command {
             Command::EndSpeech {} => "end_speech",
             Command::Signal { .. } => "signal",
             Command::ShowOnDisplay { .. } => "show_on_display",
+            Command::SetEligibility { .. } => "set_eligibility",
+            Command::IssueTickets { .. } => "issue_tickets",
+            Command::RevokeTicket { .. } => "revoke_ticket",
         }
     }
 }
@@ -225,6 +238,9 @@ pub const COMMAND_NAMES: &[&str] = &[
     "show_on_display",
     "support_idea",
     "withdraw_support",
+    "set_eligibility",
+    "issue_tickets",
+    "revoke_ticket",
 ];
 
 /// How a yes/no/abstain poll passes.

@@ -8,8 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Channel, Command, ErrorCode, ForumView, IdeaId, IdeaSupport, ItemId, OptionId, ParticipantId, PollId, Role,
-    SpeakerId, Tally, TemperatureView, Update,
+    Channel, Command, Eligibility, ErrorCode, ForumView, IdeaId, IdeaSupport, ItemId, OptionId, ParticipantId, PollId,
+    Role, SpeakerId, Tally, TemperatureView, Update,
 };
 
 /// The longest request id the server accepts.
@@ -31,6 +31,10 @@ pub struct Auth {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participant_token: Option<String>,
+    /// With `join_code`, in a ticketed forum: the participation ticket that
+    /// admits this person (its first use binds it to them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
     /// The last sequence number this client saw, to resume from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seq: Option<u64>,
@@ -194,6 +198,9 @@ pub enum ServerFrame {
         /// For `next_pair`: the pairs this participant has not answered yet, this one included.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pairs_left: Option<u32>,
+        /// For `issue_tickets`: the numbers of the tickets issued.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tickets: Option<TicketRange>,
     },
     /// A frame or command was refused; nothing was applied.
     Error {
@@ -232,6 +239,55 @@ pub struct CreateForumRequest {
     #[serde(default, deserialize_with = "crate::null_as_default")]
     #[schemars(with = "Option<Vec<AgendaItemSpec>>")]
     pub agenda: Vec<AgendaItemSpec>,
+    /// Who may join; defaults to `open`. Changeable until the forum starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligibility: Option<Eligibility>,
+}
+
+/// `POST /api/forums/{id}/tickets` body: issue `count` tickets for `channel`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IssueTicketsRequest {
+    pub channel: Channel,
+    pub count: u32,
+}
+
+/// A forum's participation tickets (`GET /api/forums/{id}/tickets`), or
+/// the ones just issued (`POST`), for the forum's moderator only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TicketList {
+    pub forum: String,
+    pub tickets: Vec<TicketEntry>,
+}
+
+/// One participation ticket, as printed on its card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TicketEntry {
+    pub ticket: u32,
+    pub channel: Channel,
+    /// The code to type: 16 characters in 4 groups (`XXXX-XXXX-XXXX-XXXX`).
+    pub code: String,
+    pub status: TicketStatus,
+    /// The join link with the ticket in it, for the card's QR code.
+    pub join_url: String,
+}
+
+/// Where a ticket stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    /// Not used yet.
+    Unused,
+    /// It admitted a participant's device.
+    Used,
+    /// It admits no one.
+    Revoked,
+}
+
+/// Tickets `first` to `first + count - 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TicketRange {
+    pub first: u32,
+    pub count: u32,
 }
 
 /// `POST /api/forums` answer (201).

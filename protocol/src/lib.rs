@@ -105,6 +105,24 @@ impl Channel {
     }
 }
 
+/// Who may become a participant of a forum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Eligibility {
+    /// Anyone with a join code joins; one device is one participant.
+    #[default]
+    Open,
+    /// Only holders of a participation ticket join (with a join code and the
+    /// ticket); a ticket admits the first device that uses it, once.
+    Ticketed,
+}
+
+impl Eligibility {
+    pub fn is_open(&self) -> bool {
+        *self == Eligibility::Open
+    }
+}
+
 /// What a connection may do, decided by the credential it authenticated with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

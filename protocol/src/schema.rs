@@ -14,7 +14,9 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 use serde::{Deserialize, Serialize};
 
-use crate::{Auth, Command, CreateForumRequest, CreateForumResponse, ErrorBody, ServerFrame};
+use crate::{
+    Auth, Command, CreateForumRequest, CreateForumResponse, ErrorBody, IssueTicketsRequest, ServerFrame, TicketList,
+};
 
 /// A request id: a string of 1 to 64 bytes (JSON Schema counts characters,
 /// so `maxLength` is only an approximation for non-ASCII ids; keep ids ASCII).
@@ -91,6 +93,16 @@ pub fn error_body() -> String {
     from_server::<ErrorBody>()
 }
 
+/// Schema of the `POST /api/forums/{id}/tickets` body ([`IssueTicketsRequest`]).
+pub fn issue_tickets_request() -> String {
+    for_clients::<IssueTicketsRequest>()
+}
+
+/// Schema of the ticket API's answers ([`TicketList`]).
+pub fn ticket_list() -> String {
+    from_server::<TicketList>()
+}
+
 /// Every schema with the file name it is checked in under, in `protocol/schema/`.
 pub fn all() -> Vec<(&'static str, String)> {
     vec![
@@ -99,6 +111,8 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("create-forum-request.schema.json", create_forum_request()),
         ("create-forum-response.schema.json", create_forum_response()),
         ("error-body.schema.json", error_body()),
+        ("issue-tickets-request.schema.json", issue_tickets_request()),
+        ("ticket-list.schema.json", ticket_list()),
     ]
 }
 

@@ -9,8 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Channel, HallCounts, IdeaId, ItemId, OptionId, Outcome, ParticipantId, PollId, PollMethod, QueuePolicy,
-    ResultsVisibility, SpeakerId, Tally,
+    Channel, Eligibility, HallCounts, IdeaId, ItemId, OptionId, Outcome, ParticipantId, PollId, PollMethod,
+    QueuePolicy, ResultsVisibility, SpeakerId, Tally,
 };
 
 /// A forum's lifecycle.
@@ -31,6 +31,10 @@ pub struct ForumHeader {
     pub language: String,
     pub status: ForumStatus,
     pub premoderation: bool,
+    /// Who may join: `ticketed`, or absent for `open` (anyone with a join code).
+    #[serde(default, skip_serializing_if = "Eligibility::is_open")]
+    #[schemars(with = "Option<Eligibility>")]
+    pub eligibility: Eligibility,
 }
 
 /// Where an agenda item stands.
@@ -165,6 +169,26 @@ pub struct PollView {
 pub struct ParticipantCounts {
     pub remote: u32,
     pub hall: u32,
+    /// Once any ticket is issued: tickets per channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tickets: Option<TicketCounts>,
+}
+
+/// Participation tickets of a forum, per channel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TicketCounts {
+    pub remote: TicketTally,
+    pub hall: TicketTally,
+}
+
+/// Tickets of one channel: `issued` counts every ticket ever issued, `used`
+/// those that admitted a participant and are not revoked, `revoked` those
+/// that admit no one any more.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TicketTally {
+    pub issued: u32,
+    pub used: u32,
+    pub revoked: u32,
 }
 
 /// The whole forum as one audience sees it.
@@ -298,6 +322,9 @@ pub struct HallCheck {
     pub headcount: Option<u32>,
     /// Devices that joined with the hall code.
     pub hall_devices: u32,
+    /// In a ticketed forum: hall tickets in use (each admitted one device in the hall).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hall_tickets_used: Option<u32>,
     /// Every poll that is open or closed, in poll order.
     pub polls: Vec<PollHallCheck>,
     /// Some poll's hall total is above the headcount.

@@ -289,6 +289,12 @@ fn example_frames_parse_and_match_the_schema() {
         } else if name == "http.error.json" {
             round_trip::<ErrorBody>(&name, &text)
                 .and_then(|v| validate_root(&load_schema("error-body.schema.json"), &v))
+        } else if name == "http.issue_tickets.request.json" {
+            round_trip::<madang_protocol::IssueTicketsRequest>(&name, &text)
+                .and_then(|v| validate_root(&load_schema("issue-tickets-request.schema.json"), &v))
+        } else if name == "http.tickets.response.json" {
+            round_trip::<madang_protocol::TicketList>(&name, &text)
+                .and_then(|v| validate_root(&load_schema("ticket-list.schema.json"), &v))
         } else if name == "http.forum_view.json" {
             round_trip::<ForumView>(&name, &text).and_then(|v| validate_def(&server_schema, "ForumView", &v))
         } else {

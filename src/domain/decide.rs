@@ -155,6 +155,11 @@ impl Forum {
     /// configuration, not the forum's state, so no rebuilt forum can lose them.
     pub fn decide(&self, actor: Actor, command: &Command, now_ms: u64, limits: &Limits) -> Result<Event> {
         authorize(actor, command)?;
+        if let Actor::Participant(p) = actor
+            && self.participants.get(&p).is_some_and(|p| p.revoked)
+        {
+            return Err(DomainError::Forbidden("your ticket was revoked: this device can no longer take part".into()));
+        }
         if self.status == ForumStatus::Closed {
             return Err(DomainError::InvalidState("the forum is closed".into()));
         }
@@ -196,6 +201,9 @@ impl Forum {
             Command::Signal { color } => self.decide_signal(actor, *color),
             Command::ShowOnDisplay { screen } => self.decide_display(*screen),
             Command::SupportIdea { .. } | Command::WithdrawSupport { .. } => self.decide_support(actor, command),
+            Command::SetEligibility { .. } | Command::IssueTickets { .. } | Command::RevokeTicket { .. } => {
+                self.decide_tickets(command, limits)
+            }
         }
     }
 

@@ -6,8 +6,8 @@
 //! the same order always yields the same forum.
 
 use madang_protocol::{
-    Ballot, Channel, HallCounts, IdeaId, ItemId, OptionId, Outcome, ParticipantId, PollId, PollMethod, QueuePolicy,
-    ResultsVisibility, Screen, SignalColor, SpeakerId,
+    Ballot, Channel, Eligibility, HallCounts, IdeaId, ItemId, OptionId, Outcome, ParticipantId, PollId, PollMethod,
+    QueuePolicy, ResultsVisibility, Screen, SignalColor, SpeakerId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -32,11 +32,33 @@ pub enum Event {
         hall_code: String,
         moderator_token_hash: String,
         display_token_hash: String,
+        /// Who may join; absent in forums created before eligibility existed: `open`.
+        #[serde(default, skip_serializing_if = "Eligibility::is_open")]
+        eligibility: Eligibility,
     },
     ForumStarted {},
     ForumClosed {},
     PremoderationSet {
         enabled: bool,
+    },
+    EligibilitySet {
+        eligibility: Eligibility,
+    },
+    /// Tickets `first`, `first + 1`, ... `first + count - 1`, all for `channel`.
+    TicketsIssued {
+        channel: Channel,
+        first: u32,
+        count: u32,
+    },
+    /// The ticket admits no one any more; its participant (if it admitted
+    /// one) is shut out and their ballots in `withdrawn` (the polls open at
+    /// the time in which they had voted) are withdrawn.
+    TicketRevoked {
+        ticket: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant: Option<ParticipantId>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        withdrawn: Vec<PollId>,
     },
     ItemAdded {
         item: ItemId,
@@ -91,6 +113,9 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
         token_hash: String,
+        /// The ticket that admitted them, in a ticketed forum.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<u32>,
     },
     IdeaSubmitted {
         idea: IdeaId,
@@ -253,7 +278,8 @@ impl Event {
             Event::ForumCreated { .. }
             | Event::ForumStarted {}
             | Event::ForumClosed {}
-            | Event::PremoderationSet { .. } => Aggregate::Lifecycle,
+            | Event::PremoderationSet { .. }
+            | Event::EligibilitySet { .. } => Aggregate::Lifecycle,
             Event::ItemAdded { .. }
             | Event::ItemEdited { .. }
             | Event::ItemMoved { .. }
@@ -263,7 +289,9 @@ impl Event {
             | Event::TimerStarted { .. }
             | Event::TimerPaused { .. }
             | Event::TimerExtended { .. } => Aggregate::Agenda,
-            Event::ParticipantJoined { .. } => Aggregate::Participants,
+            Event::ParticipantJoined { .. } | Event::TicketsIssued { .. } | Event::TicketRevoked { .. } => {
+                Aggregate::Participants
+            }
             Event::IdeaSubmitted { .. }
             | Event::IdeaApproved { .. }
             | Event::IdeaHidden { .. }

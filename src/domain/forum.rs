@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use madang_protocol::{ForumStatus, IdeaId, ItemId, ParticipantId, PollId, Screen, SignalColor};
+use madang_protocol::{Eligibility, ForumStatus, IdeaId, ItemId, ParticipantId, PollId, Screen, SignalColor};
 use serde::{Deserialize, Serialize};
 
 use super::agenda::Item;
@@ -19,6 +19,7 @@ use super::ideas::Idea;
 use super::participants::Participant;
 use super::polls::Poll;
 use super::speakers::SpeakerQueue;
+use super::tickets::Tickets;
 
 /// A forum: everything replay rebuilds. Serializable so that a snapshot can
 /// stand in for the events before it.
@@ -55,6 +56,12 @@ pub struct Forum {
     /// Per idea, the participants who support it.
     #[serde(default)]
     pub supports: BTreeMap<IdeaId, BTreeSet<ParticipantId>>,
+    /// Who may join.
+    #[serde(default)]
+    pub eligibility: Eligibility,
+    /// Participation tickets issued so far.
+    #[serde(default)]
+    pub tickets: Tickets,
     pub(super) next_item: u32,
     pub(super) next_idea: u32,
     pub(super) next_poll: u32,
@@ -71,6 +78,7 @@ impl Forum {
             hall_code,
             moderator_token_hash,
             display_token_hash,
+            eligibility,
         } = event
         else {
             return None;
@@ -97,6 +105,8 @@ impl Forum {
             signals: BTreeMap::new(),
             screen: Screen::Auto,
             supports: BTreeMap::new(),
+            eligibility: *eligibility,
+            tickets: Tickets::default(),
             next_item: 1,
             next_idea: 1,
             next_poll: 1,
@@ -120,7 +130,7 @@ impl Forum {
         match event.aggregate() {
             Aggregate::Lifecycle => self.apply_lifecycle(event),
             Aggregate::Agenda => self.apply_agenda(event),
-            Aggregate::Participants => self.apply_joined(event),
+            Aggregate::Participants => self.apply_participants(event),
             Aggregate::Ideas => self.apply_ideas(event),
             Aggregate::Polls => self.apply_polls(event),
             Aggregate::Hall => self.apply_hall(event),

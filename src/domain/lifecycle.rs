@@ -30,6 +30,7 @@ impl Forum {
             Event::ForumStarted {} => self.status = ForumStatus::Live,
             Event::ForumClosed {} => self.status = ForumStatus::Closed,
             Event::PremoderationSet { enabled } => self.premoderation = *enabled,
+            Event::EligibilitySet { eligibility } => self.eligibility = *eligibility,
             _ => {}
         }
     }

@@ -60,6 +60,7 @@ pub mod rule {
     pub const POLLS: &str = "limit.polls";
     pub const POLL_OPTIONS: &str = "limit.poll_options";
     pub const PARTICIPANTS: &str = "limit.participants";
+    pub const TICKETS: &str = "limit.tickets";
     pub const SPEAKER_QUEUE: &str = "limit.speaker_queue";
 }
 

@@ -36,6 +36,7 @@ mod supports;
 mod tally;
 #[cfg(test)]
 mod test_support;
+pub mod tickets;
 
 pub use agenda::{Item, Timer};
 pub use decide::{Actor, DomainError, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};

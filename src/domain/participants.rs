@@ -15,14 +15,19 @@ pub struct Participant {
     pub id: ParticipantId,
     pub channel: Channel,
     pub name: Option<String>,
+    /// Shut out: their ticket was revoked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoked: bool,
 }
 
 impl Forum {
-    /// A new participant joining with a code of `channel`.
+    /// A new participant joining with a code of `channel`, and in a ticketed
+    /// forum with `ticket` (its code already checked by the hub).
     pub fn decide_join(
         &self,
         channel: Channel,
         name: Option<&str>,
+        ticket: Option<u32>,
         token_hash: String,
         limits: &Limits,
     ) -> Result<Event> {
@@ -32,6 +37,7 @@ impl Forum {
         if channel == Channel::HallCount {
             return Err(DomainError::Invalid("participants join as remote or hall".into()));
         }
+        self.check_ticketed_join(channel, ticket)?;
         Limits::check(
             self.participants.len(),
             limits.participants,
@@ -42,7 +48,9 @@ impl Forum {
             Some(n) => Some(clean_text("name", n, MAX_NAME_CHARS)?),
             None => None,
         };
-        Ok(Event::ParticipantJoined { participant: self.next_participant_id(), channel, name, token_hash })
+        // In an open forum a ticket means nothing and is not recorded.
+        let ticket = ticket.filter(|_| !self.eligibility.is_open());
+        Ok(Event::ParticipantJoined { participant: self.next_participant_id(), channel, name, token_hash, ticket })
     }
 
     pub(super) fn next_participant_id(&self) -> ParticipantId {
@@ -55,17 +63,30 @@ impl Forum {
         self.participants.get(participant).map_or(Channel::Remote, |x| x.channel)
     }
 
+    /// Change the participants (and tickets) by one event.
+    pub(super) fn apply_participants(&mut self, event: &Event) {
+        match event {
+            Event::ParticipantJoined { .. } => self.apply_joined(event),
+            _ => self.apply_tickets(event),
+        }
+    }
+
     /// Record a participant who joined.
-    pub(super) fn apply_joined(&mut self, event: &Event) {
-        if let Event::ParticipantJoined { participant, channel, name, token_hash } = event
+    fn apply_joined(&mut self, event: &Event) {
+        if let Event::ParticipantJoined { participant, channel, name, token_hash, ticket } = event
             // Ids are never reused, so a second join under one (only in a log
             // the hub did not write) is ignored: a changed channel would split
             // ranked polls' kept counts differently from a recount.
             && !self.participants.contains_key(participant)
         {
-            self.participants
-                .insert(*participant, Participant { id: *participant, channel: *channel, name: name.clone() });
+            self.participants.insert(
+                *participant,
+                Participant { id: *participant, channel: *channel, name: name.clone(), revoked: false },
+            );
             self.participant_by_token.insert(token_hash.clone(), *participant);
+            if let Some(ticket) = ticket {
+                self.bind_ticket(*ticket, *participant);
+            }
         }
     }
 }

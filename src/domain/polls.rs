@@ -298,7 +298,7 @@ impl Forum {
         ids.into_iter().for_each(|id| self.rebuild_live(id));
     }
 
-    fn rebuild_live(&mut self, poll: PollId) {
+    pub(super) fn rebuild_live(&mut self, poll: PollId) {
         let Some(p) = self.polls.get(&poll) else { return };
         let live = matches!(p.method, PollMethod::Ranked { .. }).then(|| {
             let in_hall = |participant| self.channel_of(participant) == Channel::Hall;

@@ -177,6 +177,7 @@ pub(crate) fn created() -> Event {
         hall_code: "HALL".into(),
         moderator_token_hash: "mod-hash".into(),
         display_token_hash: "display-hash".into(),
+        eligibility: Default::default(),
     }
 }
 
@@ -321,7 +322,7 @@ pub(crate) fn submit(text: &str) -> Command {
 
 pub(crate) fn join(forum: &mut Forum) -> ParticipantId {
     let token = format!("token-{}", forum.participants.len() + 1);
-    let event = forum.decide_join(Channel::Remote, None, token, &Limits::default()).expect("join");
+    let event = forum.decide_join(Channel::Remote, None, None, token, &Limits::default()).expect("join");
     forum.apply(&event);
     match event {
         Event::ParticipantJoined { participant, .. } => participant,
@@ -409,6 +410,9 @@ pub(crate) fn moderator_commands() -> Vec<Command> {
         Command::SetSpeakingLimit { secs: Some(60) },
         Command::EndSpeech {},
         Command::ShowOnDisplay { screen: Screen::Blank },
+        Command::SetEligibility { eligibility: madang_protocol::Eligibility::Ticketed },
+        Command::IssueTickets { channel: Channel::Hall, count: 2 },
+        Command::RevokeTicket { ticket: 1 },
     ]
 }
 
@@ -445,7 +449,7 @@ pub(crate) fn poll_over_ideas(n: u32, method: PollMethod) -> Forum {
 
 pub(crate) fn join_on(forum: &mut Forum, channel: Channel, name: Option<&str>) -> ParticipantId {
     let token = format!("token-{}", forum.participants.len() + 1);
-    let event = forum.decide_join(channel, name, token, &Limits::default()).expect("join");
+    let event = forum.decide_join(channel, name, None, token, &Limits::default()).expect("join");
     forum.apply(&event);
     match event {
         Event::ParticipantJoined { participant, .. } => participant,

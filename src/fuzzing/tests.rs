@@ -204,6 +204,7 @@ fn a_participant_joined_twice_keeps_the_first_join() {
         channel,
         name: None,
         token_hash: "t".into(),
+        ticket: None,
     };
     let events = [
         joined(Channel::Remote),

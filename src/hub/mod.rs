@@ -11,6 +11,7 @@ mod forum_task;
 pub(crate) mod frames;
 pub(crate) mod journal;
 pub(crate) mod state;
+pub(crate) mod tickets;
 pub(crate) mod tokens;
 pub(crate) mod view;
 
@@ -23,7 +24,8 @@ use std::time::Duration;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
 use madang_protocol::{
-    Auth, Channel, Command, CreateForumRequest, CreateForumResponse, ForumHeader, ForumView, JoinCodes,
+    Auth, Channel, Command, CreateForumRequest, CreateForumResponse, ErrorCode, ForumHeader, ForumView, JoinCodes,
+    ServerFrame, TicketRange,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -32,6 +34,8 @@ use tokio_util::task::TaskTracker;
 pub(crate) use forum_task::{AttachError, Attached, ForumHandle, Request};
 pub(crate) use frames::Frame;
 pub(crate) use view::Audience;
+
+use tickets::TicketBook;
 
 use crate::abuse::{AddressGuard, AddressLimits, AddressRefusal};
 use crate::domain::{Actor, DomainError, Event, Forum, Limits, MAX_NAME_CHARS, MAX_TITLE_CHARS, clean_text};
@@ -362,6 +366,7 @@ impl Hub {
             hall_code: hall.to_string(),
             moderator_token_hash: tokens::hash(moderator_token),
             display_token_hash: tokens::hash(display_token),
+            eligibility: request.eligibility.unwrap_or_default(),
         };
         // Agenda items go through the same rules as `add_item` commands.
         let mut forum = Forum::from_created(&created).ok_or(HubError::Unavailable)?;
@@ -410,9 +415,11 @@ impl Hub {
         peer: IpAddr,
     ) -> Result<(String, ForumHandle, Attached), AttachError> {
         self.addresses.check_locked_out(peer).map_err(AttachError::Limited)?;
-        let by_token = auth.join_code.is_none();
+        // A refused token or ticket is a wrong credential (an unknown join
+        // code is counted where it is looked up).
+        let by_secret = auth.join_code.is_none() || (auth.ticket.is_some() && auth.participant_token.is_none());
         let attached = self.attach_from(auth, peer).await;
-        if by_token && matches!(attached, Err(AttachError::Unauthorized)) {
+        if by_secret && matches!(attached, Err(AttachError::Unauthorized)) {
             self.addresses.failed(peer);
         }
         attached
@@ -441,7 +448,13 @@ impl Hub {
                 if auth.participant_token.is_none() {
                     self.addresses.join(peer).map_err(AttachError::Limited)?;
                 }
-                (forum, Credential::Join { channel, name: auth.name, participant_token: auth.participant_token })
+                let credential = Credential::Join {
+                    channel,
+                    name: auth.name,
+                    participant_token: auth.participant_token,
+                    ticket: auth.ticket,
+                };
+                (forum, credential)
             }
             _ => return Err(AttachError::Unauthorized),
         };
@@ -485,16 +498,62 @@ impl Hub {
 
     /// The forum as `audience` sees it, for HTTP.
     pub(crate) async fn view(&self, forum_id: &str, audience: Audience) -> Result<ForumView, HubError> {
+        let handle = self.serving(forum_id).await?;
+        let (reply, answer) = oneshot::channel();
+        handle.requests.send(Request::View { audience, reply }).await.map_err(|_| HubError::Unavailable)?;
+        answer.await.map_err(|_| HubError::Unavailable)
+    }
+
+    /// The task of a forum this node serves, loaded if needed.
+    async fn serving(&self, forum_id: &str) -> Result<ForumHandle, HubError> {
         if self.damaged.contains(forum_id) {
             return Err(HubError::Damaged);
         }
         if self.lookup(forum_id).is_none() {
             self.load_on_miss(forum_id).await;
         }
-        let handle = self.lookup(forum_id).ok_or(HubError::NotFound)?;
+        self.lookup(forum_id).ok_or(HubError::NotFound)
+    }
+
+    /// A forum's tickets, for the holder of its moderator token; `None` for any other token.
+    pub(crate) async fn ticket_book(&self, forum_id: &str, token: &str) -> Result<Option<TicketBook>, HubError> {
+        let handle = self.serving(forum_id).await?;
         let (reply, answer) = oneshot::channel();
-        handle.requests.send(Request::View { audience, reply }).await.map_err(|_| HubError::Unavailable)?;
+        let request = Request::Tickets { token: token.to_string(), reply };
+        handle.requests.send(request).await.map_err(|_| HubError::Unavailable)?;
         answer.await.map_err(|_| HubError::Unavailable)
+    }
+
+    /// Issue tickets as the forum's moderator (the command `issue_tickets`,
+    /// for an organizer's own tooling over HTTP): the tickets issued and
+    /// the forum's tickets after it; `None` for a token that is not the
+    /// moderator's.
+    pub(crate) async fn issue_tickets(
+        &self,
+        forum_id: &str,
+        token: &str,
+        channel: Channel,
+        count: u32,
+    ) -> Result<Option<(TicketRange, TicketBook)>, HubError> {
+        if self.ticket_book(forum_id, token).await?.is_none() {
+            return Ok(None);
+        }
+        let handle = self.serving(forum_id).await?;
+        let (reply, answer) = oneshot::channel();
+        let request_id = format!("http-tickets-{}", hex::encode(rand::random::<[u8; 8]>()));
+        let command = Command::IssueTickets { channel, count };
+        let request = Request::Command { actor: Actor::Moderator, request_id, command, reply };
+        handle.requests.send(request).await.map_err(|_| HubError::Unavailable)?;
+        let range = match answer.await.map_err(|_| HubError::Unavailable)? {
+            ServerFrame::Ack { tickets: Some(range), .. } => range,
+            ServerFrame::Error { code: ErrorCode::Unavailable | ErrorCode::Internal, .. } => {
+                return Err(HubError::Unavailable);
+            }
+            ServerFrame::Error { message, .. } => return Err(HubError::Invalid(message)),
+            _ => return Err(HubError::Unavailable),
+        };
+        let book = self.ticket_book(forum_id, token).await?.ok_or(HubError::Unavailable)?;
+        Ok(Some((range, book)))
     }
 }
 

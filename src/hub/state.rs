@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
-use madang_protocol::{IdeaId, ItemId, OptionId, PollId, SpeakerId};
+use madang_protocol::{IdeaId, ItemId, OptionId, PollId, SpeakerId, TicketRange};
 use serde::{Deserialize, Serialize};
 
 use sha2::{Digest, Sha256};
@@ -33,12 +33,22 @@ pub struct AckInfo {
     pub pair: Option<[OptionId; 2]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pairs_left: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tickets: Option<TicketRange>,
 }
 
 impl AckInfo {
     pub fn of(entry: &Entry) -> AckInfo {
-        let mut info =
-            AckInfo { seq: entry.seq, item: None, idea: None, poll: None, speaker: None, pair: None, pairs_left: None };
+        let mut info = AckInfo {
+            seq: entry.seq,
+            item: None,
+            idea: None,
+            poll: None,
+            speaker: None,
+            pair: None,
+            pairs_left: None,
+            tickets: None,
+        };
         match &entry.event {
             Event::ItemAdded { item, .. } => info.item = Some(*item),
             Event::IdeaSubmitted { idea, .. } => info.idea = Some(*idea),
@@ -47,6 +57,9 @@ impl AckInfo {
             Event::PairOffered { pair, pairs_left, .. } => {
                 info.pair = Some(*pair);
                 info.pairs_left = Some(*pairs_left);
+            }
+            Event::TicketsIssued { first, count, .. } => {
+                info.tickets = Some(TicketRange { first: *first, count: *count })
             }
             _ => {}
         }
@@ -251,6 +264,7 @@ mod tests {
             hall_code: "BBBBBB".into(),
             moderator_token_hash: "m".into(),
             display_token_hash: "d".into(),
+            eligibility: Default::default(),
         };
         let mut forum = Forum::from_created(&created).unwrap();
         let mut entries = vec![Entry::new(1, 1, GENESIS_HASH, None, created).unwrap()];
@@ -290,7 +304,8 @@ mod tests {
                 poll: None,
                 speaker: None,
                 pair: None,
-                pairs_left: None
+                pairs_left: None,
+                tickets: None
             })
         );
     }
@@ -298,8 +313,16 @@ mod tests {
     #[test]
     fn each_person_keeps_their_own_window_of_request_ids() {
         let key = |actor: &str, n: usize| RequestKey { actor: actor.into(), id: format!("req-{n}") };
-        let info =
-            |seq: u64| AckInfo { seq, item: None, idea: None, poll: None, speaker: None, pair: None, pairs_left: None };
+        let info = |seq: u64| AckInfo {
+            seq,
+            item: None,
+            idea: None,
+            poll: None,
+            speaker: None,
+            pair: None,
+            pairs_left: None,
+            tickets: None,
+        };
         let mut applied = Applied::default();
         applied.remember(key("p1", 0), info(1));
         // Someone else's flood does not push p1's request out.

@@ -7,7 +7,7 @@ use madang_protocol::{
     Channel, ForumHeader, ForumView, HallCheck, IdeaId, IdeaStatus, IdeaSupport, IdeaView, ItemId, ItemView,
     ParticipantCounts, PollHallCheck, PollOptionView, PollStatus, PollView, SignalColor, SignalCounts,
     SpeakerQueueView, SpeakerView, SpeakingByChannel, SpeakingStats, SpeechView, SupportCounts, TemperatureView,
-    TimerView, Update,
+    TicketCounts, TicketTally, TimerView, Update,
 };
 
 use crate::domain::speakers::Stats;
@@ -26,6 +26,7 @@ pub fn header(forum: &Forum) -> ForumHeader {
         language: forum.language.clone(),
         status: forum.status,
         premoderation: forum.premoderation,
+        eligibility: forum.eligibility,
     }
 }
 
@@ -204,6 +205,7 @@ pub fn hall_check(forum: &Forum) -> HallCheck {
     HallCheck {
         headcount,
         hall_devices: participant_counts(forum).hall,
+        hall_tickets_used: (!forum.eligibility.is_open()).then(|| forum.tickets.counts(Channel::Hall).1),
         exceeds: polls.iter().any(|p| p.exceeds),
         polls,
     }
@@ -218,6 +220,13 @@ fn participant_counts(forum: &Forum) -> ParticipantCounts {
             // Participants never join as hall_count.
             Channel::HallCount => {}
         }
+    }
+    if !forum.tickets.issued.is_empty() {
+        let tally = |channel| {
+            let (issued, used, revoked) = forum.tickets.counts(channel);
+            TicketTally { issued, used, revoked }
+        };
+        counts.tickets = Some(TicketCounts { remote: tally(Channel::Remote), hall: tally(Channel::Hall) });
     }
     counts
 }
@@ -294,7 +303,8 @@ pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Up
         Event::ForumCreated { .. }
         | Event::ForumStarted {}
         | Event::ForumClosed {}
-        | Event::PremoderationSet { .. } => Some(Update::Forum { forum: header(forum) }),
+        | Event::PremoderationSet { .. }
+        | Event::EligibilitySet { .. } => Some(Update::Forum { forum: header(forum) }),
         Event::ItemAdded { .. }
         | Event::ItemEdited { .. }
         | Event::ItemMoved { .. }
@@ -305,6 +315,8 @@ pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Up
         | Event::TimerPaused { .. }
         | Event::TimerExtended { .. }
         | Event::ParticipantJoined { .. }
+        | Event::TicketsIssued { .. }
+        | Event::TicketRevoked { .. }
         | Event::HandRaised { .. }
         | Event::HandLowered { .. }
         | Event::SpeakerAdded { .. }

@@ -38,7 +38,12 @@ async fn auth_from(from: [u8; 4], server: &TestServer, auth: Value) -> (Client, 
 
 async fn forum(server: &TestServer) -> CreateForumResponse {
     server
-        .create_forum(&CreateForumRequest { title: "Abuse".into(), language: Some("en".into()), agenda: vec![] })
+        .create_forum(&CreateForumRequest {
+            title: "Abuse".into(),
+            language: Some("en".into()),
+            eligibility: None,
+            agenda: vec![],
+        })
         .await
 }
 

@@ -75,7 +75,12 @@ fn agenda(titles: &[&str]) -> Vec<AgendaItemSpec> {
 
 async fn new_forum(server: &TestServer, title: &str, items: &[&str]) -> CreateForumResponse {
     server
-        .create_forum(&CreateForumRequest { title: title.into(), language: Some("en".into()), agenda: agenda(items) })
+        .create_forum(&CreateForumRequest {
+            title: title.into(),
+            language: Some("en".into()),
+            eligibility: None,
+            agenda: agenda(items),
+        })
         .await
 }
 

@@ -19,6 +19,7 @@ async fn the_moderator_puts_a_screen_on_every_display_and_it_survives_a_restart(
         .create_forum(&CreateForumRequest {
             title: "Projector".into(),
             language: Some("en".into()),
+            eligibility: None,
             agenda: vec![AgendaItemSpec { title: "Parks".into(), description: None, timebox_secs: None }],
         })
         .await;

@@ -39,7 +39,9 @@ async fn crowd_server(dir: &std::path::Path, tick: Duration, ws: WsLimits) -> Te
 
 async fn live_forum(server: &TestServer) -> CreateForumResponse {
     let agenda = vec![AgendaItemSpec { title: "Open floor".into(), description: None, timebox_secs: None }];
-    let created = server.create_forum(&CreateForumRequest { title: "Crowd".into(), language: None, agenda }).await;
+    let created = server
+        .create_forum(&CreateForumRequest { title: "Crowd".into(), language: None, eligibility: None, agenda })
+        .await;
     let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
     moderator.ok(json!({"type": "start_forum"})).await;
     moderator.ok(json!({"type": "activate_item", "item": 1})).await;

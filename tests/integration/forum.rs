@@ -22,6 +22,7 @@ async fn a_forum_runs_end_to_end_and_survives_a_restart() {
         .create_forum(&CreateForumRequest {
             title: "청계천 보행 정책 / Cheonggyecheon walkability".into(),
             language: Some("ko".into()),
+            eligibility: None,
             agenda: vec![
                 AgendaItemSpec { title: "Opening".into(), description: None, timebox_secs: Some(300) },
                 AgendaItemSpec {
@@ -199,8 +200,14 @@ async fn a_restart_from_a_snapshot_keeps_state_and_recognises_resent_requests() 
     let dir = tempfile::tempdir().unwrap();
     let config = || HubConfig { snapshot_every: 4, tally_interval: Duration::from_millis(50), ..HubConfig::default() };
     let server = TestServer::start_with(dir.path(), config(), Default::default()).await;
-    let created =
-        server.create_forum(&CreateForumRequest { title: "Snapshots".into(), language: None, agenda: vec![] }).await;
+    let created = server
+        .create_forum(&CreateForumRequest {
+            title: "Snapshots".into(),
+            language: None,
+            eligibility: None,
+            agenda: vec![],
+        })
+        .await;
     let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
     let first = moderator.command_with_id("add-1", json!({"type": "add_item", "title": "Item 1"})).await;
     for n in 2..=11 {
@@ -237,8 +244,9 @@ async fn a_resume_after_a_restart_from_a_snapshot_replays_events_from_before_it(
     let dir = tempfile::tempdir().unwrap();
     let config = || HubConfig { snapshot_every: 4, tally_interval: Duration::from_millis(50), ..HubConfig::default() };
     let server = TestServer::start_with(dir.path(), config(), Default::default()).await;
-    let created =
-        server.create_forum(&CreateForumRequest { title: "Resume".into(), language: None, agenda: vec![] }).await;
+    let created = server
+        .create_forum(&CreateForumRequest { title: "Resume".into(), language: None, eligibility: None, agenda: vec![] })
+        .await;
     let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
     let (mut display, welcome) = server.connect(json!({"type": "auth", "token": created.display_token})).await;
     let seen = welcome["head_seq"].as_u64().unwrap();
@@ -280,7 +288,12 @@ async fn pipelined_commands_are_answered_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let created = server
-        .create_forum(&CreateForumRequest { title: "Pipelined".into(), language: Some("en".into()), agenda: vec![] })
+        .create_forum(&CreateForumRequest {
+            title: "Pipelined".into(),
+            language: Some("en".into()),
+            eligibility: None,
+            agenda: vec![],
+        })
         .await;
     let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
     let mut sent = Vec::new();

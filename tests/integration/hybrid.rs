@@ -13,6 +13,7 @@ async fn forum(server: &TestServer) -> CreateForumResponse {
         .create_forum(&CreateForumRequest {
             title: "Hybrid town hall".into(),
             language: Some("en".into()),
+            eligibility: None,
             agenda: vec![
                 AgendaItemSpec { title: "Parks".into(), description: None, timebox_secs: Some(900) },
                 AgendaItemSpec { title: "Roads".into(), description: None, timebox_secs: None },

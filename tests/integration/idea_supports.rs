@@ -52,7 +52,9 @@ async fn three_hundred_supports_reach_a_display_at_the_tally_cadence() {
     let http = HttpLimits { max_connections_per_ip: 10_000, ..HttpLimits::default() };
     let server = TestServer::start_configured(dir.path(), hub, fast_limits(), http).await;
     let agenda = vec![AgendaItemSpec { title: "Parks".into(), description: None, timebox_secs: None }];
-    let created = server.create_forum(&CreateForumRequest { title: "Support".into(), language: None, agenda }).await;
+    let created = server
+        .create_forum(&CreateForumRequest { title: "Support".into(), language: None, eligibility: None, agenda })
+        .await;
     let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
     moderator.ok(json!({"type": "start_forum"})).await;
     moderator.ok(json!({"type": "activate_item", "item": 1})).await;

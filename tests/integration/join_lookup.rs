@@ -37,7 +37,10 @@ async fn a_join_code_shows_its_forum_and_unknown_codes_lock_the_address_out() {
     let server = TestServer::start(dir.path()).await;
     let created: CreateForumResponse = server
         .create_forum(&CreateForumRequest {
-            title: "강변 공원".into(), language: Some("ko".into()), agenda: vec![]
+            title: "강변 공원".into(),
+            language: Some("ko".into()),
+            eligibility: None,
+            agenda: vec![],
         })
         .await;
 
@@ -45,7 +48,10 @@ async fn a_join_code_shows_its_forum_and_unknown_codes_lock_the_address_out() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
-        json!({"forum": created.id, "title": "강변 공원", "language": "ko", "status": "draft", "channel": "hall"})
+        json!({
+            "forum": created.id, "title": "강변 공원", "language": "ko", "status": "draft", "channel": "hall",
+            "eligibility": "open"
+        })
     );
 
     let (mut not_found, mut limited) = (0u32, 0u32);
@@ -97,8 +103,9 @@ async fn public_view_from(client: &reqwest::Client, server: &TestServer, forum: 
 async fn one_address_cannot_keep_a_forum_answering_api_requests() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
-    let created: CreateForumResponse =
-        server.create_forum(&CreateForumRequest { title: "Park".into(), language: None, agenda: vec![] }).await;
+    let created: CreateForumResponse = server
+        .create_forum(&CreateForumRequest { title: "Park".into(), language: None, eligibility: None, agenda: vec![] })
+        .await;
     let client_from = |from: [u8; 4]| {
         reqwest::Client::builder()
             .local_address(IpAddr::from(from))

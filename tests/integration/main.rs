@@ -28,4 +28,5 @@ mod redis_faults;
 mod redis_nodes;
 mod redis_scenario;
 mod size_limits;
+mod tickets;
 mod transcripts;

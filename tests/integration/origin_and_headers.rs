@@ -37,8 +37,14 @@ async fn a_websocket_upgrade_from_another_origin_is_refused_with_403() {
     assert_eq!(upgrade_status(&url, None).await, 101, "a client that is not a browser sends no Origin");
 
     // The console on the server's own origin authenticates as before.
-    let created =
-        server.create_forum(&CreateForumRequest { title: "Origins".into(), language: None, agenda: Vec::new() }).await;
+    let created = server
+        .create_forum(&CreateForumRequest {
+            title: "Origins".into(),
+            language: None,
+            eligibility: None,
+            agenda: Vec::new(),
+        })
+        .await;
     let mut request = Client::handshake(&url).expect("request");
     request.headers_mut().insert("Origin", HeaderValue::from_str(&own).expect("origin"));
     let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("same-origin upgrade");

@@ -31,6 +31,7 @@ async fn pairs_cover_evenly_and_the_outcome_follows_the_preference() {
         .create_forum(&CreateForumRequest {
             title: "Park ideas".into(),
             language: Some("en".into()),
+            eligibility: None,
             agenda: vec![AgendaItemSpec { title: "Ideas".into(), description: None, timebox_secs: None }],
         })
         .await;

@@ -121,6 +121,7 @@ async fn setup(redis: &RedisServer, name: &str, command_timeout: Duration) -> Se
         .create_forum(&CreateForumRequest {
             title: "Faults".into(),
             language: None,
+            eligibility: None,
             agenda: vec![AgendaItemSpec { title: "Vote".into(), description: None, timebox_secs: None }],
         })
         .await;

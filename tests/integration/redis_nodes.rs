@@ -48,7 +48,12 @@ async fn a_forum_created_on_one_node_is_served_at_once_by_another() {
         assert_eq!(stranger.recv().await["code"], "unauthorized");
         // ... and A creates a forum now.
         let created = a
-            .create_forum(&CreateForumRequest { title: format!("Fresh {round}"), language: None, agenda: vec![] })
+            .create_forum(&CreateForumRequest {
+                title: format!("Fresh {round}"),
+                language: None,
+                eligibility: None,
+                agenda: vec![],
+            })
             .await;
         let (_, welcome) = b.connect(json!({"type": "auth", "token": created.display_token})).await;
         assert_eq!(welcome["forum_id"], json!(created.id), "{welcome}");
@@ -478,7 +483,9 @@ async fn racing_nodes_lose_no_event_for_their_displays() {
     let hub = HubConfig { limits: Limits { agenda_items: 2 * ITEMS, ..Limits::default() }, ..test_hub() };
     let a = TestServer::start_redis_with(dir_a.path(), config.clone(), hub.clone(), fast_limits()).await;
     let b = TestServer::start_redis_with(dir_b.path(), config.clone(), hub, fast_limits()).await;
-    let created = a.create_forum(&CreateForumRequest { title: "Race".into(), language: None, agenda: vec![] }).await;
+    let created = a
+        .create_forum(&CreateForumRequest { title: "Race".into(), language: None, eligibility: None, agenda: vec![] })
+        .await;
     wait_forum_known(&b, &created.id).await;
     let display = json!({"type": "auth", "token": created.display_token});
     let (mut display_a, welcome_a) = a.connect(display.clone()).await;

@@ -60,6 +60,7 @@ pub async fn forum_with_open_poll(
         .create_forum(&CreateForumRequest {
             title: "두 노드 / Two nodes".into(),
             language: Some("en".into()),
+            eligibility: None,
             agenda: vec![AgendaItemSpec { title: "Vote".into(), description: None, timebox_secs: None }],
         })
         .await;

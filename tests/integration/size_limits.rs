@@ -37,7 +37,8 @@ async fn a_participant_flooding_ideas_is_capped_and_everyone_still_gets_in() {
     let agenda = (0..8)
         .map(|_| AgendaItemSpec { title: wide(200), description: Some(wide(1_500)), timebox_secs: None })
         .collect();
-    let created = server.create_forum(&CreateForumRequest { title: wide(200), language: None, agenda }).await;
+    let created =
+        server.create_forum(&CreateForumRequest { title: wide(200), language: None, eligibility: None, agenda }).await;
     let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
     moderator.ok(json!({"type": "start_forum"})).await;
     moderator.ok(json!({"type": "activate_item", "item": 1})).await;
@@ -81,8 +82,9 @@ async fn the_resume_buffer_is_bounded_in_bytes_and_a_client_behind_it_gets_a_sna
     // this interval, so every agenda frame is sent and kept.
     let hub = HubConfig { ring_bytes: 400_000, tally_interval: Duration::from_micros(1), ..test_hub() };
     let server = TestServer::start_with(dir.path(), hub, fast_limits()).await;
-    let created =
-        server.create_forum(&CreateForumRequest { title: "Agenda".into(), language: None, agenda: vec![] }).await;
+    let created = server
+        .create_forum(&CreateForumRequest { title: "Agenda".into(), language: None, eligibility: None, agenda: vec![] })
+        .await;
     let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
     // Each item makes the agenda frame about 5 KB larger: the last ones are about 100 KB.
     let mut head = 0;

@@ -212,6 +212,7 @@ async fn create(args: &ScenarioArgs, limit: Duration) -> Result<CreateForumRespo
     let request = CreateForumRequest {
         title: format!("madang-client scenario (seed {})", args.seed),
         language: None,
+        eligibility: None,
         agenda: vec![item("Where should the new benches go?".into()), item("What should the square be called?".into())],
     };
     let created =

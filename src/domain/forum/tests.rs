@@ -39,7 +39,7 @@ fn replaying_the_same_events_gives_equal_forums() {
     record(&mut f, &mut events, MOD, Command::OpenPoll { poll: poll(1) }, 12);
     let mut joins = Vec::new();
     for n in 1..=2 {
-        let event = f.decide_join(Channel::Hall, None, format!("t{n}"), &Limits::default()).expect("join");
+        let event = f.decide_join(Channel::Hall, None, None, format!("t{n}"), &Limits::default()).expect("join");
         f.apply(&event);
         joins.push(event);
     }
@@ -85,7 +85,7 @@ fn events_survive_a_json_round_trip_and_replay_to_the_same_forum() {
     ] {
         events.push(ok(&mut g, actor, command));
     }
-    let joined = g.decide_join(Channel::Remote, None, "token-1".into(), &Limits::default()).expect("join");
+    let joined = g.decide_join(Channel::Remote, None, None, "token-1".into(), &Limits::default()).expect("join");
     g.apply(&joined);
     events.push(joined);
     assert_eq!(g, f);
@@ -235,7 +235,7 @@ mod properties {
             let mut f = forum();
             let mut events = vec![created()];
             for n in 1..=3 {
-                let event = f.decide_join(Channel::Remote, None, format!("t{n}"), &Limits::default()).expect("join");
+                let event = f.decide_join(Channel::Remote, None, None, format!("t{n}"), &Limits::default()).expect("join");
                 f.apply(&event);
                 events.push(event);
             }

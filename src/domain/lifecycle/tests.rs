@@ -68,7 +68,7 @@ fn close_forum_while_a_poll_is_open_is_invalid_state() {
 fn join_on_a_closed_forum_is_invalid_state() {
     let mut f = live();
     ok(&mut f, MOD, Command::CloseForum {});
-    let e = f.decide_join(Channel::Hall, Some("Jiwoo"), "t".into(), &Limits::default()).unwrap_err();
+    let e = f.decide_join(Channel::Hall, Some("Jiwoo"), None, "t".into(), &Limits::default()).unwrap_err();
     assert_invalid_state(e, "the forum is closed");
 }
 

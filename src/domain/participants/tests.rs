@@ -9,14 +9,16 @@ use crate::domain::*;
 fn join_numbers_participants_in_order() {
     let mut f = forum();
     for n in 1..=3 {
-        let event = f.decide_join(Channel::Hall, Some("Min"), format!("hash-{n}"), &Limits::default()).expect("join");
+        let event =
+            f.decide_join(Channel::Hall, Some("Min"), None, format!("hash-{n}"), &Limits::default()).expect("join");
         assert_eq!(
             event,
             Event::ParticipantJoined {
                 participant: ParticipantId(n),
                 channel: Channel::Hall,
                 name: Some("Min".into()),
-                token_hash: format!("hash-{n}")
+                token_hash: format!("hash-{n}"),
+                ticket: None
             }
         );
         f.apply(&event);
@@ -24,7 +26,7 @@ fn join_numbers_participants_in_order() {
     assert_eq!(f.participants.len(), 3);
     assert_eq!(
         f.participants[&ParticipantId(2)],
-        Participant { id: ParticipantId(2), channel: Channel::Hall, name: Some("Min".into()) }
+        Participant { id: ParticipantId(2), channel: Channel::Hall, name: Some("Min".into()), revoked: false }
     );
     assert_eq!(f.participant_by_token.get("hash-3"), Some(&ParticipantId(3)));
 }
@@ -32,7 +34,7 @@ fn join_numbers_participants_in_order() {
 #[test]
 fn join_trims_the_name() {
     let f = live();
-    let event = f.decide_join(Channel::Remote, Some("  지우  "), "h".into(), &Limits::default()).expect("join");
+    let event = f.decide_join(Channel::Remote, Some("  지우  "), None, "h".into(), &Limits::default()).expect("join");
     assert!(matches!(event, Event::ParticipantJoined { name: Some(ref n), .. } if n == "지우"), "{event:?}");
 }
 
@@ -40,14 +42,15 @@ fn join_trims_the_name() {
 fn join_with_an_empty_or_blank_name_has_no_name() {
     let f = live();
     for name in [None, Some(""), Some("   ")] {
-        let event = f.decide_join(Channel::Remote, name, "h".into(), &Limits::default()).expect("join");
+        let event = f.decide_join(Channel::Remote, name, None, "h".into(), &Limits::default()).expect("join");
         assert_eq!(
             event,
             Event::ParticipantJoined {
                 participant: ParticipantId(1),
                 channel: Channel::Remote,
                 name: None,
-                token_hash: "h".into()
+                token_hash: "h".into(),
+                ticket: None
             }
         );
     }
@@ -57,11 +60,11 @@ fn join_with_an_empty_or_blank_name_has_no_name() {
 fn join_name_is_limited_to_40_characters() {
     let f = live();
     let event = f
-        .decide_join(Channel::Remote, Some(&"김".repeat(MAX_NAME_CHARS)), "h".into(), &Limits::default())
+        .decide_join(Channel::Remote, Some(&"김".repeat(MAX_NAME_CHARS)), None, "h".into(), &Limits::default())
         .expect("40 is fine");
     assert!(matches!(event, Event::ParticipantJoined { name: Some(ref n), .. } if n.chars().count() == 40));
     let e = f
-        .decide_join(Channel::Remote, Some(&"김".repeat(MAX_NAME_CHARS + 1)), "h".into(), &Limits::default())
+        .decide_join(Channel::Remote, Some(&"김".repeat(MAX_NAME_CHARS + 1)), None, "h".into(), &Limits::default())
         .unwrap_err();
     assert_invalid(e, "name is 41 characters; at most 40");
 }
@@ -70,7 +73,7 @@ fn join_name_is_limited_to_40_characters() {
 fn participants_never_join_as_hall_count() {
     let f = live();
     assert_invalid(
-        f.decide_join(Channel::HallCount, None, "t".into(), &Limits::default()).unwrap_err(),
+        f.decide_join(Channel::HallCount, None, None, "t".into(), &Limits::default()).unwrap_err(),
         "remote or hall",
     );
 }
@@ -81,6 +84,6 @@ fn a_forum_takes_at_most_the_participants_cap() {
     let limits = Limits { participants: 2, ..Limits::default() };
     join(&mut f);
     join(&mut f);
-    let refused = f.decide_join(Channel::Remote, None, "hash-3".into(), &limits).expect_err("a third join");
+    let refused = f.decide_join(Channel::Remote, None, None, "hash-3".into(), &limits).expect_err("a third join");
     assert_limit(refused, limits::rule::PARTICIPANTS);
 }

@@ -638,7 +638,7 @@ fn pairwise_commands_need_a_participant_an_open_poll_and_a_live_forum() {
 fn pairwise_tally_splits_by_channel() {
     let mut f = open_pairwise_poll();
     let remote = Actor::Participant(join(&mut f));
-    let event = f.decide_join(Channel::Hall, None, "hall-token".into(), &Limits::default()).unwrap();
+    let event = f.decide_join(Channel::Hall, None, None, "hall-token".into(), &Limits::default()).unwrap();
     f.apply(&event);
     let Event::ParticipantJoined { participant: hall, .. } = event else { unreachable!() };
     ok(&mut f, remote, compare(1, 1, 2));

@@ -36,7 +36,7 @@ mod live_pairwise {
             let voters: Vec<ParticipantId> = (0..6)
                 .map(|n| {
                     let channel = if n % 2 == 0 { Channel::Remote } else { Channel::Hall };
-                    let event = f.decide_join(channel, None, format!("t{n}"), &Limits::default()).expect("join");
+                    let event = f.decide_join(channel, None, None, format!("t{n}"), &Limits::default()).expect("join");
                     f.apply(&event);
                     match event { Event::ParticipantJoined { participant, .. } => participant, _ => unreachable!() }
                 })
@@ -104,7 +104,7 @@ fn a_ranked_tally_counts_each_set_of_ballots_once() {
         let mut f = poll_over_ideas(3, PollMethod::Ranked { max_ranks: None, tally });
         for n in 0..4u32 {
             let channel = if n % 2 == 0 { Channel::Remote } else { Channel::Hall };
-            let event = f.decide_join(channel, None, format!("t{n}"), &Limits::default()).expect("join");
+            let event = f.decide_join(channel, None, None, format!("t{n}"), &Limits::default()).expect("join");
             f.apply(&event);
             let Event::ParticipantJoined { participant, .. } = event else { unreachable!() };
             let ranking = [1 + n % 3, 1 + (n + 1) % 3, 1 + (n + 2) % 3].into_iter().map(OptionId).collect();
@@ -144,7 +144,7 @@ fn a_poll_nobody_voted_in_says_no_votes() {
         let json = serde_json::to_value(&tally).expect("a tally serializes");
         assert_eq!(json["no_votes"], true, "{method:?}");
 
-        let voter = f.decide_join(Channel::Remote, None, format!("t{n}"), &Limits::default()).expect("join");
+        let voter = f.decide_join(Channel::Remote, None, None, format!("t{n}"), &Limits::default()).expect("join");
         f.apply(&voter);
         let Event::ParticipantJoined { participant, .. } = voter else { panic!("not a join: {voter:?}") };
         let me = Actor::Participant(participant);

@@ -13,14 +13,15 @@ use super::ForumTask;
 use super::request::{AttachError, Attached, Credential};
 use crate::domain::Actor;
 use crate::hub::view::{self, Audience};
-use crate::hub::{frames, tokens};
+use crate::hub::{frames, tickets, tokens};
 
 /// Whom a credential names.
 pub(super) enum Authenticated {
     /// A holder of one of the forum's tokens, and that token.
     Known { actor: Actor, token: String },
-    /// Someone joining by code, not yet a participant.
-    Newcomer { channel: Channel, name: Option<String> },
+    /// Someone joining by code, not yet a participant, with the number of
+    /// the genuine ticket they gave.
+    Newcomer { channel: Channel, name: Option<String>, ticket: Option<u32> },
 }
 
 impl ForumTask {
@@ -44,8 +45,13 @@ impl ForumTask {
                 .filter(|a| matches!(a, Actor::Participant(_)))
                 .map(|actor| Authenticated::Known { actor, token: token.clone() })
                 .ok_or(AttachError::Unauthorized),
-            Credential::Join { channel, name, participant_token: None } => {
-                Ok(Authenticated::Newcomer { channel: *channel, name: name.clone() })
+            Credential::Join { channel, name, participant_token: None, ticket } => {
+                // A made-up ticket is a wrong credential, like an unknown code.
+                let ticket = match ticket {
+                    Some(code) => Some(tickets::number_of(forum, code).ok_or(AttachError::Unauthorized)?),
+                    None => None,
+                };
+                Ok(Authenticated::Newcomer { channel: *channel, name: name.clone(), ticket })
             }
         }
     }

@@ -25,6 +25,7 @@ use crate::domain::{Actor, Event};
 use crate::hub::clock::now_ms;
 use crate::hub::journal::{Entry, JournalError, RequestKey};
 use crate::hub::state::AckInfo;
+use crate::hub::tickets::TicketBook;
 use crate::hub::view::{self, Audience};
 use crate::hub::{frames, tokens};
 use crate::store::{Record, StoreError};
@@ -52,6 +53,10 @@ pub(super) enum BatchRequest {
         audience: Audience,
         reply: Option<oneshot::Sender<ForumView>>,
     },
+    Tickets {
+        token: String,
+        reply: Option<oneshot::Sender<Option<TicketBook>>>,
+    },
 }
 
 impl BatchRequest {
@@ -70,6 +75,7 @@ impl BatchRequest {
                     requests.push(BatchRequest::Attach { credential, last_seq, reply: Some(reply) })
                 }
                 Request::View { audience, reply } => requests.push(BatchRequest::View { audience, reply: Some(reply) }),
+                Request::Tickets { token, reply } => requests.push(BatchRequest::Tickets { token, reply: Some(reply) }),
             }
         }
         (requests, tail)
@@ -89,7 +95,7 @@ impl BatchRequest {
         match self {
             BatchRequest::Command { request_id, reply, .. } => reply_once(reply, frame(Some(request_id.clone()))),
             BatchRequest::Attach { reply, .. } => reply_once(reply, Err(AttachError::Unavailable)),
-            BatchRequest::View { .. } => {}
+            BatchRequest::View { .. } | BatchRequest::Tickets { .. } => {}
         }
     }
 }
@@ -114,6 +120,7 @@ enum Answer {
         token: String,
     },
     View,
+    Tickets,
     /// The domain refused a command.
     Refused(ServerFrame),
     /// The domain or the credential refused an attach.
@@ -208,7 +215,8 @@ impl ForumTask {
             match request {
                 BatchRequest::Command { reply: None, .. }
                 | BatchRequest::Attach { reply: None, .. }
-                | BatchRequest::View { reply: None, .. } => {}
+                | BatchRequest::View { reply: None, .. }
+                | BatchRequest::Tickets { reply: None, .. } => {}
                 BatchRequest::Command { actor, request_id, command, .. } => {
                     decided.push(self.decide_command(index, *actor, request_id, command, now, &mut run));
                 }
@@ -216,12 +224,13 @@ impl ForumTask {
                     Ok(Authenticated::Known { actor, token }) => {
                         deferred.push(Decided::answer_only(index, Answer::Welcome { actor, token }))
                     }
-                    Ok(Authenticated::Newcomer { channel, name }) => {
-                        decided.push(self.decide_join(index, channel, name, now, &mut run));
+                    Ok(Authenticated::Newcomer { channel, name, ticket }) => {
+                        decided.push(self.decide_join(index, channel, name, ticket, now, &mut run));
                     }
                     Err(err) => decided.push(Decided::answer_only(index, Answer::AttachRefused(err))),
                 },
                 BatchRequest::View { .. } => deferred.push(Decided::answer_only(index, Answer::View)),
+                BatchRequest::Tickets { .. } => deferred.push(Decided::answer_only(index, Answer::Tickets)),
             }
         }
         let entries = decided.iter_mut().filter_map(|d| Some((d.entry.as_ref()?.0.seq, &mut d.frames)));
@@ -268,11 +277,13 @@ impl ForumTask {
         index: usize,
         channel: Channel,
         name: Option<String>,
+        ticket: Option<u32>,
         now: u64,
         run: &mut RunFrames,
     ) -> Decided {
         let token = tokens::generate(&self.state.forum.id);
-        match self.state.forum.decide_join(channel, name.as_deref(), tokens::hash(&token), &self.config.limits) {
+        let limits = &self.config.limits;
+        match self.state.forum.decide_join(channel, name.as_deref(), ticket, tokens::hash(&token), limits) {
             Ok(event) => {
                 // Checked before applying: whatever is applied must also be appended and answered.
                 let Event::ParticipantJoined { participant, .. } = event else {
@@ -332,6 +343,11 @@ impl ForumTask {
                 }
                 (BatchRequest::Command { reply, .. }, Answer::Refused(frame)) => reply_once(reply, frame),
                 (BatchRequest::Attach { reply, .. }, Answer::AttachRefused(err)) => reply_once(reply, Err(err)),
+                (BatchRequest::Tickets { token, reply }, Answer::Tickets) => {
+                    let forum = &self.state.forum;
+                    let book = (tokens::hash(token) == forum.moderator_token_hash).then(|| TicketBook::of(forum));
+                    reply_once(reply, book);
+                }
                 (BatchRequest::View { audience, reply }, Answer::View) => {
                     reply_once(reply, view::forum_view(&self.state.forum, *audience, self.state.head));
                 }

@@ -202,6 +202,8 @@ impl ForumTask {
             Event::PollClosed { poll, .. } => {
                 self.dirty_polls.remove(poll);
             }
+            // A revoked ticket's withdrawn ballots change those polls' tallies.
+            Event::TicketRevoked { withdrawn, .. } => self.dirty_polls.extend(withdrawn.iter().copied()),
             // A merge moves the ballots of every option whose idea's merge
             // chain passes through the merged idea: the option's own idea, or
             // one merged into it earlier (a chain that now reaches an option).

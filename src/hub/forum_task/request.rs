@@ -11,6 +11,7 @@ use crate::abuse::AddressRefusal;
 use crate::domain::{Actor, DomainError};
 use crate::hub::Frame;
 use crate::hub::fanout_channel;
+use crate::hub::tickets::TicketBook;
 use crate::hub::view::Audience;
 use crate::store::Record;
 
@@ -19,8 +20,9 @@ use crate::store::Record;
 pub(crate) enum Credential {
     /// A moderator, display or participant token.
     Token(String),
-    /// A join code's channel, with an optional name and an earlier participant token.
-    Join { channel: Channel, name: Option<String>, participant_token: Option<String> },
+    /// A join code's channel, with an optional name, an earlier participant
+    /// token, and in a ticketed forum the ticket's code.
+    Join { channel: Channel, name: Option<String>, participant_token: Option<String>, ticket: Option<String> },
 }
 
 /// A connection, attached: its identity, the frames to send first, and its
@@ -66,6 +68,12 @@ pub(crate) enum Request {
     View {
         audience: Audience,
         reply: oneshot::Sender<ForumView>,
+    },
+    /// The forum's tickets, for the holder of the moderator `token`; `None`
+    /// for any other token.
+    Tickets {
+        token: String,
+        reply: oneshot::Sender<Option<TicketBook>>,
     },
     /// Records that other hub nodes appended, from the tail task.
     Tail(Vec<Record>),

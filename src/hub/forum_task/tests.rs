@@ -116,6 +116,7 @@ async fn setup_with(config: HubConfig) -> Setup {
     let request = CreateForumRequest {
         title: "Faults".into(),
         language: None,
+        eligibility: None,
         agenda: vec![AgendaItemSpec { title: "Vote".into(), description: None, timebox_secs: None }],
     };
     let created = hub.create_forum(request).await.unwrap();

@@ -42,6 +42,7 @@ fn full_forum() -> Full {
         hall_code: "HALL".into(),
         moderator_token_hash: "m".repeat(64),
         display_token_hash: "d".repeat(64),
+        eligibility: Default::default(),
     };
     let mut forum = Forum::from_created(&created).expect("a forum");
     let mut last_events = Vec::new();
@@ -53,7 +54,8 @@ fn full_forum() -> Full {
     }
     for n in 0..limits.participants {
         let channel = if n % 2 == 0 { Channel::Remote } else { Channel::Hall };
-        let join = forum.decide_join(channel, Some(&wide(40)), format!("{n:064}"), &Limits::default()).expect("join");
+        let join =
+            forum.decide_join(channel, Some(&wide(40)), None, format!("{n:064}"), &Limits::default()).expect("join");
         forum.apply(&join);
     }
     // Ideas: every participant's whole allowance, spread over as many items

@@ -22,6 +22,7 @@ fn live_forum() -> Forum {
         hall_code: "HALL".into(),
         moderator_token_hash: "m".into(),
         display_token_hash: "d".into(),
+        eligibility: Default::default(),
     };
     let mut forum = Forum::from_created(&created).expect("a forum");
     run(&mut forum, Actor::Moderator, Command::StartForum {});
@@ -59,7 +60,7 @@ fn moderators_see_whether_a_hidden_polls_results_were_revealed() {
 fn an_idea_view_carries_its_supports_per_channel() {
     let mut forum = live_forum();
     for (n, channel) in [Channel::Remote, Channel::Hall, Channel::Hall].into_iter().enumerate() {
-        let join = forum.decide_join(channel, None, format!("token-{n}"), &Limits::default()).expect("join");
+        let join = forum.decide_join(channel, None, None, format!("token-{n}"), &Limits::default()).expect("join");
         forum.apply(&join);
     }
     for participant in forum.participants.keys().copied().collect::<Vec<_>>() {
