@@ -18,6 +18,7 @@ mod forum;
 mod harness;
 mod hybrid;
 mod idea_supports;
+mod journal_upgrade;
 mod join_lookup;
 mod limits;
 mod origin_and_headers;
