@@ -268,7 +268,7 @@ mod tests {
             let prev = entries.last().unwrap().hash.clone();
             entries.push(Entry::new(n as u64 + 2, 5, &prev, Some(key), event).unwrap());
         }
-        entries.iter().map(|e| Record { seq: e.seq, payload: e.encode().unwrap() }).collect()
+        entries.iter().map(Entry::record).collect()
     }
 
     #[test]
@@ -331,8 +331,12 @@ mod tests {
             at_two.clone().replay_tail(&records[3..], |_, _| {}),
             Err(ReplayError::Gap { head: 2, got: 4 })
         ));
+        // A changed entry no longer has the hash the entry after it names.
         let mut forged = records[2].clone();
         forged.payload = Bytes::from(String::from_utf8(forged.payload.to_vec()).unwrap().replace("Two", "Owt"));
-        assert!(matches!(at_two.replay_tail(&[forged], |_, _| {}), Err(ReplayError::Journal(_))));
+        assert!(matches!(
+            at_two.replay_tail(&[forged, records[3].clone()], |_, _| {}),
+            Err(ReplayError::Journal(JournalError::BrokenChain { seq: 4 }))
+        ));
     }
 }

@@ -348,7 +348,7 @@ async fn hall_ballots_from_another_node_render_one_hall_check() {
         let event = Event::BallotCast { poll: PollId(poll as u32), participant, ballot };
         let entry = Entry::new(seq, 1, &prev, None, event).unwrap();
         prev = entry.hash.clone();
-        records.push(Record { seq, payload: entry.encode().unwrap() });
+        records.push(entry.record());
     }
     setup.store.append(forum, &records).await.unwrap();
     setup.forum.requests.send(Request::Tail(records)).await.unwrap_or_else(|_| panic!("the forum takes the tail"));
