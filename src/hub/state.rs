@@ -324,6 +324,20 @@ mod tests {
     }
 
     #[test]
+    fn an_event_a_newer_build_wrote_stops_replay_with_its_own_error() {
+        let mut records = log();
+        let head =
+            Entry::decode(4, &records[3].payload, &ForumState::replay(&records[..3], |_, _| {}).unwrap().head_hash)
+                .unwrap();
+        let newer =
+            format!(r#"{{"seq":5,"at_ms":6,"prev":"{}","event":{{"type":"quorum_checked","present":40}}}}"#, head.hash);
+        records.push(Record::new(5, newer.into_bytes()));
+        let err = ForumState::replay(&records, |_, _| {}).unwrap_err();
+        assert!(matches!(err, ReplayError::Journal(JournalError::UnknownEvent { seq: 5, .. })), "{err:?}");
+        assert!(err.to_string().contains("upgrade this node"), "{err}");
+    }
+
+    #[test]
     fn a_tail_that_does_not_follow_is_refused() {
         let records = log();
         let at_two = ForumState::replay(&records[..2], |_, _| {}).unwrap();
