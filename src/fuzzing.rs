@@ -329,19 +329,35 @@ fn replay_records(records: &[Record]) {
 /// record, chained as the hub writes them; a forum creation comes first.
 fn framed_log(events: &[u8]) -> Vec<u8> {
     let mut file = Vec::new();
-    let mut prev = GENESIS_HASH.to_owned();
-    let mut seq = 0u64;
-    let first = std::iter::once(Some(created_event()));
-    let rest = events.split(|&c| c == b'\n').map(|line| serde_json::from_slice::<Event>(line).ok());
-    for event in first.chain(rest).flatten() {
-        seq += 1;
-        let request = seq.is_multiple_of(3).then(|| RequestKey { actor: "moderator".into(), id: format!("r{seq}") });
-        let entry = Entry::new(seq, seq, &prev, request, event).expect("a decoded event encodes");
-        prev = entry.hash.clone();
-        let payload = entry.encode().expect("an entry encodes");
-        crate::store::embedded::encode_record(seq, &payload, &mut file);
+    for record in chained_records(events) {
+        crate::store::embedded::encode_record(record.seq, &record.payload, &mut file);
     }
     file
+}
+
+/// The records of [`framed_log`]. The first half is in the journal's
+/// previous format and the rest in this one, as in a forum that lived
+/// through the upgrade, so that both ways of checking the chain are reached.
+fn chained_records(events: &[u8]) -> Vec<Record> {
+    let first = std::iter::once(Some(created_event()));
+    let rest = events.split(|&c| c == b'\n').map(|line| serde_json::from_slice::<Event>(line).ok());
+    let events: Vec<Event> = first.chain(rest).flatten().collect();
+    let legacy = events.len().div_ceil(2);
+    let mut prev = GENESIS_HASH.to_owned();
+    let mut records = Vec::with_capacity(events.len());
+    for (n, event) in events.into_iter().enumerate() {
+        let seq = n as u64 + 1;
+        let request = seq.is_multiple_of(3).then(|| RequestKey { actor: "moderator".into(), id: format!("r{seq}") });
+        let entry = if n < legacy {
+            Entry::in_previous_format(seq, seq, &prev, request, event)
+        } else {
+            Entry::new(seq, seq, &prev, request, event)
+        };
+        let entry = entry.expect("a decoded event encodes");
+        prev = entry.hash.clone();
+        records.push(entry.record());
+    }
+    records
 }
 
 /// A data directory per fuzzing process (and per test thread), under the
@@ -397,7 +413,7 @@ pub fn domain_sequence(data: &[u8]) {
             let seq = i as u64 + 1;
             let entry = Entry::new(seq, seq, &prev, None, event).expect("a decided event encodes");
             prev = entry.hash.clone();
-            Record::new(seq, entry.encode().expect("an entry encodes"))
+            entry.record()
         })
         .collect();
     let half = records.len() / 2 + 1;

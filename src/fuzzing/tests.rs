@@ -70,6 +70,22 @@ fn the_log_seed_is_current() {
     assert_eq!(std::fs::read(&path).ok(), Some(seed), "stale seed: rerun with MADANG_UPDATE_SEEDS=1");
 }
 
+/// The framed logs of `log_replay` replay to their end, through entries in
+/// the previous format and in this one, so that the fuzzer's damage starts
+/// from past the hash chain.
+#[test]
+fn the_framed_log_seed_replays_past_the_hash_chain() {
+    let seed = std::fs::read(fuzz_dir().join("seeds/log_replay/every_event")).expect("seed");
+    // Past the mode, flip and cut bytes that `log_replay` reads first.
+    let records = chained_records(&seed[10..]);
+    let has_hash =
+        |r: &Record| serde_json::from_slice::<serde_json::Value>(&r.payload).expect("json")["hash"].is_string();
+    assert!(has_hash(&records[0]) && !has_hash(records.last().expect("records")), "both formats");
+    let state = ForumState::replay(&records, |_, _| {}).expect("the framed log replays");
+    assert_eq!(state.head, records.len() as u64);
+    assert!(records.len() > 50, "only {} events in the seed", records.len());
+}
+
 #[test]
 fn seeds_corpora_and_former_crashes_run_clean() {
     for (target, run) in TARGETS {

@@ -385,11 +385,7 @@ impl Hub {
             let entry = Entry::new(entries.len() as u64 + 1, now, &prev, None, event);
             entries.push(entry.map_err(|err| HubError::Replay { forum: id.to_string(), source: err.into() })?);
         }
-        let records = entries
-            .iter()
-            .map(|e| Ok(Record { seq: e.seq, payload: e.encode()? }))
-            .collect::<Result<Vec<Record>, crate::hub::journal::JournalError>>()
-            .map_err(|err| HubError::Replay { forum: id.to_string(), source: err.into() })?;
+        let records: Vec<Record> = entries.iter().map(Entry::record).collect();
         self.store.append(id, &records).await?;
         ForumTask::created(self.store.clone(), &entries, self.config.clone())
             .map_err(|source| HubError::Replay { forum: id.to_string(), source })

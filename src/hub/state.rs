@@ -282,7 +282,7 @@ mod tests {
             let prev = entries.last().unwrap().hash.clone();
             entries.push(Entry::new(n as u64 + 2, 5, &prev, Some(key), event).unwrap());
         }
-        entries.iter().map(|e| Record { seq: e.seq, payload: e.encode().unwrap() }).collect()
+        entries.iter().map(Entry::record).collect()
     }
 
     #[test]
@@ -347,6 +347,20 @@ mod tests {
     }
 
     #[test]
+    fn an_event_a_newer_build_wrote_stops_replay_with_its_own_error() {
+        let mut records = log();
+        let head =
+            Entry::decode(4, &records[3].payload, &ForumState::replay(&records[..3], |_, _| {}).unwrap().head_hash)
+                .unwrap();
+        let newer =
+            format!(r#"{{"seq":5,"at_ms":6,"prev":"{}","event":{{"type":"quorum_checked","present":40}}}}"#, head.hash);
+        records.push(Record::new(5, newer.into_bytes()));
+        let err = ForumState::replay(&records, |_, _| {}).unwrap_err();
+        assert!(matches!(err, ReplayError::Journal(JournalError::UnknownEvent { seq: 5, .. })), "{err:?}");
+        assert!(err.to_string().contains("upgrade this node"), "{err}");
+    }
+
+    #[test]
     fn a_tail_that_does_not_follow_is_refused() {
         let records = log();
         let at_two = ForumState::replay(&records[..2], |_, _| {}).unwrap();
@@ -354,8 +368,12 @@ mod tests {
             at_two.clone().replay_tail(&records[3..], |_, _| {}),
             Err(ReplayError::Gap { head: 2, got: 4 })
         ));
+        // A changed entry no longer has the hash the entry after it names.
         let mut forged = records[2].clone();
         forged.payload = Bytes::from(String::from_utf8(forged.payload.to_vec()).unwrap().replace("Two", "Owt"));
-        assert!(matches!(at_two.replay_tail(&[forged], |_, _| {}), Err(ReplayError::Journal(_))));
+        assert!(matches!(
+            at_two.replay_tail(&[forged, records[3].clone()], |_, _| {}),
+            Err(ReplayError::Journal(JournalError::BrokenChain { seq: 4 }))
+        ));
     }
 }

@@ -19,6 +19,7 @@ mod harness;
 mod hybrid;
 mod idea_supports;
 mod join_lookup;
+mod journal_upgrade;
 mod limits;
 mod origin_and_headers;
 mod pairwise;

@@ -533,3 +533,53 @@ async fn add_items(client: &mut Client, node: &str, count: usize) -> u64 {
     }
     last
 }
+
+/// An entry a newer node appended, with fields this build does not know,
+/// is tailed and served by this node, which goes on chaining after it; a
+/// node started later replays it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_with_unknown_fields_from_a_newer_node_is_tailed_and_replayed() {
+    use madang::store::{EventLog, Record};
+    use sha2::{Digest, Sha256};
+    let redis = RedisServer::start();
+    let prefix = unique_prefix("newer-node");
+    let config = redis_single(&redis.url, &prefix);
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = TestServer::start_redis(dir_a.path(), config.clone()).await;
+    let created =
+        a.create_forum(&CreateForumRequest { title: "Mixed builds".into(), language: None, agenda: vec![] }).await;
+    let (mut moderator, _) = a.connect(json!({"type": "auth", "token": created.moderator_token})).await;
+    moderator.ok(json!({"type": "add_item", "title": "First"})).await;
+
+    // The newer node: the same store, an entry chained to the head as stored.
+    let newer = madang::store::redis::connect(config.clone()).await.unwrap();
+    let stored = newer.read_after(&created.id, 0).await.unwrap();
+    let last = stored.last().unwrap();
+    let prev = hex::encode(Sha256::digest(&last.payload));
+    let seq = last.seq + 1;
+    let entry = json!({
+        "seq": seq, "at_ms": 1, "prev": prev, "node": {"name": "hub-9"},
+        "event": {"type": "item_added", "item": 2, "title": "From a newer node", "colour": "teal"},
+    });
+    newer.append(&created.id, &[Record::new(seq, serde_json::to_vec(&entry).unwrap())]).await.unwrap();
+
+    let frame = moderator
+        .expect("the newer node's item", |f| f["type"] == "event" && f["seq"] == seq && f["update"]["kind"] == "agenda")
+        .await;
+    assert_eq!(frame["update"]["agenda"][1]["title"], "From a newer node", "{frame}");
+    // This node goes on after it: its next entry chains to the entry as stored.
+    let next = moderator.ok(json!({"type": "add_item", "title": "Third"})).await;
+    assert_eq!(next["seq"], seq + 1);
+    let log = forum_log(&[redis.port], &prefix, &created.id);
+    assert_eq!(log[seq as usize - 1]["node"]["name"], "hub-9", "kept as the newer node wrote it");
+    assert_eq!(log[seq as usize]["prev"], json!(hex::encode(Sha256::digest(serde_json::to_vec(&entry).unwrap()))));
+
+    // A node started now replays the whole log, the newer node's entry included.
+    let b = TestServer::start_redis(dir_b.path(), config.clone()).await;
+    let view = b.forum_view(&created.id).await;
+    let titles: Vec<&str> = view["agenda"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["First", "From a newer node", "Third"]);
+    drop(moderator);
+    a.stop().await;
+    b.stop().await;
+}

@@ -315,7 +315,7 @@ impl ForumTask {
         run: &mut RunFrames,
     ) -> Result<(Entry, Record, EventFrames), JournalError> {
         let entry = Entry::new(self.state.head + 1, now, &self.state.head_hash, request, event)?;
-        let record = Record { seq: entry.seq, payload: entry.encode()? };
+        let record = entry.record();
         let hall_ballot = self.settle_hall_checks_before(&entry.event, &mut run.hall);
         self.state.apply_entry(&entry);
         self.mark_dirty(&entry.event);

@@ -313,14 +313,27 @@ fn merges_through(forum: &Forum, start: IdeaId, idea: IdeaId) -> bool {
     false
 }
 
-/// The outcome record of a poll's closing entry, for the store.
+/// The outcome record of a poll's closing entry, for the store. The outcome
+/// is handed on as the entry stores it, so fields a newer build wrote into
+/// it reach other systems too.
 pub(super) fn outcome_record(forum: &Forum, entry: &Entry) -> Option<OutcomeRecord> {
     let Event::PollClosed { poll, outcome } = &entry.event else { return None };
-    let outcome_json = match serde_json::to_string(outcome) {
-        Ok(json) => json,
+    #[derive(serde::Deserialize)]
+    struct Stored<'a> {
+        #[serde(borrow)]
+        event: Closed<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Closed<'a> {
+        #[serde(borrow)]
+        outcome: &'a serde_json::value::RawValue,
+    }
+    let outcome_json = match serde_json::from_slice::<Stored>(&entry.raw) {
+        Ok(stored) => stored.event.outcome.get().to_string(),
         Err(err) => {
-            // An empty outcome handed on would read as a real one.
-            tracing::error!(forum = %forum.id, seq = entry.seq, %err, "outcome cannot be encoded; not published");
+            // Never expected: the entry was decoded from these bytes. An
+            // empty outcome handed on would read as a real one.
+            tracing::error!(forum = %forum.id, seq = entry.seq, %err, "outcome cannot be read back; not published");
             return None;
         }
     };

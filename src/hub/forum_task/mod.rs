@@ -111,10 +111,7 @@ impl ForumTask {
         entries: &[Entry],
         config: Arc<HubConfig>,
     ) -> Result<ForumTask, ReplayError> {
-        let records = entries
-            .iter()
-            .map(|e| Ok(Record { seq: e.seq, payload: e.encode()? }))
-            .collect::<Result<Vec<Record>, ReplayError>>()?;
+        let records: Vec<Record> = entries.iter().map(Entry::record).collect();
         Self::build(store, None, &[], &records, config)
     }
 

@@ -90,16 +90,14 @@ pub(super) async fn entries_before(store: &dyn Store, base: &ForumState, count: 
 /// Decode records numbered from `after + 1`, each chained to the one before
 /// and the last one to `head_hash`.
 fn chained_to(records: &[&Record], after: u64, head_hash: &str) -> Result<Vec<Entry>, JournalError> {
-    let Some(first) = records.first() else { return Ok(Vec::new()) };
-    // The first entry's own claim to what it follows: the chain is anchored at its end.
-    let prev = serde_json::from_slice::<Entry>(&first.payload)
-        .map_err(|source| JournalError::Decode { seq: first.seq, source })?
-        .prev;
     let mut entries: Vec<Entry> = Vec::with_capacity(records.len());
     for (n, record) in records.iter().enumerate() {
         let seq = after + 1 + n as u64;
-        let prev = entries.last().map_or(prev.as_str(), |e| e.hash.as_str());
-        let entry = Entry::decode(seq, &record.payload, prev)?;
+        // The first entry is taken at its word about what it follows: the chain is anchored at its end.
+        let entry = match entries.last() {
+            Some(before) => Entry::decode(seq, &record.payload, &before.hash)?,
+            None => Entry::decode_unanchored(seq, &record.payload)?,
+        };
         entries.push(entry);
     }
     match entries.last() {

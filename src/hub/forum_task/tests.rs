@@ -349,7 +349,7 @@ async fn hall_ballots_from_another_node_render_one_hall_check() {
         let event = Event::BallotCast { poll: PollId(poll as u32), participant, ballot };
         let entry = Entry::new(seq, 1, &prev, None, event).unwrap();
         prev = entry.hash.clone();
-        records.push(Record { seq, payload: entry.encode().unwrap() });
+        records.push(entry.record());
     }
     setup.store.append(forum, &records).await.unwrap();
     setup.forum.requests.send(Request::Tail(records)).await.unwrap_or_else(|_| panic!("the forum takes the tail"));
@@ -427,4 +427,30 @@ async fn a_storm_of_hand_raises_sends_the_speaker_queue_once_per_batch_and_tick(
     }
     let raised = frame_where(&mut staff, "the raised hands", |f| f["update"]["kind"] == "speakers").await;
     assert_eq!(waiting(&raised), PEOPLE, "{raised}");
+}
+
+/// A closed poll's outcome goes to the outcome sink as the entry stores it:
+/// fields a newer build wrote into it are handed on, not dropped.
+#[test]
+fn an_outcome_is_handed_on_as_stored() {
+    use crate::domain::{Event, Forum};
+    use crate::hub::journal::{Entry, GENESIS_HASH};
+    let created = Event::ForumCreated {
+        id: "f1".into(),
+        title: "T".into(),
+        language: "ko".into(),
+        remote_code: "AAAAAA".into(),
+        hall_code: "BBBBBB".into(),
+        moderator_token_hash: "m".into(),
+        display_token_hash: "d".into(),
+    };
+    let forum = Forum::from_created(&created).unwrap();
+    let outcome = r#"{"poll":1,"title":"Q","method":{"kind":"score"},"closed_at_ms":5,"note":"recounted","tally":{"poll":1,"ballots":0,"result":{"method":"score","stats":[],"ranking":[]},"no_votes":true}}"#;
+    let payload = format!(
+        r#"{{"seq":2,"at_ms":5,"prev":"{GENESIS_HASH}","event":{{"type":"poll_closed","poll":1,"outcome":{outcome}}}}}"#
+    );
+    let entry = Entry::decode(2, &bytes::Bytes::from(payload), GENESIS_HASH).unwrap();
+    let record = super::fanout::outcome_record(&forum, &entry).expect("a closing entry has an outcome");
+    assert_eq!((record.seq, record.poll, record.title.as_str(), record.closed_at_ms), (2, 1, "Q", 5));
+    assert_eq!(record.outcome_json, outcome);
 }
