@@ -546,8 +546,14 @@ async fn an_entry_with_unknown_fields_from_a_newer_node_is_tailed_and_replayed()
     let config = redis_single(&redis.url, &prefix);
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = TestServer::start_redis(dir_a.path(), config.clone()).await;
-    let created =
-        a.create_forum(&CreateForumRequest { title: "Mixed builds".into(), language: None, agenda: vec![] }).await;
+    let created = a
+        .create_forum(&CreateForumRequest {
+            title: "Mixed builds".into(),
+            language: None,
+            eligibility: None,
+            agenda: vec![],
+        })
+        .await;
     let (mut moderator, _) = a.connect(json!({"type": "auth", "token": created.moderator_token})).await;
     moderator.ok(json!({"type": "add_item", "title": "First"})).await;
 

@@ -443,6 +443,7 @@ fn an_outcome_is_handed_on_as_stored() {
         hall_code: "BBBBBB".into(),
         moderator_token_hash: "m".into(),
         display_token_hash: "d".into(),
+        eligibility: Default::default(),
     };
     let forum = Forum::from_created(&created).unwrap();
     let outcome = r#"{"poll":1,"title":"Q","method":{"kind":"score"},"closed_at_ms":5,"note":"recounted","tally":{"poll":1,"ballots":0,"result":{"method":"score","stats":[],"ranking":[]},"no_votes":true}}"#;
