@@ -50,6 +50,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console", get(|| page("console.html")))
         .route("/display", get(|| page("display.html")))
         .route("/join", get(|| page("join.html")))
+        .route("/tickets", get(|| page("tickets.html")))
         .route("/j/{code}", get(|_: Path<String>| page("join.html")))
         .route("/static/{*path}", get(asset))
         .route("/api/qr.svg", get(qr_svg))

@@ -9,6 +9,7 @@ import { formatClock } from "./client.js";
 import { outcomeCsv } from "./csv.js";
 import { renderSummary, outcomeWords } from "./summary.js";
 import { renderProjectorControl } from "./projector-control.js";
+import { renderTicketsPanel, resetTicketsPanel } from "./tickets-panel.js";
 
 storedTheme();
 mountLanguageSwitch($("#lang"));
@@ -392,6 +393,7 @@ function renderHallCheck() {
     $("#hall-check"),
     h("p", hc?.headcount !== undefined ? t("console.check.current", { n: formatNumber(hc.headcount) }) : t("console.check.none")),
     h("p.muted", t("console.check.devices", { n: formatNumber(hc?.hall_devices ?? s.participants.hall) })),
+    hc?.hall_tickets_used !== undefined ? h("p.muted", t("console.check.tickets", { n: formatNumber(hc.hall_tickets_used) })) : null,
     hc?.headcount !== undefined && hc.polls?.length
       ? h(
           "ul.hall-check-list",
@@ -460,6 +462,7 @@ function render() {
   renderSpeakers();
   renderHallCheck();
   renderProjectorControl($("#projector-control"), s, send);
+  renderTicketsPanel($("#tickets-panel"), s, send, token);
 }
 
 function renderSpeakers() {
@@ -797,6 +800,7 @@ onLanguageChange(() => {
   if (client) renderLanWarning();
   builderItems = "";
   hallCheckKey = "";
+  resetTicketsPanel();
   for (const id of editing.keys()) editing.set(id, null);
   if (client?.state.forum) render();
 });

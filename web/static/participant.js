@@ -29,6 +29,11 @@ function codeFromLocation() {
 }
 
 let code = codeFromLocation() || storage.read("madang.last_code") || "";
+// A ticket card's QR link carries its ticket (?ticket=): kept in memory and
+// taken out of the address bar, so that a shared link or screenshot of the
+// page does not pass the ticket on.
+let ticketFromLink = new URLSearchParams(location.search).get("ticket") || "";
+if (ticketFromLink) history.replaceState(null, "", location.pathname);
 let client = null;
 let identity = null; // { token, forum, id, channel, name }
 let forumInfo = null; // GET /api/join/{code}: { forum, title, language, status, channel }
@@ -56,7 +61,8 @@ function showJoin(message, { focus = "auto" } = {}) {
   badge.set("idle");
   $("#conn").hidden = true;
   renderForumInfo();
-  const field = focus === "code" || !code ? $("#join-code") : $("#join-name");
+  const needsTicket = forumInfo?.eligibility === "ticketed" && !$("#join-ticket").value;
+  const field = focus === "code" || !code ? $("#join-code") : focus === "ticket" || needsTicket ? $("#join-ticket") : $("#join-name");
   field.focus();
 }
 
@@ -64,10 +70,16 @@ function showJoin(message, { focus = "auto" } = {}) {
 function renderForumInfo() {
   const info = forumInfo;
   $("#forum-title").textContent = info ? info.title : t("join.title");
-  $("#join-forum").textContent = info ? t("join.forum", { title: info.title }) : "";
+  $("#join-forum").textContent = info
+    ? t("join.forum", { title: info.title }) + (info.eligibility === "ticketed" ? ` · ${t("join.ticketed")}` : "")
+    : "";
   $("#join-forum").hidden = !info;
   const closed = info?.status === "closed";
   $("#join-form").hidden = closed;
+  const ticketed = info?.eligibility === "ticketed";
+  $("#ticket-field").hidden = !ticketed;
+  $("#join-ticket").required = ticketed;
+  if (ticketed && ticketFromLink && !$("#join-ticket").value) $("#join-ticket").value = ticketFromLink;
   $("#closed-results").hidden = !closed;
   if (closed) renderClosedResults();
 }
@@ -178,8 +190,11 @@ function onRefused(error) {
   if (error?.code === "invalid_state") {
     if (forumInfo) forumInfo = { ...forumInfo, status: "closed" };
     showJoin(() => t("join.closed"));
+  } else if (!hadToken && forumInfo?.eligibility === "ticketed" && error?.code === "unauthorized") {
+    // A made-up or mistyped ticket: the code was right (it was looked up), the ticket was not.
+    showJoin(() => t("join.ticket_refused"), { focus: "ticket" });
   } else if (hadToken || error?.code === "unauthorized") showJoin(() => t("join.refused"), { focus: "code" });
-  else showJoin(() => errorText(error));
+  else showJoin(() => errorText(error), { focus: error?.rule?.startsWith("ticket.") ? "ticket" : "auto" });
 }
 
 function saveBallots() {
@@ -526,7 +541,8 @@ $("#join-form").addEventListener("submit", async (e) => {
     return;
   }
   identity = identityOf(forumInfo.forum);
-  start(identity?.token ? {} : { join_code: code, ...(name ? { name } : {}) });
+  const ticket = forumInfo.eligibility === "ticketed" ? $("#join-ticket").value.trim() : "";
+  start(identity?.token ? {} : { join_code: code, ...(name ? { name } : {}), ...(ticket ? { ticket } : {}) });
 });
 
 $("#idea-form").addEventListener("submit", (e) => {
