@@ -14,7 +14,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 use serde::{Deserialize, Serialize};
 
-use crate::{Auth, Command, CreateForumRequest, CreateForumResponse, ErrorBody, ServerFrame};
+use crate::{Auth, Command, CreateForumRequest, CreateForumResponse, ErrorBody, RecordLine, ServerFrame};
 
 /// A request id: a string of 1 to 64 bytes (JSON Schema counts characters,
 /// so `maxLength` is only an approximation for non-ASCII ids; keep ids ASCII).
@@ -91,6 +91,11 @@ pub fn error_body() -> String {
     from_server::<ErrorBody>()
 }
 
+/// Schema of one line of the public record ([`RecordLine`], RECORD.md).
+pub fn record_line() -> String {
+    from_server::<RecordLine>()
+}
+
 /// Every schema with the file name it is checked in under, in `protocol/schema/`.
 pub fn all() -> Vec<(&'static str, String)> {
     vec![
@@ -99,6 +104,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("create-forum-request.schema.json", create_forum_request()),
         ("create-forum-response.schema.json", create_forum_response()),
         ("error-body.schema.json", error_body()),
+        ("record.schema.json", record_line()),
     ]
 }
 

@@ -101,6 +101,7 @@ impl Forum {
                         method: p.method.clone(),
                         closed_at_ms: now_ms,
                         tally: self.tally(p),
+                        record: None,
                     }),
                 })
             }

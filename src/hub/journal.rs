@@ -149,8 +149,14 @@ mod tests {
                 ranked: None,
                 no_votes: false,
             };
-            let outcome =
-                Outcome { poll: PollId(1), title: "t".into(), method: PollMethod::Score {}, closed_at_ms: 1, tally };
+            let outcome = Outcome {
+                poll: PollId(1),
+                title: "t".into(),
+                method: PollMethod::Score {},
+                closed_at_ms: 1,
+                tally,
+                record: None,
+            };
             let entry =
                 Entry::new(2, 1, GENESIS_HASH, None, Event::PollClosed { poll: PollId(1), outcome: Box::new(outcome) })
                     .unwrap();
