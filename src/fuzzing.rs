@@ -170,6 +170,7 @@ fn created_event() -> Event {
         hall_code: "hall".into(),
         moderator_token_hash: "m".into(),
         display_token_hash: "d".into(),
+        receipt_key: None,
     }
 }
 

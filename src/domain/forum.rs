@@ -18,6 +18,7 @@ use super::event::{Aggregate, Event};
 use super::ideas::Idea;
 use super::participants::Participant;
 use super::polls::Poll;
+use super::receipts;
 use super::speakers::SpeakerQueue;
 
 /// A forum: everything replay rebuilds. Serializable so that a snapshot can
@@ -33,6 +34,10 @@ pub struct Forum {
     pub hall_code: String,
     pub moderator_token_hash: String,
     pub display_token_hash: String,
+    /// What receipts are computed with (`receipts`); empty only in a snapshot
+    /// written before receipts existed, which is never used (see `hub::state`).
+    #[serde(default)]
+    pub receipt_key: String,
     /// Item ids in agenda order.
     pub agenda: Vec<ItemId>,
     pub items: BTreeMap<ItemId, Item>,
@@ -71,6 +76,7 @@ impl Forum {
             hall_code,
             moderator_token_hash,
             display_token_hash,
+            receipt_key,
         } = event
         else {
             return None;
@@ -85,6 +91,9 @@ impl Forum {
             hall_code: hall_code.clone(),
             moderator_token_hash: moderator_token_hash.clone(),
             display_token_hash: display_token_hash.clone(),
+            receipt_key: receipt_key
+                .clone()
+                .unwrap_or_else(|| receipts::legacy_key(moderator_token_hash, display_token_hash)),
             agenda: Vec::new(),
             items: BTreeMap::new(),
             active_item: None,

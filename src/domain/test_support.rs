@@ -177,6 +177,7 @@ pub(crate) fn created() -> Event {
         hall_code: "HALL".into(),
         moderator_token_hash: "mod-hash".into(),
         display_token_hash: "display-hash".into(),
+        receipt_key: None,
     }
 }
 

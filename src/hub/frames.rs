@@ -42,7 +42,7 @@ pub(crate) fn ack(request_id: String, info: &AckInfo, duplicate: bool) -> Server
         speaker: info.speaker,
         pair: info.pair,
         pairs_left: info.pairs_left,
-        receipt: None,
+        receipt: info.receipt.clone(),
     }
 }
 

@@ -362,6 +362,7 @@ impl Hub {
             hall_code: hall.to_string(),
             moderator_token_hash: tokens::hash(moderator_token),
             display_token_hash: tokens::hash(display_token),
+            receipt_key: Some(hex::encode(rand::random::<[u8; 32]>())),
         };
         // Agenda items go through the same rules as `add_item` commands.
         let mut forum = Forum::from_created(&created).ok_or(HubError::Unavailable)?;

@@ -345,7 +345,7 @@ async fn hall_ballots_from_another_node_render_one_hall_check() {
         let Actor::Participant(participant) = *voter else { unreachable!() };
         seq += 1;
         let ballot = Ballot::Approval { options: vec![OptionId(1)] };
-        let event = Event::BallotCast { poll: PollId(poll as u32), participant, ballot };
+        let event = Event::BallotCast { poll: PollId(poll as u32), participant, ballot, receipt: None };
         let entry = Entry::new(seq, 1, &prev, None, event).unwrap();
         prev = entry.hash.clone();
         records.push(Record { seq, payload: entry.encode().unwrap() });

@@ -42,6 +42,7 @@ fn full_forum() -> Full {
         hall_code: "HALL".into(),
         moderator_token_hash: "m".repeat(64),
         display_token_hash: "d".repeat(64),
+        receipt_key: None,
     };
     let mut forum = Forum::from_created(&created).expect("a forum");
     let mut last_events = Vec::new();

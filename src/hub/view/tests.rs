@@ -22,6 +22,7 @@ fn live_forum() -> Forum {
         hall_code: "HALL".into(),
         moderator_token_hash: "m".into(),
         display_token_hash: "d".into(),
+        receipt_key: None,
     };
     let mut forum = Forum::from_created(&created).expect("a forum");
     run(&mut forum, Actor::Moderator, Command::StartForum {});
