@@ -66,6 +66,7 @@ fn api(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/forums", post(create_forum))
         .route("/api/forums/{id}", get(get_forum))
+        .route("/api/forums/{id}/record", get(get_record))
         .route("/api/join/{code}", get(join_lookup))
         .merge(crate::ticket_api::routes())
         .route_layer(middleware::from_fn_with_state(state, limit_api_rate))
@@ -247,6 +248,14 @@ async fn get_forum(State(state): State<AppState>, Path(id): Path<String>) -> Res
 /// What a join page shows before joining (SPEC §3): the forum a join code
 /// belongs to. Limited per address like `auth`, since it tells whether a code
 /// exists.
+/// The forum's public record (protocol/RECORD.md): JSON lines, public, live
+/// while the forum runs.
+async fn get_record(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let record = state.hub.record(&id).await?;
+    let headers = [(header::CONTENT_TYPE, "application/x-ndjson"), (header::CACHE_CONTROL, "no-cache")];
+    Ok((headers, record).into_response())
+}
+
 #[derive(serde::Serialize)]
 struct JoinCodeInfo {
     forum: String,

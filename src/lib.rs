@@ -10,6 +10,7 @@ pub mod fuzzing;
 mod http;
 pub mod hub;
 pub mod listener;
+pub mod record;
 pub mod server;
 pub mod store;
 mod ticket_api;

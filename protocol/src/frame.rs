@@ -201,6 +201,12 @@ pub enum ServerFrame {
         /// For `issue_tickets`: the numbers of the tickets issued.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tickets: Option<TicketRange>,
+        /// For `cast_ballot` and `cast_comparison`: the receipt under which
+        /// this ballot appears in the public record once the poll closes
+        /// (`XXXX-XXXX-XXXX`). A new ballot gets a new receipt; a pairwise
+        /// poll has one receipt per participant.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt: Option<String>,
     },
     /// A frame or command was refused; nothing was applied.
     Error {

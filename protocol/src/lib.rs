@@ -13,12 +13,14 @@
 
 pub mod command;
 pub mod frame;
+pub mod record;
 pub mod schema;
 pub mod tally;
 pub mod view;
 
 pub use command::*;
 pub use frame::*;
+pub use record::*;
 pub use tally::*;
 pub use view::*;
 

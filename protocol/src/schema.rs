@@ -15,7 +15,8 @@ use schemars::{JsonSchema, Schema};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Auth, Command, CreateForumRequest, CreateForumResponse, ErrorBody, IssueTicketsRequest, ServerFrame, TicketList,
+    Auth, Command, CreateForumRequest, CreateForumResponse, ErrorBody, IssueTicketsRequest, RecordLine, ServerFrame,
+    TicketList,
 };
 
 /// A request id: a string of 1 to 64 bytes (JSON Schema counts characters,
@@ -103,6 +104,11 @@ pub fn ticket_list() -> String {
     from_server::<TicketList>()
 }
 
+/// Schema of one line of the public record ([`RecordLine`], RECORD.md).
+pub fn record_line() -> String {
+    from_server::<RecordLine>()
+}
+
 /// Every schema with the file name it is checked in under, in `protocol/schema/`.
 pub fn all() -> Vec<(&'static str, String)> {
     vec![
@@ -113,6 +119,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("error-body.schema.json", error_body()),
         ("issue-tickets-request.schema.json", issue_tickets_request()),
         ("ticket-list.schema.json", ticket_list()),
+        ("record.schema.json", record_line()),
     ]
 }
 

@@ -7,7 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{MajorityRule, OptionId, PollId, PollMethod, RankedTally};
+use crate::{MajorityRule, OptionId, PollId, PollMethod, RankedTally, RecordStamp};
 
 /// The tally of one poll at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -235,4 +235,8 @@ pub struct Outcome {
     /// Unix time in milliseconds.
     pub closed_at_ms: u64,
     pub tally: Tally,
+    /// The public record's head just before this outcome's line, with its
+    /// fingerprint (RECORD.md). Absent in outcomes closed before the record existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordStamp>,
 }

@@ -35,6 +35,11 @@ pub enum Event {
         /// Who may join; absent in forums created before eligibility existed: `open`.
         #[serde(default, skip_serializing_if = "Eligibility::is_open")]
         eligibility: Eligibility,
+        /// The secret (32 bytes, hex) that receipts are computed with; never
+        /// leaves the server. Absent in logs written before receipts existed
+        /// (`receipts::legacy_key`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt_key: Option<String>,
     },
     ForumStarted {},
     ForumClosed {},
@@ -162,6 +167,9 @@ pub enum Event {
         poll: PollId,
         participant: ParticipantId,
         ballot: Ballot,
+        /// The ballot's receipt (decided with it); absent in older logs, where it is recomputed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt: Option<String>,
     },
     /// A pairwise poll's next pair for a participant, with the pairs they had
     /// left (this one included), as decided by `pairwise::next_pair`.
@@ -179,6 +187,9 @@ pub enum Event {
         loser: OptionId,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         skip: bool,
+        /// The participant's one receipt in this poll; absent in older logs, where it is recomputed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt: Option<String>,
     },
     /// The moderator's hand count for this poll; replaces the earlier entry
     /// (which stays in the log before it). Attributed to the moderator by the

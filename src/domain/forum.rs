@@ -18,6 +18,7 @@ use super::event::{Aggregate, Event};
 use super::ideas::Idea;
 use super::participants::Participant;
 use super::polls::Poll;
+use super::receipts;
 use super::speakers::SpeakerQueue;
 use super::tickets::Tickets;
 
@@ -34,6 +35,10 @@ pub struct Forum {
     pub hall_code: String,
     pub moderator_token_hash: String,
     pub display_token_hash: String,
+    /// What receipts are computed with (`receipts`); empty only in a snapshot
+    /// written before receipts existed, which is never used (see `hub::state`).
+    #[serde(default)]
+    pub receipt_key: String,
     /// Item ids in agenda order.
     pub agenda: Vec<ItemId>,
     pub items: BTreeMap<ItemId, Item>,
@@ -79,6 +84,7 @@ impl Forum {
             moderator_token_hash,
             display_token_hash,
             eligibility,
+            receipt_key,
         } = event
         else {
             return None;
@@ -93,6 +99,9 @@ impl Forum {
             hall_code: hall_code.clone(),
             moderator_token_hash: moderator_token_hash.clone(),
             display_token_hash: display_token_hash.clone(),
+            receipt_key: receipt_key
+                .clone()
+                .unwrap_or_else(|| receipts::legacy_key(moderator_token_hash, display_token_hash)),
             agenda: Vec::new(),
             items: BTreeMap::new(),
             active_item: None,

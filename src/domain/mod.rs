@@ -30,6 +30,7 @@ pub mod limits;
 pub mod method;
 mod participants;
 mod polls;
+pub mod receipts;
 mod signals;
 pub mod speakers;
 mod supports;

@@ -59,7 +59,7 @@ impl Forum {
 
     /// The channel a participant votes in; one the forum does not know (never
     /// in a valid log) counts as remote.
-    pub(super) fn channel_of(&self, participant: &ParticipantId) -> Channel {
+    pub fn channel_of(&self, participant: &ParticipantId) -> Channel {
         self.participants.get(participant).map_or(Channel::Remote, |x| x.channel)
     }
 

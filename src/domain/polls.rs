@@ -20,6 +20,7 @@ use super::limits::{Limits, rule};
 use super::method::pairwise::{self, Comparisons};
 use super::method::ranked::LivePairwise;
 use super::method::{self, OptionIndex};
+use super::receipts::{self, Receipt};
 use super::{DomainError, Event, Forum};
 
 pub(crate) const MAX_OPTIONS: usize = 100;
@@ -50,6 +51,9 @@ pub struct Poll {
     /// For pairwise polls: the comparisons and the pairs offered.
     #[serde(default)]
     pub comparisons: Comparisons,
+    /// Each voter's receipt in this poll (`receipts`).
+    #[serde(default)]
+    pub receipts: BTreeMap<ParticipantId, Receipt>,
     /// For ranked polls: pairwise counts of the device ballots, kept up to
     /// date ballot by ballot. Derived from `ballots`, so never serialized.
     #[serde(skip)]
@@ -101,6 +105,7 @@ impl Forum {
                         method: p.method.clone(),
                         closed_at_ms: now_ms,
                         tally: self.tally(p),
+                        record: None,
                     }),
                 })
             }
@@ -121,7 +126,8 @@ impl Forum {
                     return Err(DomainError::InvalidState(format!("poll {poll} is not open")));
                 }
                 method::validate_ballot(&p.method, &self.option_index(p), ballot)?;
-                Ok(Event::BallotCast { poll: *poll, participant, ballot: ballot.clone() })
+                let receipt = Some(self.next_receipt(p, participant));
+                Ok(Event::BallotCast { poll: *poll, participant, ballot: ballot.clone(), receipt })
             }
             Command::NextPair { poll } => {
                 let participant = self.acting_participant(actor)?;
@@ -135,7 +141,15 @@ impl Forum {
                 let participant = self.acting_participant(actor)?;
                 let p = self.open_pairwise_poll(*poll)?;
                 pairwise::validate_comparison(&self.option_index(p), *winner, *loser)?;
-                Ok(Event::ComparisonCast { poll: *poll, participant, winner: *winner, loser: *loser, skip: *skip })
+                let receipt = Some(self.comparison_receipt(p, participant));
+                Ok(Event::ComparisonCast {
+                    poll: *poll,
+                    participant,
+                    winner: *winner,
+                    loser: *loser,
+                    skip: *skip,
+                    receipt,
+                })
             }
             other => Err(misrouted(other)),
         }
@@ -245,6 +259,7 @@ impl Forum {
                         outcome: None,
                         hall_count: None,
                         comparisons: Comparisons::default(),
+                        receipts: BTreeMap::new(),
                         live: None,
                     },
                 );
@@ -267,10 +282,17 @@ impl Forum {
                     p.revealed = true;
                 }
             }
-            Event::BallotCast { poll, participant, ballot } => {
+            Event::BallotCast { poll, participant, ballot, receipt } => {
                 let options = self.polls.get(poll).filter(|p| p.live.is_some()).map(|p| self.option_index(p));
                 let in_hall = self.channel_of(participant) == Channel::Hall;
+                let receipt = match (receipt, self.polls.get(poll)) {
+                    (Some(r), _) => r.clone(),
+                    (None, Some(p)) => self.next_receipt(p, *participant),
+                    (None, None) => String::new(),
+                };
                 if let Some(p) = self.polls.get_mut(poll) {
+                    let casts = p.receipts.get(participant).map_or(0, |r| r.casts).saturating_add(1);
+                    p.receipts.insert(*participant, Receipt { casts, current: receipt });
                     if let (Some(live), Some(options)) = (p.live.as_mut(), options) {
                         live.replace(&options, p.ballots.get(participant), ballot, in_hall);
                     }
@@ -282,12 +304,32 @@ impl Forum {
                     p.comparisons.offers.insert(*participant, *pair);
                 }
             }
-            Event::ComparisonCast { poll, participant, winner, loser, skip } => {
+            Event::ComparisonCast { poll, participant, winner, loser, skip, receipt } => {
+                let receipt = match (receipt, self.polls.get(poll)) {
+                    (Some(r), _) => r.clone(),
+                    (None, Some(p)) => self.comparison_receipt(p, *participant),
+                    (None, None) => String::new(),
+                };
                 if let Some(p) = self.polls.get_mut(poll) {
+                    p.receipts.entry(*participant).or_insert(Receipt { casts: 1, current: receipt });
                     p.comparisons.answer(*participant, *winner, *loser, *skip);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The receipt of `participant`'s next ballot in `poll`: a new one for each ballot cast.
+    fn next_receipt(&self, poll: &Poll, participant: ParticipantId) -> String {
+        let earlier = poll.receipts.get(&participant).map_or(0, |r| r.casts);
+        receipts::receipt(&self.receipt_key, poll.id, participant, earlier)
+    }
+
+    /// The one receipt of `participant`'s comparisons in a pairwise `poll`.
+    fn comparison_receipt(&self, poll: &Poll, participant: ParticipantId) -> String {
+        match poll.receipts.get(&participant) {
+            Some(r) => r.current.clone(),
+            None => receipts::receipt(&self.receipt_key, poll.id, participant, 0),
         }
     }
 

@@ -178,6 +178,7 @@ pub(crate) fn created() -> Event {
         moderator_token_hash: "mod-hash".into(),
         display_token_hash: "display-hash".into(),
         eligibility: Default::default(),
+        receipt_key: None,
     }
 }
 

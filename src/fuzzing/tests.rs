@@ -192,6 +192,7 @@ fn an_idea_created_twice_keeps_its_first_creation() {
             poll: PollId(1),
             participant: ParticipantId(1),
             ballot: Ballot::Ranked { ranking: vec![OptionId(2), OptionId(1)] },
+            receipt: None,
         },
         Event::IdeaMerged { idea: IdeaId(2), into: IdeaId(1) },
         submitted(2, "Benches again"),
@@ -237,6 +238,7 @@ fn a_participant_joined_twice_keeps_the_first_join() {
             poll: PollId(1),
             participant: ParticipantId(1),
             ballot: Ballot::Ranked { ranking: vec![OptionId(2), OptionId(1)] },
+            receipt: None,
         },
         joined(Channel::Hall),
     ];

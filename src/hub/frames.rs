@@ -43,6 +43,7 @@ pub(crate) fn ack(request_id: String, info: &AckInfo, duplicate: bool) -> Server
         pair: info.pair,
         pairs_left: info.pairs_left,
         tickets: info.tickets,
+        receipt: info.receipt.clone(),
     }
 }
 

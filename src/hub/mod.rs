@@ -10,6 +10,7 @@ pub(crate) mod fanout_channel;
 mod forum_task;
 pub(crate) mod frames;
 pub(crate) mod journal;
+mod record_cache;
 pub(crate) mod state;
 pub(crate) mod tickets;
 pub(crate) mod tokens;
@@ -154,6 +155,10 @@ pub(crate) struct Hub {
     damaged: HashSet<String>,
     /// Joins and wrong credentials per address.
     addresses: Arc<AddressGuard>,
+    /// Public records built lately, by forum and log head.
+    records: record_cache::RecordCache,
+    /// Record builds under way (each holds a whole log).
+    record_builds: tokio::sync::Semaphore,
 }
 
 /// How often a node on a shared store looks for forums other nodes created.
@@ -182,6 +187,8 @@ impl Hub {
             // The store has logged each one (forum, offset, reason) as it opened.
             damaged: store.damaged_forums().into_iter().map(|d| d.forum).collect(),
             addresses: Arc::new(AddressGuard::new(&config.addresses)),
+            records: record_cache::RecordCache::default(),
+            record_builds: tokio::sync::Semaphore::new(record_cache::CONCURRENT_BUILDS),
         });
         for id in store.forums().await? {
             match ForumTask::load(store.clone(), &id, hub.config.clone()).await {
@@ -367,6 +374,7 @@ impl Hub {
             moderator_token_hash: tokens::hash(moderator_token),
             display_token_hash: tokens::hash(display_token),
             eligibility: request.eligibility.unwrap_or_default(),
+            receipt_key: Some(hex::encode(rand::random::<[u8; 32]>())),
         };
         // Agenda items go through the same rules as `add_item` commands.
         let mut forum = Forum::from_created(&created).ok_or(HubError::Unavailable)?;
@@ -550,6 +558,31 @@ impl Hub {
         };
         let book = self.ticket_book(forum_id, token).await?.ok_or(HubError::Unavailable)?;
         Ok(Some((range, book)))
+    }
+
+    /// The forum's public record (`protocol/RECORD.md`) as it stands: the
+    /// log read from the store and replayed off the forum task, through the
+    /// same code the task runs, keeping the lines; cached by the log's head.
+    pub(crate) async fn record(&self, forum_id: &str) -> Result<bytes::Bytes, HubError> {
+        self.serving(forum_id).await?;
+        let head = self.store.head(forum_id).await?;
+        if let Some(record) = self.records.get(forum_id, head) {
+            return Ok(record);
+        }
+        let _build = self.record_builds.acquire().await.map_err(|_| HubError::Unavailable)?;
+        // Another request may have built it while this one waited.
+        if let Some(record) = self.records.get(forum_id, head) {
+            return Ok(record);
+        }
+        let records = self.store.read_after(forum_id, 0).await?;
+        let built_head = records.last().map_or(0, |r| r.seq);
+        let built = tokio::task::spawn_blocking(move || state::ForumState::record_of(&records))
+            .await
+            .map_err(|_| HubError::Unavailable)?
+            .map_err(|source| HubError::Replay { forum: forum_id.to_string(), source })?;
+        let record = bytes::Bytes::from(built);
+        self.records.put(forum_id, built_head, record.clone());
+        Ok(record)
     }
 }
 

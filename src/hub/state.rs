@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::journal::{Entry, GENESIS_HASH, JournalError, RequestKey};
 use crate::domain::{Event, Forum};
+use crate::record::RecordChain;
 use crate::store::{Record, Snapshot};
 
 /// What a resend of a request id is answered with.
@@ -35,6 +36,7 @@ pub struct AckInfo {
     pub pairs_left: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tickets: Option<TicketRange>,
+    pub receipt: Option<String>,
 }
 
 impl AckInfo {
@@ -48,6 +50,7 @@ impl AckInfo {
             pair: None,
             pairs_left: None,
             tickets: None,
+            receipt: None,
         };
         match &entry.event {
             Event::ItemAdded { item, .. } => info.item = Some(*item),
@@ -61,6 +64,7 @@ impl AckInfo {
             Event::TicketsIssued { first, count, .. } => {
                 info.tickets = Some(TicketRange { first: *first, count: *count })
             }
+            Event::BallotCast { receipt, .. } | Event::ComparisonCast { receipt, .. } => info.receipt = receipt.clone(),
             _ => {}
         }
         info
@@ -125,6 +129,9 @@ pub enum ReplayError {
     Snapshot(serde_json::Error),
     #[error("the snapshot holds a request digest that is not 32 hex digits: {0:?}")]
     SnapshotDigest(String),
+    /// Written before the public record existed: only the log can rebuild its chain.
+    #[error("the snapshot has no record chain")]
+    SnapshotWithoutRecord,
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +140,8 @@ pub struct ForumState {
     pub head: u64,
     pub head_hash: String,
     pub applied: Applied,
+    /// The public record's chain (`crate::record`), kept in step with the log.
+    pub record: RecordChain,
 }
 
 /// The serialized form of a snapshot.
@@ -143,18 +152,46 @@ struct SnapshotBody {
     head_hash: String,
     /// Per person, oldest first, ids as hex digests.
     applied: Vec<(String, Vec<(String, AckInfo)>)>,
+    /// Absent in snapshots written before the record existed: such a
+    /// snapshot is not used, so the chain is rebuilt from the log.
+    #[serde(default)]
+    record: Option<RecordChain>,
 }
 
 impl ForumState {
     /// The state after the forum's first record, which must create it.
     pub fn genesis(first: &Record) -> Result<(ForumState, Entry), ReplayError> {
+        Self::genesis_with(first, &mut |_| {})
+    }
+
+    /// [`ForumState::genesis`], passing the record's first line to `line`.
+    fn genesis_with(first: &Record, line: &mut dyn FnMut(Vec<u8>)) -> Result<(ForumState, Entry), ReplayError> {
         if first.seq != 1 {
             return Err(ReplayError::Gap { head: 0, got: first.seq });
         }
         let entry = Entry::decode(1, &first.payload, GENESIS_HASH)?;
         let forum = Forum::from_created(&entry.event).ok_or(ReplayError::NoCreation)?;
-        let state = ForumState { forum, head: 1, head_hash: entry.hash.clone(), applied: Applied::default() };
+        let (record, first_line) = RecordChain::start(&forum, entry.at_ms);
+        line(first_line);
+        let state = ForumState { forum, head: 1, head_hash: entry.hash.clone(), applied: Applied::default(), record };
         Ok((state, entry))
+    }
+
+    /// The public record of a whole log: every line, each ended by `\n`.
+    /// Replays through the same code as the forum task, keeping the lines.
+    pub fn record_of(records: &[Record]) -> Result<Vec<u8>, ReplayError> {
+        let mut out = Vec::new();
+        let mut keep = |line: Vec<u8>| {
+            out.extend_from_slice(&line);
+            out.push(b'\n');
+        };
+        let (first, rest) = records.split_first().ok_or(ReplayError::NoCreation)?;
+        let (mut state, _) = ForumState::genesis_with(first, &mut keep)?;
+        for record in rest {
+            let entry = state.decode_next(record)?;
+            state.apply_entry_with(&entry, &mut keep);
+        }
+        Ok(out)
     }
 
     /// Apply the next record of the log; it must follow the head and the hash chain.
@@ -173,8 +210,25 @@ impl ForumState {
         Ok(Entry::decode(record.seq, &record.payload, &self.head_hash)?)
     }
 
+    /// A freshly decided event as it is to be recorded at `at_ms`: a poll's
+    /// close carries the record's head at its `poll_ballots` line, which the
+    /// chain computes now exactly as applying the entry will.
+    pub fn stamped(&self, mut event: Event, at_ms: u64) -> Event {
+        if let Event::PollClosed { poll, outcome } = &mut event {
+            outcome.record = self.record.stamp_for_close(&self.forum, *poll, at_ms);
+        }
+        event
+    }
+
     /// Apply an entry already known to follow the head (decided here, or decoded).
     pub fn apply_entry(&mut self, entry: &Entry) {
+        self.apply_entry_with(entry, &mut |_| {});
+    }
+
+    /// [`ForumState::apply_entry`], passing the record lines it adds to `line`.
+    /// The record observes the entry before the forum applies it.
+    pub fn apply_entry_with(&mut self, entry: &Entry, line: &mut dyn FnMut(Vec<u8>)) {
+        self.record.observe(&self.forum, entry.at_ms, &entry.event, line);
         self.forum.apply(&entry.event);
         if let Some(key) = &entry.request {
             self.applied.remember(key.clone(), AckInfo::of(entry));
@@ -223,6 +277,7 @@ impl ForumState {
                     (actor.clone(), window.iter().map(|(id, info)| (hex::encode(id), info.clone())).collect())
                 })
                 .collect(),
+            record: Some(self.record.clone()),
         };
         Ok(Snapshot { seq: self.head, payload: Bytes::from(serde_json::to_vec(&body)?) })
     }
@@ -242,10 +297,11 @@ impl ForumState {
             }
             applied.by_actor.insert(actor, kept);
         }
+        let record = body.record.ok_or(ReplayError::SnapshotWithoutRecord)?;
         let mut forum = body.forum;
         // What is derived from the state is not in the snapshot: recount it.
         forum.rebuild_derived();
-        Ok(ForumState { forum, head: body.head, head_hash: body.head_hash, applied })
+        Ok(ForumState { forum, head: body.head, head_hash: body.head_hash, applied, record })
     }
 }
 
@@ -265,6 +321,7 @@ mod tests {
             moderator_token_hash: "m".into(),
             display_token_hash: "d".into(),
             eligibility: Default::default(),
+            receipt_key: None,
         };
         let mut forum = Forum::from_created(&created).unwrap();
         let mut entries = vec![Entry::new(1, 1, GENESIS_HASH, None, created).unwrap()];
@@ -305,7 +362,8 @@ mod tests {
                 speaker: None,
                 pair: None,
                 pairs_left: None,
-                tickets: None
+                tickets: None,
+                receipt: None
             })
         );
     }
@@ -322,6 +380,7 @@ mod tests {
             pair: None,
             pairs_left: None,
             tickets: None,
+            receipt: None,
         };
         let mut applied = Applied::default();
         applied.remember(key("p1", 0), info(1));

@@ -24,6 +24,7 @@ mod limits;
 mod origin_and_headers;
 mod pairwise;
 mod quarantine;
+mod record;
 mod redis_cluster;
 mod redis_faults;
 mod redis_nodes;

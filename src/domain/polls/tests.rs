@@ -332,11 +332,20 @@ fn unknown_polls_are_not_found() {
 fn cast_a_ballot_in_an_open_poll() {
     let mut f = open_approval_poll(2);
     let me = join(&mut f);
+    let receipt = crate::domain::receipts::receipt(&f.receipt_key, poll(1), me, 0);
     assert_eq!(
         ok(&mut f, Actor::Participant(me), cast(1, approve(&[1, 3]))),
-        Event::BallotCast { poll: poll(1), participant: me, ballot: approve(&[1, 3]) }
+        Event::BallotCast { poll: poll(1), participant: me, ballot: approve(&[1, 3]), receipt: Some(receipt.clone()) }
     );
     assert_eq!(f.polls[&poll(1)].ballots, BTreeMap::from([(me, approve(&[1, 3]))]));
+    assert_eq!(f.polls[&poll(1)].receipts[&me].current, receipt);
+    // A recast gets a new receipt, and the poll keeps only the one in force.
+    let Event::BallotCast { receipt: Some(second), .. } = ok(&mut f, Actor::Participant(me), cast(1, approve(&[2])))
+    else {
+        panic!("a ballot carries its receipt");
+    };
+    assert_ne!(second, receipt);
+    assert_eq!((f.polls[&poll(1)].receipts[&me].casts, &f.polls[&poll(1)].receipts[&me].current), (2, &second));
 }
 
 #[test]

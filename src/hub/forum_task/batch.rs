@@ -314,6 +314,7 @@ impl ForumTask {
         event: Event,
         run: &mut RunFrames,
     ) -> Result<(Entry, Record, EventFrames), JournalError> {
+        let event = self.state.stamped(event, now);
         let entry = Entry::new(self.state.head + 1, now, &self.state.head_hash, request, event)?;
         let record = entry.record();
         let hall_ballot = self.settle_hall_checks_before(&entry.event, &mut run.hall);

@@ -346,7 +346,7 @@ async fn hall_ballots_from_another_node_render_one_hall_check() {
         let Actor::Participant(participant) = *voter else { unreachable!() };
         seq += 1;
         let ballot = Ballot::Approval { options: vec![OptionId(1)] };
-        let event = Event::BallotCast { poll: PollId(poll as u32), participant, ballot };
+        let event = Event::BallotCast { poll: PollId(poll as u32), participant, ballot, receipt: None };
         let entry = Entry::new(seq, 1, &prev, None, event).unwrap();
         prev = entry.hash.clone();
         records.push(entry.record());
@@ -443,6 +443,7 @@ fn an_outcome_is_handed_on_as_stored() {
         hall_code: "BBBBBB".into(),
         moderator_token_hash: "m".into(),
         display_token_hash: "d".into(),
+        receipt_key: None,
         eligibility: Default::default(),
     };
     let forum = Forum::from_created(&created).unwrap();

@@ -43,6 +43,7 @@ fn full_forum() -> Full {
         moderator_token_hash: "m".repeat(64),
         display_token_hash: "d".repeat(64),
         eligibility: Default::default(),
+        receipt_key: None,
     };
     let mut forum = Forum::from_created(&created).expect("a forum");
     let mut last_events = Vec::new();

@@ -209,8 +209,14 @@ fn floats_in_outcomes_survive_the_previous_format() {
             ranked: None,
             no_votes: false,
         };
-        let outcome =
-            Outcome { poll: PollId(1), title: "t".into(), method: PollMethod::Score {}, closed_at_ms: 1, tally };
+        let outcome = Outcome {
+            poll: PollId(1),
+            title: "t".into(),
+            method: PollMethod::Score {},
+            closed_at_ms: 1,
+            tally,
+            record: None,
+        };
         let event = Event::PollClosed { poll: PollId(1), outcome: Box::new(outcome) };
         let legacy = Entry::in_previous_format(2, 1, GENESIS_HASH, None, event.clone()).unwrap();
         assert_eq!(Entry::decode(2, &legacy.raw, GENESIS_HASH).expect("the chain holds"), legacy);

@@ -13,6 +13,7 @@ fn forum_with_tickets(moderator_token_hash: &str) -> Forum {
         moderator_token_hash: moderator_token_hash.into(),
         display_token_hash: "d".into(),
         eligibility: Eligibility::Ticketed,
+        receipt_key: None,
     };
     let mut forum = Forum::from_created(&created).expect("a forum");
     for (channel, count) in [(Channel::Hall, 3), (Channel::Remote, 2)] {

@@ -23,6 +23,7 @@ fn live_forum() -> Forum {
         moderator_token_hash: "m".into(),
         display_token_hash: "d".into(),
         eligibility: Default::default(),
+        receipt_key: None,
     };
     let mut forum = Forum::from_created(&created).expect("a forum");
     run(&mut forum, Actor::Moderator, Command::StartForum {});

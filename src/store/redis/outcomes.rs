@@ -2,8 +2,9 @@
 //!
 //! [`OutcomeSink::publish_outcome`] adds one entry to `P:outcomes` (auto id)
 //! with the fields `forum`, `seq` (decimal), `poll` (decimal), `title`,
-//! `closed_at_ms` (decimal, Unix milliseconds) and `outcome` (JSON, the
-//! protocol's `Outcome`; see protocol/OUTCOMES.md), at least once per
+//! `closed_at_ms` (decimal, Unix milliseconds), `outcome` (JSON, the
+//! protocol's `Outcome`; see protocol/OUTCOMES.md) and `record` (the path of
+//! the forum's public record), at least once per
 //! (forum, seq): it skips seqs already in `P:{f}:published` and adds the seq
 //! there after the `XADD`. A failure between the two steps can publish twice.
 
@@ -37,7 +38,9 @@ impl OutcomeSink for RedisStore {
             .arg("closed_at_ms")
             .arg(outcome.closed_at_ms)
             .arg("outcome")
-            .arg(&outcome.outcome_json);
+            .arg(&outcome.outcome_json)
+            .arg("record")
+            .arg(format!("/api/forums/{}/record", outcome.forum));
         self.connections.query::<Value>("XADD outcomes", add_entry).await?;
         let mut mark = cmd("SADD");
         mark.arg(&published).arg(outcome.seq);

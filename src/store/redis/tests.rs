@@ -305,6 +305,7 @@ async fn publish_outcome_once_per_forum_and_seq() {
         ("title", "Park or parking?"),
         ("closed_at_ms", "1700000000123"),
         ("outcome", r#"{"winner":"park"}"#),
+        ("record", "/api/forums/town-hall/record"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
