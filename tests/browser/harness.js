@@ -16,7 +16,7 @@ import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const root = resolve(here, "../..");
-export const screenshotDir = join(here, "screenshots");
+export const screenshotDir = process.env.MADANG_SHOTS || join(here, "screenshots");
 const require = createRequire(import.meta.url);
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
@@ -120,6 +120,11 @@ export async function launchBrowser() {
 export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 export const PROJECTOR = { viewport: { width: 1920, height: 1080 } };
 export const DESKTOP = { viewport: { width: 1280, height: 900 } };
+export const CONSOLE = { viewport: { width: 1440, height: 900 } };
+export const PROJECTOR_SIZES = [
+  ["1920x1080", { width: 1920, height: 1080 }],
+  ["1280x720", { width: 1280, height: 720 }],
+];
 
 /** A page in its own context (own storage), with bounded waits and console errors collected. */
 export async function newPage(browser, options, name) {
@@ -180,6 +185,55 @@ export async function textSize(page, percent) {
   await page.evaluate((p) => {
     document.documentElement.style.fontSize = `${p}%`;
   }, percent);
+}
+
+/**
+ * Everything on the page inside the window, and nothing cut off inside a
+ * box that hides overflow: the list of offenders (empty when it all fits).
+ */
+export async function offscreen(page) {
+  return page.evaluate(() => {
+    const out = [];
+    const w = innerWidth;
+    const hgt = innerHeight;
+    const doc = document.documentElement;
+    if (doc.scrollHeight > hgt) out.push(`page scrollHeight ${doc.scrollHeight} > ${hgt}`);
+    if (doc.scrollWidth > w) out.push(`page scrollWidth ${doc.scrollWidth} > ${w}`);
+    for (const el of document.querySelectorAll("#main *")) {
+      if (el.closest(".visually-hidden")) continue;
+      const r = el.getBoundingClientRect();
+      if (!r.width && !r.height) continue;
+      if (r.left < -0.5 || r.top < -0.5 || r.right > w + 0.5 || r.bottom > hgt + 0.5) {
+        out.push(`${el.tagName.toLowerCase()}.${[...el.classList].join(".")} at ${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)}: ${el.textContent.slice(0, 40)}`);
+      }
+    }
+    for (const box of document.querySelectorAll(".pj-stage, .pj-result, .pj-side")) {
+      if (box.scrollHeight > box.clientHeight + 1 || box.scrollWidth > box.clientWidth + 1) {
+        out.push(`${box.className} holds ${box.scrollWidth}×${box.scrollHeight} in ${box.clientWidth}×${box.clientHeight}`);
+      }
+    }
+    return out.slice(0, 12);
+  });
+}
+
+/** At each projector size and in each language: nothing off screen, a screenshot, axe-core clean. */
+export async function everySize(display, name) {
+  for (const lang of ["ko", "en"]) {
+    if ((await display.evaluate(() => document.documentElement.lang)) !== lang) await display.keyboard.press("l");
+    await display.waitForFunction((l) => document.documentElement.lang === l, lang);
+    for (const [size, viewport] of PROJECTOR_SIZES) {
+      await display.setViewportSize(viewport);
+      // Redrawn and fitted within a frame of the resize; bars then animate for .8 s.
+      await display.waitForFunction((v) => innerWidth === v.width && document.querySelector("#screen").childElementCount > 0, viewport);
+      await display.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      assert.deepEqual(await offscreen(display), [], `${name} at ${size} in ${lang}: everything on screen`);
+      await display.waitForTimeout(900);
+      await screenshot(display, `projector-${name}-${size}-${lang}`);
+    }
+    await noModerateViolations(display, `the projector's ${name} in ${lang}`);
+  }
+  await display.setViewportSize(PROJECTOR_SIZES[0][1]);
+  if ((await display.evaluate(() => document.documentElement.lang)) !== "ko") await display.keyboard.press("l");
 }
 
 /** Screenshots of a page at phone and projector sizes. */

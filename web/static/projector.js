@@ -165,13 +165,17 @@ function rowsFor(poll, tally, step) {
     });
   }
   if (r.method === "pairwise") {
+    // Drawn by the fitted strength, the measure that orders the list (scaled so the strongest is 100),
+    // so that bars and numbers never disagree with the order; raw wins are the line below.
     const stats = new Map(r.stats.map((s) => [s.option, s]));
+    const strongest = Math.max(0, ...r.stats.map((s) => s.strength || 0));
     return ordered(poll, r.ranking).map((id) => {
-      const s = stats.get(id) || { wins: 0, losses: 0 };
+      const s = stats.get(id) || { wins: 0, losses: 0, strength: 0 };
       const n = s.wins + s.losses;
+      const relative = counted && strongest > 0 ? (s.strength || 0) / strongest : 0;
       const winsIn = (c) => c?.result?.stats?.find((x) => x.option === id)?.wins || 0;
       const sub = [t("projector.pairwise_wins", { wins: formatNumber(s.wins), n: formatNumber(n) }), bc ? splitText(bc, winsIn) : ""].filter(Boolean).join(" · ");
-      return row({ poll, id, label: labelOf(poll, id), place: place.get(id), value: n ? `${formatNumber((100 * s.wins) / n)}%` : "—", fraction: n ? s.wins / n : 0, sub, className: leader(id) });
+      return row({ poll, id, label: labelOf(poll, id), place: place.get(id), value: counted && n ? t("projector.pairwise_strength", { n: formatNumber(Math.round(100 * relative)) }) : "—", fraction: relative, sub, className: leader(id) });
     });
   }
   if (r.method === "ranked") {
