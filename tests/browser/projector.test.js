@@ -206,7 +206,7 @@ test("the console puts screens on the projector, which fits a 12-option instant-
   const c = (await f.command({ type: "create_poll", title: "서른 가지 제안 중 두 가지를 고르세요", method: { kind: "approval", max_choices: 2 }, options: { from: "fixed", labels: many } })).poll;
   await f.command({ type: "open_poll", poll: c });
   await f.command({ type: "show_on_display", screen: { kind: "poll", poll: c } });
-  await display.locator(`.pj-result[data-poll="${c}"] .pj-row`).nth(29).waitFor();
+  await display.locator(`.pj-result[data-poll="${c}"] .pj-row`).nth(29).waitFor({ state: "attached" });
   assert.equal(await display.locator(".pj-result").count(), 1, "the chosen poll alone");
   await everySize(display, "thirty-options");
   await f.command({ type: "close_poll", poll: c });
