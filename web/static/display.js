@@ -171,7 +171,25 @@ function fitScreen() {
   paged = [];
   for (const box of stages) fitStage(box, boxes.length > 0);
   const side = body.querySelector(".pj-side");
-  if (side) fit(side, { max: vh * 0.04, min: vh * 0.016, maxColumns: 1 });
+  if (side) fitSide(side, { max: vh * 0.04, min: vh * 0.016, maxColumns: 1 });
+}
+
+/**
+ * The side column never overflows: when it cannot fit, what the header
+ * already says goes first (the agenda's other items, then the agenda, whose
+ * current item is in the header), then the temperature.
+ */
+function fitSide(side, size) {
+  const drops = [
+    () => side.querySelectorAll(".pj-agenda li:not(.state-active)").forEach((li) => (li.hidden = true)),
+    () => side.querySelector(".pj-agenda")?.setAttribute("hidden", ""),
+    () => side.querySelector(".pj-temperature")?.setAttribute("hidden", ""),
+  ];
+  for (const drop of drops) {
+    if (fit(side, size)) return;
+    drop();
+  }
+  fit(side, size);
 }
 
 /** Every paged list one page on (or back), in place: nothing else is redrawn. */
@@ -230,8 +248,13 @@ function tick() {
   const clock = document.getElementById("speech-clock");
   if (clock && speech?.deadline_ms) {
     const left = speech.deadline_ms - client.serverNow();
-    clock.textContent = left >= 0 ? formatClock(left) : t("projector.over_time", { time: formatClock(-left) });
+    const text = left >= 0 ? formatClock(left) : t("projector.over_time", { time: formatClock(-left) });
+    const longer = text.length !== clock.textContent.length;
+    clock.textContent = text;
     clock.classList.toggle("over", left < 0);
+    // "over by" is longer than the count down: the column is fitted again so that it still fits.
+    const side = clock.closest(".pj-side");
+    if (longer && side) fitSide(side, { max: innerHeight * 0.04, min: innerHeight * 0.016, maxColumns: 1 });
   }
   const item = client.state.item(client.state.activeItem);
   const ms = timerRemaining(item, client.serverNow());
