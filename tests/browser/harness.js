@@ -47,42 +47,62 @@ async function waitFor(check, { timeoutMs, what }) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ""}`);
 }
 
-/** Start `madang serve`; returns { url, adminToken, stop }. */
+/**
+ * Start `madang serve`; returns { url, adminToken, stop, restart, ... }.
+ * `restart()` kills the process (SIGKILL, by its pid: a crash) and starts a
+ * new one on the same data dir and port.
+ */
 export async function startServer() {
   const bin = process.env.MADANG_BIN || join(root, "target/debug/madang");
   if (!existsSync(bin)) throw new Error(`the madang binary is missing at ${bin}: run \`cargo build --bin madang\` first (tests/run does)`);
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "madang-browser-"));
   const adminToken = "browser-test-admin-token";
-  const child = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--admin-token", adminToken], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" },
-  });
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  let exited = null;
-  child.on("exit", (code, signal) => (exited = { code, signal }));
   const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor(
-      async () => {
-        if (exited) throw new Error(`madang exited (${JSON.stringify(exited)}): ${output}`);
-        const res = await fetch(`${url}/healthz`);
-        return res.ok;
-      },
-      { timeoutMs: 20000, what: "madang /healthz" },
-    );
-  } catch (err) {
-    child.kill("SIGKILL");
-    throw err;
-  }
+  let child;
+  let output = "";
+  let exited = null;
+  const launch = async () => {
+    exited = null;
+    const proc = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--admin-token", adminToken], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" },
+    });
+    child = proc;
+    proc.stdout.on("data", (d) => (output += d));
+    proc.stderr.on("data", (d) => (output += d));
+    proc.on("exit", (code, signal) => {
+      if (child === proc) exited = { code, signal };
+    });
+    try {
+      await waitFor(
+        async () => {
+          if (exited) throw new Error(`madang exited (${JSON.stringify(exited)}): ${output}`);
+          const res = await fetch(`${url}/healthz`);
+          return res.ok;
+        },
+        { timeoutMs: 20000, what: "madang /healthz" },
+      );
+    } catch (err) {
+      proc.kill("SIGKILL");
+      throw err;
+    }
+  };
+  await launch();
   return {
     url,
     adminToken,
     output: () => output,
     /** Send the server process a signal (SIGSTOP and SIGCONT make it stop and resume answering). */
     signal: (sig) => child.kill(sig),
+    /** Kill the server as a crash would and start it again on the same data dir and port. */
+    async restart() {
+      const old = child;
+      const gone = new Promise((ok) => (old.exitCode !== null || old.signalCode !== null ? ok() : old.once("exit", ok)));
+      old.kill("SIGKILL");
+      await gone;
+      await launch();
+    },
     async stop() {
       if (!exited) {
         child.kill("SIGTERM");
@@ -274,6 +294,7 @@ export async function wsActor(server, browser, auth) {
         const ws = new WebSocket(`ws://${location.host}/ws`, "madang.v1");
         const waiting = new Map();
         let n = 0;
+        const prefix = Math.random().toString(36).slice(2, 8);
         ws.onmessage = (e) => {
           const frame = JSON.parse(e.data);
           if (frame.type === "welcome") ok();
@@ -283,7 +304,8 @@ export async function wsActor(server, browser, auth) {
         ws.onopen = () => ws.send(JSON.stringify({ type: "auth", ...a }));
         window.command = (frame) =>
           new Promise((answer) => {
-            const id = `t-${++n}`;
+            // Unique across actors of one token: the server answers a repeated request id with the first answer.
+            const id = `t-${prefix}-${++n}`;
             waiting.set(id, answer);
             ws.send(JSON.stringify({ ...frame, id }));
           });
