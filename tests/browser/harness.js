@@ -256,6 +256,40 @@ export async function everySize(display, name) {
   if ((await display.evaluate(() => document.documentElement.lang)) !== "ko") await display.keyboard.press("l");
 }
 
+/**
+ * Controls a person could not use as drawn: two visible controls (buttons,
+ * fields, links) whose boxes overlap by more than a pixel, and controls cut
+ * off at the page's sides. Returns descriptions (empty when all is usable).
+ */
+export async function overlappingControls(page) {
+  return page.evaluate(() => {
+    const name = (el) => `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}${el.dataset.key ? `[${el.dataset.key}]` : ""} "${(el.textContent || el.value || "").trim().slice(0, 24)}"`;
+    const controls = [...document.querySelectorAll("button, input:not([type=hidden]), select, textarea, a[href], summary")].filter((el) => {
+      const r = el.getBoundingClientRect();
+      // checkVisibility: the content of a closed <details> keeps a box but is not drawn.
+      return r.width > 0 && r.height > 0 && el.checkVisibility({ visibilityProperty: true }) && !el.closest(".visually-hidden");
+    });
+    const boxes = controls.map((el) => {
+      const r = el.getBoundingClientRect();
+      return { el, left: r.left + scrollX, right: r.right + scrollX, top: r.top + scrollY, bottom: r.bottom + scrollY };
+    });
+    const out = [];
+    const width = document.documentElement.clientWidth;
+    for (const b of boxes) if (b.left < -0.5 || b.right > width + 0.5) out.push(`${name(b.el)} cut off at ${Math.round(b.left)}–${Math.round(b.right)} of ${width}`);
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i];
+        const b = boxes[j];
+        if (a.el.contains(b.el) || b.el.contains(a.el)) continue;
+        const x = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const y = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (x > 1 && y > 1) out.push(`${name(a.el)} overlaps ${name(b.el)} by ${Math.round(x)}×${Math.round(y)}`);
+      }
+    }
+    return out.slice(0, 15);
+  });
+}
+
 /** Screenshots of a page at phone and projector sizes. */
 export async function shots(page, name) {
   const original = page.viewportSize();
