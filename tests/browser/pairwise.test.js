@@ -6,7 +6,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, createForum, wsActor, newPage, online, noModerateViolations, screenshot, everySize, PHONE, PROJECTOR_SIZES } from "./harness.js";
+import { startServer, launchBrowser, createForum, wsActor, newPage, online, noModerateViolations, screenshot, everySize, textSize, PHONE, PROJECTOR_SIZES } from "./harness.js";
 
 let server;
 let browser;
@@ -83,6 +83,15 @@ test("phones answer pairs one at a time; the projector ranks the closed pairwise
   await first.locator(`#pair-${poll}`).filter({ hasText: "어느 쪽이 더 좋은가요?" }).waitFor();
   await screenshot(first, "phone-pairwise-390x844-ko");
   await noModerateViolations(first, "the phone's pairwise pair");
+  // At 200% text: both options whole, tap targets of at least 44 px, still clean.
+  await textSize(first, 200);
+  for (const box of await first.locator(`#pair-${poll} button`).evaluateAll((bs) => bs.map((b) => b.getBoundingClientRect().toJSON()))) {
+    assert.ok(box.height >= 44 && box.left >= 0 && box.right <= 390, `a pair button at 200% text: ${JSON.stringify(box)}`);
+  }
+  await first.locator(`#pair-${poll}`).scrollIntoViewIfNeeded();
+  await screenshot(first, "phone-pairwise-200-390x844-ko");
+  await noModerateViolations(first, "the phone's pairwise pair at 200% text");
+  await textSize(first, 100);
   await first.locator("#lang").selectOption("en");
   await first.locator(`#pair-${poll}`).filter({ hasText: "Which do you prefer?" }).waitFor();
   await screenshot(first, "phone-pairwise-390x844-en");
