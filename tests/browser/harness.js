@@ -267,7 +267,8 @@ export async function overlappingControls(page) {
     const controls = [...document.querySelectorAll("button, input:not([type=hidden]), select, textarea, a[href], summary")].filter((el) => {
       const r = el.getBoundingClientRect();
       // checkVisibility: the content of a closed <details> keeps a box but is not drawn.
-      return r.width > 0 && r.height > 0 && el.checkVisibility({ visibilityProperty: true }) && !el.closest(".visually-hidden");
+      // A skip link waits off screen until it is focused.
+      return r.width > 0 && r.height > 0 && el.checkVisibility({ visibilityProperty: true }) && !el.closest(".visually-hidden, .skip-link:not(:focus)");
     });
     const boxes = controls.map((el) => {
       const r = el.getBoundingClientRect();

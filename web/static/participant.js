@@ -573,7 +573,8 @@ onLanguageChange(() => {
   pollsKey = "";
   if (joinMessage) $("#join-error").textContent = joinMessage();
   if (toast) $("#idea-toast").textContent = toast();
-  if (forumInfo) renderForumInfo();
+  // Before joining, the heading is the forum's title or, without one, "Join the forum" in the new language.
+  if (forumInfo || !client) renderForumInfo();
   if (client) {
     badge.render();
     render();
