@@ -244,6 +244,13 @@ test("a whole forum: console, projector and six phones, every poll method, paper
   await command({ type: "enter_hall_count", poll: scr, counts: { kind: "score", people: 4, scores: [{ option: 2, distribution: [0, 0, 0, 1, 1, 2] }] } });
   await display.locator(`.pj-result[data-poll="${ap}"] .tally-ballots`).filter({ hasText: "16표" }).waitFor();
   await projectorFits(display, "three live polls");
+  // One live poll alone, put on screen from the console; then back to all three.
+  await mod.locator("#projector-poll").selectOption(String(dt));
+  await mod.locator('#projector-control button[data-screen="poll"]').click();
+  await display.waitForFunction((p) => [...document.querySelectorAll(".pj-result")].map((e) => e.dataset.poll).join() === String(p), dt);
+  await projectorFits(display, "one live poll");
+  await mod.locator('#projector-control button[data-screen="auto"]').click();
+  await display.locator(".pj-result").nth(2).waitFor();
   await bothLanguages(display, "three-polls", { projector: true });
   await bothLanguages(phones[3], "phone-three-polls");
 
