@@ -44,6 +44,7 @@ test("pages outside a running forum are clean at 100% and 200% text", { timeout:
   await console_.goto(`${server.url}/console`);
   await console_.locator("#no-token").waitFor();
   await clean(console_, "console-no-token");
+  assert.equal((await console_.locator("h1").innerText()).trim(), "Moderator console", "no dangling colon without a forum");
 
   const display = await newPage(browser, { viewport: PROJECTOR_SIZES[1][1] }, "display without token");
   await display.goto(`${server.url}/display`);

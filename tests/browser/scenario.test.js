@@ -64,7 +64,7 @@ async function bothLanguages(page, name, { projector = false } = {}) {
     await page.waitForFunction((l) => document.documentElement.lang === l, lang);
     for (const [size, viewport] of sizes) {
       await page.setViewportSize(viewport);
-      await page.waitForTimeout(projector ? 900 : 150);
+      await page.waitForTimeout(projector ? 500 : 150);
       await screenshot(page, `scenario-${name}-${size}-${lang}`);
     }
   }
