@@ -5,7 +5,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, createForum, wsActor, newPage, online, noModerateViolations, screenshot, textSize } from "./harness.js";
+import { startServer, launchBrowser, createForum, wsActor, newPage, online, noModerateViolations, screenshot, textSize, overlappingControls } from "./harness.js";
 import { outcomeCsv } from "../../web/static/csv.js";
 
 let server;
@@ -211,6 +211,19 @@ test("the console fits a busy forum at 1440x900", { timeout: 240000 }, async () 
   assert.ok(overflow <= 0, `the console is ${overflow} px wider than the window at 200% text`);
   await screenshot(mod, "console-busy-en-200");
   await noModerateViolations(mod, "the console at 200% text");
+  // Usable at 200%: no control drawn over another or cut off, in either language.
+  assert.deepEqual(await overlappingControls(mod), [], "controls at 200% text in English");
+  await mod.locator("#lang").selectOption("ko");
+  await mod.waitForFunction(() => document.documentElement.lang === "ko");
+  assert.deepEqual(await overlappingControls(mod), [], "controls at 200% text in Korean");
+  await mod.evaluate(() => document.querySelectorAll("details").forEach((d) => (d.open = true)));
+  assert.deepEqual(await overlappingControls(mod), [], "controls at 200% text with the poll builder and shortcuts open");
+  await noModerateViolations(mod, "the Korean console at 200% text");
+  for (const section of ["#projector-section", "#polls-section", "#speakers-section", "#hall-section"]) {
+    await mod.locator(section).scrollIntoViewIfNeeded();
+    await screenshot(mod, `console-200-ko-${section.slice(1)}`);
+  }
+  await textSize(mod, 100);
 
   assert.deepEqual(mod.errors, [], "no page errors");
 });

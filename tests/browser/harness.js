@@ -16,7 +16,7 @@ import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const root = resolve(here, "../..");
-export const screenshotDir = join(here, "screenshots");
+export const screenshotDir = process.env.MADANG_SHOTS || join(here, "screenshots");
 const require = createRequire(import.meta.url);
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
@@ -47,42 +47,62 @@ async function waitFor(check, { timeoutMs, what }) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ""}`);
 }
 
-/** Start `madang serve`; returns { url, adminToken, stop }. */
+/**
+ * Start `madang serve`; returns { url, adminToken, stop, restart, ... }.
+ * `restart()` kills the process (SIGKILL, by its pid: a crash) and starts a
+ * new one on the same data dir and port.
+ */
 export async function startServer() {
   const bin = process.env.MADANG_BIN || join(root, "target/debug/madang");
   if (!existsSync(bin)) throw new Error(`the madang binary is missing at ${bin}: run \`cargo build --bin madang\` first (tests/run does)`);
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "madang-browser-"));
   const adminToken = "browser-test-admin-token";
-  const child = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--admin-token", adminToken], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" },
-  });
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  let exited = null;
-  child.on("exit", (code, signal) => (exited = { code, signal }));
   const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor(
-      async () => {
-        if (exited) throw new Error(`madang exited (${JSON.stringify(exited)}): ${output}`);
-        const res = await fetch(`${url}/healthz`);
-        return res.ok;
-      },
-      { timeoutMs: 20000, what: "madang /healthz" },
-    );
-  } catch (err) {
-    child.kill("SIGKILL");
-    throw err;
-  }
+  let child;
+  let output = "";
+  let exited = null;
+  const launch = async () => {
+    exited = null;
+    const proc = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir, "--admin-token", adminToken], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" },
+    });
+    child = proc;
+    proc.stdout.on("data", (d) => (output += d));
+    proc.stderr.on("data", (d) => (output += d));
+    proc.on("exit", (code, signal) => {
+      if (child === proc) exited = { code, signal };
+    });
+    try {
+      await waitFor(
+        async () => {
+          if (exited) throw new Error(`madang exited (${JSON.stringify(exited)}): ${output}`);
+          const res = await fetch(`${url}/healthz`);
+          return res.ok;
+        },
+        { timeoutMs: 20000, what: "madang /healthz" },
+      );
+    } catch (err) {
+      proc.kill("SIGKILL");
+      throw err;
+    }
+  };
+  await launch();
   return {
     url,
     adminToken,
     output: () => output,
     /** Send the server process a signal (SIGSTOP and SIGCONT make it stop and resume answering). */
     signal: (sig) => child.kill(sig),
+    /** Kill the server as a crash would and start it again on the same data dir and port. */
+    async restart() {
+      const old = child;
+      const gone = new Promise((ok) => (old.exitCode !== null || old.signalCode !== null ? ok() : old.once("exit", ok)));
+      old.kill("SIGKILL");
+      await gone;
+      await launch();
+    },
     async stop() {
       if (!exited) {
         child.kill("SIGTERM");
@@ -120,6 +140,11 @@ export async function launchBrowser() {
 export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 export const PROJECTOR = { viewport: { width: 1920, height: 1080 } };
 export const DESKTOP = { viewport: { width: 1280, height: 900 } };
+export const CONSOLE = { viewport: { width: 1440, height: 900 } };
+export const PROJECTOR_SIZES = [
+  ["1920x1080", { width: 1920, height: 1080 }],
+  ["1280x720", { width: 1280, height: 720 }],
+];
 
 /** A page in its own context (own storage), with bounded waits and console errors collected. */
 export async function newPage(browser, options, name) {
@@ -182,6 +207,90 @@ export async function textSize(page, percent) {
   }, percent);
 }
 
+/**
+ * Everything on the page inside the window, and nothing cut off inside a
+ * box that hides overflow: the list of offenders (empty when it all fits).
+ */
+export async function offscreen(page) {
+  return page.evaluate(() => {
+    const out = [];
+    const w = innerWidth;
+    const hgt = innerHeight;
+    const doc = document.documentElement;
+    if (doc.scrollHeight > hgt) out.push(`page scrollHeight ${doc.scrollHeight} > ${hgt}`);
+    if (doc.scrollWidth > w) out.push(`page scrollWidth ${doc.scrollWidth} > ${w}`);
+    for (const el of document.querySelectorAll("#main *")) {
+      if (el.closest(".visually-hidden")) continue;
+      const r = el.getBoundingClientRect();
+      if (!r.width && !r.height) continue;
+      if (r.left < -0.5 || r.top < -0.5 || r.right > w + 0.5 || r.bottom > hgt + 0.5) {
+        out.push(`${el.tagName.toLowerCase()}.${[...el.classList].join(".")} at ${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)}: ${el.textContent.slice(0, 40)}`);
+      }
+    }
+    for (const box of document.querySelectorAll(".pj-stage, .pj-result, .pj-side")) {
+      if (box.scrollHeight > box.clientHeight + 1 || box.scrollWidth > box.clientWidth + 1) {
+        out.push(`${box.className} holds ${box.scrollWidth}×${box.scrollHeight} in ${box.clientWidth}×${box.clientHeight}`);
+      }
+    }
+    return out.slice(0, 12);
+  });
+}
+
+/** At each projector size and in each language: nothing off screen, a screenshot, axe-core clean. */
+export async function everySize(display, name) {
+  for (const lang of ["ko", "en"]) {
+    if ((await display.evaluate(() => document.documentElement.lang)) !== lang) await display.keyboard.press("l");
+    await display.waitForFunction((l) => document.documentElement.lang === l, lang);
+    for (const [size, viewport] of PROJECTOR_SIZES) {
+      await display.setViewportSize(viewport);
+      // Redrawn and fitted within a frame of the resize; bars then animate for .8 s.
+      await display.waitForFunction((v) => innerWidth === v.width && document.querySelector("#screen").childElementCount > 0, viewport);
+      await display.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      assert.deepEqual(await offscreen(display), [], `${name} at ${size} in ${lang}: everything on screen`);
+      await display.waitForTimeout(900);
+      await screenshot(display, `projector-${name}-${size}-${lang}`);
+    }
+    await noModerateViolations(display, `the projector's ${name} in ${lang}`);
+  }
+  await display.setViewportSize(PROJECTOR_SIZES[0][1]);
+  if ((await display.evaluate(() => document.documentElement.lang)) !== "ko") await display.keyboard.press("l");
+}
+
+/**
+ * Controls a person could not use as drawn: two visible controls (buttons,
+ * fields, links) whose boxes overlap by more than a pixel, and controls cut
+ * off at the page's sides. Returns descriptions (empty when all is usable).
+ */
+export async function overlappingControls(page) {
+  return page.evaluate(() => {
+    const name = (el) => `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}${el.dataset.key ? `[${el.dataset.key}]` : ""} "${(el.textContent || el.value || "").trim().slice(0, 24)}"`;
+    const controls = [...document.querySelectorAll("button, input:not([type=hidden]), select, textarea, a[href], summary")].filter((el) => {
+      const r = el.getBoundingClientRect();
+      // checkVisibility: the content of a closed <details> keeps a box but is not drawn.
+      // A skip link waits off screen until it is focused.
+      return r.width > 0 && r.height > 0 && el.checkVisibility({ visibilityProperty: true }) && !el.closest(".visually-hidden, .skip-link:not(:focus)");
+    });
+    const boxes = controls.map((el) => {
+      const r = el.getBoundingClientRect();
+      return { el, left: r.left + scrollX, right: r.right + scrollX, top: r.top + scrollY, bottom: r.bottom + scrollY };
+    });
+    const out = [];
+    const width = document.documentElement.clientWidth;
+    for (const b of boxes) if (b.left < -0.5 || b.right > width + 0.5) out.push(`${name(b.el)} cut off at ${Math.round(b.left)}–${Math.round(b.right)} of ${width}`);
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i];
+        const b = boxes[j];
+        if (a.el.contains(b.el) || b.el.contains(a.el)) continue;
+        const x = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const y = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (x > 1 && y > 1) out.push(`${name(a.el)} overlaps ${name(b.el)} by ${Math.round(x)}×${Math.round(y)}`);
+      }
+    }
+    return out.slice(0, 15);
+  });
+}
+
 /** Screenshots of a page at phone and projector sizes. */
 export async function shots(page, name) {
   const original = page.viewportSize();
@@ -220,6 +329,7 @@ export async function wsActor(server, browser, auth) {
         const ws = new WebSocket(`ws://${location.host}/ws`, "madang.v1");
         const waiting = new Map();
         let n = 0;
+        const prefix = Math.random().toString(36).slice(2, 8);
         ws.onmessage = (e) => {
           const frame = JSON.parse(e.data);
           if (frame.type === "welcome") ok();
@@ -229,7 +339,8 @@ export async function wsActor(server, browser, auth) {
         ws.onopen = () => ws.send(JSON.stringify({ type: "auth", ...a }));
         window.command = (frame) =>
           new Promise((answer) => {
-            const id = `t-${++n}`;
+            // Unique across actors of one token: the server answers a repeated request id with the first answer.
+            const id = `t-${prefix}-${++n}`;
             waiting.set(id, answer);
             ws.send(JSON.stringify({ ...frame, id }));
           });

@@ -7,7 +7,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, createForum, wsActor, newPage, online, noModerateViolations, screenshot, DESKTOP } from "./harness.js";
+import { startServer, launchBrowser, createForum, wsActor, newPage, online, noModerateViolations, screenshot, everySize, CONSOLE, PROJECTOR_SIZES as SIZES } from "./harness.js";
 
 let server;
 let browser;
@@ -23,11 +23,6 @@ after(async () => {
   await server?.stop();
 });
 
-const CONSOLE = { viewport: { width: 1440, height: 900 } };
-const SIZES = [
-  ["1920x1080", { width: 1920, height: 1080 }],
-  ["1280x720", { width: 1280, height: 720 }],
-];
 
 const LABELS = [
   "강변 산책로를 따라 가로등을 더 설치해 밤에도 안전하게 걸을 수 있도록 합니다",
@@ -59,55 +54,6 @@ async function open(options, name) {
   const page = await newPage(browser, options, name);
   pages.push(page);
   return page;
-}
-
-/**
- * Everything on the page inside the window, and nothing cut off inside a
- * box that hides overflow: the list of offenders (empty when it all fits).
- */
-async function offscreen(page) {
-  return page.evaluate(() => {
-    const out = [];
-    const w = innerWidth;
-    const hgt = innerHeight;
-    const doc = document.documentElement;
-    if (doc.scrollHeight > hgt) out.push(`page scrollHeight ${doc.scrollHeight} > ${hgt}`);
-    if (doc.scrollWidth > w) out.push(`page scrollWidth ${doc.scrollWidth} > ${w}`);
-    for (const el of document.querySelectorAll("#main *")) {
-      if (el.closest(".visually-hidden")) continue;
-      const r = el.getBoundingClientRect();
-      if (!r.width && !r.height) continue;
-      if (r.left < -0.5 || r.top < -0.5 || r.right > w + 0.5 || r.bottom > hgt + 0.5) {
-        out.push(`${el.tagName.toLowerCase()}.${[...el.classList].join(".")} at ${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)}: ${el.textContent.slice(0, 40)}`);
-      }
-    }
-    for (const box of document.querySelectorAll(".pj-stage, .pj-result, .pj-side")) {
-      if (box.scrollHeight > box.clientHeight + 1 || box.scrollWidth > box.clientWidth + 1) {
-        out.push(`${box.className} holds ${box.scrollWidth}×${box.scrollHeight} in ${box.clientWidth}×${box.clientHeight}`);
-      }
-    }
-    return out.slice(0, 12);
-  });
-}
-
-/** At each projector size and in each language: nothing off screen, a screenshot, axe-core clean. */
-async function everySize(display, name) {
-  for (const lang of ["ko", "en"]) {
-    if ((await display.evaluate(() => document.documentElement.lang)) !== lang) await display.keyboard.press("l");
-    await display.waitForFunction((l) => document.documentElement.lang === l, lang);
-    for (const [size, viewport] of SIZES) {
-      await display.setViewportSize(viewport);
-      // Redrawn and fitted within a frame of the resize; bars then animate for .8 s.
-      await display.waitForFunction((v) => innerWidth === v.width && document.querySelector("#screen").childElementCount > 0, viewport);
-      await display.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-      assert.deepEqual(await offscreen(display), [], `${name} at ${size} in ${lang}: everything on screen`);
-      await display.waitForTimeout(900);
-      await screenshot(display, `projector-${name}-${size}-${lang}`);
-    }
-    await noModerateViolations(display, `the projector's ${name} in ${lang}`);
-  }
-  await display.setViewportSize(SIZES[0][1]);
-  if ((await display.evaluate(() => document.documentElement.lang)) !== "ko") await display.keyboard.press("l");
 }
 
 test("the console puts screens on the projector, which fits a 12-option instant-runoff result and ends the forum", { timeout: 300000 }, async () => {
@@ -260,7 +206,7 @@ test("the console puts screens on the projector, which fits a 12-option instant-
   const c = (await f.command({ type: "create_poll", title: "서른 가지 제안 중 두 가지를 고르세요", method: { kind: "approval", max_choices: 2 }, options: { from: "fixed", labels: many } })).poll;
   await f.command({ type: "open_poll", poll: c });
   await f.command({ type: "show_on_display", screen: { kind: "poll", poll: c } });
-  await display.locator(`.pj-result[data-poll="${c}"] .pj-row`).nth(29).waitFor();
+  await display.locator(`.pj-result[data-poll="${c}"] .pj-row`).nth(29).waitFor({ state: "attached" });
   assert.equal(await display.locator(".pj-result").count(), 1, "the chosen poll alone");
   await everySize(display, "thirty-options");
   await f.command({ type: "close_poll", poll: c });

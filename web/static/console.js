@@ -435,6 +435,8 @@ function render() {
   if (!s.forum) return;
   setForumLanguage(s.forum.language);
   $("#forum-title").textContent = s.forum.title;
+  // "Moderator console: <title>", with no dangling colon before a forum is known.
+  $("#forum-title-sep").hidden = !s.forum.title;
   document.title = `${t("console.title")}: ${s.forum.title}`;
   $("#forum-status").textContent = t(`status.${s.forum.status}`);
   $("#counts").textContent = `${t("console.participants")}: ${t("participants.count", { hall: s.participants.hall, remote: s.participants.remote })}`;

@@ -9,7 +9,7 @@
 import { Client, timerRemaining, formatClock } from "./client.js";
 import { t, translate, setForumLanguage, setLanguage, onLanguageChange } from "./i18n.js";
 import { h, $, replace, connectionBadge, politeAnnouncer, storedTheme, toggleTheme, speakerName, renderTemperature, renderAgenda } from "./ui.js";
-import { resolveScreen, renderPollResult, verdictText, fit } from "./projector.js";
+import { resolveScreen, renderPollResult, verdictText, fit, fitPaged } from "./projector.js";
 
 const params = new URLSearchParams(location.hash.slice(1));
 const token = params.get("token");
@@ -135,14 +135,72 @@ function pollsStage(s, screen) {
   return h("div.pj-stage#results" + (results.length > 1 ? ".pj-multi" : ""), results);
 }
 
+/** The page each long list is on, by what it lists (a poll, or the kind of screen), kept across redraws. */
+const pageOf = new Map();
+/** Lists shown in pages now: box, key and number of pages. */
+let paged = [];
+/** A calm pace: time to read a page of sentence-length options before the next. */
+const PAGE_MS = 9000;
+/** After a page turned by hand (a clicker), the pages wait this long before turning by themselves again. */
+const HAND_PAGE_MS = 30000;
+let nextTurnAt = Date.now() + PAGE_MS;
+
+function pageKey(box) {
+  return box.dataset.poll ? `poll:${box.dataset.poll}` : box.className;
+}
+
+/**
+ * Legible type on a hall's screen: at least 3.1% of the height (22 px at
+ * 720 lines, 33 px at 1080); what does not fit at that size goes in pages.
+ */
+function fitStage(box, multi) {
+  const vh = innerHeight;
+  const key = pageKey(box);
+  const pages = fitPaged(box, { max: vh * 0.055, min: vh * 0.031, floor: vh * 0.016, maxColumns: multi ? 2 : 3, page: pageOf.get(key) || 0 });
+  if (pages > 1) {
+    pageOf.set(key, (pageOf.get(key) || 0) % pages);
+    paged.push({ box, key, pages });
+  } else pageOf.delete(key);
+}
+
 function fitScreen() {
   const vh = innerHeight;
   const body = $("#screen");
   const boxes = [...body.querySelectorAll(".pj-multi > .pj-result")];
   const stages = boxes.length ? boxes : [...body.querySelectorAll(".pj-stage")];
-  for (const box of stages) fit(box, { max: vh * 0.055, min: vh * 0.016, maxColumns: boxes.length ? 2 : 3 });
+  paged = [];
+  for (const box of stages) fitStage(box, boxes.length > 0);
   const side = body.querySelector(".pj-side");
-  if (side) fit(side, { max: vh * 0.04, min: vh * 0.016, maxColumns: 1 });
+  if (side) fitSide(side, { max: vh * 0.04, min: vh * 0.016, maxColumns: 1 });
+}
+
+/**
+ * The side column never overflows: when it cannot fit, what the header
+ * already says goes first (the agenda's other items, then the agenda, whose
+ * current item is in the header), then the temperature.
+ */
+function fitSide(side, size) {
+  const drops = [
+    () => side.querySelectorAll(".pj-agenda li:not(.state-active)").forEach((li) => (li.hidden = true)),
+    () => side.querySelector(".pj-agenda")?.setAttribute("hidden", ""),
+    () => side.querySelector(".pj-temperature")?.setAttribute("hidden", ""),
+  ];
+  for (const drop of drops) {
+    if (fit(side, size)) return;
+    drop();
+  }
+  fit(side, size);
+}
+
+/** Every paged list one page on (or back), in place: nothing else is redrawn. */
+function turnPages(by) {
+  const now = paged;
+  paged = [];
+  for (const { box, key, pages } of now) {
+    if (!box.isConnected) continue;
+    pageOf.set(key, ((pageOf.get(key) || 0) + by + pages) % pages);
+    fitStage(box, !!box.closest(".pj-multi"));
+  }
 }
 
 let lastAnnounced = "";
@@ -190,8 +248,13 @@ function tick() {
   const clock = document.getElementById("speech-clock");
   if (clock && speech?.deadline_ms) {
     const left = speech.deadline_ms - client.serverNow();
-    clock.textContent = left >= 0 ? formatClock(left) : t("projector.over_time", { time: formatClock(-left) });
+    const text = left >= 0 ? formatClock(left) : t("projector.over_time", { time: formatClock(-left) });
+    const longer = text.length !== clock.textContent.length;
+    clock.textContent = text;
     clock.classList.toggle("over", left < 0);
+    // "over by" is longer than the count down: the column is fitted again so that it still fits.
+    const side = clock.closest(".pj-side");
+    if (longer && side) fitSide(side, { max: innerHeight * 0.04, min: innerHeight * 0.016, maxColumns: 1 });
   }
   const item = client.state.item(client.state.activeItem);
   const ms = timerRemaining(item, client.serverNow());
@@ -223,6 +286,13 @@ if (!token) {
   });
   client.start();
   setInterval(tick, 250);
+  setInterval(() => {
+    // A list that has just become long gets its full time on its first page.
+    if (!paged.length) nextTurnAt = Math.max(nextTurnAt, Date.now() + PAGE_MS);
+    if (!paged.length || Date.now() < nextTurnAt) return;
+    nextTurnAt = Date.now() + PAGE_MS;
+    turnPages(1);
+  }, 500);
 }
 
 onLanguageChange(() => {
@@ -231,12 +301,18 @@ onLanguageChange(() => {
 });
 addEventListener("resize", () => client?.state.forum && renderSoon());
 
-// A projector may have a keyboard: t toggles dark and light, l switches language, f goes full screen.
+// A projector may have a keyboard: t toggles dark and light, l switches language, f goes full screen,
+// PageDown and PageUp (or the arrows) turn the pages of a long list.
 document.addEventListener("keydown", (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   if (e.key === "t") toggleTheme();
   else if (e.key === "l") setLanguage(document.documentElement.lang === "ko" ? "en" : "ko");
   else if (e.key === "f") document.documentElement.requestFullscreen?.().catch(() => {});
+  // A presenter's clicker sends these: the next or the previous page of a long list.
+  else if (e.key === "PageDown" || e.key === "ArrowRight" || e.key === "PageUp" || e.key === "ArrowLeft") {
+    nextTurnAt = Date.now() + HAND_PAGE_MS;
+    turnPages(e.key === "PageDown" || e.key === "ArrowRight" ? 1 : -1);
+  }
 });
 
 window.madang = { get client() { return client; } };

@@ -41,6 +41,8 @@ let joinMessage = null; // () => the join form's message, in the current languag
 let toast = null; // () => the idea form's message
 let ballots = {}; // poll id -> { state: sent|saved|error, id, ballot, message }
 const drafts = new Map(); // poll id -> the ballot being edited
+// Pairwise polls have no ballot: one pair at a time is asked for (`next_pair`) and answered (`cast_comparison`).
+const pairs = new Map(); // poll id -> { pair: [a, b] | null, left, done, asking: request id | null }
 let pollsKey = "";
 // The ideas this participant supports: from the server's welcome, then kept
 // by this page as its supports and withdrawals are answered.
@@ -202,7 +204,18 @@ function saveBallots() {
 }
 
 function onAck(frame, command) {
-  if (command?.type === "cast_ballot") {
+  if (command?.type === "next_pair") {
+    pairs.set(command.poll, { pair: frame.pair, left: frame.pairs_left, done: false, asking: null });
+    renderPair(command.poll);
+  } else if (command?.type === "cast_comparison") {
+    const b = ballots[command.poll];
+    if (b && b.id === frame.id) {
+      ballots[command.poll] = { ...b, state: "saved" };
+      saveBallots();
+      updateBallotState(command.poll);
+    }
+    askPair(command.poll);
+  } else if (command?.type === "cast_ballot") {
     const b = ballots[command.poll];
     if (b && b.id === frame.id) {
       ballots[command.poll] = { ...b, state: "saved" };
@@ -219,7 +232,14 @@ function onAck(frame, command) {
 }
 
 function onError(frame, command) {
-  if (command?.type === "cast_ballot") {
+  if (command?.type === "next_pair" && frame.code !== "unavailable" && frame.code !== "rate_limited") {
+    // `invalid_state`: every pair is answered (or the poll closed meanwhile).
+    pairs.set(command.poll, { pair: null, done: frame.code === "invalid_state", asking: null, error: { code: frame.code, rule: frame.rule } });
+    renderPair(command.poll);
+    return;
+  }
+  if (command?.type === "cast_comparison" && frame.code !== "unavailable" && frame.code !== "rate_limited") askPair(command.poll);
+  if (command?.type === "cast_ballot" || command?.type === "cast_comparison") {
     const b = ballots[command.poll];
     if (b && b.id === frame.id && frame.code !== "unavailable" && frame.code !== "rate_limited") {
       ballots[command.poll] = { ...b, state: "error", error: { code: frame.code, rule: frame.rule } };
@@ -254,6 +274,59 @@ function cast(poll, ballot) {
   ballots[poll.id] = { state: "sent", id, ballot };
   saveBallots();
   updateBallotState(poll.id);
+}
+
+/** Ask for this participant's next pair, once at a time (asking again before answering gives the same pair). */
+function askPair(pollId) {
+  const known = pairs.get(pollId);
+  if (known?.asking && client.pending.has(known.asking)) return;
+  pairs.set(pollId, { pair: null, done: false, asking: client.send("next_pair", { poll: pollId }) });
+  renderPair(pollId);
+}
+
+function answerPair(poll, winner, loser, skip) {
+  const id = client.send("cast_comparison", skip ? { poll: poll.id, winner, loser, skip: true } : { poll: poll.id, winner, loser });
+  ballots[poll.id] = { state: "sent", id, ballot: null };
+  saveBallots();
+  updateBallotState(poll.id);
+  // The next pair is asked for once this answer is acknowledged, so the server never offers this pair again.
+  pairs.set(poll.id, { pair: null, done: false, asking: null });
+  renderPair(poll.id);
+}
+
+/** The pair to answer now, two large buttons and "can't decide"; or why there is none. */
+function renderPair(pollId) {
+  const el = document.getElementById(`pair-${pollId}`);
+  const poll = client?.state.polls.get(pollId);
+  if (!el || !poll) return;
+  const known = pairs.get(pollId);
+  const hadFocus = el.contains(document.activeElement);
+  const label = (id) => poll.options.find((o) => o.id === id)?.label ?? `#${id}`;
+  if (known?.done) {
+    replace(el, h("p.pair-done", t("pairwise.done")));
+    return;
+  }
+  if (!known?.pair) {
+    replace(el, h("p.muted", known?.error ? errorText(known.error) : t("pairwise.waiting")));
+    return;
+  }
+  const [a, b] = known.pair;
+  replace(
+    el,
+    h(
+      "fieldset.pair-choice",
+      h("legend", t("pairwise.question")),
+      h(
+        "div.pair-options",
+        [[a, b], [b, a]].map(([winner, loser]) =>
+          h("button.pair-option", { type: "button", "data-key": `pw-${pollId}-${winner}`, onclick: () => answerPair(poll, winner, loser, false) }, label(winner)),
+        ),
+      ),
+      h("button.secondary.pair-skip", { type: "button", "data-key": `pw-skip-${pollId}`, onclick: () => answerPair(poll, a, b, true) }, t("pairwise.skip")),
+      h("p.hint", t("pairwise.left", { n: known.left })),
+    ),
+  );
+  if (hadFocus) el.querySelector(".pair-option")?.focus();
 }
 
 function ballotStateText(poll) {
@@ -295,7 +368,9 @@ function renderPolls() {
         "article.poll",
         { "aria-labelledby": `poll-h-${poll.id}`, "data-poll": poll.id },
         h("h3", { id: `poll-h-${poll.id}` }, poll.title, " ", h("span.badge", t(`method.${poll.method.kind}`)), " ", h("span.badge", t(`poll.${poll.status}`))),
-        poll.status === "open"
+        poll.status === "open" && poll.method.kind === "pairwise"
+          ? h("div.pairwise", { id: `pair-${poll.id}` })
+          : poll.status === "open"
           ? ballotControl(poll, {
               draft: () => drafts.get(poll.id),
               setDraft: (b) => drafts.set(poll.id, b),
@@ -311,6 +386,11 @@ function renderPolls() {
       );
     }),
   );
+  for (const poll of polls) {
+    if (poll.status !== "open" || poll.method.kind !== "pairwise") continue;
+    if (pairs.get(poll.id)?.pair || pairs.get(poll.id)?.done || pairs.get(poll.id)?.asking) renderPair(poll.id);
+    else askPair(poll.id);
+  }
 }
 
 function render() {
@@ -508,7 +588,8 @@ onLanguageChange(() => {
   pollsKey = "";
   if (joinMessage) $("#join-error").textContent = joinMessage();
   if (toast) $("#idea-toast").textContent = toast();
-  if (forumInfo) renderForumInfo();
+  // Before joining, the heading is the forum's title or, without one, "Join the forum" in the new language.
+  if (forumInfo || !client) renderForumInfo();
   if (client) {
     badge.render();
     render();

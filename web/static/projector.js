@@ -165,13 +165,17 @@ function rowsFor(poll, tally, step) {
     });
   }
   if (r.method === "pairwise") {
+    // Drawn by the fitted strength, the measure that orders the list (scaled so the strongest is 100),
+    // so that bars and numbers never disagree with the order; raw wins are the line below.
     const stats = new Map(r.stats.map((s) => [s.option, s]));
+    const strongest = Math.max(0, ...r.stats.map((s) => s.strength || 0));
     return ordered(poll, r.ranking).map((id) => {
-      const s = stats.get(id) || { wins: 0, losses: 0 };
+      const s = stats.get(id) || { wins: 0, losses: 0, strength: 0 };
       const n = s.wins + s.losses;
+      const relative = counted && strongest > 0 ? (s.strength || 0) / strongest : 0;
       const winsIn = (c) => c?.result?.stats?.find((x) => x.option === id)?.wins || 0;
       const sub = [t("projector.pairwise_wins", { wins: formatNumber(s.wins), n: formatNumber(n) }), bc ? splitText(bc, winsIn) : ""].filter(Boolean).join(" · ");
-      return row({ poll, id, label: labelOf(poll, id), place: place.get(id), value: n ? `${formatNumber((100 * s.wins) / n)}%` : "—", fraction: n ? s.wins / n : 0, sub, className: leader(id) });
+      return row({ poll, id, label: labelOf(poll, id), place: place.get(id), value: counted && n ? t("projector.pairwise_strength", { n: formatNumber(Math.round(100 * relative)) }) : "—", fraction: relative, sub, className: leader(id) });
     });
   }
   if (r.method === "ranked") {
@@ -311,7 +315,8 @@ export function fit(box, { max, min, maxColumns = 3 }) {
   const fits = () => box.scrollHeight <= box.clientHeight + 1 && box.scrollWidth <= box.clientWidth + 1;
   const setColumns = (cols) => {
     for (const list of lists) {
-      const n = list.children.length;
+      // Items of other pages (hidden) take no place.
+      const n = [...list.children].filter((li) => !li.hidden).length;
       const used = Math.min(cols, Math.max(1, n));
       list.style.setProperty("--cols", String(used));
       list.style.gridTemplateRows = used > 1 ? `repeat(${Math.ceil(n / used)}, auto)` : "";
@@ -332,7 +337,7 @@ export function fit(box, { max, min, maxColumns = 3 }) {
     return lo;
   };
   let best = null;
-  const most = lists.length ? Math.min(maxColumns, Math.max(...lists.map((l) => l.children.length))) : 1;
+  const most = lists.length ? Math.min(maxColumns, Math.max(...lists.map((l) => [...l.children].filter((li) => !li.hidden).length))) : 1;
   for (let cols = 1; cols <= most; cols++) {
     setColumns(cols);
     const size = largest();
@@ -341,4 +346,63 @@ export function fit(box, { max, min, maxColumns = 3 }) {
   setColumns(best ? best.cols : most);
   box.style.fontSize = `${best ? best.size : min}px`;
   return !!best;
+}
+
+/**
+ * Like `fit`, but never below `min` pixels (a size a hall can read): when
+ * the whole list does not fit at `min`, it is split into pages of as many
+ * items as fit (in up to `maxColumns` columns), page `page` is shown with a
+ * "1/3" indicator, and the leading options (at most three) stay on every
+ * page, so the winner is always in view. A single item too large for a page
+ * is shrunk down to `floor` instead. Returns the number of pages (1 when it
+ * all fits).
+ */
+export function fitPaged(box, { max, min, floor, maxColumns = 3, page = 0 }) {
+  box.querySelector(":scope .pj-page")?.remove();
+  const list = box.querySelector(".pj-rows, .pj-wall");
+  for (const li of list ? list.children : []) li.hidden = false;
+  if (fit(box, { max, min, maxColumns }) || !list) {
+    if (!list) fit(box, { max, min: floor, maxColumns });
+    return 1;
+  }
+  const items = [...list.children];
+  const leaders = items.filter((li) => li.classList.contains("leader"));
+  const pinned = leaders.length <= 3 ? leaders : [];
+  const rest = items.filter((li) => !pinned.includes(li));
+  const marker = h("p.pj-page", { "aria-hidden": "true" });
+  list.before(marker);
+  const show = (per, k) => {
+    const count = Math.ceil(rest.length / per);
+    rest.forEach((li, i) => (li.hidden = Math.floor(i / per) !== k));
+    marker.textContent = `${k + 1}/${count}`;
+    return count;
+  };
+  const allFit = (per) => {
+    const count = Math.ceil(rest.length / per);
+    for (let k = 0; k < count; k++) {
+      show(per, k);
+      if (!fit(box, { max: min, min, maxColumns })) return false;
+    }
+    return true;
+  };
+  // The most items a page holds with every page fitting at `min`.
+  let lo = 0;
+  let hi = rest.length - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (allFit(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  // As many pages as needed, evenly filled; one type size on every page (the largest the fullest page allows).
+  const count = Math.ceil(rest.length / Math.max(1, lo));
+  const per = Math.ceil(rest.length / count);
+  let size = max;
+  for (let k = 0; k < count; k++) {
+    show(per, k);
+    if (!fit(box, { max, min, maxColumns })) fit(box, { max, min: floor, maxColumns });
+    size = Math.min(size, parseFloat(box.style.fontSize));
+  }
+  show(per, ((page % count) + count) % count);
+  fit(box, { max: size, min: Math.min(size, min), maxColumns });
+  return count;
 }
