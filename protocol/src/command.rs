@@ -7,7 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Channel, Eligibility, IdeaId, ItemId, OptionId, PollId, Screen, SpeakerId};
+use crate::{ActionId, Channel, Eligibility, IdeaId, ItemId, OptionId, PollId, Screen, SpeakerId};
 
 /// A command, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -74,6 +74,11 @@ pub enum Command {
         #[serde(default, deserialize_with = "crate::null_as_default")]
         #[schemars(with = "Option<ResultsVisibility>")]
         results: ResultsVisibility,
+        /// `secret` (the default) or `named`: a named poll publishes each
+        /// ballot with its voter's name (committees, not the public).
+        #[serde(default, skip_serializing_if = "BallotSecrecy::is_secret")]
+        #[schemars(with = "Option<BallotSecrecy>")]
+        ballots: BallotSecrecy,
     },
     /// Moderator: open a draft poll for ballots. The forum must be live.
     OpenPoll { poll: PollId },
@@ -137,6 +142,26 @@ pub enum Command {
     ShowOnDisplay { screen: Screen },
     /// Moderator, before the forum starts: who may join (`open` or `ticketed`).
     SetEligibility { eligibility: Eligibility },
+    /// Organizer (moderator), once a poll is closed, even after the forum
+    /// closed: the responsible body's response to its outcome. A later
+    /// response replaces the earlier as the current one; both stay in the record.
+    RecordResponse { poll: PollId, body: String, response: ResponseKind, reasons: String },
+    /// Organizer (moderator), once a poll is closed: an action planned in
+    /// response, with an optional target date (`YYYY-MM-DD`).
+    PlanAction {
+        poll: PollId,
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_date: Option<String>,
+    },
+    /// Organizer (moderator): where a planned action stands now, with a
+    /// note (required when it is dropped: the reason).
+    UpdateAction {
+        action: ActionId,
+        status: ActionStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// Moderator: issue `count` new participation tickets for `channel`
     /// (`remote` or `hall`), numbered on from the last one issued. Their codes
     /// are read with `GET /api/forums/{id}/tickets`.
@@ -190,6 +215,9 @@ impl Command {
             Command::EndSpeech {} => "end_speech",
             Command::Signal { .. } => "signal",
             Command::ShowOnDisplay { .. } => "show_on_display",
+            Command::RecordResponse { .. } => "record_response",
+            Command::PlanAction { .. } => "plan_action",
+            Command::UpdateAction { .. } => "update_action",
             Command::SetEligibility { .. } => "set_eligibility",
             Command::IssueTickets { .. } => "issue_tickets",
             Command::RevokeTicket { .. } => "revoke_ticket",
@@ -241,6 +269,9 @@ pub const COMMAND_NAMES: &[&str] = &[
     "set_eligibility",
     "issue_tickets",
     "revoke_ticket",
+    "record_response",
+    "plan_action",
+    "update_action",
 ];
 
 /// How a yes/no/abstain poll passes.
@@ -325,6 +356,44 @@ pub enum PollOptionsSpec {
     Fixed { labels: Vec<String> },
     /// No options: for yes/no polls.
     None {},
+}
+
+/// Whether a poll's ballots are secret or published with their voters' names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BallotSecrecy {
+    /// No one can link a ballot to its voter (the default).
+    #[default]
+    Secret,
+    /// Each ballot is published with its voter's name: for committees whose
+    /// members vote on the record.
+    Named,
+}
+
+impl BallotSecrecy {
+    pub fn is_secret(&self) -> bool {
+        *self == BallotSecrecy::Secret
+    }
+}
+
+/// The responsible body's answer to a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseKind {
+    Adopted,
+    AdoptedInPart,
+    Declined,
+}
+
+/// Where a planned action stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    Planned,
+    InProgress,
+    Done,
+    /// Given up; the update's note says why.
+    Dropped,
 }
 
 /// When participants and displays see a poll's tally.

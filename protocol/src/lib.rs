@@ -79,6 +79,10 @@ id_type!(
     ParticipantId
 );
 id_type!(
+    /// An action planned in response to a decision, numbered from 1 within its forum.
+    ActionId
+);
+id_type!(
     /// A place in the speaker queue (one raised hand, or one person the
     /// moderator added), numbered from 1 within its forum; never reused.
     SpeakerId

@@ -11,7 +11,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Ballot, Channel, HallCounts, IdeaId, ItemId, OptionId, Outcome, PollId, PollMethod, ResultsVisibility};
+use crate::{
+    ActionId, ActionStatus, Ballot, BallotSecrecy, Channel, Eligibility, HallCounts, IdeaId, ItemId, OptionId, Outcome,
+    PollId, PollMethod, ResponseKind, ResultsVisibility,
+};
 
 /// The `format` of the first line of every record of this version.
 pub const RECORD_FORMAT: &str = "madang.record.v1";
@@ -59,6 +62,10 @@ pub enum RecordBody {
         title: String,
         /// A BCP 47 language tag.
         language: String,
+        /// `ticketed` when only ticket holders may join; absent: `open`.
+        #[serde(default, skip_serializing_if = "Eligibility::is_open")]
+        #[schemars(with = "Option<Eligibility>")]
+        eligibility: Eligibility,
     },
     /// The forum went live: polls may open.
     ForumStarted {},
@@ -132,6 +139,10 @@ pub enum RecordBody {
         /// Empty for yes/no polls.
         options: Vec<RecordOption>,
         results: ResultsVisibility,
+        /// `named`: its ballots are published with their voters' names; absent: secret.
+        #[serde(default, skip_serializing_if = "BallotSecrecy::is_secret")]
+        #[schemars(with = "Option<BallotSecrecy>")]
+        ballots: BallotSecrecy,
     },
     /// At a poll's close: everything its count used.
     PollBallots(Box<PollBallots>),
@@ -140,6 +151,45 @@ pub enum RecordBody {
     PollOutcome {
         poll: PollId,
         outcome: Box<Outcome>,
+    },
+    /// Who may join was chosen (before the forum started): `open` or `ticketed`.
+    Eligibility {
+        eligibility: Eligibility,
+    },
+    /// Participation tickets were issued for a channel (numbers `first` on).
+    TicketsIssued {
+        channel: Channel,
+        first: u32,
+        count: u32,
+    },
+    /// A ticket was revoked; the ballots its holder had cast in the polls
+    /// then open were withdrawn (those polls' `poll_ballots` lack them).
+    /// Which ticket is not said: its number could name its holder.
+    TicketRevoked {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        withdrawn: Vec<PollId>,
+    },
+    /// The responsible body's response to a decided poll.
+    ResponseRecorded {
+        poll: PollId,
+        body: String,
+        response: ResponseKind,
+        reasons: String,
+    },
+    /// An action planned in response to a decided poll.
+    ActionPlanned {
+        action: ActionId,
+        poll: PollId,
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_date: Option<String>,
+    },
+    /// Where a planned action stands now.
+    ActionUpdated {
+        action: ActionId,
+        status: ActionStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
 }
 
@@ -183,10 +233,16 @@ pub enum RecordBallot {
         /// Always 1 for a device ballot.
         weight: u32,
         ballot: Ballot,
+        /// In a named poll only: the voter's name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     Comparisons {
         receipt: String,
         channel: Channel,
+        /// In a named poll only: the voter's name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
         /// The participant's latest answer to each pair they answered, in
         /// the order they gave them (a later answer wins when a merge makes
         /// two pairs one).

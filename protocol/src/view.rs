@@ -9,8 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Channel, Eligibility, HallCounts, IdeaId, ItemId, OptionId, Outcome, ParticipantId, PollId, PollMethod,
-    QueuePolicy, ResultsVisibility, SpeakerId, Tally,
+    ActionId, ActionStatus, BallotSecrecy, Channel, Eligibility, HallCounts, IdeaId, ItemId, OptionId, Outcome,
+    ParticipantId, PollId, PollMethod, QueuePolicy, ResponseKind, ResultsVisibility, SpeakerId, Tally,
 };
 
 /// A forum's lifecycle.
@@ -162,6 +162,56 @@ pub struct PollView {
     /// results (a `reveal_results` was applied).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revealed: Option<bool>,
+    /// `named` when each ballot is published with its voter's name; absent: secret.
+    #[serde(default, skip_serializing_if = "BallotSecrecy::is_secret")]
+    #[schemars(with = "Option<BallotSecrecy>")]
+    pub ballots: BallotSecrecy,
+    /// What was done about the outcome since the poll closed, once the
+    /// organizer recorded anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_through: Option<FollowThroughView>,
+}
+
+/// The follow-through of a decision: the responsible body's responses
+/// (the last is current) and the actions planned, each with its updates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FollowThroughView {
+    /// Oldest first.
+    pub responses: Vec<ResponseView>,
+    /// In the order planned.
+    pub actions: Vec<ActionView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResponseView {
+    pub at_ms: u64,
+    /// The responsible body (a department, a committee).
+    pub body: String,
+    pub response: ResponseKind,
+    pub reasons: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ActionView {
+    pub id: ActionId,
+    pub title: String,
+    /// `YYYY-MM-DD`; clients mark an action overdue once it has passed
+    /// while the action is neither done nor dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_date: Option<String>,
+    pub planned_at_ms: u64,
+    /// The latest status.
+    pub status: ActionStatus,
+    /// Oldest first.
+    pub updates: Vec<ActionUpdateView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ActionUpdateView {
+    pub at_ms: u64,
+    pub status: ActionStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// How many participants joined, per channel.

@@ -450,31 +450,34 @@ fn example_record_chains_and_matches_the_schema() {
     use sha2::{Digest, Sha256};
     let schema = load_schema("record.schema.json");
     let dir = crate_dir().join("examples").join("record");
-    let path = dir.join("forum.jsonl");
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    assert_eq!(bytes.last(), Some(&b'\n'), "the record ends with a newline");
-    let mut prev = madang_protocol::RECORD_GENESIS.to_string();
     let mut types = BTreeSet::new();
-    for (k, line) in bytes[..bytes.len() - 1].split(|b| *b == b'\n').enumerate() {
-        let at = format!("line {}", k + 1);
-        let value: Value = serde_json::from_slice(line).unwrap_or_else(|e| panic!("{at}: {e}"));
-        validate_root(&schema, &value).unwrap_or_else(|e| panic!("{at}: {e}"));
-        let typed: madang_protocol::RecordLine = serde_json::from_slice(line).unwrap_or_else(|e| panic!("{at}: {e}"));
-        assert_eq!(serde_json::to_vec(&typed).unwrap(), line, "{at} serializes back to its bytes");
-        assert_eq!(typed.n, k as u64 + 1, "{at}");
-        assert_eq!(typed.prev, prev, "{at} chains to the line before");
-        if k == 0 {
-            assert_eq!(value["type"], "forum");
-            assert_eq!(value["format"], madang_protocol::RECORD_FORMAT);
+    for file in ["forum.jsonl", "committee.jsonl"] {
+        let path = dir.join(file);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        assert_eq!(bytes.last(), Some(&b'\n'), "the record ends with a newline");
+        let mut prev = madang_protocol::RECORD_GENESIS.to_string();
+        for (k, line) in bytes[..bytes.len() - 1].split(|b| *b == b'\n').enumerate() {
+            let at = format!("{file} line {}", k + 1);
+            let value: Value = serde_json::from_slice(line).unwrap_or_else(|e| panic!("{at}: {e}"));
+            validate_root(&schema, &value).unwrap_or_else(|e| panic!("{at}: {e}"));
+            let typed: madang_protocol::RecordLine =
+                serde_json::from_slice(line).unwrap_or_else(|e| panic!("{at}: {e}"));
+            assert_eq!(serde_json::to_vec(&typed).unwrap(), line, "{at} serializes back to its bytes");
+            assert_eq!(typed.n, k as u64 + 1, "{at}");
+            assert_eq!(typed.prev, prev, "{at} chains to the line before");
+            if k == 0 {
+                assert_eq!(value["type"], "forum");
+                assert_eq!(value["format"], madang_protocol::RECORD_FORMAT);
+            }
+            if let madang_protocol::RecordBody::PollOutcome { outcome, .. } = &typed.body {
+                let stamp = outcome.record.as_ref().expect("a closed poll's outcome carries the record stamp");
+                assert_eq!(stamp.head, prev, "{at}: the stamp is the hash of the line before");
+            }
+            types.insert(value["type"].as_str().unwrap().to_owned());
+            prev = hex::encode(Sha256::digest(line));
         }
-        if let madang_protocol::RecordBody::PollOutcome { outcome, .. } = &typed.body {
-            let stamp = outcome.record.as_ref().expect("a closed poll's outcome carries the record stamp");
-            assert_eq!(stamp.head, prev, "{at}: the stamp is the hash of the line before");
-        }
-        types.insert(value["type"].as_str().unwrap().to_owned());
-        prev = hex::encode(Sha256::digest(line));
     }
-    // The schema lists every line type; the example shows each of them.
+    // The schema lists every line type; the examples show each of them.
     let listed: BTreeSet<String> = schema["oneOf"]
         .as_array()
         .expect("a union of line types")

@@ -160,6 +160,14 @@ impl Forum {
         {
             return Err(DomainError::Forbidden("your ticket was revoked: this device can no longer take part".into()));
         }
+        let follow_through = matches!(
+            command,
+            Command::RecordResponse { .. } | Command::PlanAction { .. } | Command::UpdateAction { .. }
+        );
+        if follow_through {
+            // What was done about the decisions is recorded after the vote, closed forum or not.
+            return self.decide_follow_through(command, now_ms);
+        }
         if self.status == ForumStatus::Closed {
             return Err(DomainError::InvalidState("the forum is closed".into()));
         }
@@ -203,6 +211,9 @@ impl Forum {
             Command::SupportIdea { .. } | Command::WithdrawSupport { .. } => self.decide_support(actor, command),
             Command::SetEligibility { .. } | Command::IssueTickets { .. } | Command::RevokeTicket { .. } => {
                 self.decide_tickets(command, limits)
+            }
+            Command::RecordResponse { .. } | Command::PlanAction { .. } | Command::UpdateAction { .. } => {
+                self.decide_follow_through(command, now_ms)
             }
         }
     }

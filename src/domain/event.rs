@@ -6,8 +6,8 @@
 //! the same order always yields the same forum.
 
 use madang_protocol::{
-    Ballot, Channel, Eligibility, HallCounts, IdeaId, ItemId, OptionId, Outcome, ParticipantId, PollId, PollMethod,
-    QueuePolicy, ResultsVisibility, Screen, SignalColor, SpeakerId,
+    ActionId, ActionStatus, Ballot, BallotSecrecy, Channel, Eligibility, HallCounts, IdeaId, ItemId, OptionId, Outcome,
+    ParticipantId, PollId, PollMethod, QueuePolicy, ResponseKind, ResultsVisibility, Screen, SignalColor, SpeakerId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +48,31 @@ pub enum Event {
     },
     EligibilitySet {
         eligibility: Eligibility,
+    },
+    /// The responsible body's response to a closed poll's outcome.
+    ResponseRecorded {
+        poll: PollId,
+        body: String,
+        response: ResponseKind,
+        reasons: String,
+        at_ms: u64,
+    },
+    /// An action planned in response to a closed poll's outcome.
+    ActionPlanned {
+        action: ActionId,
+        poll: PollId,
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_date: Option<String>,
+        at_ms: u64,
+    },
+    /// Where a planned action stands now.
+    ActionUpdated {
+        action: ActionId,
+        status: ActionStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        at_ms: u64,
     },
     /// Tickets `first`, `first + 1`, ... `first + count - 1`, all for `channel`.
     TicketsIssued {
@@ -150,6 +175,9 @@ pub enum Event {
         /// Option ids are 1, 2, ... in this order.
         options: Vec<OptionSpec>,
         results: ResultsVisibility,
+        /// `named`: each ballot is published with its voter's name.
+        #[serde(default, skip_serializing_if = "BallotSecrecy::is_secret")]
+        secrecy: BallotSecrecy,
     },
     PollOpened {
         poll: PollId,
@@ -279,6 +307,7 @@ pub enum Aggregate {
     Signals,
     Display,
     Supports,
+    FollowThrough,
 }
 
 impl Event {
@@ -328,6 +357,9 @@ impl Event {
             Event::SignalSet { .. } => Aggregate::Signals,
             Event::ScreenShown { .. } => Aggregate::Display,
             Event::IdeaSupported { .. } | Event::SupportWithdrawn { .. } => Aggregate::Supports,
+            Event::ResponseRecorded { .. } | Event::ActionPlanned { .. } | Event::ActionUpdated { .. } => {
+                Aggregate::FollowThrough
+            }
         }
     }
 

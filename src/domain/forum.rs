@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::agenda::Item;
 use super::event::{Aggregate, Event};
+use super::follow_through::FollowThrough;
 use super::ideas::Idea;
 use super::participants::Participant;
 use super::polls::Poll;
@@ -67,6 +68,9 @@ pub struct Forum {
     /// Participation tickets issued so far.
     #[serde(default)]
     pub tickets: Tickets,
+    /// What was done about each decision since.
+    #[serde(default)]
+    pub follow_through: FollowThrough,
     pub(super) next_item: u32,
     pub(super) next_idea: u32,
     pub(super) next_poll: u32,
@@ -116,6 +120,7 @@ impl Forum {
             supports: BTreeMap::new(),
             eligibility: *eligibility,
             tickets: Tickets::default(),
+            follow_through: FollowThrough::default(),
             next_item: 1,
             next_idea: 1,
             next_poll: 1,
@@ -147,6 +152,7 @@ impl Forum {
             Aggregate::Signals => self.apply_signal(event),
             Aggregate::Display => self.apply_display(event),
             Aggregate::Supports => self.apply_support(event),
+            Aggregate::FollowThrough => self.apply_follow_through(event),
         }
     }
 }

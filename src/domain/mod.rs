@@ -22,6 +22,7 @@ mod agenda;
 mod decide;
 mod display;
 mod event;
+pub mod follow_through;
 mod forum;
 pub mod hall;
 mod ideas;

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use madang_protocol::{
-    Ballot, Channel, Command, HallCounts, IdeaId, IdeaStatus, ItemId, OptionId, Outcome, ParticipantId, PollId,
-    PollMethod, PollOptionsSpec, PollStatus, ResultsVisibility,
+    Ballot, BallotSecrecy, Channel, Command, HallCounts, IdeaId, IdeaStatus, ItemId, OptionId, Outcome, ParticipantId,
+    PollId, PollMethod, PollOptionsSpec, PollStatus, ResultsVisibility,
 };
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +51,9 @@ pub struct Poll {
     /// For pairwise polls: the comparisons and the pairs offered.
     #[serde(default)]
     pub comparisons: Comparisons,
+    /// Whether ballots are published with their voters' names.
+    #[serde(default)]
+    pub secrecy: BallotSecrecy,
     /// Each voter's receipt in this poll (`receipts`).
     #[serde(default)]
     pub receipts: BTreeMap<ParticipantId, Receipt>,
@@ -80,9 +83,13 @@ impl Forum {
     /// Decide a command on a poll, its ballots or its comparisons.
     pub(super) fn decide_polls(&self, actor: Actor, command: &Command, now_ms: u64, limits: &Limits) -> Result<Event> {
         match command {
-            Command::CreatePoll { item, title, method, options, results } => {
+            Command::CreatePoll { item, title, method, options, results, ballots } => {
                 Limits::check(self.polls.len(), limits.polls, rule::POLLS, "a forum holds this many polls")?;
-                self.decide_create_poll(*item, title, method, options, *results, limits)
+                let mut event = self.decide_create_poll(*item, title, method, options, *results, limits)?;
+                if let Event::PollCreated { secrecy, .. } = &mut event {
+                    *secrecy = *ballots;
+                }
+                Ok(event)
             }
             Command::OpenPoll { poll } => {
                 self.require_live()?;
@@ -125,6 +132,7 @@ impl Forum {
                 if p.status != PollStatus::Open {
                     return Err(DomainError::InvalidState(format!("poll {poll} is not open")));
                 }
+                self.check_named_voter(p, participant)?;
                 method::validate_ballot(&p.method, &self.option_index(p), ballot)?;
                 let receipt = Some(self.next_receipt(p, participant));
                 Ok(Event::BallotCast { poll: *poll, participant, ballot: ballot.clone(), receipt })
@@ -140,6 +148,7 @@ impl Forum {
             Command::CastComparison { poll, winner, loser, skip } => {
                 let participant = self.acting_participant(actor)?;
                 let p = self.open_pairwise_poll(*poll)?;
+                self.check_named_voter(p, participant)?;
                 pairwise::validate_comparison(&self.option_index(p), *winner, *loser)?;
                 let receipt = Some(self.comparison_receipt(p, participant));
                 Ok(Event::ComparisonCast {
@@ -209,7 +218,31 @@ impl Forum {
             rule::POLL_OPTIONS,
             "the polls of a forum have this many options together",
         )?;
-        Ok(Event::PollCreated { poll: self.next_poll_id(), item, title, method: method.clone(), options, results })
+        Ok(Event::PollCreated {
+            poll: self.next_poll_id(),
+            item,
+            title,
+            method: method.clone(),
+            options,
+            results,
+            secrecy: BallotSecrecy::Secret,
+        })
+    }
+
+    /// A named poll publishes each ballot with its voter's name: a voter
+    /// who joined without one cannot vote in it.
+    fn check_named_voter(&self, poll: &Poll, participant: ParticipantId) -> Result<()> {
+        let named = self.participants.get(&participant).is_some_and(|p| p.name.is_some());
+        if poll.secrecy == BallotSecrecy::Named && !named {
+            return Err(DomainError::Rule {
+                rule: "named.requires_name",
+                message: format!(
+                    "poll {} is a named vote: only participants who joined with their name vote in it",
+                    poll.id
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// A poll that takes comparisons now: it exists, is pairwise and open, and the forum is live.
@@ -234,7 +267,7 @@ impl Forum {
     /// Change a poll by one event.
     pub(super) fn apply_polls(&mut self, event: &Event) {
         match event {
-            Event::PollCreated { poll, item, title, method, options, results } => {
+            Event::PollCreated { poll, item, title, method, options, results, secrecy } => {
                 let options = options
                     .iter()
                     .zip(1u32..)
@@ -259,6 +292,7 @@ impl Forum {
                         outcome: None,
                         hall_count: None,
                         comparisons: Comparisons::default(),
+                        secrecy: *secrecy,
                         receipts: BTreeMap::new(),
                         live: None,
                     },

@@ -359,7 +359,14 @@ pub(crate) fn fixed(labels: &[&str]) -> PollOptionsSpec {
 }
 
 pub(crate) fn create_poll(item: Option<ItemId>, method: PollMethod, options: PollOptionsSpec) -> Command {
-    Command::CreatePoll { item, title: "Which?".into(), method, options, results: ResultsVisibility::Live }
+    Command::CreatePoll {
+        ballots: Default::default(),
+        item,
+        title: "Which?".into(),
+        method,
+        options,
+        results: ResultsVisibility::Live,
+    }
 }
 
 pub(crate) fn cast(poll_id: u32, ballot: Ballot) -> Command {
@@ -414,6 +421,18 @@ pub(crate) fn moderator_commands() -> Vec<Command> {
         Command::SetEligibility { eligibility: madang_protocol::Eligibility::Ticketed },
         Command::IssueTickets { channel: Channel::Hall, count: 2 },
         Command::RevokeTicket { ticket: 1 },
+        Command::RecordResponse {
+            poll: poll(1),
+            body: "Parks".into(),
+            response: madang_protocol::ResponseKind::Adopted,
+            reasons: "As voted".into(),
+        },
+        Command::PlanAction { poll: poll(1), title: "Plant trees".into(), target_date: None },
+        Command::UpdateAction {
+            action: madang_protocol::ActionId(1),
+            status: madang_protocol::ActionStatus::Done,
+            note: None,
+        },
     ]
 }
 

@@ -178,6 +178,7 @@ fn an_idea_created_twice_keeps_its_first_creation() {
         submitted(1, "Trees"),
         submitted(2, "Benches"),
         Event::PollCreated {
+            secrecy: Default::default(),
             poll: PollId(1),
             item: ItemId(1),
             title: "Q".into(),
@@ -227,6 +228,7 @@ fn a_participant_joined_twice_keeps_the_first_join() {
         joined(Channel::Remote),
         Event::ItemAdded { item: ItemId(1), title: "Parks".into(), description: None, timebox_secs: None },
         Event::PollCreated {
+            secrecy: Default::default(),
             poll: PollId(1),
             item: ItemId(1),
             title: "Q".into(),

@@ -4,10 +4,10 @@
 //! approved ideas only and tallies only while results are visible.
 
 use madang_protocol::{
-    Channel, ForumHeader, ForumView, HallCheck, IdeaId, IdeaStatus, IdeaSupport, IdeaView, ItemId, ItemView,
-    ParticipantCounts, PollHallCheck, PollOptionView, PollStatus, PollView, SignalColor, SignalCounts,
-    SpeakerQueueView, SpeakerView, SpeakingByChannel, SpeakingStats, SpeechView, SupportCounts, TemperatureView,
-    TicketCounts, TicketTally, TimerView, Update,
+    ActionUpdateView, ActionView, Channel, FollowThroughView, ForumHeader, ForumView, HallCheck, IdeaId, IdeaStatus,
+    IdeaSupport, IdeaView, ItemId, ItemView, ParticipantCounts, PollHallCheck, PollId, PollOptionView, PollStatus,
+    PollView, ResponseView, SignalColor, SignalCounts, SpeakerQueueView, SpeakerView, SpeakingByChannel, SpeakingStats,
+    SpeechView, SupportCounts, TemperatureView, TicketCounts, TicketTally, TimerView, Update,
 };
 
 use crate::domain::speakers::Stats;
@@ -99,7 +99,45 @@ pub fn poll_view(forum: &Forum, poll: &Poll, audience: Audience) -> PollView {
             Audience::Public => None,
         },
         revealed: (audience == Audience::Staff).then_some(poll.revealed),
+        ballots: poll.secrecy,
+        follow_through: follow_through_view(forum, poll.id),
     }
+}
+
+/// A poll's follow-through, public to every audience; `None` until anything is recorded.
+fn follow_through_view(forum: &Forum, poll: PollId) -> Option<FollowThroughView> {
+    let ft = &forum.follow_through;
+    if !ft.has_any(poll) {
+        return None;
+    }
+    let responses = ft
+        .responses
+        .get(&poll)
+        .into_iter()
+        .flatten()
+        .map(|r| ResponseView {
+            at_ms: r.at_ms,
+            body: r.body.clone(),
+            response: r.response,
+            reasons: r.reasons.clone(),
+        })
+        .collect();
+    let actions = ft
+        .actions_of(poll)
+        .map(|a| ActionView {
+            id: a.id,
+            title: a.title.clone(),
+            target_date: a.target_date.clone(),
+            planned_at_ms: a.planned_at_ms,
+            status: a.status(),
+            updates: a
+                .updates
+                .iter()
+                .map(|u| ActionUpdateView { at_ms: u.at_ms, status: u.status, note: u.note.clone() })
+                .collect(),
+        })
+        .collect();
+    Some(FollowThroughView { responses, actions })
 }
 
 fn speaker_view(speaker: &Speaker) -> SpeakerView {
@@ -338,7 +376,10 @@ pub fn update_for(forum: &Forum, event: &Event, audience: Audience) -> Option<Up
         Event::PollCreated { poll, .. }
         | Event::PollOpened { poll }
         | Event::PollClosed { poll, .. }
-        | Event::ResultsRevealed { poll } => poll_update(poll),
+        | Event::ResultsRevealed { poll }
+        | Event::ResponseRecorded { poll, .. }
+        | Event::ActionPlanned { poll, .. } => poll_update(poll),
+        Event::ActionUpdated { action, .. } => poll_update(&forum.follow_through.actions.get(action)?.poll),
         // Ballots are secret; once a headcount is set, moderators see a hall
         // device's ballot as the hall check it changes (without a headcount
         // nothing can exceed it, so nothing is sent).

@@ -19,14 +19,15 @@ mod tests;
 use std::collections::BTreeMap;
 
 use madang_protocol::{
-    Channel, HallCountEntry, IdeaStatus, MergedOption, PollBallots, PollId, PollMethod, PollStatus, RECORD_FORMAT,
-    RECORD_GENESIS, RecordBallot, RecordBody, RecordComparison, RecordLine, RecordOption, RecordParticipants,
-    RecordStamp,
+    BallotSecrecy, Channel, HallCountEntry, IdeaStatus, MergedOption, ParticipantId, PollBallots, PollId, PollMethod,
+    PollStatus, RECORD_FORMAT, RECORD_GENESIS, RecordBallot, RecordBody, RecordComparison, RecordLine, RecordOption,
+    RecordParticipants, RecordStamp,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::receipts::{self, short_code};
+use crate::domain::tickets::MAX_TICKETS_PER_ISSUE;
 use crate::domain::{Event, Forum, Poll};
 
 /// The fingerprint of a hash given in hex (RECORD.md §2); empty for a hash
@@ -59,6 +60,7 @@ impl RecordChain {
                 forum: forum.id.clone(),
                 title: forum.title.clone(),
                 language: forum.language.clone(),
+                eligibility: forum.eligibility,
             },
         );
         (chain, line)
@@ -167,7 +169,38 @@ impl RecordChain {
                         .map(|o| RecordOption { id: o.id, label: o.label.clone(), idea: o.idea })
                         .collect(),
                     results: p.results,
+                    ballots: p.secrecy,
                 })
+            }
+            Event::EligibilitySet { eligibility } => Some(RecordBody::Eligibility { eligibility: *eligibility }),
+            Event::TicketsIssued { channel, first, count }
+                if *first as usize == forum.tickets.issued.len() + 1 && *count <= MAX_TICKETS_PER_ISSUE =>
+            {
+                Some(RecordBody::TicketsIssued { channel: *channel, first: *first, count: *count })
+            }
+            Event::TicketRevoked { ticket, withdrawn, .. }
+                if forum.tickets.get(*ticket).is_some_and(|t| !t.revoked) =>
+            {
+                Some(RecordBody::TicketRevoked { withdrawn: withdrawn.clone() })
+            }
+            Event::ResponseRecorded { poll, body, response, reasons, .. } => Some(RecordBody::ResponseRecorded {
+                poll: *poll,
+                body: body.clone(),
+                response: *response,
+                reasons: reasons.clone(),
+            }),
+            Event::ActionPlanned { action, poll, title, target_date, .. }
+                if !forum.follow_through.actions.contains_key(action) =>
+            {
+                Some(RecordBody::ActionPlanned {
+                    action: *action,
+                    poll: *poll,
+                    title: title.clone(),
+                    target_date: target_date.clone(),
+                })
+            }
+            Event::ActionUpdated { action, status, note, .. } if forum.follow_through.actions.contains_key(action) => {
+                Some(RecordBody::ActionUpdated { action: *action, status: *status, note: note.clone() })
             }
             Event::HallCountEntered { poll, counts } => {
                 if forum.polls.get(poll).is_some_and(|p| p.status == PollStatus::Open) {
@@ -187,6 +220,11 @@ impl RecordChain {
             // Never in a log the hub wrote: every ballot's apply keeps its receipt.
             None => receipts::receipt(&forum.receipt_key, poll.id, *participant, 0),
         };
+        // Only a named poll publishes who cast a ballot; a secret poll's ballots carry no name.
+        let name_of = |participant: &ParticipantId| match poll.secrecy {
+            BallotSecrecy::Named => forum.participants.get(participant).and_then(|p| p.name.clone()),
+            BallotSecrecy::Secret => None,
+        };
         let mut ballots: Vec<RecordBallot> = if matches!(poll.method, PollMethod::Pairwise {}) {
             poll.comparisons
                 .answers
@@ -198,6 +236,7 @@ impl RecordChain {
                     RecordBallot::Comparisons {
                         receipt: receipt_of(participant),
                         channel: forum.channel_of(participant),
+                        name: name_of(participant),
                         comparisons: answers
                             .iter()
                             .map(|a| match a.winner {
@@ -220,6 +259,7 @@ impl RecordChain {
                     channel: forum.channel_of(participant),
                     weight: 1,
                     ballot: ballot.clone(),
+                    name: name_of(participant),
                 })
                 .collect()
         };

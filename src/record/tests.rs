@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use madang_protocol::{
-    Ballot, Channel, Command, HallCounts, HallOptionCount, MajorityRule, OptionId, PaperBallots, ParticipantId, PollId,
-    PollMethod, PollOptionsSpec, RankedTally, RecordBallot, RecordBody, RecordLine, ResultsVisibility, YesNoChoice,
+    ActionId, ActionStatus, Ballot, BallotSecrecy, Channel, Command, Eligibility, HallCounts, HallOptionCount,
+    MajorityRule, OptionId, PaperBallots, ParticipantId, PollId, PollMethod, PollOptionsSpec, RankedTally,
+    RecordBallot, RecordBody, RecordLine, ResponseKind, ResultsVisibility, YesNoChoice,
 };
 use sha2::{Digest, Sha256};
 
@@ -31,15 +32,19 @@ struct Script {
 
 impl Script {
     fn new() -> Script {
+        Script::created("rec0forum1", "Riverside park: what next?", Eligibility::Open)
+    }
+
+    fn created(id: &str, title: &str, eligibility: Eligibility) -> Script {
         let created = Event::ForumCreated {
-            id: "rec0forum1".into(),
-            title: "Riverside park: what next?".into(),
+            id: id.into(),
+            title: title.into(),
             language: "en".into(),
             remote_code: "RMT4K9".into(),
             hall_code: "HLL7Q2".into(),
             moderator_token_hash: "moderator-token-hash-secret".into(),
             display_token_hash: "display-token-hash-secret".into(),
-            eligibility: Default::default(),
+            eligibility,
             receipt_key: Some(RECEIPT_KEY.into()),
         };
         let at_ms = 1_790_000_000_000;
@@ -78,6 +83,15 @@ impl Script {
     fn join(&mut self, channel: Channel, n: usize) {
         let hash = format!("{TOKEN_HASH}{n}");
         let event = self.state.forum.decide_join(channel, Some(NAMES[n]), None, hash, &Limits::default()).unwrap();
+        let Event::ParticipantJoined { participant, .. } = &event else { panic!("a join") };
+        self.people.push(*participant);
+        self.append(None, event);
+    }
+
+    fn join_with_ticket(&mut self, channel: Channel, n: usize, ticket: u32) {
+        let hash = format!("{TOKEN_HASH}{n}");
+        let event =
+            self.state.forum.decide_join(channel, Some(NAMES[n]), Some(ticket), hash, &Limits::default()).unwrap();
         let Event::ParticipantJoined { participant, .. } = &event else { panic!("a join") };
         self.people.push(*participant);
         self.append(None, event);
@@ -149,6 +163,7 @@ fn scripted_forum() -> Script {
 
     // Poll 1: ranked over the ideas; idea 4 is merged into idea 1 while it is open.
     s.moderator(Command::CreatePoll {
+        ballots: Default::default(),
         item: None,
         title: "What first?".into(),
         method: PollMethod::Ranked { max_ranks: None, tally: RankedTally::Schulze },
@@ -170,6 +185,7 @@ fn scripted_forum() -> Script {
 
     // Poll 2: yes/no with hidden results: its ballots are published at close all the same.
     s.moderator(Command::CreatePoll {
+        ballots: Default::default(),
         item: None,
         title: "Close the road on Sundays?".into(),
         method: PollMethod::YesNo { rule: MajorityRule::Simple },
@@ -186,6 +202,7 @@ fn scripted_forum() -> Script {
 
     // Poll 3: single choice with a hand count. Poll 4: pairwise.
     s.moderator(Command::CreatePoll {
+        ballots: Default::default(),
         item: None,
         title: "Opening hours".into(),
         method: PollMethod::SingleChoice {},
@@ -193,6 +210,7 @@ fn scripted_forum() -> Script {
         results: ResultsVisibility::Live,
     });
     s.moderator(Command::CreatePoll {
+        ballots: Default::default(),
         item: None,
         title: "Compare the ideas".into(),
         method: PollMethod::Pairwise {},
@@ -214,6 +232,56 @@ fn scripted_forum() -> Script {
     s.moderator(Command::ClosePoll { poll: PollId(4) });
     s.moderator(Command::CompleteItem { item: madang_protocol::ItemId(2) });
     s.moderator(Command::CloseForum {});
+    s
+}
+
+/// A committee's forum: ticketed, a named vote (one ticket revoked while it
+/// is open), and the follow-through after the forum closed.
+fn committee_forum() -> Script {
+    let mut s = Script::created("rec0forum2", "Budget committee: the final vote", Eligibility::Open);
+    s.moderator(Command::SetEligibility { eligibility: Eligibility::Ticketed });
+    s.moderator(Command::AddItem { title: "Budget 2027".into(), description: None, timebox_secs: None });
+    s.moderator(Command::IssueTickets { channel: Channel::Hall, count: 3 });
+    s.moderator(Command::IssueTickets { channel: Channel::Remote, count: 1 });
+    s.moderator(Command::StartForum {});
+    s.moderator(Command::ActivateItem { item: madang_protocol::ItemId(1) });
+    for (n, (channel, ticket)) in [(Channel::Hall, 1), (Channel::Hall, 2), (Channel::Remote, 4)].into_iter().enumerate()
+    {
+        s.join_with_ticket(channel, n, ticket);
+    }
+    s.moderator(Command::CreatePoll {
+        item: None,
+        title: "Adopt the 2027 park budget?".into(),
+        method: PollMethod::YesNo { rule: MajorityRule::Simple },
+        options: PollOptionsSpec::None {},
+        results: ResultsVisibility::Live,
+        ballots: BallotSecrecy::Named,
+    });
+    s.moderator(Command::OpenPoll { poll: PollId(1) });
+    s.vote(0, 1, Ballot::YesNo { choice: YesNoChoice::Yes });
+    s.vote(1, 1, Ballot::YesNo { choice: YesNoChoice::No });
+    s.vote(2, 1, Ballot::YesNo { choice: YesNoChoice::Yes });
+    // Ticket 2 was lost: its holder's open ballot is withdrawn.
+    s.moderator(Command::RevokeTicket { ticket: 2 });
+    s.moderator(Command::ClosePoll { poll: PollId(1) });
+    s.moderator(Command::CloseForum {});
+    s.moderator(Command::RecordResponse {
+        poll: PollId(1),
+        body: "Parks and Green Spaces Department".into(),
+        response: ResponseKind::Adopted,
+        reasons: "Adopted as voted; the works are tendered this spring.".into(),
+    });
+    s.moderator(Command::PlanAction {
+        poll: PollId(1),
+        title: "Tender the riverside works".into(),
+        target_date: Some("2027-03-31".into()),
+    });
+    s.moderator(Command::UpdateAction { action: ActionId(1), status: ActionStatus::InProgress, note: None });
+    s.moderator(Command::UpdateAction {
+        action: ActionId(1),
+        status: ActionStatus::Done,
+        note: Some("Contract signed with the lowest bidder.".into()),
+    });
     s
 }
 
@@ -453,17 +521,80 @@ fn a_log_without_receipts_gives_the_same_record() {
 }
 
 #[test]
-fn the_example_record_is_what_the_builder_produces() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("protocol/examples/record/forum.jsonl");
-    let record = scripted_forum().record();
-    if std::env::var("MADANG_UPDATE_SCHEMA").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &record).unwrap();
+fn the_example_records_are_what_the_builder_produces() {
+    for (file, script) in [("forum.jsonl", scripted_forum()), ("committee.jsonl", committee_forum())] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("protocol/examples/record").join(file);
+        let record = script.record();
+        if std::env::var("MADANG_UPDATE_SCHEMA").is_ok_and(|v| v == "1") {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &record).unwrap();
+        }
+        let checked_in = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            checked_in == record,
+            "{} differs from the builder's record; regenerate with `MADANG_UPDATE_SCHEMA=1 cargo test record::`",
+            path.display()
+        );
     }
-    let checked_in = std::fs::read(&path).unwrap_or_default();
-    assert!(
-        checked_in == record,
-        "{} differs from the builder's record; regenerate with `MADANG_UPDATE_SCHEMA=1 cargo test record::`",
-        path.display()
+}
+
+#[test]
+fn a_named_vote_publishes_names_a_revocation_its_withdrawal_and_the_follow_through_follows_the_close() {
+    let s = committee_forum();
+    let record = s.record();
+    let parsed: Vec<RecordLine> = lines(&record).into_iter().map(parse).collect();
+    let ballots = parsed
+        .iter()
+        .find_map(|l| match &l.body {
+            RecordBody::PollBallots(b) => Some(b.ballots.clone()),
+            _ => None,
+        })
+        .expect("the named poll's ballots");
+    let mut names: Vec<String> = ballots
+        .iter()
+        .map(|b| match b {
+            RecordBallot::Ballot { name, .. } | RecordBallot::Comparisons { name, .. } => name.clone().expect("a name"),
+        })
+        .collect();
+    names.sort();
+    // The revoked ticket's holder (Lee Junho) voted, but the ballot was withdrawn before the close.
+    assert_eq!(names, ["Kim Minji", "Park Seoyeon"]);
+    let kinds: Vec<&str> = parsed
+        .iter()
+        .map(|l| match &l.body {
+            RecordBody::Eligibility { .. } => "eligibility",
+            RecordBody::TicketsIssued { .. } => "tickets_issued",
+            RecordBody::TicketRevoked { .. } => "ticket_revoked",
+            RecordBody::PollOutcome { .. } => "poll_outcome",
+            RecordBody::ForumClosed {} => "forum_closed",
+            RecordBody::ResponseRecorded { .. } => "response_recorded",
+            RecordBody::ActionPlanned { .. } => "action_planned",
+            RecordBody::ActionUpdated { .. } => "action_updated",
+            _ => "",
+        })
+        .filter(|k| !k.is_empty())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "eligibility",
+            "tickets_issued",
+            "tickets_issued",
+            "ticket_revoked",
+            "poll_outcome",
+            "forum_closed",
+            "response_recorded",
+            "action_planned",
+            "action_updated",
+            "action_updated"
+        ]
     );
+    assert!(
+        parsed
+            .iter()
+            .any(|l| matches!(&l.body, RecordBody::TicketRevoked { withdrawn } if *withdrawn == vec![PollId(1)]))
+    );
+    // No ticket number or token reaches the record.
+    let text = String::from_utf8(record).unwrap();
+    assert!(!text.contains(r#""ticket""#) && !text.contains(TOKEN_HASH));
 }

@@ -330,6 +330,7 @@ async fn open_ranked_poll(
     merged: IdeaId,
 ) -> Result<(PollView, Vec<OptionId>)> {
     let create = Command::CreatePoll {
+        ballots: Default::default(),
         item: Some(item1),
         title: "Which idea first?".into(),
         method: PollMethod::Ranked { max_ranks: None, tally: RankedTally::Borda },

@@ -91,6 +91,7 @@ fn the_result_of_a_poll_not_closed_is_invalid_state() {
 fn a_hidden_result_is_shown_only_once_revealed() {
     let mut f = live_with_item();
     let command = Command::CreatePoll {
+        ballots: Default::default(),
         item: None,
         title: "Which?".into(),
         method: approval(1),

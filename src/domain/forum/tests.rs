@@ -185,7 +185,7 @@ mod properties {
                 Just(PollOptionsSpec::None {}),
                 Just(fixed(&["A", "B", "C"]))
             ], any::<bool>())
-                .prop_map(|(item, method, options, hidden)| Command::CreatePoll {
+                .prop_map(|(item, method, options, hidden)| Command::CreatePoll { ballots: Default::default(),
                     item: item.map(ItemId),
                     title: "Poll".into(),
                     method,

@@ -93,6 +93,7 @@ fn create_yes_no_poll_without_options() {
     assert_eq!(
         event,
         Event::PollCreated {
+            secrecy: Default::default(),
             poll: poll(1),
             item: item(1),
             title: "Which?".into(),
@@ -108,6 +109,7 @@ fn create_yes_no_poll_without_options() {
 fn create_poll_trims_title_and_fixed_labels() {
     let mut f = live_with_item();
     let command = Command::CreatePoll {
+        ballots: Default::default(),
         item: None,
         title: "  Where?  ".into(),
         method: approval(1),
@@ -135,6 +137,7 @@ fn create_poll_with_an_empty_label_or_title_is_invalid() {
         "option label must not be empty",
     );
     let command = Command::CreatePoll {
+        ballots: Default::default(),
         item: None,
         title: " ".into(),
         method: approval(1),
@@ -299,6 +302,7 @@ fn reveal_results_of_a_live_poll_is_invalid_state() {
 fn reveal_results_of_a_hidden_poll_makes_them_public_once() {
     let mut f = live_with_item();
     let command = Command::CreatePoll {
+        ballots: Default::default(),
         item: None,
         title: "Secret".into(),
         method: approval(1),

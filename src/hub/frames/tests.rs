@@ -77,6 +77,7 @@ fn full_forum() -> Full {
         let options: usize = forum.polls.values().map(|p| p.options.len()).sum();
         if options + per_poll <= limits.poll_options && forum.polls.len() < limits.polls {
             let create = Command::CreatePoll {
+                ballots: Default::default(),
                 item: Some(item),
                 title: wide(200),
                 method: PollMethod::Ranked { max_ranks: None, tally: RankedTally::Schulze },
@@ -113,6 +114,30 @@ fn full_forum() -> Full {
             .collect();
         decide(&mut forum, MOD, Command::EnterHallCount { poll, counts: HallCounts::Ranked { ballots } });
         last_events.push(decide(&mut forum, MOD, Command::ClosePoll { poll }));
+    }
+    // Follow-through at its cap, every text at its longest, all on one poll (the poll view that carries it).
+    let decided = polls[0];
+    let mut kinds = 0usize;
+    while kinds < crate::domain::follow_through::MAX_FOLLOW_THROUGH_ENTRIES {
+        let command = match kinds % 3 {
+            0 => Command::RecordResponse {
+                poll: decided,
+                body: wide(200),
+                response: madang_protocol::ResponseKind::AdoptedInPart,
+                reasons: wide(1_000),
+            },
+            1 => Command::PlanAction { poll: decided, title: wide(200), target_date: Some("2027-12-31".into()) },
+            _ => Command::UpdateAction {
+                action: madang_protocol::ActionId(1),
+                status: madang_protocol::ActionStatus::InProgress,
+                note: Some(wide(1_000)),
+            },
+        };
+        let event = decide(&mut forum, MOD, command);
+        if kinds + 1 == crate::domain::follow_through::MAX_FOLLOW_THROUGH_ENTRIES {
+            last_events.push(event);
+        }
+        kinds += 1;
     }
     let first_item = *forum.agenda.last().expect("items");
     let agenda_event = decide(&mut forum, MOD, Command::ExtendTimer { item: first_item, secs: 60 });

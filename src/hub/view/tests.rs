@@ -41,6 +41,7 @@ fn live_forum() -> Forum {
 fn moderators_see_whether_a_hidden_polls_results_were_revealed() {
     let mut forum = live_forum();
     let create = Command::CreatePoll {
+        ballots: Default::default(),
         item: None,
         title: "Trees?".into(),
         method: PollMethod::YesNo { rule: madang_protocol::MajorityRule::Simple },
