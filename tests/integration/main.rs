@@ -14,6 +14,7 @@ mod crash;
 mod differential;
 mod display;
 mod fanout_bounds;
+mod follow_through;
 mod forum;
 mod harness;
 mod hybrid;
