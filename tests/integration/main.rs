@@ -30,3 +30,4 @@ mod redis_nodes;
 mod redis_scenario;
 mod size_limits;
 mod transcripts;
+mod verify;
