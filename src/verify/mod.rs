@@ -615,7 +615,13 @@ fn check_receipt(code: &str, lines: &[Line], polls: &BTreeMap<PollId, ClosedPoll
     let found = polls.values().find_map(|p| p.ballots.ballots.iter().find(|b| b.receipt() == receipt).map(|b| (p, b)));
     let Some((poll, ballot)) = found else {
         let closes = lines.iter().filter(|l| l.kind() == "poll_ballots").count();
-        return Check::fail(name, format!("receipt not found in any poll's ballots ({closes} closed polls searched)"));
+        return Check::fail(
+            name,
+            format!(
+                "receipt not found in any poll's ballots ({closes} closed polls searched; \
+                 a ballot recast later has the newer receipt, and an open poll's ballots are published at its close)"
+            ),
+        );
     };
     let counted = if poll.counted { "counted as cast" } else { "but this poll's recount does not match its outcome" };
     Check::pass(
