@@ -199,3 +199,20 @@ fn input_that_is_no_record_is_refused() {
     assert!(matches!(verify(b"", &Expect::default()), Err(NotARecord::Empty)));
     assert!(matches!(verify(b"<html>\n", &Expect::default()), Err(NotARecord::NotJson)));
 }
+
+#[test]
+fn any_changed_byte_before_the_last_line_fails_a_check_and_nothing_panics() {
+    // The last line is the head: only --head/--fingerprint (or the hall) can vouch for it.
+    let body = EXAMPLE.len() - EXAMPLE.lines().last().map_or(0, |l| l.len() + 1);
+    let mut tried = 0;
+    for at in (0..body).step_by(23) {
+        let mut bytes = EXAMPLE.as_bytes().to_vec();
+        bytes[at] ^= 0x01;
+        match verify(&bytes, &Expect::default()) {
+            Err(_) => {}
+            Ok(checks) => assert!(checks.iter().any(|c| !c.ok), "byte {at} changed and every check passed"),
+        }
+        tried += 1;
+    }
+    assert!(tried > 300, "{tried}");
+}
