@@ -323,6 +323,7 @@ fn replay_records(records: &[Record]) {
     let back = ForumState::from_snapshot(&snapshot).expect("a snapshot this build wrote reads back");
     assert_eq!(back.forum, state.forum, "a snapshot must restore the forum it was taken of");
     assert_eq!(back.head, state.head);
+    assert_eq!(back.record, state.record, "a snapshot must restore the record's chain");
 }
 
 /// A valid log: each line of `events` that is an event becomes the next
@@ -406,6 +407,15 @@ pub fn domain_sequence(data: &[u8]) {
     let restored = ForumState::from_snapshot(&snapshot).expect("snapshot reads back");
     let state = restored.replay_tail(&records[half..], |_, _| {}).expect("the tail follows the snapshot");
     assert_eq!(state.forum, forum, "snapshot plus tail must rebuild the same forum");
+    let full = ForumState::replay(&records, |_, _| {}).expect("a log the hub wrote replays");
+    assert_eq!(state.record, full.record, "snapshot plus tail must continue the same record chain");
+    let record = ForumState::record_of(&records).expect("a log the hub wrote gives a record");
+    let last = record.strip_suffix(b"\n").and_then(|r| r.rsplit(|b| *b == b'\n').next()).unwrap_or_default();
+    assert_eq!(
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(last)),
+        full.record.head,
+        "the record's head is its last line's hash"
+    );
 }
 
 /// The forum after the commands in `data` (see [`domain_sequence`]), and the events that made it.

@@ -67,8 +67,17 @@ impl RecordChain {
     /// The lines `event` (at `at_ms`) adds to the record, given the forum
     /// as it was before the event; each is passed to `line` (without `\n`).
     pub fn observe(&mut self, forum: &Forum, at_ms: u64, event: &Event, line: &mut dyn FnMut(Vec<u8>)) {
-        let bodies = self.bodies(forum, at_ms, event);
-        for body in bodies {
+        if let Event::PollClosed { poll, outcome } = event {
+            let Some(p) = forum.polls.get(poll).filter(|p| p.status == PollStatus::Open) else { return };
+            let ballots = self.push(at_ms, self.poll_ballots(forum, p));
+            line(ballots);
+            // The stamp is the record's own: a log written before stamps
+            // existed gets the same one a live close would have carried.
+            let mut outcome = outcome.clone();
+            outcome.record = Some(stamp(&self.head));
+            self.hall_counts.remove(poll);
+            line(self.push(at_ms, RecordBody::PollOutcome { poll: *poll, outcome }));
+        } else if let Some(body) = self.body(forum, at_ms, event) {
             line(self.push(at_ms, body));
         }
     }
@@ -98,13 +107,14 @@ impl RecordChain {
         (serde_json::to_vec(&line).unwrap_or_default(), n)
     }
 
-    fn bodies(&mut self, forum: &Forum, at_ms: u64, event: &Event) -> Vec<RecordBody> {
+    /// The one line an event other than a poll's close adds, if any.
+    fn body(&mut self, forum: &Forum, at_ms: u64, event: &Event) -> Option<RecordBody> {
         let idea_line = |idea| {
             let i = forum.ideas.get(&idea)?;
             let channel = i.author.map(|a| forum.channel_of(&a));
             Some(RecordBody::IdeaPublished { idea, item: i.item, text: i.text.clone(), channel })
         };
-        let body = match event {
+        match event {
             Event::ForumStarted {} => Some(RecordBody::ForumStarted {}),
             Event::ForumClosed {} => Some(RecordBody::ForumClosed {}),
             Event::ItemAdded { item, title, description, timebox_secs } => Some(RecordBody::ItemAdded {
@@ -166,22 +176,8 @@ impl RecordChain {
                 }
                 None
             }
-            Event::PollClosed { poll, outcome } => {
-                let Some(p) = forum.polls.get(poll).filter(|p| p.status == PollStatus::Open) else {
-                    return Vec::new();
-                };
-                let ballots = self.poll_ballots(forum, p);
-                let (bytes, _) = self.line(at_ms, ballots.clone());
-                let mut outcome = outcome.clone();
-                // The stamp is the record's own: a log written before stamps
-                // existed gets the same one a live close would have carried.
-                outcome.record = Some(stamp(&hash(&bytes)));
-                self.hall_counts.remove(poll);
-                return vec![ballots, RecordBody::PollOutcome { poll: *poll, outcome }];
-            }
             _ => None,
-        };
-        body.into_iter().collect()
+        }
     }
 
     /// Everything `poll`'s count uses, as the record publishes it at the close.

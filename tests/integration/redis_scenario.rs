@@ -138,14 +138,17 @@ pub async fn assert_one_outcome_entry(
 /// One outcomes stream entry has every documented field, matching `outcome`.
 pub fn check_outcome_entry(entry: &BTreeMap<String, String>, forum: &str, seq: u64, poll: &Value, outcome: &Value) {
     let keys: Vec<&str> = entry.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["closed_at_ms", "forum", "outcome", "poll", "seq", "title"], "fields of {entry:?}");
+    assert_eq!(keys, ["closed_at_ms", "forum", "outcome", "poll", "record", "seq", "title"], "fields of {entry:?}");
     assert_eq!(entry["forum"], forum);
+    assert_eq!(entry["record"], format!("/api/forums/{forum}/record"));
     assert_eq!(entry["seq"], seq.to_string());
     assert_eq!(entry["poll"], poll.to_string());
     assert_eq!(entry["title"], outcome["title"].as_str().unwrap());
     assert_eq!(entry["closed_at_ms"], outcome["closed_at_ms"].to_string());
     let published: Value = serde_json::from_str(&entry["outcome"]).expect("outcome is JSON");
     assert_eq!(&published, outcome, "the published outcome equals the one in the poll update");
+    let fingerprint = published["record"]["fingerprint"].as_str().expect("the outcome carries the record's stamp");
+    assert_eq!((fingerprint.len(), published["record"]["head"].as_str().map(str::len)), (14, Some(64)));
 }
 
 /// Two nodes on `redis` (whose servers listen on `ports`): the forum is
@@ -229,6 +232,17 @@ pub async fn two_nodes_vote(redis: RedisConfig, ports: &[u16]) {
 
     // The outcomes stream: one entry, although both nodes applied the close.
     assert_one_outcome_entry(ports, &prefix, &forum, seq, &poll, &outcome).await;
+
+    // Both nodes serve the same public record, whose last line is this outcome.
+    let record = |node: &TestServer| {
+        let url = node.http(&format!("/api/forums/{forum}/record"));
+        async move { reqwest::get(url).await.expect("GET record").bytes().await.expect("a body") }
+    };
+    let (record_a, record_b) = (record(&a).await, record(&b).await);
+    assert_eq!(record_a, record_b, "the record is a function of the log, whichever node builds it");
+    let last = record_a.strip_suffix(b"\n").and_then(|r| r.rsplit(|b| *b == b'\n').next()).unwrap_or_default();
+    let last: Value = serde_json::from_slice(last).expect("a record line");
+    assert_eq!((&last["type"], &last["outcome"]), (&json!("poll_outcome"), &outcome));
 
     drop((moderator, display_a, display_b, people));
     a.stop().await;
