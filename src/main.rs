@@ -49,6 +49,9 @@ struct VerifyArgs {
     /// The fingerprint (XXXX-XXXX-XXXX) the record must reach, e.g. the one shown in the hall.
     #[arg(long)]
     fingerprint: Option<String>,
+    /// A copy of this forum's record fetched earlier: the record must continue it (lines are only appended).
+    #[arg(long)]
+    earlier: Option<PathBuf>,
     /// Print the checks as one JSON array instead of lines.
     #[arg(long)]
     json: bool,
@@ -238,7 +241,18 @@ async fn verify(args: VerifyArgs) -> i32 {
             return 2;
         }
     };
-    let expect = madang::verify::Expect { head: args.head, fingerprint: args.fingerprint, receipt: args.receipt };
+    let earlier = match &args.earlier {
+        Some(path) => match read_record(&path.to_string_lossy()).await {
+            Ok(bytes) => Some(bytes),
+            Err(err) => {
+                eprintln!("cannot read the earlier record {}: {err:#}", path.display());
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let expect =
+        madang::verify::Expect { head: args.head, fingerprint: args.fingerprint, receipt: args.receipt, earlier };
     let checks = match madang::verify::verify(&bytes, &expect) {
         Ok(checks) => checks,
         Err(err) => {

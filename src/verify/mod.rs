@@ -82,6 +82,9 @@ pub struct Expect {
     pub fingerprint: Option<String>,
     /// A receipt whose ballot must be in the record.
     pub receipt: Option<String>,
+    /// A record of the same forum fetched earlier: lines are only appended,
+    /// so this one must begin with its bytes.
+    pub earlier: Option<Vec<u8>>,
 }
 
 /// Input that is not a record at all: nothing to check.
@@ -144,6 +147,9 @@ pub fn verify(bytes: &[u8], expect: &Expect) -> Result<Vec<Check>, NotARecord> {
     check_times(&lines, &mut checks);
     let polls = check_polls(&lines, &mut checks);
     check_end(&lines, cut_mid_line, expect, &mut checks);
+    if let Some(earlier) = &expect.earlier {
+        checks.push(check_continues(bytes, earlier));
+    }
     if let Some(code) = &expect.receipt {
         checks.push(check_receipt(code, &lines, &polls));
     }
@@ -587,6 +593,24 @@ fn check_end(lines: &[Line], cut_mid_line: bool, expect: &Expect, checks: &mut V
             ),
         });
     }
+}
+
+/// The record against one fetched earlier: the same lines, then more.
+fn check_continues(bytes: &[u8], earlier: &[u8]) -> Check {
+    let count = |b: &[u8]| b.iter().filter(|c| **c == b'\n').count();
+    if bytes.starts_with(earlier) {
+        let added = count(bytes) - count(earlier);
+        return Check::pass(
+            "earlier",
+            format!("the record continues the earlier one's {} lines ({added} added)", count(earlier)),
+        );
+    }
+    let same = bytes.iter().zip(earlier).take_while(|(a, b)| a == b).count();
+    let line = count(&bytes[..same]) + 1;
+    Check::fail(
+        "earlier",
+        format!("line {line} is not the earlier record's line {line}: what was published was rewritten or cut"),
+    )
 }
 
 /// A receipt or fingerprint as typed (any case, dashes and spaces optional,

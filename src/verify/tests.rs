@@ -216,3 +216,15 @@ fn any_changed_byte_before_the_last_line_fails_a_check_and_nothing_panics() {
     }
     assert!(tried > 300, "{tried}");
 }
+
+#[test]
+fn a_record_continues_one_fetched_earlier_or_says_where_it_was_rewritten() {
+    let all = lines();
+    let earlier = join(&all[..20]);
+    let checks = run(EXAMPLE.as_bytes(), &Expect { earlier: Some(earlier), ..Expect::default() });
+    assert!(checks.iter().any(|c| c.ok && c.detail == "the record continues the earlier one's 20 lines (13 added)"));
+    let mut rewritten = all.clone();
+    edit(&mut rewritten, 12, |v| v["text"] = "Fewer trees".into());
+    let checks = run(EXAMPLE.as_bytes(), &Expect { earlier: Some(join(&rewritten[..20])), ..Expect::default() });
+    assert_fails_with(&checks, &["earlier: line 12 is not the earlier record's line 12"]);
+}
