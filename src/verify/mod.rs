@@ -473,6 +473,15 @@ fn check_ballots(poll: PollId, definition: &OpenedPoll, ballots: &PollBallots) -
             _ => {}
         }
     }
+    let is_option = |id| definition.options.iter().any(|o| o.id == id);
+    for m in &ballots.merged_options {
+        if !is_option(m.option) || !is_option(m.counts_for) || m.option == m.counts_for {
+            problems.push(format!(
+                "merged option {} counting for {} is not a merge of two of its options",
+                m.option, m.counts_for
+            ));
+        }
+    }
     let cast = |channel| ballots.ballots.iter().filter(|b| channel_of(b) == channel).count() as u64;
     let (remote, hall) = (cast(Channel::Remote), cast(Channel::Hall));
     let joined = ballots.participants;

@@ -84,6 +84,13 @@ fn a_dropped_and_an_added_ballot_are_named() {
 }
 
 #[test]
+fn a_merge_into_no_option_fails() {
+    let mut lines = lines();
+    edit(&mut lines, 21, |v| v["merged_options"][0]["counts_for"] = 9.into());
+    assert_fails_with(&run(&join(&lines), &Expect::default()), &["merged option 4 counting for 9 is not a merge"]);
+}
+
+#[test]
 fn more_ballots_than_devices_in_a_channel_fail() {
     let mut lines = lines();
     edit(&mut lines, 24, |v| v["participants"]["remote"] = 2.into());
