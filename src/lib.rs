@@ -13,6 +13,6 @@ pub mod listener;
 pub mod record;
 pub mod server;
 pub mod store;
+pub mod verify;
 mod web;
 pub mod ws;
-pub mod verify;
