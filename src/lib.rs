@@ -14,5 +14,6 @@ pub mod record;
 pub mod server;
 pub mod store;
 mod ticket_api;
+pub mod verify;
 mod web;
 pub mod ws;

@@ -30,6 +30,31 @@ enum Commands {
     Serve(ServeArgs),
     /// Check every forum log in --data-dir (the server must be stopped); exits non-zero if one is damaged.
     Check(CheckArgs),
+    /// Check a forum's public record: the chain, every poll's recount, the fingerprints and,
+    /// with --receipt, one ballot. One line per check; exit 1 if one fails, 2 if unreadable.
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The record: a file, `-` for standard input, or a forum's record URL
+    /// (http://host/api/forums/ID/record).
+    source: String,
+    /// A receipt (XXXX-XXXX-XXXX, any case, dashes optional): show what its ballot says.
+    #[arg(long)]
+    receipt: Option<String>,
+    /// The head (hex SHA-256) the record must reach.
+    #[arg(long)]
+    head: Option<String>,
+    /// The fingerprint (XXXX-XXXX-XXXX) the record must reach, e.g. the one shown in the hall.
+    #[arg(long)]
+    fingerprint: Option<String>,
+    /// A copy of this forum's record fetched earlier: the record must continue it (lines are only appended).
+    #[arg(long)]
+    earlier: Option<PathBuf>,
+    /// Print the checks as one JSON array instead of lines.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -201,6 +226,76 @@ async fn check(args: CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The most a record may weigh when fetched or read: far above any forum's.
+const MAX_RECORD_BYTES: u64 = 256 * 1024 * 1024;
+
+/// How long fetching a record may take.
+const RECORD_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `madang verify`: one line per check on stdout; the exit code.
+async fn verify(args: VerifyArgs) -> i32 {
+    let bytes = match read_record(&args.source).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            eprintln!("cannot read the record from {}: {err:#}", args.source);
+            return 2;
+        }
+    };
+    let earlier = match &args.earlier {
+        Some(path) => match read_record(&path.to_string_lossy()).await {
+            Ok(bytes) => Some(bytes),
+            Err(err) => {
+                eprintln!("cannot read the earlier record {}: {err:#}", path.display());
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let expect =
+        madang::verify::Expect { head: args.head, fingerprint: args.fingerprint, receipt: args.receipt, earlier };
+    let checks = match madang::verify::verify(&bytes, &expect) {
+        Ok(checks) => checks,
+        Err(err) => {
+            eprintln!("{} is not a record: {err}", args.source);
+            return 2;
+        }
+    };
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&checks).unwrap_or_default());
+    } else {
+        checks.iter().for_each(|check| println!("{check}"));
+        match failed {
+            0 => println!("all {} checks passed", checks.len()),
+            n => println!("{n} of {} checks FAILED", checks.len()),
+        }
+    }
+    if failed == 0 { 0 } else { 1 }
+}
+
+/// The record's bytes from a file, standard input or a URL, capped at [`MAX_RECORD_BYTES`].
+async fn read_record(source: &str) -> anyhow::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let client = reqwest::Client::builder().timeout(RECORD_FETCH_TIMEOUT).build()?;
+        let mut response = client.get(source).send().await?.error_for_status()?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            bytes.extend_from_slice(&chunk);
+            anyhow::ensure!(bytes.len() as u64 <= MAX_RECORD_BYTES, "larger than {MAX_RECORD_BYTES} bytes");
+        }
+        return Ok(bytes);
+    }
+    let mut bytes = Vec::new();
+    if source == "-" {
+        tokio::io::stdin().take(MAX_RECORD_BYTES + 1).read_to_end(&mut bytes).await?;
+    } else {
+        tokio::fs::File::open(source).await?.take(MAX_RECORD_BYTES + 1).read_to_end(&mut bytes).await?;
+    }
+    anyhow::ensure!(bytes.len() as u64 <= MAX_RECORD_BYTES, "larger than {MAX_RECORD_BYTES} bytes");
+    Ok(bytes)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -210,6 +305,7 @@ async fn main() -> anyhow::Result<()> {
     let args = match Cli::parse().command {
         Commands::Serve(args) => args,
         Commands::Check(args) => return check(args).await,
+        Commands::Verify(args) => std::process::exit(verify(args).await),
     };
     let open_files = match listener::raise_open_file_limit() {
         Ok(limit) => limit,

@@ -33,3 +33,4 @@ mod redis_scenario;
 mod size_limits;
 mod tickets;
 mod transcripts;
+mod verify;
