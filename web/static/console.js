@@ -10,6 +10,7 @@ import { outcomeCsv } from "./csv.js";
 import { renderSummary, outcomeWords } from "./summary.js";
 import { renderProjectorControl } from "./projector-control.js";
 import { renderTicketsPanel, resetTicketsPanel } from "./tickets-panel.js";
+import { followThroughView, followThroughEditor } from "./follow-through.js";
 
 storedTheme();
 mountLanguageSwitch($("#lang"));
@@ -329,7 +330,7 @@ const openedClosed = new Set(); // closed polls the moderator unfolded
 function pollRow(poll, s) {
   const tally = s.tallyOf(poll.id);
   const b = (key, label, onclick, cls = "") => h(`button.small${cls}`, { type: "button", "data-key": key, onclick }, label);
-  const heading = [`#${poll.id} ${poll.title} `, h("span.badge", t(`method.${poll.method.kind}`)), h("span.badge", t(`poll.${poll.status}`)), resultsBadge(poll)];
+  const heading = [`#${poll.id} ${poll.title} `, h("span.badge", t(`method.${poll.method.kind}`)), h("span.badge", t(`poll.${poll.status}`)), resultsBadge(poll), poll.ballots === "named" ? h("span.badge.named", t("named.badge")) : null];
   const body = [
     h(
       "div.poll-actions",
@@ -341,6 +342,8 @@ function pollRow(poll, s) {
     // Pairs cannot be counted by hand: a pairwise poll takes no hall count (SPEC §7.3).
     poll.status !== "draft" && poll.method.kind !== "pairwise" ? hallLines(poll, s) : null,
     poll.status === "open" && poll.method.kind !== "pairwise" ? hallCountForm(poll, { send }) : null,
+    poll.status === "closed" ? followThroughView(poll) : null,
+    poll.status === "closed" ? followThroughEditor(poll, send) : null,
   ];
   if (poll.status !== "closed") return h("article.card.poll-card", { "data-poll": poll.id }, h("h3", heading), body);
   // A closed poll folds to one line with its outcome, so that a long forum's polls do not push the live ones away.
@@ -614,7 +617,7 @@ $("#poll-builder").addEventListener("submit", (e) => {
     options = { from: "fixed", labels: $("#poll-labels").value.split("\n").map((s) => s.trim()).filter(Boolean) };
   } else options = { from: "ideas" };
   const title = $("#poll-title").value.trim();
-  const fields = { title, method, options, results: $("#poll-results").value };
+  const fields = { title, method, options, results: $("#poll-results").value, ...($("#poll-named").checked ? { ballots: "named" } : {}) };
   if ($("#poll-item").value) fields.item = Number($("#poll-item").value);
   send("create_poll", fields, `${t("console.poll_create")}: ${title}`);
   $("#poll-title").value = "";

@@ -14,6 +14,7 @@ import { t, translate, mountLanguageSwitch, setForumLanguage, onLanguageChange, 
 import { h, $, replace, connectionBadge, renderAgenda, startCountdowns, timerBlock, renderTally, tallySummary, politeAnnouncer, storedTheme, speakerName, renderTemperature, clockText } from "./ui.js";
 import { ballotControl } from "./ballots.js";
 import { outcomeWords } from "./summary.js";
+import { followThroughView } from "./follow-through.js";
 
 storedTheme();
 mountLanguageSwitch($("#lang"));
@@ -110,6 +111,7 @@ async function renderClosedResults() {
             { "aria-labelledby": `closed-h-${poll.id}` },
             h("h3", { id: `closed-h-${poll.id}` }, poll.title, " ", h("span.badge", t(`method.${poll.method.kind}`))),
             renderTally(poll, poll.outcome.tally),
+            followThroughView(poll),
           ),
         )
       : h("p.muted", t("join.results_none")),
@@ -351,7 +353,7 @@ function renderPolls() {
   const s = client.state;
   const polls = [...s.polls.values()].filter((p) => p.status === "open" || (p.status === "closed" && p.item === s.activeItem));
   polls.sort((a, b) => (a.status === b.status ? b.id - a.id : a.status === "open" ? -1 : 1));
-  const key = JSON.stringify(polls.map((p) => [p.id, p.status, p.results_visible, p.options.map((o) => [o.id, o.merged_into || 0]), !!p.outcome])) + document.documentElement.lang;
+  const key = JSON.stringify(polls.map((p) => [p.id, p.status, p.results_visible, p.options.map((o) => [o.id, o.merged_into || 0]), !!p.outcome, p.follow_through || null])) + document.documentElement.lang;
   if (key === pollsKey) return;
   pollsKey = key;
   if (!polls.length) {
@@ -368,6 +370,8 @@ function renderPolls() {
         "article.poll",
         { "aria-labelledby": `poll-h-${poll.id}`, "data-poll": poll.id },
         h("h3", { id: `poll-h-${poll.id}` }, poll.title, " ", h("span.badge", t(`method.${poll.method.kind}`)), " ", h("span.badge", t(`poll.${poll.status}`))),
+        // Said before anyone votes: a named vote publishes each ballot with its voter's name.
+        poll.ballots === "named" ? h("p.named-notice", { role: "note" }, h("span", { "aria-hidden": "true" }, "👤 "), t("named.notice")) : null,
         poll.status === "open" && poll.method.kind === "pairwise"
           ? h("div.pairwise", { id: `pair-${poll.id}` })
           : poll.status === "open"
@@ -383,6 +387,7 @@ function renderPolls() {
         poll.results_visible
           ? h("section.results", { "aria-label": `${t("poll.results")}: ${poll.title}` }, h("h4", t("poll.results")), h("div", { id: `tally-${poll.id}` }, renderTally(poll, tally)))
           : h("p.muted", t("poll.results_hidden")),
+        poll.status === "closed" ? followThroughView(poll) : null,
       );
     }),
   );
