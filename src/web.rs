@@ -50,6 +50,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console", get(|| page("console.html")))
         .route("/display", get(|| page("display.html")))
         .route("/join", get(|| page("join.html")))
+        .route("/forums/{id}/record", get(|_: Path<String>| page("record.html")))
         .route("/j/{code}", get(|_: Path<String>| page("join.html")))
         .route("/static/{*path}", get(asset))
         .route("/api/qr.svg", get(qr_svg))
@@ -112,7 +113,7 @@ struct QrQuery {
 
 /// The origin the request was made to, from `Host` (and `X-Forwarded-Proto`
 /// behind a TLS proxy), so that join links work on the hall's network too.
-fn origin(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn origin(headers: &HeaderMap) -> Result<String, ApiError> {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
