@@ -2,6 +2,7 @@
 
 import { Client, storage } from "./client.js";
 import { t, translate, mountLanguageSwitch, setForumLanguage, onLanguageChange, errorText } from "./i18n.js";
+import "./i18n-record.js";
 import { h, $, replace, connectionBadge, renderTally, timerBlock, startCountdowns, storedTheme, speakerName, renderTemperature, clockText } from "./ui.js";
 import { formatNumber } from "./i18n.js";
 import { hallCountForm, reportHallCount, hallCountPeople } from "./hallcount.js";
@@ -100,6 +101,7 @@ function renderLinks() {
     displayToken
       ? entry("console.link.display", `${location.origin}/display#token=${encodeURIComponent(displayToken)}`, null, "link-display")
       : [h("dt", t("console.link.display")), h("dd.muted", t("console.link.display_missing"))],
+    entry("record.title", `${location.origin}/forums/${encodeURIComponent(forumId)}/record`, null, "link-record"),
   );
 }
 
