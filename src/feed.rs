@@ -28,7 +28,10 @@ pub(crate) fn latest_entries(views: &[ForumView]) -> Vec<FeedEntry<'_>> {
     let mut entries: Vec<FeedEntry<'_>> = views
         .iter()
         .flat_map(|forum| {
-            forum.polls.iter().filter_map(move |poll| poll.outcome.as_ref().map(|outcome| FeedEntry { forum, poll, outcome }))
+            forum
+                .polls
+                .iter()
+                .filter_map(move |poll| poll.outcome.as_ref().map(|outcome| FeedEntry { forum, poll, outcome }))
         })
         .collect();
     // Latest first; ties in a stable order (forum, then poll) so the same views give the same bytes.
@@ -84,13 +87,7 @@ pub(crate) fn rfc3339(ms: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms % 1000)
 }
 
 /// XML 1.0 allows no control characters but tab, newline and carriage return:
@@ -148,7 +145,11 @@ pub(crate) fn outcome_words(poll: &PollView, outcome: &Outcome, language: &str) 
     };
     let split = tally.by_channel.as_ref().map(|bc| {
         let hall = bc.hall.ballots + bc.hall_count.ballots;
-        if ko { format!(" (현장 {hall}, 온라인 {})", bc.remote.ballots) } else { format!(" (hall {hall}, online {})", bc.remote.ballots) }
+        if ko {
+            format!(" (현장 {hall}, 온라인 {})", bc.remote.ballots)
+        } else {
+            format!(" (hall {hall}, online {})", bc.remote.ballots)
+        }
     });
     let ballots = if ko {
         format!("{}표{}", tally.ballots, split.unwrap_or_default())
@@ -156,7 +157,11 @@ pub(crate) fn outcome_words(poll: &PollView, outcome: &Outcome, language: &str) 
         format!("{} ballots{}", tally.ballots, split.unwrap_or_default())
     };
     let stamp = outcome.record.as_ref().map(|r| {
-        if ko { format!(" · 기록 지문 {}", r.fingerprint) } else { format!(" · record fingerprint {}", r.fingerprint) }
+        if ko {
+            format!(" · 기록 지문 {}", r.fingerprint)
+        } else {
+            format!(" · record fingerprint {}", r.fingerprint)
+        }
     });
     format!("{verdict}. {ballots}{}", stamp.unwrap_or_default())
 }
@@ -167,7 +172,11 @@ fn text_element<W: std::io::Write>(w: &mut Writer<W>, name: &str, text: &str) ->
 }
 
 fn link<W: std::io::Write>(w: &mut Writer<W>, rel: &str, href: &str, kind: &str) -> std::io::Result<()> {
-    w.create_element("link").with_attribute(("rel", rel)).with_attribute(("href", href)).with_attribute(("type", kind)).write_empty()?;
+    w.create_element("link")
+        .with_attribute(("rel", rel))
+        .with_attribute(("href", href))
+        .with_attribute(("type", kind))
+        .write_empty()?;
     Ok(())
 }
 

@@ -265,7 +265,11 @@ fn now_ms() -> u64 {
 }
 
 /// An Atom feed of one forum's outcomes (the latest `feed::MAX_FEED_ENTRIES`), public like the record.
-async fn forum_feed(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn forum_feed(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let origin = crate::web::origin(&headers)?;
     let view = state.hub.view(&id, Audience::Public).await?;
     let views = [view];

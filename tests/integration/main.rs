@@ -14,6 +14,7 @@ mod crash;
 mod differential;
 mod display;
 mod fanout_bounds;
+mod feeds;
 mod forum;
 mod harness;
 mod hybrid;
