@@ -160,6 +160,7 @@ test("the record page: decisions in words, fingerprints, charts, receipts, downl
   await setLang(page, "en");
   assert.match(await page.locator(`[data-poll="${polls.yn}"] .record-verdict`).innerText(), /Carried/);
   await shot(page, "record-console-en");
+  await page.setViewportSize({ width: 1440, height: 900 });
   await noModerateViolations(page, "the record page (en)");
   await textSize(page, 200);
   await noModerateViolations(page, "the record page at 200% text");
@@ -184,6 +185,7 @@ test("the record page: decisions in words, fingerprints, charts, receipts, downl
   assert.ok(pdf.length > 10000, "a PDF came out");
   if (SHOTS) (await import("node:fs")).writeFileSync(`${SHOTS}/record-print-en.pdf`, pdf);
   await shot(page, "record-print-en");
+  await shot(page, "record-print-en-full", true);
   await page.emulateMedia({ media: "screen" });
 
   // A phone.

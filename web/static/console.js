@@ -82,6 +82,9 @@ function renderLinks() {
   const codes = client?.welcome?.join_codes;
   if (!codes) return;
   const forumId = client.welcome.forum_id;
+  const recordPage = $("#record-page");
+  recordPage.href = `/forums/${encodeURIComponent(forumId)}/record`;
+  recordPage.hidden = false;
   if (!displayToken) displayToken = storage.read(`madang.display_token.${forumId}`);
   else storage.write(`madang.display_token.${forumId}`, displayToken);
   const entry = (labelKey, url, code, id) => [
@@ -101,7 +104,6 @@ function renderLinks() {
     displayToken
       ? entry("console.link.display", `${location.origin}/display#token=${encodeURIComponent(displayToken)}`, null, "link-display")
       : [h("dt", t("console.link.display")), h("dd.muted", t("console.link.display_missing"))],
-    entry("record.title", `${location.origin}/forums/${encodeURIComponent(forumId)}/record`, null, "link-record"),
   );
 }
 
