@@ -198,6 +198,13 @@ test("the record page: decisions in words, fingerprints, charts, receipts, downl
   await noModerateViolations(phone, "the record page on a phone");
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.equal(overflow, 0, "no sideways scrolling on a phone");
+  await phone.evaluate(() => localStorage.setItem("madang.lang", "en"));
+  await phone.reload();
+  await phone.locator(`[data-poll="${polls.sch}"] .heat-table`).scrollIntoViewIfNeeded();
+  await shot(phone, "record-phone-en-schulze");
+  await phone.locator(`[data-poll="${polls.pw}"] .strengths`).scrollIntoViewIfNeeded();
+  await shot(phone, "record-phone-en-pairwise");
+  assert.equal(await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 0, "no sideways scrolling in English either");
 
   assert.deepEqual([...page.errors, ...phone.errors], []);
   for (const v of voters) await v.close();

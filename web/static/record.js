@@ -306,7 +306,7 @@ function heatMap(poll, ranked) {
   );
 }
 
-/** Pairwise strengths on a log scale with ±1.96 standard errors. */
+/** Pairwise strengths on a log scale with ±1.96 standard errors: a dot and its interval per option. */
 function strengths(poll, result) {
   const stats = result.stats || [];
   if (!stats.length) return null;
@@ -315,28 +315,36 @@ function strengths(poll, result) {
   const min = Math.min(...stats.map(lo));
   const max = Math.max(...stats.map(hi));
   const span = Math.max(1e-9, max - min);
-  const W = 600;
-  const row = 30;
-  const left = 0;
-  const x = (v) => left + ((v - min) / span) * W;
+  const pct = (v) => ((v - min) / span) * 100;
   const order = [...stats].sort((a, b) => b.log_strength - a.log_strength);
-  const rows = order.map((st, i) => {
-    const y = i * row + row / 2;
-    return s("g", { class: "strength" }, s("line", { x1: x(lo(st)), x2: x(hi(st)), y1: y, y2: y, class: "ci" }), s("circle", { cx: x(st.log_strength), cy: y, r: 6, class: "est" }));
-  });
-  const zero = min < 0 && max > 0 ? s("line", { x1: x(0), x2: x(0), y1: 0, y2: order.length * row, class: "zero" }) : null;
+  const mark = (cls, left, width) => {
+    const el = h(`span.${cls}`);
+    el.style.left = `${left}%`;
+    if (width !== undefined) el.style.width = `${width}%`;
+    return el;
+  };
   return h(
     "figure.chart.strengths",
     h("figcaption", t("record.strength_title")),
     h("p.hint", t("record.strength_desc")),
     h(
-      "div.strength-grid",
-      h("ol.strength-labels", order.map((st) => h("li", labelOf(poll, st.option)))),
-      s("svg", { viewBox: `0 0 ${W} ${order.length * row}`, role: "img", "aria-label": t("record.strength_title"), preserveAspectRatio: "none" }, zero, rows),
-    ),
-    h(
-      "ul.visually-hidden",
-      order.map((st) => h("li", t("record.strength_row", { label: labelOf(poll, st.option), s: formatNumber(st.strength, 2), lo: formatNumber(Math.exp(lo(st)), 2), hi: formatNumber(Math.exp(hi(st)), 2) }))),
+      "ul.strength-rows",
+      order.map((st) =>
+        h(
+          "li.strength-row",
+          { "data-option": st.option },
+          h("span.strength-label", labelOf(poll, st.option)),
+          h(
+            "span.strength-track",
+            { "aria-hidden": "true" },
+            min < 0 && max > 0 ? mark("zero", pct(0)) : null,
+            mark("ci", pct(lo(st)), pct(hi(st)) - pct(lo(st))),
+            mark("est", pct(st.log_strength)),
+          ),
+          h("span.strength-value", formatNumber(st.strength, 2)),
+          h("span.visually-hidden", t("record.strength_row", { label: labelOf(poll, st.option), s: formatNumber(st.strength, 2), lo: formatNumber(Math.exp(lo(st)), 2), hi: formatNumber(Math.exp(hi(st)), 2) })),
+        ),
+      ),
     ),
   );
 }
