@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { catalogs } from "../../web/static/i18n.js";
-import { normalizeReceipt, parseRecord, findReceipt, sameAsCast } from "../../web/static/receipts.js";
+import { normalizeReceipt, parseRecord, findReceipt, sameAsCast, keepReceipt, keptReceipt } from "../../web/static/receipts.js";
 
 test("receipts are read whatever their case, spacing and dashes, with O as 0 and I, L as 1", () => {
   assert.equal(normalizeReceipt("7k2m-q9xd-41pa"), "7K2M-Q9XD-41PA");
@@ -40,4 +40,20 @@ test("every word of the record page, receipts and fingerprint is in Korean and E
   const added = (lang) => Object.keys(catalogs[lang]).filter((k) => !before[lang].has(k) || /^(record|receipt|ballot)\./.test(k) || k === "projector.fingerprint");
   assert.deepEqual(added("ko").sort(), added("en").sort());
   assert.ok(added("en").length > 50);
+});
+
+test("a phone keeps the latest receipt per poll; a pairwise poll's answers gather under one receipt", () => {
+  const store = new Map();
+  globalThis.localStorage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, String(v)) };
+  keepReceipt("f1", 1, "AAAA-AAAA-AAAA", { ballot: { kind: "yes_no", choice: "no" } });
+  assert.equal(keptReceipt("f1", 1).replaced, false);
+  keepReceipt("f1", 1, "BBBB-BBBB-BBBB", { ballot: { kind: "yes_no", choice: "yes" } });
+  assert.deepEqual([keptReceipt("f1", 1).receipt, keptReceipt("f1", 1).ballot.choice, keptReceipt("f1", 1).replaced], ["BBBB-BBBB-BBBB", "yes", true]);
+  keepReceipt("f1", 2, "CCCC-CCCC-CCCC", { comparison: { winner: 1, loser: 2 } });
+  keepReceipt("f1", 2, "CCCC-CCCC-CCCC", { comparison: { winner: 3, loser: 1 } });
+  keepReceipt("f1", 2, "CCCC-CCCC-CCCC", { comparison: { winner: 2, loser: 1 } });
+  // The same pair answered again replaces the earlier answer and moves to where it was given again (RECORD.md §4).
+  assert.deepEqual(keptReceipt("f1", 2).comparisons, [{ winner: 3, loser: 1 }, { winner: 2, loser: 1 }]);
+  assert.equal(keptReceipt("f2", 1), null, "per forum");
+  delete globalThis.localStorage;
 });

@@ -201,6 +201,12 @@ function onAck(frame, command) {
       keepReceipt(identity.forum, command.poll, frame.receipt, { ballot: command.ballot });
       updateReceipt(command.poll);
     }
+  } else if (command?.type === "cast_comparison") {
+    // A pairwise poll: one receipt for all of this person's answers, kept with each answer given.
+    if (frame.receipt && identity?.forum) {
+      keepReceipt(identity.forum, command.poll, frame.receipt, { comparison: { winner: command.winner, loser: command.loser, ...(command.skip ? { skip: true } : {}) } });
+      updateReceipt(command.poll);
+    }
   } else if (command?.type === "support_idea" || command?.type === "withdraw_support") {
     renderIdeas();
   } else if (command?.type === "submit_idea") {
