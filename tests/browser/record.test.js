@@ -145,6 +145,7 @@ test("the record page: decisions in words, fingerprints, charts, receipts, downl
 
   // Downloads: the record as JSON lines, a CSV per closed poll with method, verdict and channel split.
   assert.match(await page.locator("#download-jsonl").getAttribute("href"), /\/api\/forums\/.+\/record$/);
+  assert.equal(await page.locator('head link[rel="alternate"][type="application/atom+xml"]').getAttribute("href"), `/api/forums/${forum.id}/outcomes.atom`);
   const [download] = await Promise.all([page.waitForEvent("download"), page.locator(`[data-csv="${polls.yn}"]`).click()]);
   const csv = await (await import("node:fs/promises")).readFile(await download.path(), "utf8");
   const rows = csv.replace(/^\ufeff/, "").trim().split("\r\n");

@@ -506,6 +506,8 @@ async function loop() {
 }
 
 storedTheme();
+// Feed readers find the outcomes feed from the page itself.
+document.head.append(h("link", { rel: "alternate", type: "application/atom+xml", href: `/api/forums/${encodeURIComponent(forumId)}/outcomes.atom` }));
 mountLanguageSwitch($("#lang"));
 translate();
 onLanguageChange(() => {
