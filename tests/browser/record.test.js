@@ -139,6 +139,11 @@ test("the record page: decisions in words, fingerprints, charts, receipts, downl
   await page.locator("#receipt-input").fill(receipts.pairwise);
   await page.locator("#receipt-form button").click();
   await page.locator('#receipt-result[data-kind="found"]').filter({ hasText: "비교 3건" }).waitFor();
+  if (SHOTS) {
+    for (const [id, part] of [[polls.irv, ".flow"], [polls.sch, ".heat"], [polls.pw, ".strengths"], [polls.yn, ".split"]]) {
+      await page.locator(`[data-poll="${id}"] ${part}`).screenshot({ path: `${SHOTS}/record-chart${part.replace(".", "-")}-ko.png` });
+    }
+  }
   await shot(page, "record-console-ko");
   await shot(page, "record-console-ko-full", true);
   await noModerateViolations(page, "the record page (ko)");

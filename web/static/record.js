@@ -236,17 +236,32 @@ function runoffFlow(poll, irv) {
   });
   const hue = (id) => `c${(ids.indexOf(id) % 6) + 1}`;
   const bands = [];
+  const band = (cls, x0, y0, x1, y1, hgt) => {
+    const mx = (x0 + x1) / 2;
+    return s("path", { class: cls, d: `M${x0},${y0} C${mx},${y0} ${mx},${y1} ${x1},${y1} L${x1},${y1 + hgt} C${mx},${y1 + hgt} ${mx},${y0 + hgt} ${x0},${y0 + hgt} Z` });
+  };
   for (let i = 0; i + 1 < rounds.length; i++) {
+    const x0 = i * step + colW;
+    const x1 = (i + 1) * step;
     for (const id of ids) {
       const a = pos[i].get(id);
       const b = pos[i + 1].get(id);
       if (!a || !b) continue;
-      const keep = Math.min(a.count, b.count);
-      const ha = (keep / total) * usable;
-      const x0 = i * step + colW;
-      const x1 = (i + 1) * step;
-      const mx = (x0 + x1) / 2;
-      bands.push(s("path", { class: `band ${hue(id)}`, d: `M${x0},${a.y} C${mx},${a.y} ${mx},${b.y} ${x1},${b.y} L${x1},${b.y + ha} C${mx},${b.y + ha} ${mx},${a.y + ha} ${x0},${a.y + ha} Z` }));
+      bands.push(band(`band ${hue(id)}`, x0, a.y, x1, b.y, (Math.min(a.count, b.count) / total) * usable));
+    }
+    // Where an eliminated option's votes went: exact when it left alone (each gain next round came from it);
+    // when several left together the counts do not say whose votes went where, so no band is drawn.
+    const out = rounds[i].eliminated;
+    const from = out.length === 1 ? pos[i].get(out[0]) : null;
+    if (!from) continue;
+    let y = from.y;
+    for (const id of ids) {
+      const a = pos[i].get(id);
+      const b = pos[i + 1].get(id);
+      if (!a || !b || b.count <= a.count) continue;
+      const hgt = ((b.count - a.count) / total) * usable;
+      bands.push(band(`band moved ${hue(out[0])}`, x0, y, x1, b.y + (a.count / total) * usable, hgt));
+      y += hgt;
     }
   }
   const blocks = rounds.map((round, i) =>
