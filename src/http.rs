@@ -67,6 +67,8 @@ fn api(state: AppState) -> Router<AppState> {
         .route("/api/forums", post(create_forum))
         .route("/api/forums/{id}", get(get_forum))
         .route("/api/forums/{id}/record", get(get_record))
+        .route("/api/forums/{id}/outcomes.atom", get(forum_feed))
+        .route("/api/outcomes.atom", get(server_feed))
         .route("/api/join/{code}", get(join_lookup))
         .merge(crate::ticket_api::routes())
         .route_layer(middleware::from_fn_with_state(state, limit_api_rate))
@@ -254,6 +256,59 @@ async fn get_record(State(state): State<AppState>, Path(id): Path<String>) -> Re
     let record = state.hub.record(&id).await?;
     let headers = [(header::CONTENT_TYPE, "application/x-ndjson"), (header::CACHE_CONTROL, "no-cache")];
     Ok((headers, record).into_response())
+}
+
+fn atom(body: Vec<u8>) -> Response {
+    let headers = [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")];
+    (headers, body).into_response()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// An Atom feed of one forum's outcomes (the latest `feed::MAX_FEED_ENTRIES`), public like the record.
+async fn forum_feed(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let origin = crate::web::origin(&headers)?;
+    let view = state.hub.view(&id, Audience::Public).await?;
+    let views = [view];
+    let entries = crate::feed::latest_entries(&views);
+    let forum = &views[0].forum;
+    let head = crate::feed::FeedHead {
+        id: crate::feed::urn_uuid(&format!("forum/{}/outcomes", forum.id)),
+        title: &forum.title,
+        self_url: format!("{origin}/api/forums/{}/outcomes.atom", forum.id),
+        page_url: format!("{origin}/forums/{}/record", forum.id),
+        language: Some(&forum.language),
+        empty_updated_ms: now_ms(),
+    };
+    Ok(atom(crate::feed::render(&head, &entries, &origin)))
+}
+
+/// An Atom feed of the latest outcomes of every forum this server holds.
+/// Forums that cannot answer now (damaged, store down) are left out.
+async fn server_feed(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let origin = crate::web::origin(&headers)?;
+    let mut views = Vec::new();
+    for id in state.hub.forum_ids() {
+        if let Ok(view) = state.hub.view(&id, Audience::Public).await {
+            views.push(view);
+        }
+    }
+    let entries = crate::feed::latest_entries(&views);
+    let head = crate::feed::FeedHead {
+        id: crate::feed::urn_uuid("server/outcomes"),
+        title: "Madang",
+        self_url: format!("{origin}/api/outcomes.atom"),
+        page_url: format!("{origin}/"),
+        language: None,
+        empty_updated_ms: now_ms(),
+    };
+    Ok(atom(crate::feed::render(&head, &entries, &origin)))
 }
 
 #[derive(serde::Serialize)]

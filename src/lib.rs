@@ -5,6 +5,7 @@
 
 pub mod abuse;
 pub mod domain;
+mod feed;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;

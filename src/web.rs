@@ -51,6 +51,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/display", get(|| page("display.html")))
         .route("/join", get(|| page("join.html")))
         .route("/tickets", get(|| page("tickets.html")))
+        .route("/forums/{id}/record", get(|_: Path<String>| page("record.html")))
         .route("/j/{code}", get(|_: Path<String>| page("join.html")))
         .route("/static/{*path}", get(asset))
         .route("/api/qr.svg", get(qr_svg))

@@ -500,6 +500,13 @@ impl Hub {
         Ok((view.forum, channel))
     }
 
+    /// The ids of the forums this node serves, sorted.
+    pub(crate) fn forum_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.forums.iter().map(|f| f.key().clone()).collect();
+        ids.sort();
+        ids
+    }
+
     /// The forum as `audience` sees it, for HTTP.
     pub(crate) async fn view(&self, forum_id: &str, audience: Audience) -> Result<ForumView, HubError> {
         let handle = self.serving(forum_id).await?;

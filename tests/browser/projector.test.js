@@ -241,7 +241,7 @@ test("the console puts screens on the projector, which fits a 12-option instant-
   assert.equal(await display.locator(".speaker-now").count(), 0, "no speaker after the end");
   await display.locator(".pj-end li").filter({ hasText: winner }).waitFor();
   await display.locator(".pj-end li").filter({ hasText: "참여 예산을 도입할까요?" }).waitFor();
-  await display.locator(".pj-record").filter({ hasText: `/api/forums/${f.id}` }).waitFor();
+  await display.locator(".pj-record").filter({ hasText: `/forums/${f.id}/record` }).waitFor();
   assert.equal(await display.locator("#countdown").textContent(), "", "no countdown after the end");
   await everySize(display, "end");
   await mod.locator("#projector-control button[data-screen=join]").and(mod.locator("[disabled]")).waitFor();

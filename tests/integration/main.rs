@@ -14,6 +14,7 @@ mod crash;
 mod differential;
 mod display;
 mod fanout_bounds;
+mod feeds;
 mod follow_through;
 mod forum;
 mod harness;

@@ -2,6 +2,7 @@
 
 import { Client, storage } from "./client.js";
 import { t, translate, mountLanguageSwitch, setForumLanguage, onLanguageChange, errorText } from "./i18n.js";
+import "./i18n-record.js";
 import { h, $, replace, connectionBadge, renderTally, timerBlock, startCountdowns, storedTheme, speakerName, renderTemperature, clockText } from "./ui.js";
 import { formatNumber } from "./i18n.js";
 import { hallCountForm, reportHallCount, hallCountPeople } from "./hallcount.js";
@@ -83,6 +84,9 @@ function renderLinks() {
   const codes = client?.welcome?.join_codes;
   if (!codes) return;
   const forumId = client.welcome.forum_id;
+  const recordPage = $("#record-page");
+  recordPage.href = `/forums/${encodeURIComponent(forumId)}/record`;
+  recordPage.hidden = false;
   if (!displayToken) displayToken = storage.read(`madang.display_token.${forumId}`);
   else storage.write(`madang.display_token.${forumId}`, displayToken);
   const entry = (labelKey, url, code, id) => [

@@ -117,9 +117,9 @@ function endStage(s) {
   const decided = [];
   for (const item of s.agenda) {
     const polls = [...s.polls.values()].filter((p) => p.item === item.id && p.status === "closed" && p.results_visible && p.outcome);
-    for (const poll of polls) decided.push(h("li", h("span.pj-end-poll", `${item.title} — ${poll.title}: `), h("strong", verdictText(poll, poll.outcome.tally))));
+    for (const poll of polls) decided.push(h("li", h("span.pj-end-poll", `${item.title} — ${poll.title}: `), h("strong", verdictText(poll, poll.outcome.tally)), poll.outcome.record ? h("span.pj-end-fp", ` · ${poll.outcome.record.fingerprint}`) : null));
   }
-  const record = `${location.origin}/api/forums/${encodeURIComponent(s.forum.id)}`;
+  const record = `${location.origin}/forums/${encodeURIComponent(s.forum.id)}/record`;
   return h(
     "section.pj-stage.pj-end",
     { "aria-labelledby": "pj-end-title" },

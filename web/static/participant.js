@@ -15,6 +15,8 @@ import { h, $, replace, connectionBadge, renderAgenda, startCountdowns, timerBlo
 import { ballotControl } from "./ballots.js";
 import { outcomeWords } from "./summary.js";
 import { followThroughView } from "./follow-through.js";
+import { keepReceipt } from "./receipts.js";
+import { receiptCard } from "./receipt-card.js";
 
 storedTheme();
 mountLanguageSwitch($("#lang"));
@@ -91,7 +93,7 @@ let closedView = null;
 async function renderClosedResults() {
   const info = forumInfo;
   const link = $("#results-link");
-  link.href = `/api/forums/${encodeURIComponent(info.forum)}`;
+  link.href = `/forums/${encodeURIComponent(info.forum)}/record`;
   link.textContent = t("join.closed_results");
   if (!closedView || closedView.forum.id !== info.forum) {
     try {
@@ -224,6 +226,17 @@ function onAck(frame, command) {
       saveBallots();
       updateBallotState(command.poll);
     }
+    // The receipt under which the record will publish this ballot (the latest one retires the one before).
+    if (frame.receipt && identity?.forum) {
+      keepReceipt(identity.forum, command.poll, frame.receipt, { ballot: command.ballot });
+      updateReceipt(command.poll);
+    }
+  } else if (command?.type === "cast_comparison") {
+    // A pairwise poll: one receipt for all of this person's answers, kept with each answer given.
+    if (frame.receipt && identity?.forum) {
+      keepReceipt(identity.forum, command.poll, frame.receipt, { comparison: { winner: command.winner, loser: command.loser, ...(command.skip ? { skip: true } : {}) } });
+      updateReceipt(command.poll);
+    }
   } else if (command?.type === "support_idea" || command?.type === "withdraw_support") {
     renderIdeas();
   } else if (command?.type === "submit_idea") {
@@ -349,6 +362,19 @@ function updateBallotState(pollId) {
   if (submit) submit.textContent = ballots[pollId]?.state === "saved" ? t("poll.update") : t("poll.submit");
 }
 
+/** The poll's receipt card (or an empty place for it), by its id. */
+function receiptSlot(poll, prefix = "receipt") {
+  const card = identity?.forum ? receiptCard(identity.forum, poll) : null;
+  if (card) card.id = `${prefix}-${poll.id}`;
+  return card || h("div", { id: `${prefix}-${poll.id}`, hidden: true });
+}
+
+function updateReceipt(pollId) {
+  const el = document.getElementById(`receipt-${pollId}`);
+  const poll = client?.state.polls.get(pollId);
+  if (el && poll) el.replaceWith(receiptSlot(poll));
+}
+
 function renderPolls() {
   const s = client.state;
   const polls = [...s.polls.values()].filter((p) => p.status === "open" || (p.status === "closed" && p.item === s.activeItem));
@@ -384,6 +410,7 @@ function renderPolls() {
             })
           : null,
         h(`p.ballot-state`, { id: `ballot-state-${poll.id}`, role: "status", "data-state": state }, text),
+        receiptSlot(poll),
         poll.results_visible
           ? h("section.results", { "aria-label": `${t("poll.results")}: ${poll.title}` }, h("h4", t("poll.results")), h("div", { id: `tally-${poll.id}` }, renderTally(poll, tally)))
           : h("p.muted", t("poll.results_hidden")),
@@ -491,10 +518,11 @@ function renderEnd() {
     polls.length
       ? h(
           "ul.end-decisions",
-          polls.map((p) => h("li", { "data-end-poll": p.id }, h("strong", p.title), ": ", p.outcome ? outcomeWords(p, p.outcome.tally) : t("end.hidden"))),
+          polls.map((p) => h("li", { "data-end-poll": p.id }, h("strong", p.title), ": ", p.outcome ? outcomeWords(p, p.outcome.tally) : t("end.hidden"), receiptSlot(p, "end-receipt"))),
         )
       : h("p.muted", t("end.none")),
     h("p", t("end.record"), " ", h("a#end-record", { href: record }, record)),
+    h("p", h("a#end-record-page", { href: `/forums/${encodeURIComponent(s.forum.id)}/record` }, t("end.record_page"))),
     h("p", h("a", { href: `/api/forums/${encodeURIComponent(s.forum.id)}` }, t("end.record_data"))),
   );
 }

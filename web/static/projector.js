@@ -10,6 +10,7 @@
 // nothing a hall should read is ever cut off.
 
 import { t, formatNumber } from "./i18n.js";
+import "./i18n-record.js";
 import { h, renderMethodWinners } from "./ui.js";
 
 /**
@@ -273,6 +274,11 @@ function measureText(poll, tally) {
   return "";
 }
 
+/** The outcome's record fingerprint, to be written down in the hall and found later in the public record (RECORD.md §2). */
+export function fingerprintLine(fingerprint) {
+  return h("p.pj-fingerprint", { "data-fingerprint": fingerprint }, h("span.pj-caption", t("projector.fingerprint")), " ", h("strong.pj-fp", fingerprint));
+}
+
 /**
  * One poll's results for the projector: title, FINAL and the verdict in
  * words once closed, ballots with the hall and online split, one row per
@@ -293,6 +299,7 @@ export function renderPollResult(poll, tally, { step, titleId } = {}) {
     measureText(poll, tally) ? h("p.pj-meta", measureText(poll, tally)) : null,
     isRunoff && rounds ? h("p.pj-round", { "data-step": shown }, shown ? t("projector.irv_round", { n: shown, of: rounds }) : t("projector.irv_start", { of: rounds })) : null,
     final && complete && poll.results_visible && tally ? h("p.pj-verdict", { "data-final": "true" }, verdictText(poll, tally)) : null,
+    final && complete && poll.outcome?.record ? fingerprintLine(poll.outcome.record.fingerprint) : null,
   );
   if (!poll.results_visible) return h("section.pj-result", { "data-poll": poll.id }, head, h("p.pj-note", t("poll.results_hidden")));
   if (!tally) return h("section.pj-result", { "data-poll": poll.id }, head, h("p.pj-note", t("projector.no_votes")));
