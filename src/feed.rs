@@ -8,7 +8,10 @@
 
 use std::io::Cursor;
 
-use madang_protocol::{ForumView, MajorityRule, Outcome, PollView, TallyResult};
+use madang_protocol::{
+    ActionStatus, ActionUpdateView, ActionView, ForumView, MajorityRule, Outcome, PollView, ResponseKind, ResponseView,
+    TallyResult,
+};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use sha2::{Digest, Sha256};
@@ -16,31 +19,136 @@ use sha2::{Digest, Sha256};
 /// At most this many entries in a feed (the latest outcomes).
 pub(crate) const MAX_FEED_ENTRIES: usize = 50;
 
-/// One closed poll of a forum, as a feed entry.
+/// One closed poll of a forum, or one step of its follow-through, as a feed entry.
 pub(crate) struct FeedEntry<'a> {
     pub(crate) forum: &'a ForumView,
     pub(crate) poll: &'a PollView,
     pub(crate) outcome: &'a Outcome,
+    pub(crate) event: FeedEvent<'a>,
 }
 
-/// The closed polls of `views` whose outcome is public, latest first, at most [`MAX_FEED_ENTRIES`].
+/// What a feed entry announces: the decision, or what was done about it since.
+pub(crate) enum FeedEvent<'a> {
+    Outcome,
+    /// The `n`th response (from 0).
+    Response(usize, &'a ResponseView),
+    ActionPlanned(&'a ActionView),
+    /// The `n`th update (from 0) of an action.
+    ActionUpdated(&'a ActionView, usize, &'a ActionUpdateView),
+}
+
+impl FeedEntry<'_> {
+    fn at_ms(&self) -> u64 {
+        match &self.event {
+            FeedEvent::Outcome => self.outcome.closed_at_ms,
+            FeedEvent::Response(_, r) => r.at_ms,
+            FeedEvent::ActionPlanned(a) => a.planned_at_ms,
+            FeedEvent::ActionUpdated(_, _, u) => u.at_ms,
+        }
+    }
+
+    /// Stable across hosts and restarts: the forum, the poll and which step.
+    fn name(&self) -> String {
+        let base = format!("forum/{}/poll/{}", self.forum.forum.id, self.poll.id);
+        match &self.event {
+            FeedEvent::Outcome => format!("{base}/outcome"),
+            FeedEvent::Response(n, _) => format!("{base}/response/{n}"),
+            FeedEvent::ActionPlanned(a) => format!("{base}/action/{}", a.id),
+            FeedEvent::ActionUpdated(a, n, _) => format!("{base}/action/{}/update/{n}", a.id),
+        }
+    }
+
+    fn title(&self) -> String {
+        let ko = korean(&self.forum.forum.language);
+        let title = &self.outcome.title;
+        let forum = &self.forum.forum.title;
+        match (&self.event, ko) {
+            (FeedEvent::Outcome, _) => format!("{forum}: {title}"),
+            (FeedEvent::Response(..), false) => format!("{forum}: {title}: response"),
+            (FeedEvent::Response(..), true) => format!("{forum}: {title}: 답변"),
+            (FeedEvent::ActionPlanned(a), false) => format!("{forum}: {title}: action planned: {}", a.title),
+            (FeedEvent::ActionPlanned(a), true) => format!("{forum}: {title}: 조치 계획: {}", a.title),
+            (FeedEvent::ActionUpdated(a, ..), false) => format!("{forum}: {title}: action update: {}", a.title),
+            (FeedEvent::ActionUpdated(a, ..), true) => format!("{forum}: {title}: 조치 진행: {}", a.title),
+        }
+    }
+
+    fn summary(&self) -> String {
+        let ko = korean(&self.forum.forum.language);
+        match &self.event {
+            FeedEvent::Outcome => outcome_words(self.poll, self.outcome, &self.forum.forum.language),
+            FeedEvent::Response(_, r) => {
+                let said = match (r.response, ko) {
+                    (ResponseKind::Adopted, false) => "Adopted",
+                    (ResponseKind::AdoptedInPart, false) => "Adopted in part",
+                    (ResponseKind::Declined, false) => "Declined",
+                    (ResponseKind::Adopted, true) => "수용",
+                    (ResponseKind::AdoptedInPart, true) => "일부 수용",
+                    (ResponseKind::Declined, true) => "불수용",
+                };
+                format!("{said} ({}): {}", r.body, r.reasons)
+            }
+            FeedEvent::ActionPlanned(a) => match (&a.target_date, ko) {
+                (Some(date), false) => format!("{} (target date {date})", a.title),
+                (Some(date), true) => format!("{} (목표일 {date})", a.title),
+                (None, _) => a.title.clone(),
+            },
+            FeedEvent::ActionUpdated(a, _, u) => {
+                let status = status_words(u.status, ko);
+                match &u.note {
+                    Some(note) => format!("{}: {status}. {note}", a.title),
+                    None => format!("{}: {status}", a.title),
+                }
+            }
+        }
+    }
+}
+
+fn status_words(status: ActionStatus, ko: bool) -> &'static str {
+    match (status, ko) {
+        (ActionStatus::Planned, false) => "planned",
+        (ActionStatus::InProgress, false) => "in progress",
+        (ActionStatus::Done, false) => "done",
+        (ActionStatus::Dropped, false) => "dropped",
+        (ActionStatus::Planned, true) => "계획",
+        (ActionStatus::InProgress, true) => "진행 중",
+        (ActionStatus::Done, true) => "완료",
+        (ActionStatus::Dropped, true) => "중단",
+    }
+}
+
+/// The closed polls of `views` whose outcome is public and every step of
+/// their follow-through, latest first, at most [`MAX_FEED_ENTRIES`].
 pub(crate) fn latest_entries(views: &[ForumView]) -> Vec<FeedEntry<'_>> {
-    let mut entries: Vec<FeedEntry<'_>> = views
-        .iter()
-        .flat_map(|forum| {
-            forum
-                .polls
-                .iter()
-                .filter_map(move |poll| poll.outcome.as_ref().map(|outcome| FeedEntry { forum, poll, outcome }))
-        })
-        .collect();
-    // Latest first; ties in a stable order (forum, then poll) so the same views give the same bytes.
+    let mut entries: Vec<FeedEntry<'_>> = Vec::new();
+    for forum in views {
+        for poll in &forum.polls {
+            let Some(outcome) = poll.outcome.as_ref() else { continue };
+            entries.push(FeedEntry { forum, poll, outcome, event: FeedEvent::Outcome });
+            let Some(ft) = &poll.follow_through else { continue };
+            for (n, response) in ft.responses.iter().enumerate() {
+                entries.push(FeedEntry { forum, poll, outcome, event: FeedEvent::Response(n, response) });
+            }
+            for action in &ft.actions {
+                entries.push(FeedEntry { forum, poll, outcome, event: FeedEvent::ActionPlanned(action) });
+                for (n, update) in action.updates.iter().enumerate() {
+                    entries.push(FeedEntry {
+                        forum,
+                        poll,
+                        outcome,
+                        event: FeedEvent::ActionUpdated(action, n, update),
+                    });
+                }
+            }
+        }
+    }
+    // Latest first; ties in a stable order (forum, then poll, then step) so the same views give the same bytes.
     entries.sort_by(|a, b| {
-        b.outcome
-            .closed_at_ms
-            .cmp(&a.outcome.closed_at_ms)
+        b.at_ms()
+            .cmp(&a.at_ms())
             .then_with(|| a.forum.forum.id.cmp(&b.forum.forum.id))
             .then_with(|| a.poll.id.cmp(&b.poll.id))
+            .then_with(|| b.name().cmp(&a.name()))
     });
     entries.truncate(MAX_FEED_ENTRIES);
     entries
@@ -192,7 +300,7 @@ pub(crate) fn render(head: &FeedHead<'_>, entries: &[FeedEntry<'_>], origin: &st
         feed.write_inner_content(|w| {
             text_element(w, "id", &head.id)?;
             text_element(w, "title", head.title)?;
-            let updated = entries.first().map_or(head.empty_updated_ms, |e| e.outcome.closed_at_ms);
+            let updated = entries.first().map_or(head.empty_updated_ms, FeedEntry::at_ms);
             text_element(w, "updated", &rfc3339(updated))?;
             link(w, "self", &head.self_url, "application/atom+xml")?;
             link(w, "alternate", &head.page_url, "text/html")?;
@@ -206,11 +314,11 @@ pub(crate) fn render(head: &FeedHead<'_>, entries: &[FeedEntry<'_>], origin: &st
                     element = element.with_attribute(("xml:lang", xml_text(&forum.language).as_str()));
                 }
                 element.write_inner_content(|w| {
-                    text_element(w, "id", &urn_uuid(&format!("forum/{}/poll/{}/outcome", forum.id, entry.poll.id)))?;
-                    text_element(w, "title", &format!("{}: {}", forum.title, entry.outcome.title))?;
-                    text_element(w, "updated", &rfc3339(entry.outcome.closed_at_ms))?;
+                    text_element(w, "id", &urn_uuid(&entry.name()))?;
+                    text_element(w, "title", &entry.title())?;
+                    text_element(w, "updated", &rfc3339(entry.at_ms()))?;
                     link(w, "alternate", &page, "text/html")?;
-                    text_element(w, "summary", &outcome_words(entry.poll, entry.outcome, &forum.language))?;
+                    text_element(w, "summary", &entry.summary())?;
                     Ok(())
                 })?;
             }

@@ -16,7 +16,12 @@ async fn a_named_vote_is_published_with_names_and_its_follow_through_after_the_f
     let server = TestServer::start(dir.path()).await;
     let agenda = vec![AgendaItemSpec { title: "Budget".into(), description: None, timebox_secs: None }];
     let created = server
-        .create_forum(&CreateForumRequest { title: "Committee".into(), language: None, eligibility: None, agenda })
+        .create_forum(&CreateForumRequest {
+            title: "Committee".into(),
+            language: Some("en".into()),
+            eligibility: None,
+            agenda,
+        })
         .await;
     let (mut moderator, _) = server.connect(json!({"type": "auth", "token": created.moderator_token})).await;
     moderator.ok(json!({"type": "start_forum"})).await;
@@ -79,4 +84,20 @@ async fn a_named_vote_is_published_with_names_and_its_follow_through_after_the_f
         .collect();
     named.sort();
     assert_eq!(named, [("Councillor Park".into(), "yes".into()), ("Resident Kim".into(), "no".into())]);
+
+    // The forum's feed announces each step, latest first, after the decision itself.
+    let feed = reqwest::get(server.http(&format!("/api/forums/{}/outcomes.atom", created.id)))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = |needle: &str| feed.find(needle).unwrap_or_else(|| panic!("the feed lacks {needle:?}:\n{feed}"));
+    let (done, planned, response, outcome) = (
+        at("Publish the budget: done. Published."),
+        at("action planned: Publish the budget"),
+        at("Adopted (Finance Office): Adopted as voted."),
+        at("<title>Committee: Adopt the budget?</title>"),
+    );
+    assert!(done < planned && planned < response && response < outcome, "latest first:\n{feed}");
 }

@@ -12,6 +12,7 @@ import { h, $, replace, renderTally, storedTheme } from "./ui.js";
 import { outcomeWords } from "./summary.js";
 import { outcomeCsv } from "./csv.js";
 import { normalizeReceipt, ballotWords, parseRecord, findReceipt } from "./receipts.js";
+import { followThroughView } from "./follow-through.js";
 
 const REFRESH_MS = 5000;
 const forumId = decodeURIComponent(location.pathname.split("/")[2] || "");
@@ -24,7 +25,7 @@ let chain = null;
 
 /** The forum as the record tells it: items, ideas and polls, each with what followed. */
 function build(lines) {
-  const m = { forum: null, status: "draft", items: new Map(), order: [], ideas: new Map(), polls: new Map(), headcount: null, current: null, last_ms: 0 };
+  const m = { forum: null, status: "draft", items: new Map(), order: [], ideas: new Map(), polls: new Map(), actions: new Map(), headcount: null, current: null, last_ms: 0 };
   for (const line of lines) {
     m.last_ms = Math.max(m.last_ms, line.at_ms || 0);
     switch (line.type) {
@@ -83,8 +84,32 @@ function build(lines) {
         m.headcount = line.count;
         break;
       case "poll_opened":
-        m.polls.set(line.poll, { id: line.poll, item: line.item, title: line.title, method: line.method, options: line.options.map((o) => ({ ...o })), status: "open", opened_ms: line.at_ms });
+        m.polls.set(line.poll, { id: line.poll, item: line.item, title: line.title, method: line.method, options: line.options.map((o) => ({ ...o })), status: "open", opened_ms: line.at_ms, ballots_kind: line.ballots || "secret" });
         break;
+      // Follow-through (RECORD.md §3), in the shape the pages show it (SPEC PollView.follow_through).
+      case "response_recorded": {
+        const poll = m.polls.get(line.poll);
+        if (!poll) break;
+        poll.follow_through ||= { responses: [], actions: [] };
+        poll.follow_through.responses.push({ at_ms: line.at_ms, body: line.body, response: line.response, reasons: line.reasons });
+        break;
+      }
+      case "action_planned": {
+        const poll = m.polls.get(line.poll);
+        if (!poll) break;
+        poll.follow_through ||= { responses: [], actions: [] };
+        const action = { id: line.action, title: line.title, target_date: line.target_date, planned_at_ms: line.at_ms, status: "planned", updates: [] };
+        poll.follow_through.actions.push(action);
+        m.actions.set(line.action, action);
+        break;
+      }
+      case "action_updated": {
+        const action = m.actions.get(line.action);
+        if (!action) break;
+        action.status = line.status;
+        action.updates.push({ at_ms: line.at_ms, status: line.status, note: line.note });
+        break;
+      }
       case "poll_ballots": {
         const poll = m.polls.get(line.poll);
         if (!poll) break;
@@ -411,7 +436,9 @@ function renderPoll(poll) {
     head,
     facts,
     h("p.muted.record-notes", notes.join(" · ")),
+    poll.ballots_kind === "named" ? h("p.named-notice", t("record.named")) : null,
     h("div.record-charts", charts),
+    followThroughView({ ...poll, follow_through: poll.follow_through }, { headingLevel: "h5" }),
     h("p.no-print", downloadLink(t("record.download_csv"), `${forumId}-poll-${poll.id}.csv`, "text/csv;charset=utf-8", "\ufeff" + pollCsv(poll), { "data-csv": poll.id })),
   );
 }
