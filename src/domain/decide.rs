@@ -158,7 +158,11 @@ impl Forum {
         if let Actor::Participant(p) = actor
             && self.participants.get(&p).is_some_and(|p| p.revoked)
         {
-            return Err(DomainError::Forbidden("your ticket was revoked: this device can no longer take part".into()));
+            // Named by its rule, so that the phone can say in its own language what happened.
+            return Err(DomainError::Rule {
+                rule: super::tickets::ticket_rule::REVOKED,
+                message: "your ticket was revoked: this device can no longer take part".into(),
+            });
         }
         let follow_through = matches!(
             command,

@@ -128,7 +128,8 @@ test("the console fits a busy forum at 1440x900", { timeout: 240000 }, async () 
   assert.ok(builder.y < firstPoll.y, "the poll builder comes before the polls");
   for (let i = 0; i < 4; i++) assert.equal(await mod.locator(`details[data-poll="${polls[i]}"]`).getAttribute("open"), null, "a closed poll is folded");
   const height = await mod.evaluate(() => document.documentElement.scrollHeight);
-  assert.ok(height < 3600, `the console is ${height} px tall`);
+  // (It was 7,250 px before the builder folded and closed polls folded; the folded ticket card adds one line.)
+  assert.ok(height < 3700, `the console is ${height} px tall`);
   // Sentence-length labels get a real column.
   const labelWidths = await mod.locator(`[data-poll="${schulze}"] .bar-label`).evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
   for (const w of labelWidths) assert.ok(w >= 280, `an option label is ${w} px wide`);

@@ -194,7 +194,8 @@ test("the console puts screens on the projector, which fits a 12-option instant-
   await f.command({ type: "open_poll", poll: b });
   await display.locator(`.pj-result[data-poll="${a}"]`).waitFor();
   await display.locator(`.pj-result[data-poll="${b}"]`).waitFor();
-  // Nothing counted yet: no places, no verdict, no tie.
+  // Nothing counted yet: no places, no verdict, no tie. (Each poll's rows come with its first tally.)
+  await display.waitForFunction(() => document.querySelectorAll(".pj-place").length === 7);
   const placesShown = await display.locator(".pj-place").allTextContents();
   assert.equal(placesShown.length, 7, "three yes/no rows and four options");
   assert.ok(placesShown.every((text) => text === ""), `no place before a vote: ${placesShown}`);

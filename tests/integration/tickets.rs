@@ -117,7 +117,11 @@ async fn a_ticketed_forum_admits_ticket_holders_once_and_revocation_withdraws_th
     let answer = first
         .command(json!({"type": "cast_ballot", "poll": poll, "ballot": {"kind": "yes_no", "choice": "yes"}}))
         .await;
-    assert_eq!(answer["code"], "forbidden", "{answer}");
+    assert_eq!(
+        (answer["code"].as_str(), answer["rule"].as_str()),
+        (Some("invalid"), Some("ticket.revoked")),
+        "{answer}"
+    );
     let (_, refused) = try_join(&server, json!({"type": "auth", "token": first_token})).await;
     assert_eq!(refused["code"], "unauthorized", "{refused}");
     let (_, refused) =

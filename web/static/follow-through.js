@@ -132,7 +132,7 @@ export function followThroughEditor(poll, send) {
         return form;
       })()
     : null;
-  const editor = h("details.follow-editor", { "data-poll": poll.id, open: openEditors.has(poll.id) }, h("summary", t("follow.edit")), respond, plan, update);
+  const editor = h("details.follow-editor", { "data-follow-poll": poll.id, open: openEditors.has(poll.id) }, h("summary", t("follow.edit")), respond, plan, update);
   editor.addEventListener("toggle", () => (editor.open ? openEditors.add(poll.id) : openEditors.delete(poll.id)));
   return editor;
 }

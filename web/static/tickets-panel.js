@@ -85,8 +85,18 @@ function countsTable(tickets) {
   );
 }
 
+// Folded in an open forum (it is one choice there), open in a ticketed one,
+// until the moderator opens or closes it themselves.
+let boxTouched = false;
+
 /** Fill (or update) the panel from the forum's state. */
 export function renderTicketsPanel(el, state, send, token) {
+  const box = el.closest("details");
+  if (box && !box.dataset.watched) {
+    box.dataset.watched = "1";
+    box.querySelector("summary")?.addEventListener("click", () => (boxTouched = true));
+  }
+  if (box && !boxTouched) box.open = state.forum.eligibility === "ticketed";
   if (!built || !el.contains(built.eligibility)) built = build(el, send, token);
   const forum = state.forum;
   built.forumId = forum.id;
