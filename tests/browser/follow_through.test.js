@@ -39,6 +39,13 @@ test("a named vote says so before voting, and its follow-through reaches the pho
   await phone.locator(".named-notice").filter({ hasText: "이름과 함께 공개" }).waitFor();
   await screenshot(phone, "follow-named-phone-ko");
   await noModerateViolations(phone, "phone with a named vote");
+  // The wall says it too, before anyone votes.
+  const display = await newPage(browser, { viewport: { width: 1920, height: 1080 } }, "display");
+  await display.goto(`${server.url}/display#token=${encodeURIComponent(created.display_token)}`);
+  await display.locator(".pj-named").filter({ hasText: "이름과 함께 공개" }).waitFor();
+  await screenshot(display, "follow-named-projector-ko");
+  await noModerateViolations(display, "projector with a named vote");
+  await display.context().close();
   await phone.evaluate((p) => window.madang.cast(p, { kind: "yes_no", choice: "yes" }), poll);
   await phone.locator(`#ballot-state-${poll}[data-state="saved"]`).waitFor();
 

@@ -295,7 +295,7 @@ export function renderPollResult(poll, tally, { step, titleId } = {}) {
     "div.pj-result-head",
     h("h2.pj-title", { id: titleId }, final ? h("span.pj-final", t("projector.final")) : h("span.pj-live", t("projector.live")), " ", poll.title),
     h("p.pj-meta.tally-ballots", metaText(tally)),
-    poll.ballots === "named" ? h("p.pj-meta.pj-named", t("named.notice")) : null,
+    poll.ballots === "named" ? h("p.pj-meta.pj-named", t("named.wall")) : null,
     measureText(poll, tally) ? h("p.pj-meta", measureText(poll, tally)) : null,
     isRunoff && rounds ? h("p.pj-round", { "data-step": shown }, shown ? t("projector.irv_round", { n: shown, of: rounds }) : t("projector.irv_start", { of: rounds })) : null,
     final && complete && poll.results_visible && tally ? h("p.pj-verdict", { "data-final": "true" }, verdictText(poll, tally)) : null,
