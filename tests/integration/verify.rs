@@ -24,6 +24,19 @@ async fn madang_verify(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `tests/record_independent/verify.py` (standard-library Python, written
+/// from RECORD.md alone) on a record file: its exit code and output.
+async fn independent_verify(file: &str) -> (i32, String) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/record_independent/verify.py");
+    let out = tokio::process::Command::new("python3")
+        .args([script, file])
+        .output()
+        .await
+        .expect("python3 runs (tests/run needs it for the differential tests too)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
 fn write(dir: &Path, name: &str, lines: &[String]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
@@ -158,6 +171,18 @@ async fn madang_verify_recounts_a_real_forum_and_names_each_tampering() {
     assert_eq!((code, &from_url), (0, &out));
     let (code, _) = madang_verify(&[&server.http("/api/forums/nosuchforum/record")]).await;
     assert_eq!(code, 2, "an unreadable record");
+
+    // A verifier written from RECORD.md alone, in another language, agrees;
+    // and it too refuses a record with one ballot flipped.
+    let (code, out) = independent_verify(&file).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches(": recount agrees").count(), 5, "{out}");
+    let flipped = edited(&lines, find(&lines, "poll_ballots", 3), |v| {
+        let choice = &mut v["ballots"][0]["ballot"]["choice"];
+        *choice = if *choice == "no" { "yes".into() } else { "no".into() };
+    });
+    let (code, out) = independent_verify(&write(dir.path(), "flipped-independent.jsonl", &flipped)).await;
+    assert_eq!(code, 1, "{out}");
 
     // A receipt says what was cast, merged option and all.
     let (code, out) = madang_verify(&[&file, "--receipt", &receipts[2].to_lowercase().replace('-', "")]).await;
