@@ -22,6 +22,34 @@ pub const RECORD_FORMAT: &str = "madang.record.v1";
 /// The `prev` of a record's first line: 64 zeros.
 pub const RECORD_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// Every line `type` of `madang.record.v1` this version writes ([`RecordBody`]);
+/// a verifier chains lines of other types but otherwise skips them (RECORD.md
+/// §8). A test keeps it equal to the schema's line types.
+pub const RECORD_LINE_TYPES: &[&str] = &[
+    "forum",
+    "forum_started",
+    "forum_closed",
+    "item_added",
+    "item_edited",
+    "item_moved",
+    "item_removed",
+    "item_activated",
+    "item_completed",
+    "idea_published",
+    "idea_hidden",
+    "idea_merged",
+    "headcount",
+    "poll_opened",
+    "poll_ballots",
+    "poll_outcome",
+    "eligibility",
+    "tickets_issued",
+    "ticket_revoked",
+    "response_recorded",
+    "action_planned",
+    "action_updated",
+];
+
 /// The record's head at one moment, as a closed poll's outcome carries it:
 /// the hall can compare the fingerprint on the projector with the one in
 /// the published record.

@@ -486,4 +486,6 @@ fn example_record_chains_and_matches_the_schema() {
         .collect();
     let missing: Vec<_> = listed.difference(&types).collect();
     assert!(missing.is_empty(), "line types without an example: {missing:?}");
+    let named: BTreeSet<String> = madang_protocol::RECORD_LINE_TYPES.iter().map(|t| t.to_string()).collect();
+    assert_eq!(named, listed, "RECORD_LINE_TYPES lists exactly the schema's line types");
 }

@@ -18,7 +18,8 @@ mod words;
 use std::collections::BTreeMap;
 
 use madang_protocol::{
-    Channel, PollBallots, PollId, PollMethod, RECORD_FORMAT, RECORD_GENESIS, RecordBallot, RecordBody, RecordLine,
+    Channel, PollBallots, PollId, PollMethod, RECORD_FORMAT, RECORD_GENESIS, RECORD_LINE_TYPES, RecordBallot,
+    RecordBody, RecordLine,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -27,27 +28,6 @@ use sha2::{Digest, Sha256};
 pub use recount::{OpenedPoll, recount};
 
 use crate::record::fingerprint;
-
-/// The line types of `madang.record.v1` as this version writes them; lines
-/// of other types are chained but otherwise skipped (RECORD.md §8).
-const KNOWN_TYPES: &[&str] = &[
-    "forum",
-    "forum_started",
-    "forum_closed",
-    "item_added",
-    "item_edited",
-    "item_moved",
-    "item_removed",
-    "item_activated",
-    "item_completed",
-    "idea_published",
-    "idea_hidden",
-    "idea_merged",
-    "headcount",
-    "poll_opened",
-    "poll_ballots",
-    "poll_outcome",
-];
 
 /// One check's result: `ok   chain: 33 lines from genesis`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -240,7 +220,7 @@ fn check_lines(lines: &[Line], checks: &mut Vec<Check>) {
         if !missing.is_empty() {
             bad += 1;
             checks.push(Check::fail("lines", format!("{} lacks {}", label(lines, i), missing.join(", "))));
-        } else if !KNOWN_TYPES.contains(&line.kind()) {
+        } else if !RECORD_LINE_TYPES.contains(&line.kind()) {
             unknown += 1;
         } else if let Err(err) = serde_json::from_value::<RecordLine>(value.clone()) {
             bad += 1;
@@ -633,8 +613,9 @@ fn check_end(lines: &[Line], cut_mid_line: bool, expect: &Expect, checks: &mut V
     } else if lines[last].kind() == "poll_ballots" {
         checks
             .push(Check::fail("end", format!("{ends} with poll ballots and no outcome after them: its tail was cut")));
-    } else if lines[last].kind() == "forum_closed" {
-        checks.push(Check::pass("end", format!("the forum closed: {ends}")));
+    } else if let Some(after) = follow_through_after_close(lines) {
+        let then = if after == 0 { String::new() } else { format!(" (then {after} follow-through lines)") };
+        checks.push(Check::pass("end", format!("the forum closed{then}: {ends}")));
     } else {
         checks.push(Check::pass("end", format!("the forum had not closed: {ends}")));
     }
@@ -659,6 +640,15 @@ fn check_end(lines: &[Line], cut_mid_line: bool, expect: &Expect, checks: &mut V
             ),
         });
     }
+}
+
+/// How many follow-through lines come after the record's `forum_closed`, when
+/// the record ends with one followed by nothing else; `None` otherwise.
+fn follow_through_after_close(lines: &[Line]) -> Option<usize> {
+    let follow_through = |l: &Line| matches!(l.kind(), "response_recorded" | "action_planned" | "action_updated");
+    let after = lines.iter().rev().take_while(|l| follow_through(l)).count();
+    let closing = lines.len().checked_sub(after + 1)?;
+    (lines[closing].kind() == "forum_closed").then_some(after)
 }
 
 /// The record against one fetched earlier: the same lines, then more.

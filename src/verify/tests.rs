@@ -245,6 +245,12 @@ fn a_committee_record_with_a_named_vote_and_follow_through_passes() {
     let text: Vec<String> = checks.iter().map(|c| c.to_string()).collect();
     assert!(text.iter().any(|t| t.starts_with("ok   outcome of poll 1: the recount agrees")), "{text:#?}");
     assert!(text.iter().any(|t| t.starts_with("ok   follow-through: 4 responses, actions and updates")), "{text:#?}");
+    // Every line type is known, and follow-through after the close still reads as a closed forum.
+    assert!(text.iter().any(|t| t == "ok   lines: 16 lines, each a record line"), "{text:#?}");
+    assert!(
+        text.iter().any(|t| t.starts_with("ok   end: the forum closed (then 4 follow-through lines)")),
+        "{text:#?}"
+    );
 }
 
 #[test]
