@@ -164,15 +164,12 @@ impl Forum {
                 message: "your ticket was revoked: this device can no longer take part".into(),
             });
         }
+        // What was done about the decisions is recorded after the vote, closed forum or not.
         let follow_through = matches!(
             command,
             Command::RecordResponse { .. } | Command::PlanAction { .. } | Command::UpdateAction { .. }
         );
-        if follow_through {
-            // What was done about the decisions is recorded after the vote, closed forum or not.
-            return self.decide_follow_through(command, now_ms);
-        }
-        if self.status == ForumStatus::Closed {
+        if self.status == ForumStatus::Closed && !follow_through {
             return Err(DomainError::InvalidState("the forum is closed".into()));
         }
         match command {
