@@ -66,13 +66,19 @@ impl Action {
 pub struct FollowThrough {
     pub responses: BTreeMap<PollId, Vec<Response>>,
     pub actions: BTreeMap<ActionId, Action>,
-    entries: usize,
 }
 
 impl FollowThrough {
     /// A poll's actions, in the order planned.
     pub fn actions_of(&self, poll: PollId) -> impl Iterator<Item = &Action> {
         self.actions.values().filter(move |a| a.poll == poll)
+    }
+
+    /// Responses, planned actions and their updates, in all: what the cap counts.
+    fn entries(&self) -> usize {
+        let responses: usize = self.responses.values().map(Vec::len).sum();
+        let updates: usize = self.actions.values().map(|a| a.updates.len()).sum();
+        responses + self.actions.len() + updates
     }
 
     pub fn has_any(&self, poll: PollId) -> bool {
@@ -106,7 +112,7 @@ impl Forum {
     /// Decide a follow-through command (moderator only; `authorize` checked
     /// the role). Allowed in a closed forum.
     pub(super) fn decide_follow_through(&self, command: &Command, now_ms: u64) -> Result<Event> {
-        if self.follow_through.entries >= MAX_FOLLOW_THROUGH_ENTRIES {
+        if self.follow_through.entries() >= MAX_FOLLOW_THROUGH_ENTRIES {
             return Err(DomainError::Limit {
                 rule: RULE_ENTRIES,
                 message: format!("a forum holds at most {MAX_FOLLOW_THROUGH_ENTRIES} responses, actions and updates"),
@@ -178,7 +184,8 @@ impl Forum {
                     Response { at_ms: *at_ms, body: body.clone(), response: *response, reasons: reasons.clone() };
                 ft.responses.entry(*poll).or_default().push(entry);
             }
-            Event::ActionPlanned { action, poll, title, target_date, at_ms } => {
+            // Ids are never reused; a log that did would keep the first.
+            Event::ActionPlanned { action, poll, title, target_date, at_ms } if !ft.actions.contains_key(action) => {
                 let planned = Action {
                     id: *action,
                     poll: *poll,
@@ -187,18 +194,15 @@ impl Forum {
                     planned_at_ms: *at_ms,
                     updates: Vec::new(),
                 };
-                if ft.actions.insert(*action, planned).is_some() {
-                    // Ids are never reused; a log that did would replace, not add.
-                    return;
+                ft.actions.insert(*action, planned);
+            }
+            Event::ActionUpdated { action, status, note, at_ms } => {
+                if let Some(a) = ft.actions.get_mut(action) {
+                    a.updates.push(ActionUpdate { at_ms: *at_ms, status: *status, note: note.clone() });
                 }
             }
-            Event::ActionUpdated { action, status, note, at_ms } => match ft.actions.get_mut(action) {
-                Some(a) => a.updates.push(ActionUpdate { at_ms: *at_ms, status: *status, note: note.clone() }),
-                None => return,
-            },
-            _ => return,
+            _ => {}
         }
-        ft.entries = ft.entries.saturating_add(1);
     }
 }
 
