@@ -19,7 +19,7 @@ use crate::record::RecordChain;
 use crate::store::{Record, Snapshot};
 
 /// What a resend of a request id is answered with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AckInfo {
     pub seq: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,17 +41,7 @@ pub struct AckInfo {
 
 impl AckInfo {
     pub fn of(entry: &Entry) -> AckInfo {
-        let mut info = AckInfo {
-            seq: entry.seq,
-            item: None,
-            idea: None,
-            poll: None,
-            speaker: None,
-            pair: None,
-            pairs_left: None,
-            tickets: None,
-            receipt: None,
-        };
+        let mut info = AckInfo { seq: entry.seq, ..AckInfo::default() };
         match &entry.event {
             Event::ItemAdded { item, .. } => info.item = Some(*item),
             Event::IdeaSubmitted { idea, .. } => info.idea = Some(*idea),
@@ -352,36 +342,13 @@ mod tests {
         assert_eq!(resumed.forum, full.forum);
         assert_eq!((resumed.head, &resumed.head_hash), (full.head, &full.head_hash));
         let key = RequestKey { actor: "moderator".into(), id: "r0".into() };
-        assert_eq!(
-            resumed.applied.get(&key),
-            Some(&AckInfo {
-                seq: 2,
-                item: Some(ItemId(1)),
-                idea: None,
-                poll: None,
-                speaker: None,
-                pair: None,
-                pairs_left: None,
-                tickets: None,
-                receipt: None
-            })
-        );
+        assert_eq!(resumed.applied.get(&key), Some(&AckInfo { seq: 2, item: Some(ItemId(1)), ..AckInfo::default() }));
     }
 
     #[test]
     fn each_person_keeps_their_own_window_of_request_ids() {
         let key = |actor: &str, n: usize| RequestKey { actor: actor.into(), id: format!("req-{n}") };
-        let info = |seq: u64| AckInfo {
-            seq,
-            item: None,
-            idea: None,
-            poll: None,
-            speaker: None,
-            pair: None,
-            pairs_left: None,
-            tickets: None,
-            receipt: None,
-        };
+        let info = |seq: u64| AckInfo { seq, ..AckInfo::default() };
         let mut applied = Applied::default();
         applied.remember(key("p1", 0), info(1));
         // Someone else's flood does not push p1's request out.
