@@ -58,6 +58,13 @@ impl Tickets {
         self.issued.get_mut(usize::try_from(ticket).ok()?.checked_sub(1)?)
     }
 
+    /// Whether tickets `first..first + count` continue the list. An event out
+    /// of step or oversized (never in a log the hub wrote) is ignored rather
+    /// than renumbering tickets or exhausting memory on replay.
+    pub fn continue_with(&self, first: u32, count: u32) -> bool {
+        first as usize == self.issued.len() + 1 && count <= MAX_TICKETS_PER_ISSUE
+    }
+
     /// Issued, used and revoked tickets of `channel`.
     pub fn counts(&self, channel: Channel) -> (u32, u32, u32) {
         let of_channel = self.issued.iter().filter(|t| t.channel == channel);
@@ -158,12 +165,7 @@ impl Forum {
     /// Change the tickets by one event.
     pub(super) fn apply_tickets(&mut self, event: &Event) {
         match event {
-            // Numbers continue the list; an event out of step or oversized
-            // (never in a log the hub wrote) is ignored rather than
-            // renumbering tickets or exhausting memory on replay.
-            Event::TicketsIssued { channel, first, count }
-                if *first as usize == self.tickets.issued.len() + 1 && *count <= MAX_TICKETS_PER_ISSUE =>
-            {
+            Event::TicketsIssued { channel, first, count } if self.tickets.continue_with(*first, *count) => {
                 let ticket = Ticket { channel: *channel, holder: None, revoked: false };
                 self.tickets.issued.extend(std::iter::repeat_n(ticket, *count as usize));
             }

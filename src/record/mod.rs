@@ -27,7 +27,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::receipts::{self, short_code};
-use crate::domain::tickets::MAX_TICKETS_PER_ISSUE;
 use crate::domain::{Event, Forum, Poll};
 
 /// The fingerprint of a hash given in hex (RECORD.md §2); empty for a hash
@@ -173,9 +172,7 @@ impl RecordChain {
                 })
             }
             Event::EligibilitySet { eligibility } => Some(RecordBody::Eligibility { eligibility: *eligibility }),
-            Event::TicketsIssued { channel, first, count }
-                if *first as usize == forum.tickets.issued.len() + 1 && *count <= MAX_TICKETS_PER_ISSUE =>
-            {
+            Event::TicketsIssued { channel, first, count } if forum.tickets.continue_with(*first, *count) => {
                 Some(RecordBody::TicketsIssued { channel: *channel, first: *first, count: *count })
             }
             Event::TicketRevoked { ticket, withdrawn, .. }
