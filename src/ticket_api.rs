@@ -5,7 +5,7 @@
 //! the address like a wrong credential on the WebSocket, so the API cannot
 //! be used to guess tokens.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -43,9 +43,10 @@ async fn list_tickets(
         Some("csv") => true,
         Some(_) => return Err(ApiError::Invalid("`format` is `json` or `csv`".into())),
     };
-    let token = moderator_token(&state, peer, &headers)?;
+    let address = abuse::client_address(peer.ip(), &headers, state.ws_limits.trust_forwarded_for);
+    let token = moderator_token(&state, address, &headers)?;
     let book = state.hub.ticket_book(&id, &token).await?;
-    let book = refuse_wrong_token(&state, peer, &headers, book)?;
+    let book = refuse_wrong_token(&state, address, book)?;
     let list = TicketList { forum: id, tickets: entries(&book, &origin(&headers)?, |_| true) };
     Ok(if csv { csv_response(&list) } else { Json(list).into_response() })
 }
@@ -57,13 +58,14 @@ async fn issue_tickets(
     request: Request,
 ) -> Result<Response, ApiError> {
     let headers = request.headers().clone();
-    let token = moderator_token(&state, peer, &headers)?;
+    let address = abuse::client_address(peer.ip(), &headers, state.ws_limits.trust_forwarded_for);
+    let token = moderator_token(&state, address, &headers)?;
     // The token is checked before the body is read.
     let book = state.hub.ticket_book(&id, &token).await?;
-    refuse_wrong_token(&state, peer, &headers, book)?;
+    refuse_wrong_token(&state, address, book)?;
     let body: IssueTicketsRequest = json_body(request, &state).await?;
     let issued = state.hub.issue_tickets(&id, &token, body.channel, body.count).await?;
-    let (range, book) = refuse_wrong_token(&state, peer, &headers, issued)?;
+    let (range, book) = refuse_wrong_token(&state, address, issued)?;
     let TicketRange { first, count } = range;
     let last = first.saturating_add(count);
     let list = TicketList { forum: id, tickets: entries(&book, &origin(&headers)?, |n| (first..last).contains(&n)) };
@@ -71,8 +73,7 @@ async fn issue_tickets(
 }
 
 /// The bearer token, from an address not locked out for wrong credentials.
-fn moderator_token(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<String, ApiError> {
-    let address = abuse::client_address(peer.ip(), headers, state.ws_limits.trust_forwarded_for);
+fn moderator_token(state: &AppState, address: IpAddr, headers: &HeaderMap) -> Result<String, ApiError> {
     state.hub.addresses().check_locked_out(address).map_err(|r| ApiError::TooManyRequests(r.to_string()))?;
     headers
         .get(header::AUTHORIZATION)
@@ -84,14 +85,9 @@ fn moderator_token(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> R
 }
 
 /// `None` from the hub means the token is not this forum's moderator token.
-fn refuse_wrong_token<T>(
-    state: &AppState,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    answer: Option<T>,
-) -> Result<T, ApiError> {
+fn refuse_wrong_token<T>(state: &AppState, address: IpAddr, answer: Option<T>) -> Result<T, ApiError> {
     answer.ok_or_else(|| {
-        state.hub.addresses().failed(abuse::client_address(peer.ip(), headers, state.ws_limits.trust_forwarded_for));
+        state.hub.addresses().failed(address);
         ApiError::NotModerator
     })
 }
