@@ -19,7 +19,7 @@ function localToday() {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
-const when = (ms) => formatDate(ms);
+const when = formatDate;
 
 /** The follow-through of `poll` as a timeline; `null` when nothing is recorded. */
 export function followThroughView(poll, { headingLevel = "h4" } = {}) {

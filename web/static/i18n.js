@@ -1271,6 +1271,11 @@ export function mountLanguageSwitch(select) {
   select.addEventListener("change", () => setLanguage(select.value));
 }
 
+/** A date and time (from unix milliseconds) as the page's language writes them. */
+export function formatDateTime(ms) {
+  return new Intl.DateTimeFormat(lang() === "ko" ? "ko-KR" : "en-GB", { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
+}
+
 /** A date (from unix milliseconds) as the page's language writes it. */
 export function formatDate(ms) {
   return new Date(ms).toLocaleDateString(lang() === "ko" ? "ko-KR" : "en-GB", { year: "numeric", month: "short", day: "numeric" });

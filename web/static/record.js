@@ -6,7 +6,7 @@
 // record again every few seconds (cheap: the server caches it by log head);
 // the record is the honest source, the WebSocket's public view is not needed.
 
-import { t, lang, formatNumber, translate, mountLanguageSwitch, onLanguageChange, setForumLanguage } from "./i18n.js";
+import { t, formatNumber, formatDateTime, translate, mountLanguageSwitch, onLanguageChange, setForumLanguage } from "./i18n.js";
 import "./i18n-record.js";
 import { h, $, replace, renderTally, storedTheme } from "./ui.js";
 import { outcomeWords } from "./summary.js";
@@ -159,9 +159,7 @@ async function checkChain(raw) {
   return { ok: true, n, head: prev };
 }
 
-function when(ms) {
-  return new Intl.DateTimeFormat(lang() === "ko" ? "ko-KR" : "en-GB", { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
-}
+const when = formatDateTime;
 
 function labelOf(poll, id) {
   return poll.options.find((o) => o.id === id)?.label ?? `#${id}`;
@@ -438,7 +436,7 @@ function renderPoll(poll) {
     h("p.muted.record-notes", notes.join(" · ")),
     poll.ballots_kind === "named" ? h("p.named-notice", t("record.named")) : null,
     h("div.record-charts", charts),
-    followThroughView({ ...poll, follow_through: poll.follow_through }, { headingLevel: "h5" }),
+    followThroughView(poll, { headingLevel: "h5" }),
     h("p.no-print", downloadLink(t("record.download_csv"), `${forumId}-poll-${poll.id}.csv`, "text/csv;charset=utf-8", "\ufeff" + pollCsv(poll), { "data-csv": poll.id })),
   );
 }

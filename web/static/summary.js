@@ -4,7 +4,7 @@
 // closed. Made to be printed (app.css hides everything else on paper) and
 // handed out or filed as the record of the session.
 
-import { t, formatNumber, lang } from "./i18n.js";
+import { t, formatNumber, formatDateTime } from "./i18n.js";
 import { h } from "./ui.js";
 
 function methodWords(poll) {
@@ -32,8 +32,7 @@ function channelWords(tally) {
 }
 
 function when(ms) {
-  if (typeof ms !== "number") return "—";
-  return new Intl.DateTimeFormat(lang() === "ko" ? "ko-KR" : "en-GB", { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
+  return typeof ms === "number" ? formatDateTime(ms) : "—";
 }
 
 /**
